@@ -1,0 +1,3 @@
+"""kondado-tui: a terminal monitor for Kondado data pipelines."""
+
+__version__ = "0.1.0"
