@@ -1,0 +1,3 @@
+from kondado_tui.cli import run
+
+run()

@@ -1,0 +1,110 @@
+"""The `kondado-tui` command line. The TUI and every subcommand sit on the same core.
+
+Exit codes (cron and monitoring scripts rely on them):
+0 ok / all healthy, 1 a pipeline in error or blocked, 2 usage or config error,
+3 the API could not be asked (network, credentials, rate limit), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from kondado_tui import __version__
+from kondado_tui.errors import ApiError, ConfigError, KondadoError, ValidationError
+from kondado_tui.redact import install_log_redaction, redact
+
+EXIT_OK = 0
+EXIT_UNHEALTHY = 1
+EXIT_USAGE = 2
+EXIT_API = 3
+EXIT_INTERRUPTED = 130
+
+# Each module registers its subcommands with `register(subparsers)`.
+COMMAND_MODULES = (
+    "kondado_tui.commands.status",
+    "kondado_tui.commands.run",
+    "kondado_tui.commands.duplicate",
+    "kondado_tui.commands.history",
+    "kondado_tui.commands.config_cmds",
+    "kondado_tui.commands.sim",
+)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that exits 2 with a one-line hint instead of a bare usage dump."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n(see '{self.prog} --help')\n")
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
+        prog="kondado-tui",
+        description="A terminal monitor for Kondado data pipelines.",
+        epilog="Without a command, opens the live dashboard.",
+    )
+    parser.add_argument("--version", action="version", version=f"kondado-tui {__version__}")
+    parser.add_argument("--config", metavar="PATH", help="config file (default: see README)")
+    parser.add_argument(
+        "--read-only", action="store_true", help="never run or duplicate pipelines"
+    )
+    parser.add_argument("--base-url", metavar="URL", help="API base URL (overrides the config)")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="open the dashboard on the built-in simulator (nothing to configure)",
+    )
+    parser.set_defaults(handler=_open_tui)
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(name)
+        module.register(subparsers)
+    return parser
+
+
+def _open_tui(args: argparse.Namespace) -> int:
+    from kondado_tui.ui.launch import launch
+
+    return launch(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    install_log_redaction()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+        return code
+    except (ConfigError, ValidationError) as exc:
+        print(f"kondado-tui: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ApiError as exc:
+        print(f"kondado-tui: {exc}", file=sys.stderr)
+        return EXIT_API
+    except KondadoError as exc:
+        print(f"kondado-tui: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("kondado-tui: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # never a traceback for a user
+        print(
+            f"kondado-tui: unexpected {type(exc).__name__}: {redact(str(exc))}\n"
+            "This is a bug: please report it with the command you ran.",
+            file=sys.stderr,
+        )
+        return 70
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()
