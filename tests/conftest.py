@@ -3,7 +3,51 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from kondado_tui.sim import SimServer, SimWorld
 
 for _var in ("NO_COLOR", "TEXTUAL_THEME", "KONDADO_KEY", "KONDADO_TOKEN", "KONDADO_BASE_URL",
              "KONDADO_TUI_CONFIG"):
     os.environ.pop(_var, None)
+
+
+# -- the simulated API -----------------------------------------------------------------
+
+SimFactory = Callable[..., SimServer]
+
+
+@pytest.fixture
+def sim_factory() -> Iterator[SimFactory]:
+    """Build started simulators: `sim_factory(rps=1, rpm=20, clock=clock, seed=3, ...)`.
+
+    Keyword arguments go to SimWorld (pipelines, seed, speed, demo) or SimServer (the
+    rest); `world=` passes a ready world. Rate limits are the documented ones unless
+    `rate_limit=False`. Every server is stopped at teardown.
+    """
+    servers: list[SimServer] = []
+    world_keys = {"pipelines", "seed", "speed", "demo"}
+
+    def make(**options: Any) -> SimServer:
+        world = options.pop("world", None)
+        world_options = {k: options.pop(k) for k in list(options) if k in world_keys}
+        if world is None:
+            if "clock" in options:
+                world_options["clock"] = options["clock"]
+            world = SimWorld(**world_options)
+        server = SimServer(world, **options).start()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def sim(sim_factory: SimFactory) -> SimServer:
+    """A started simulator on a free port, rate limits off (functional tests run fast)."""
+    return sim_factory(rate_limit=False)

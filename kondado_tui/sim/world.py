@@ -1,0 +1,478 @@
+"""The simulated account: pipelines that live on schedules, fail and recover.
+
+Time is evaluated lazily: nothing ticks. Asking for a status at time t replays each
+pipeline's own events up to t, so a benchmark can jump a simulated day in one call.
+Every pipeline draws from its own seeded random stream and its schedule slots are a fixed
+grid, so the same seed and the same calls at the same clock times give the same world.
+Every change of (status, raw_msg) is appended to `transitions`: the ground truth a
+poller's observations are compared with.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import random
+import threading
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from kondado_tui.clock import SYSTEM_CLOCK, Clock
+from kondado_tui.sim import catalogue as cat
+from kondado_tui.sim.validate import validate_duplicate
+
+RUNNING = "running"
+SCHEDULED = "scheduled"
+ACTIVE = "active"
+NOT_ACTIVE = "not_active"
+BUILDING = "building_tables"
+BUILD_ERROR = "error_building_tables"
+FAILING = "too_many_consecutive_failed_builds"
+BLOCKED = "too_many_consecutive_failed_builds__blocked"
+
+FAILING_AFTER = 3  # consecutive failed runs before the status says so
+NEVER = math.inf
+
+
+class Plan(Enum):
+    BUSINESS = "business"
+    ESSENTIALS = "essentials"  # frequency-limited: manual runs are refused
+
+
+class UnknownPipeline(KeyError):
+    """No pipeline with that id in this account."""
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One change of a pipeline's (status, raw_msg), at clock time `time`."""
+
+    time: float
+    pipeline_id: int
+    old: str
+    new: str
+    raw_msg: str | None
+
+
+@dataclass(frozen=True)
+class DemoPipeline:
+    id: int
+    name: str
+    group: str
+
+
+@dataclass
+class PipelineSpec:
+    """What a pipeline is: fixed for its life. Durations are simulated seconds."""
+
+    id: int
+    name: str
+    group: str
+    interval: float
+    run_seconds: float  # typical run duration
+    fail_rate: float
+    src_collection_id: int
+    dest_collection_id: int
+    paths: tuple[str, ...]
+    parameters: dict[str, str]
+    client_id: int = 20417
+    plan: Plan = Plan.BUSINESS
+    block_after: int | None = 6  # consecutive failures before the automatic block
+    sticky_raw_msg: str | None = None  # a warning every successful run leaves behind
+    jitter: float = 60.0
+    queue_seconds: float = 20.0  # typical wait between scheduled and running
+    build_seconds: float = 240.0
+    static: bool = False  # never changes (disabled, blocked, undocumented, ...)
+
+
+@dataclass
+class _State:
+    status: str
+    raw_msg: str | None
+    failures: int = 0
+    next_at: float = NEVER
+    next_kind: str = ""
+    run_after_build: bool = False
+    streak_msg: str | None = None  # a failing streak keeps failing for the same reason
+    rng: random.Random = field(default_factory=random.Random)
+
+
+class SimWorld:
+    """A deterministic account of pipelines. Thread-safe: HTTP threads share one world."""
+
+    def __init__(
+        self,
+        pipelines: int = 15,
+        seed: int = 0,
+        clock: Clock = SYSTEM_CLOCK,
+        speed: float = 1.0,
+        demo: bool = False,
+    ) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.seed = seed
+        self.clock = clock
+        self.speed = speed
+        self.demo = demo
+        self.started_at = clock.now()
+        self.client_ids: frozenset[int] = frozenset({20417, 31552})
+        self._lock = threading.RLock()
+        self._specs: dict[int, PipelineSpec] = {}
+        self._states: dict[int, _State] = {}
+        self._transitions: list[Transition] = []
+        self._initial: dict[int, tuple[str, str | None]] = {}
+        self.duplicate_bodies: list[Any] = []
+        specs, initial = _demo_specs() if demo else _random_specs(pipelines, seed)
+        for spec in specs:
+            status, raw, failures = initial.get(spec.id, (ACTIVE, None, 0))
+            self._add(spec, status, raw, failures, self.started_at)
+        self._next_id = max(self._specs, default=100_000) + 1001
+
+    # -- the account -----------------------------------------------------------------
+
+    @property
+    def pipeline_ids(self) -> list[int]:
+        with self._lock:
+            return list(self._specs)
+
+    def spec(self, pipeline_id: int) -> PipelineSpec:
+        with self._lock:
+            try:
+                return self._specs[pipeline_id]
+            except KeyError:
+                raise UnknownPipeline(pipeline_id) from None
+
+    def sim_seconds(self, real_seconds: float) -> float:
+        return real_seconds * self.speed
+
+    # -- the API, in process ---------------------------------------------------------
+
+    def status(self, pipeline_id: int) -> dict[str, Any]:
+        """The status entry the API answers for this pipeline now."""
+        with self._lock:
+            state = self._advance(pipeline_id, self.clock.now())
+            return _entry(state.status, state.raw_msg)
+
+    def run(self, pipeline_id: int) -> dict[str, Any]:
+        """Queue a run, like RUN in the app. Answers the API's JSON body."""
+        with self._lock:
+            now = self.clock.now()
+            try:
+                state = self._advance(pipeline_id, now)
+            except UnknownPipeline:
+                return _failure("Pipeline not found", f"No pipeline {pipeline_id} in this account.")
+            spec = self._specs[pipeline_id]
+            refusal = _run_refusal(spec, state.status)
+            if refusal:
+                return _failure(refusal)
+            self._queue(pipeline_id, state, now)
+            return {"success": True}
+
+    def duplicate(self, body: Any) -> dict[str, Any]:
+        """Create a pipeline from another (POST /pipelines). Answers the API's JSON body."""
+        with self._lock:
+            self.duplicate_bodies.append(copy.deepcopy(body))
+            problem = validate_duplicate(body, self._specs, self.client_ids)
+            if problem:
+                return _failure(problem)
+            assert isinstance(body, dict)
+            base = self._specs[body["pipeline_id"]]
+            new_id = self._next_id
+            self._next_id += 1
+            parameters = dict(base.parameters)
+            parameters.update({k: str(v) for k, v in body.get("overwrite_parameters", {}).items()})
+            spec = dataclasses.replace(
+                base, id=new_id, name=body.get("name") or base.name,
+                src_collection_id=body["src_collection_id"],
+                dest_collection_id=body["dest_collection_id"],
+                client_id=body.get("client_id", base.client_id), parameters=parameters,
+                static=False, sticky_raw_msg=None,
+            )
+            now = self.clock.now()
+            self._add(spec, BUILDING, None, 0, now, announce=True)
+            self._states[new_id].run_after_build = body["execute_immediately"] == "Y"
+            return {"success": True, "data": {"success": True, "data": {"new_pipeline_id": new_id}}}
+
+    # -- ground truth ----------------------------------------------------------------
+
+    def advance_all(self, until: float | None = None) -> None:
+        with self._lock:
+            when = self.clock.now() if until is None else until
+            for pid in self._specs:
+                self._advance(pid, when)
+
+    def transitions(
+        self, pipeline_id: int | None = None, until: float | None = None
+    ) -> list[Transition]:
+        """Every change up to `until` (default: now), in time order."""
+        with self._lock:
+            when = self.clock.now() if until is None else until
+            self.advance_all(when)
+            found = [
+                t for t in self._transitions
+                if t.time <= when and (pipeline_id is None or t.pipeline_id == pipeline_id)
+            ]
+        return sorted(found, key=lambda t: (t.time, t.pipeline_id))
+
+    def status_at(self, pipeline_id: int, when: float) -> tuple[str, str | None]:
+        """The (status, raw_msg) the pipeline had at a past or present time."""
+        with self._lock:
+            self._advance(pipeline_id, max(when, self.clock.now()))
+            status, raw = self._initial[pipeline_id]
+            for t in self._transitions:
+                if t.pipeline_id == pipeline_id and t.time <= when:
+                    status, raw = t.new, t.raw_msg
+            return status, raw
+
+    # -- the lifecycle ---------------------------------------------------------------
+
+    def _add(
+        self, spec: PipelineSpec, status: str, raw: str | None, failures: int, now: float,
+        announce: bool = False,
+    ) -> None:
+        state = _State(status, raw, failures, rng=random.Random(f"{self.seed}:{spec.id}:runs"))
+        state.streak_msg = raw if failures else None
+        self._specs[spec.id] = spec
+        self._states[spec.id] = state
+        self._initial[spec.id] = (status, raw)
+        if announce:
+            self._initial[spec.id] = ("", None)
+            self._transitions.append(Transition(now, spec.id, "", status, raw))
+        if spec.static:
+            return
+        if status == BUILDING:
+            self._plan(state, now + self._real(spec.build_seconds * _spread(state.rng)), "built")
+        elif status in (SCHEDULED, RUNNING):
+            kind = "start" if status == SCHEDULED else "finish"
+            self._plan(state, now + self._real(spec.queue_seconds * _spread(state.rng)), kind)
+        elif status in (ACTIVE, FAILING):
+            self._plan_next_slot(spec, state, now)
+
+    def _real(self, sim_seconds: float) -> float:
+        return sim_seconds / self.speed
+
+    @staticmethod
+    def _plan(state: _State, when: float, kind: str) -> None:
+        state.next_at, state.next_kind = when, kind
+
+    def _slot_start(self, spec: PipelineSpec, k: int) -> float:
+        """Start of the k-th scheduled run: a fixed grid plus a per-slot jitter."""
+        rng = random.Random(f"{self.seed}:{spec.id}:slot:{k}")
+        offset = random.Random(f"{self.seed}:{spec.id}:offset").random() * spec.interval
+        return self.started_at + self._real(offset + k * spec.interval + rng.random() * spec.jitter)
+
+    def _plan_next_slot(self, spec: PipelineSpec, state: _State, after: float) -> None:
+        period = self._real(spec.interval)
+        k = max(0, math.floor((after - self.started_at) / period) - 1)
+        while self._slot_start(spec, k) <= after:
+            k += 1
+        self._plan(state, self._slot_start(spec, k), "queue")
+
+    def _set(self, pid: int, state: _State, when: float, status: str, raw: str | None) -> None:
+        if (status, raw) != (state.status, state.raw_msg):
+            self._transitions.append(Transition(when, pid, state.status, status, raw))
+        state.status, state.raw_msg = status, raw
+
+    def _queue(self, pid: int, state: _State, when: float) -> None:
+        spec = self._specs[pid]
+        self._set(pid, state, when, SCHEDULED, None)
+        self._plan(state, when + self._real(spec.queue_seconds * _spread(state.rng)), "start")
+
+    def _advance(self, pid: int, until: float) -> _State:
+        try:
+            state = self._states[pid]
+        except KeyError:
+            raise UnknownPipeline(pid) from None
+        spec = self._specs[pid]
+        while state.next_at <= until:
+            when, kind = state.next_at, state.next_kind
+            state.next_at = NEVER
+            if kind == "queue":
+                self._queue(pid, state, when)
+            elif kind == "start":
+                self._set(pid, state, when, RUNNING, None)
+                duration = spec.run_seconds * _spread(state.rng, 0.5, 1.8)
+                self._plan(state, when + self._real(duration), "finish")
+            elif kind == "finish":
+                self._finish(spec, state, when)
+            elif kind == "built":
+                self._set(pid, state, when, ACTIVE, None)
+                if state.run_after_build:
+                    state.run_after_build = False
+                    self._queue(pid, state, when)
+                else:
+                    self._plan_next_slot(spec, state, when)
+        return state
+
+    def _finish(self, spec: PipelineSpec, state: _State, when: float) -> None:
+        streak = state.failures > 0
+        fail_rate = max(spec.fail_rate, 0.55) if streak and spec.fail_rate > 0 else spec.fail_rate
+        if state.rng.random() < fail_rate:
+            state.failures += 1
+            if not (streak and state.streak_msg):
+                state.streak_msg = state.rng.choice(cat.FAILURES)
+            message = state.streak_msg
+            if spec.block_after is not None and state.failures >= spec.block_after:
+                self._set(spec.id, state, when, BLOCKED, message)
+                return
+            status = FAILING if state.failures >= FAILING_AFTER else ACTIVE
+            self._set(spec.id, state, when, status, message)
+        else:
+            state.failures = 0
+            state.streak_msg = None
+            warning = spec.sticky_raw_msg
+            if warning is None and state.rng.random() < 0.05:
+                warning = state.rng.choice(cat.WARNINGS)
+            self._set(spec.id, state, when, ACTIVE, warning)
+        self._plan_next_slot(spec, state, when)
+
+
+def _entry(status: str, raw: str | None) -> dict[str, Any]:
+    return {
+        "status": status,
+        "is_running": status == RUNNING,
+        "is_active": status not in (NOT_ACTIVE, BLOCKED),
+        "is_blocked": status in (BUILDING, BLOCKED),
+        "raw_msg": raw,
+    }
+
+
+def _failure(error: str, message: str | None = None) -> dict[str, Any]:
+    answer: dict[str, Any] = {"success": False, "error": error}
+    if message:
+        answer["message"] = message
+    return answer
+
+
+def _run_refusal(spec: PipelineSpec, status: str) -> str | None:
+    if spec.plan is Plan.ESSENTIALS:
+        return (
+            "Manual runs are not available on the Essentials plan (frequency-limited). "
+            "Upgrade the plan to run pipelines on demand."
+        )
+    refusals = {
+        NOT_ACTIVE: "Pipeline is not active. Activate it in the app before running it.",
+        BLOCKED: "Pipeline was blocked after too many consecutive failed runs. "
+        "Fix the error and reactivate it in the app.",
+        BUILDING: "Pipeline is building its tables. Try again when it finishes.",
+        BUILD_ERROR: "Pipeline tables could not be built. Edit the pipeline to rebuild them.",
+        RUNNING: "Pipeline is already running.",
+        SCHEDULED: "Pipeline is already scheduled to run.",
+    }
+    if status in refusals:
+        return refusals[status]
+    if status not in (ACTIVE, FAILING):
+        return f"Pipeline cannot be run while its status is {status}."
+    return None
+
+
+def _spread(rng: random.Random, low: float = 0.4, high: float = 1.6) -> float:
+    """A multiplier around 1 (durations vary from run to run)."""
+    return rng.uniform(low, high)
+
+
+def _random_specs(
+    count: int, seed: int
+) -> tuple[list[PipelineSpec], dict[int, tuple[str, str | None, int]]]:
+    """An ordinary account: mostly healthy, a few disabled, one on the Essentials plan."""
+    rng = random.Random(f"{seed}:account")
+    ids = sorted(rng.sample(range(1000, 99_999), count))
+    specs: list[PipelineSpec] = []
+    initial: dict[int, tuple[str, str | None, int]] = {}
+    for n, pid in enumerate(ids):
+        connector = rng.choice(cat.CONNECTORS)
+        dest_type = rng.choice(cat.DESTINATION_TYPES)
+        obj = rng.choice(connector.objects)
+        spec = PipelineSpec(
+            id=pid,
+            name=f"{connector.label} {obj} → {cat.DESTINATION_LABELS[dest_type]}",
+            group=rng.choice(cat.GROUPS),
+            interval=rng.choice(cat.SCHEDULES),
+            run_seconds=rng.choice((45.0, 90.0, 180.0, 420.0, 900.0, 1800.0)),
+            fail_rate=rng.choice((0.0, 0.02, 0.04, 0.08, 0.15)),
+            src_collection_id=_collection_of(connector.source_type, "source"),
+            dest_collection_id=_collection_of(dest_type, "destination"),
+            paths=("", *rng.sample(connector.sub_paths, rng.randint(0, len(connector.sub_paths)))),
+            parameters=dict(connector.parameters),
+            queue_seconds=rng.choice((5.0, 20.0, 60.0)),
+        )
+        if n % 7 == 3:
+            spec.static = True
+            initial[pid] = (NOT_ACTIVE, None, 0)
+        if n % 11 == 5:
+            spec.plan = Plan.ESSENTIALS
+        specs.append(spec)
+    return specs, initial
+
+
+def _collection_of(type_: str, role: str) -> int:
+    return next(c.id for c in cat.COLLECTIONS if c.type == type_ and c.role == role and c.active)
+
+
+def demo_pipelines() -> list[DemoPipeline]:
+    """The demo account's pipelines, for building `--demo`'s configuration."""
+    return [DemoPipeline(s.id, s.name, s.group) for s in _demo_specs()[0]]
+
+
+def _demo_specs() -> tuple[list[PipelineSpec], dict[int, tuple[str, str | None, int]]]:
+    """A showcase account: every documented status, fast enough to watch things move.
+
+    Durations are simulated seconds at speed 1: runs every 20-90 s, lasting 4-25 s.
+    """
+
+    def spec(
+        pid: int, name: str, group: str, interval: float, run: float, src: int, dest: int,
+        connector: int, **extra: Any,
+    ) -> PipelineSpec:
+        conn = cat.CONNECTORS[connector]
+        return PipelineSpec(
+            id=pid, name=name, group=group, interval=interval, run_seconds=run,
+            fail_rate=extra.pop("fail_rate", 0.0), src_collection_id=src,
+            dest_collection_id=dest, paths=("", *conn.sub_paths),
+            parameters=dict(conn.parameters), jitter=extra.pop("jitter", 6.0),
+            queue_seconds=extra.pop("queue_seconds", 3.0), build_seconds=12.0, **extra,
+        )
+
+    specs = [
+        spec(2040, "Shopify orders → BigQuery", "Sales", 30, 8, 5051, 7001, 5),
+        spec(2041, "Shopify customers → BigQuery", "Sales", 45, 6, 5051, 7001, 5),
+        spec(2042, "HubSpot deals → BigQuery", "Sales", 25, 10, 5022, 7001, 2, fail_rate=0.1),
+        spec(2050, "Meta Ads insights → BigQuery", "Marketing", 40, 12, 5041, 7001, 4),
+        spec(2051, "GA4 sessions by source → BigQuery", "Marketing", 60, 15, 5031, 7001, 3,
+             sticky_raw_msg=cat.WARNINGS[1]),
+        spec(2052, "HubSpot contacts → BigQuery", "Marketing", 35, 9, 5021, 7001, 2,
+             sticky_raw_msg=cat.MARKUP_WARNING),
+        spec(2053, "Meta Ads campaigns → BigQuery", "Marketing", 90, 5, 5042, 7002, 4,
+             plan=Plan.ESSENTIALS),
+        spec(2060, "ERP notas fiscais → Snowflake", "Finance", 50, 20, 5011, 7011, 1,
+             fail_rate=0.85, block_after=None),
+        spec(2061, "ERP pedidos → Snowflake", "Finance", 20, 4, 5011, 7011, 1),
+        spec(2062, "Postgres invoices → Snowflake", "Finance", 30, 14, 5001, 7011, 0,
+             fail_rate=0.3, block_after=None),
+        spec(2063, "Postgres payments (legacy) → Snowflake", "Finance", 60, 10, 5001, 7011, 0,
+             static=True),
+        spec(2070, "Postgres products → Redshift", "Product", 45, 25, 5002, 7021, 0),
+        spec(2071, "Postgres events → Redshift", "Product", 60, 8, 5002, 7021, 0, static=True),
+        spec(2072, "NetSuite items → Redshift", "Product", 60, 8, 5012, 7021, 1, static=True),
+        spec(2080, "Shopify refunds → Postgres DW", "Operations", 60, 6, 5052, 7031, 5),
+        spec(2081, "MySQL estoque → Postgres DW", "Operations", 60, 6, 5012, 7031, 1,
+             static=True),
+        spec(2082, "Postgres tickets → Postgres DW", "Operations", 40, 7, 5001, 7031, 0,
+             static=True),
+    ]
+    initial: dict[int, tuple[str, str | None, int]] = {
+        2041: (RUNNING, None, 0),
+        2050: (SCHEDULED, None, 0),
+        2051: (ACTIVE, cat.WARNINGS[1], 0),
+        2052: (ACTIVE, cat.MARKUP_WARNING, 0),
+        2060: (FAILING, cat.FAILURES[2], 4),
+        2063: (NOT_ACTIVE, None, 0),
+        2070: (BUILDING, None, 0),
+        2071: (BLOCKED, cat.FAILURES[1], 6),
+        2072: (ACTIVE, cat.LONG_TRACE, 1),
+        2081: (BUILD_ERROR, cat.BUILD_FAILURE, 0),
+        2082: (cat.UNDOCUMENTED_STATUS, cat.UNDOCUMENTED_MESSAGE, 0),
+    }
+    return specs, initial
