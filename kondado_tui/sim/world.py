@@ -123,6 +123,7 @@ class SimWorld:
         self._states: dict[int, _State] = {}
         self._transitions: list[Transition] = []
         self._initial: dict[int, tuple[str, str | None]] = {}
+        self._offsets: dict[int, float] = {}
         self.duplicate_bodies: list[Any] = []
         specs, initial = _demo_specs() if demo else _random_specs(pipelines, seed)
         for spec in specs:
@@ -143,9 +144,6 @@ class SimWorld:
                 return self._specs[pipeline_id]
             except KeyError:
                 raise UnknownPipeline(pipeline_id) from None
-
-    def sim_seconds(self, real_seconds: float) -> float:
-        return real_seconds * self.speed
 
     # -- the API, in process ---------------------------------------------------------
 
@@ -197,29 +195,31 @@ class SimWorld:
 
     # -- ground truth ----------------------------------------------------------------
 
-    def advance_all(self, until: float | None = None) -> None:
-        with self._lock:
-            when = self.clock.now() if until is None else until
-            for pid in self._specs:
-                self._advance(pid, when)
-
     def transitions(
-        self, pipeline_id: int | None = None, until: float | None = None
+        self, pipeline_id: int | None = None, since: float | None = None
     ) -> list[Transition]:
-        """Every change up to `until` (default: now), in time order."""
+        """Every change up to now (after `since` if given), in time order.
+
+        A pipeline created by `duplicate` starts with a transition from `""`.
+        """
         with self._lock:
-            when = self.clock.now() if until is None else until
-            self.advance_all(when)
+            now = self.clock.now()
+            for pid in self._specs:
+                self._advance(pid, now)
             found = [
                 t for t in self._transitions
-                if t.time <= when and (pipeline_id is None or t.pipeline_id == pipeline_id)
+                if (pipeline_id is None or t.pipeline_id == pipeline_id)
+                and (since is None or t.time > since)
             ]
         return sorted(found, key=lambda t: (t.time, t.pipeline_id))
 
     def status_at(self, pipeline_id: int, when: float) -> tuple[str, str | None]:
         """The (status, raw_msg) the pipeline had at a past or present time."""
         with self._lock:
-            self._advance(pipeline_id, max(when, self.clock.now()))
+            now = self.clock.now()
+            if when > now:
+                raise ValueError("status_at: the world cannot tell the future; advance the clock")
+            self._advance(pipeline_id, now)
             status, raw = self._initial[pipeline_id]
             for t in self._transitions:
                 if t.pipeline_id == pipeline_id and t.time <= when:
@@ -244,9 +244,12 @@ class SimWorld:
             return
         if status == BUILDING:
             self._plan(state, now + self._real(spec.build_seconds * _spread(state.rng)), "built")
-        elif status in (SCHEDULED, RUNNING):
-            kind = "start" if status == SCHEDULED else "finish"
-            self._plan(state, now + self._real(spec.queue_seconds * _spread(state.rng)), kind)
+        elif status == SCHEDULED:  # caught part-way: less than a whole wait is left
+            self._plan(state, now + self._real(spec.queue_seconds * _spread(state.rng, 0.1, 0.6)),
+                       "start")
+        elif status == RUNNING:
+            self._plan(state, now + self._real(spec.run_seconds * _spread(state.rng, 0.1, 0.6)),
+                       "finish")
         elif status in (ACTIVE, FAILING):
             self._plan_next_slot(spec, state, now)
 
@@ -259,9 +262,15 @@ class SimWorld:
 
     def _slot_start(self, spec: PipelineSpec, k: int) -> float:
         """Start of the k-th scheduled run: a fixed grid plus a per-slot jitter."""
-        rng = random.Random(f"{self.seed}:{spec.id}:slot:{k}")
-        offset = random.Random(f"{self.seed}:{spec.id}:offset").random() * spec.interval
-        return self.started_at + self._real(offset + k * spec.interval + rng.random() * spec.jitter)
+        offset = self._offsets.get(spec.id)
+        if offset is None:
+            offset = random.Random(f"{self.seed}:{spec.id}:offset").random() * spec.interval
+            self._offsets[spec.id] = offset
+        # Jitter below half the interval keeps the slots in order.
+        jitter = random.Random(f"{self.seed}:{spec.id}:slot:{k}").random() * min(
+            spec.jitter, spec.interval / 2
+        )
+        return self.started_at + self._real(offset + k * spec.interval + jitter)
 
     def _plan_next_slot(self, spec: PipelineSpec, state: _State, after: float) -> None:
         period = self._real(spec.interval)
