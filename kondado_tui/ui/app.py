@@ -1,0 +1,224 @@
+"""The Textual application: a Session in, the dashboard on screen.
+
+The poller runs in one long-lived async worker; its events reach the UI through the
+session's listener -> `post_message`, so a slow request never blocks a key press.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import threading
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.screen import Screen
+from textual.theme import Theme
+
+from kondado_tui.clock import SYSTEM_CLOCK, Clock
+from kondado_tui.config import PipelineEntry
+from kondado_tui.events import PollerEvent, StatusObserved
+from kondado_tui.redact import redact
+from kondado_tui.sanitize import clean, first_line
+from kondado_tui.timeline import HistorySummary
+from kondado_tui.ui.alerts import desktop_notification
+from kondado_tui.ui.backend import SessionLike
+from kondado_tui.ui.board import Alert, AlertKind
+from kondado_tui.ui.palette import Palette
+from kondado_tui.ui.screens.help import HelpScreen
+from kondado_tui.ui.screens.main import MainScreen
+
+
+class PollerMessage(Message):
+    """A poller event, carried onto the app's message queue."""
+
+    def __init__(self, event: PollerEvent) -> None:
+        super().__init__()
+        self.event = event
+
+
+class KondadoApp(App[int]):
+    TITLE = "kondado-tui"
+    CSS_PATH = "app.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "quit"),
+        Binding("question_mark", "help", "help"),
+    ]
+
+    def __init__(
+        self,
+        session: SessionLike,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        poll: bool = True,
+        read_only: bool | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.clock = clock
+        self.poll = poll  # False: a still picture (snapshots) — the poller never starts
+        ui = session.config.ui
+        self.read_only = ui.read_only if read_only is None else read_only
+        self.env = dict(os.environ) if env is None else env
+        self.main = MainScreen(session, clock, read_only=self.read_only)
+        self.drafts: dict[int, Any] = {}  # duplicate-form drafts, per base pipeline
+        self.escapes: list[str] = []  # desktop notifications written (tests read them)
+        self._loop_thread: int | None = None
+        session.subscribe(self._on_poller_event)
+
+    # -- start and stop -------------------------------------------------------------------
+
+    async def on_mount(self) -> None:
+        self._loop_thread = threading.get_ident()
+        self.main.alert_sink = self.alert
+        await self.push_screen(self.main)
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        for note in self.session.notes:
+            self.notify(clean(note), severity="warning", markup=False, timeout=15)
+        self.run_worker(self._start(), name="start", group="start", exit_on_error=False)
+        self.set_interval(1.0, self.main.tick, name="tick")
+
+    async def _start(self) -> None:
+        """Show what we already know (instantly), then start asking."""
+        poller = self.session.poller
+        self.main.remember({pid: (obs, obs.observed_at)
+                            for pid, obs in poller.observations.items()})
+        store = self.session.store
+        ids = [entry.id for entry in self.session.config.pipelines]
+        if store is not None:
+            try:
+                found = await asyncio.to_thread(store.last_observations, ids)
+                self.main.remember(found)
+            except Exception as exc:  # history is a help, never a reason not to start
+                self.notify(f"History could not be read: {redact(str(exc))}",
+                            severity="warning", markup=False)
+        if self.poll:
+            self.run_worker(self._poll_forever(), name="poller", group="poller",
+                            exclusive=True, exit_on_error=False)
+        if store is not None:
+            await self.load_summaries(ids)
+
+    async def _poll_forever(self) -> None:
+        try:
+            await self.session.poller.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the poller promises not to raise; if it does, say so
+            self.notify(
+                f"Polling stopped: {type(exc).__name__}: {redact(str(exc))}. "
+                "The table no longer updates; restart kondado-tui (and please report this).",
+                severity="error", timeout=3600, markup=False,
+            )
+
+    async def load_summaries(self, ids: Iterable[int]) -> None:
+        store = self.session.store
+        if store is None:
+            return
+        wanted = list(ids)
+
+        def read() -> dict[int, HistorySummary]:
+            return {pid: store.summary(pid) for pid in wanted}
+
+        try:
+            summaries = await asyncio.to_thread(read)
+        except Exception:
+            return  # the last-run column stays empty; the detail screen says why
+        for pid, summary in summaries.items():
+            row = self.main.board.rows.get(pid)
+            if row is not None:
+                row.history = summary
+        self.main.refresh_all()
+
+    # -- poller events ----------------------------------------------------------------------
+
+    def _on_poller_event(self, event: PollerEvent) -> None:
+        """Called by the poller: cheap, and safe from another thread too."""
+        message = PollerMessage(event)
+        if self._loop_thread is None or threading.get_ident() == self._loop_thread:
+            self.post_message(message)
+        else:
+            self.call_from_thread(self.post_message, message)
+
+    def on_poller_message(self, message: PollerMessage) -> None:
+        event = message.event
+        self.main.apply(event)
+        if isinstance(event, StatusObserved) and event.changed and self.session.store:
+            self.run_worker(self.load_summaries([event.pipeline_id]), group="summaries",
+                            exit_on_error=False)
+
+    # -- alerts ---------------------------------------------------------------------------------
+
+    def alert(self, alert: Alert) -> None:
+        name = clean(alert.name, keep_newlines=False)
+        msg = first_line(alert.raw_msg)
+        ui = self.session.config.ui
+        if alert.kind is AlertKind.TROUBLE:
+            title = f"{name}: {alert.status.label}"
+            self.notify(msg or "(no message from Kondado)", title=title, severity="error",
+                        timeout=30, markup=False)
+            if ui.bell:
+                self.bell()
+            if ui.desktop_notify:
+                self.write_escape(desktop_notification(f"kondado: {title}", msg, self.env))
+        else:
+            self.notify(f"{name} is {alert.status.label} again.", title="recovered",
+                        timeout=8, markup=False)
+
+    def write_escape(self, sequence: str) -> None:
+        self.escapes.append(sequence)
+        driver = self._driver
+        if driver is not None and not self.is_headless:
+            driver.write(sequence)
+            driver.flush()
+
+    def _theme_changed(self, theme: Theme) -> None:
+        self.main.set_palette(Palette.from_variables(self.get_css_variables()))
+
+    # -- keys -------------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_quit(self) -> None:  # type: ignore[override]
+        self.exit(0)
+
+    def open_duplicate(self, base: PipelineEntry) -> None:
+        try:
+            duplicate = importlib.import_module("kondado_tui.ui.screens.duplicate")
+        except ImportError:
+            self.notify("The duplicate form is not available in this build yet.",
+                        severity="warning", markup=False)
+            return
+        screen = duplicate.DuplicateScreen(
+            base, self.drafts.get(base.id), self.session.poller.duplicate
+        )
+        self.push_screen(screen)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if screen is not self.main:
+            return
+        main = self.main
+        for title, help_text, callback in (
+            ("Run the selected pipeline(s)", "r: asks first", main.action_run),
+            ("Details of the selected pipeline", "enter", main.action_details),
+            ("Mark / unmark the row", "space", main.action_mark),
+            ("Duplicate the selected pipeline", "d", main.action_duplicate),
+            ("Filter", "/: by name, id, status or group", main.action_filter),
+            ("Clear the filter", "esc", main.action_clear_filter),
+            ("Cycle the sort order", "s: severity, name, id, age", main.action_sort),
+            ("Ask about the selected pipeline now", "f", main.action_ask_now),
+            ("Pause / resume polling", "p", main.action_pause),
+            ("Copy the app URL", "c: OSC 52", main.action_copy_url),
+            ("Add a pipeline", "a: by id or app URL", main.action_add),
+            ("Stop monitoring the selected pipeline", "x: asks first", main.action_remove),
+            ("Clear the changed marks", "u", main.action_all_seen),
+            ("Help", "?", self.action_help),
+        ):
+            yield SystemCommand(title, help_text, callback)

@@ -1,0 +1,217 @@
+"""What the dashboard knows about each pipeline, independent of how it is drawn.
+
+Pure state (no Textual): poller events go in, rows and alerts come out. The table,
+the status line and the alerts all read from here, so they can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+
+from kondado_tui.config import PipelineEntry
+from kondado_tui.events import Connection, Health, PipelineFailed, StatusObserved
+from kondado_tui.models import PENDING_KIND, Observation, Severity, StatusKind
+from kondado_tui.timeline import HistorySummary
+
+# How much later than promised an observation may be before the row is called stale.
+STALE_MARGIN_FACTOR = 0.5
+STALE_MARGIN_MIN = 30.0
+
+
+@dataclass
+class Row:
+    entry: PipelineEntry
+    observation: Observation | None = None
+    since: float | None = None  # when it entered this status, as far as we know
+    failure: PipelineFailed | None = None  # the last ask failed (cleared by an answer)
+    marked: bool = False  # space: selected for a batch run
+    unseen_change: bool = False  # changed since the user last looked at it
+    live: bool = False  # observed by this session (not only remembered from history)
+    history: HistorySummary | None = None
+
+    @property
+    def id(self) -> int:
+        return self.entry.id
+
+    @property
+    def kind(self) -> StatusKind:
+        return self.observation.status.kind if self.observation else PENDING_KIND
+
+    @property
+    def severity(self) -> Severity:
+        return self.observation.status.severity if self.observation else Severity.PENDING
+
+    @property
+    def raw_msg(self) -> str | None:
+        return self.observation.status.raw_msg if self.observation else None
+
+    def age(self, now: float) -> float | None:
+        return None if self.observation is None else max(0.0, now - self.observation.observed_at)
+
+    def matches(self, needle: str) -> bool:
+        """The `/` filter: name, id, status (value or words), severity or group."""
+        if not needle:
+            return True
+        needle = needle.casefold()
+        haystack = (
+            self.entry.display_name,
+            str(self.entry.id),
+            self.kind.value,
+            self.kind.label,
+            self.severity.label,
+            self.entry.group or "",
+        )
+        return any(needle in text.casefold() for text in haystack)
+
+
+class AlertKind(Enum):
+    TROUBLE = "trouble"  # turned into an error or blocked status: bell and notification
+    RECOVERED = "recovered"  # back out of trouble: a quiet notification
+
+
+@dataclass(frozen=True)
+class Alert:
+    kind: AlertKind
+    row_id: int
+    name: str
+    status: StatusKind
+    raw_msg: str | None
+
+
+class SortMode(Enum):
+    SEVERITY = "severity"  # trouble on top (default)
+    NAME = "name"
+    ID = "id"
+    AGE = "age"  # the oldest observation first
+
+    def next(self) -> SortMode:
+        modes = list(SortMode)
+        return modes[(modes.index(self) + 1) % len(modes)]
+
+
+def stale_after(health: Health) -> float | None:
+    """Seconds after which an observation is older than the poller promised."""
+    if health.max_age <= 0:
+        return None
+    return health.max_age + max(STALE_MARGIN_MIN, health.max_age * STALE_MARGIN_FACTOR)
+
+
+@dataclass
+class Board:
+    """Rows in config order, the API's health, and the alert bookkeeping."""
+
+    rows: dict[int, Row] = field(default_factory=dict)
+    health: Health = field(default_factory=lambda: Health(Connection.STARTING))
+    _alerted: dict[int, str] = field(default_factory=dict)  # id -> status already announced
+
+    @classmethod
+    def of(cls, entries: Iterable[PipelineEntry]) -> Board:
+        board = cls()
+        board.set_entries(entries)
+        return board
+
+    def set_entries(self, entries: Iterable[PipelineEntry]) -> None:
+        """Keep what we know about pipelines still configured; add the new ones."""
+        rows: dict[int, Row] = {}
+        for entry in entries:
+            row = self.rows.get(entry.id)
+            if row is None:
+                row = Row(entry)
+            else:
+                row.entry = entry
+            rows[entry.id] = row
+        self.rows = rows
+
+    def remember(self, pipeline_id: int, observation: Observation, since: float) -> None:
+        """A status from history or the poller's cache: the baseline, never an alert."""
+        row = self.rows.get(pipeline_id)
+        if row is None or row.observation is not None:
+            return
+        row.observation = observation
+        row.since = since
+
+    def observe(self, event: StatusObserved, selected: int | None = None) -> Alert | None:
+        row = self.rows.get(event.pipeline_id)
+        if row is None:
+            return None
+        before = row.observation
+        was_live = row.live
+        row.observation = event.observation
+        row.since = event.since
+        row.failure = None
+        row.live = True
+        new = event.observation.status
+        changed = before is not None and not new.same_state(before.status)
+        if changed and row.id != selected:
+            row.unseen_change = True
+        if not was_live:
+            # The first answer of this session is the baseline: a status that was already
+            # there when the user opened the dashboard is not news.
+            if new.severity.is_trouble:
+                self._alerted[row.id] = new.status
+            return None
+        if new.severity.is_trouble:
+            if self._alerted.get(row.id) == new.status:
+                return None
+            self._alerted[row.id] = new.status
+            return Alert(AlertKind.TROUBLE, row.id, row.entry.display_name, new.kind, new.raw_msg)
+        if row.id in self._alerted:
+            del self._alerted[row.id]
+            return Alert(
+                AlertKind.RECOVERED, row.id, row.entry.display_name, new.kind, new.raw_msg
+            )
+        return None
+
+    def failed(self, event: PipelineFailed) -> None:
+        row = self.rows.get(event.pipeline_id)
+        if row is not None:
+            row.failure = event
+
+    def seen(self, pipeline_id: int | None) -> bool:
+        """The user looked at this row: clear its change mark. True if it had one."""
+        row = self.rows.get(pipeline_id) if pipeline_id is not None else None
+        if row is None or not row.unseen_change:
+            return False
+        row.unseen_change = False
+        return True
+
+    def all_seen(self) -> None:
+        for row in self.rows.values():
+            row.unseen_change = False
+
+    def is_stale(self, row: Row, now: float) -> bool:
+        limit = stale_after(self.health)
+        age = row.age(now)
+        return limit is not None and age is not None and age > limit
+
+    def marked(self) -> list[Row]:
+        return [row for row in self.rows.values() if row.marked]
+
+    def counts(self) -> dict[Severity, int]:
+        counts: dict[Severity, int] = {}
+        for row in self.rows.values():
+            counts[row.severity] = counts.get(row.severity, 0) + 1
+        return counts
+
+    def ordered(self, mode: SortMode, needle: str, now: float) -> list[Row]:
+        """The rows to show, filtered and sorted; ties fall back to name then id."""
+        rows = [row for row in self.rows.values() if row.matches(needle)]
+
+        def by_name(row: Row) -> tuple[str, int]:
+            return (row.entry.display_name.casefold(), row.id)
+
+        if mode is SortMode.SEVERITY:
+            rows.sort(key=lambda r: (r.severity.rank, *by_name(r)))
+        elif mode is SortMode.NAME:
+            rows.sort(key=by_name)
+        elif mode is SortMode.ID:
+            rows.sort(key=lambda r: r.id)
+        else:
+            def oldest_first(row: Row) -> tuple[float, str, int]:
+                age = row.age(now)
+                return (-(float("inf") if age is None else age), *by_name(row))
+
+            rows.sort(key=oldest_first)
+        return rows

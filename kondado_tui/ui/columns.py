@@ -1,0 +1,176 @@
+"""The table's columns: which are shown at a given width, and what each cell says.
+
+Pure functions from a `Row` to `rich.text.Text` (never markup: API text and config
+names are shown literally, after `sanitize.clean`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rich.style import Style
+from rich.text import Text
+
+from kondado_tui.durations import format_age, format_duration
+from kondado_tui.models import Severity
+from kondado_tui.sanitize import clean, first_line
+from kondado_tui.timeline import RunOutcome
+from kondado_tui.ui.board import Row
+from kondado_tui.ui.palette import Palette
+
+MARK = "mark"
+STATUS = "status"
+NAME = "name"
+ID = "id"
+GROUP = "group"
+SINCE = "since"
+AGE = "age"
+LAST_RUN = "last_run"
+MESSAGE = "message"
+
+TITLES = {
+    MARK: "",
+    STATUS: "status",
+    NAME: "name",
+    ID: "id",
+    GROUP: "group",
+    SINCE: "since",
+    AGE: "age",
+    LAST_RUN: "last run",
+    MESSAGE: "message",
+}
+
+CELL_PADDING = 2  # DataTable pads each cell by one column on both sides
+SCROLLBAR = 1
+MIN_MESSAGE = 24
+STALE_MARKER = " ⚠"
+MARKED_GLYPH = "✓"
+CHANGED_GLYPH = "•"
+
+
+RUN_OUTCOME: dict[RunOutcome, tuple[str, Severity]] = {
+    RunOutcome.OK: ("✓", Severity.OK),
+    RunOutcome.WITH_MESSAGE: ("!", Severity.WARNING),
+    RunOutcome.FAILED: ("✗", Severity.ERROR),
+    RunOutcome.RUNNING: ("▶", Severity.BUSY),
+}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Column widths for one terminal width (the message column takes the rest)."""
+
+    widths: tuple[tuple[str, int], ...]
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(key for key, _ in self.widths)
+
+    def width(self, key: str) -> int:
+        return dict(self.widths)[key]
+
+
+def _status_text(row: Row, full: bool) -> str:
+    kind = row.kind
+    return f"{kind.glyph} {kind.label if full else kind.short}"
+
+
+def status_text(row: Row, width: int) -> str:
+    """The API's status words; the short form only when the column is too narrow for them."""
+    full = _status_text(row, True)
+    return full if len(full) <= width else _status_text(row, False)
+
+
+def compute_layout(total: int, rows: Sequence[Row], *, with_last_run: bool) -> Layout:
+    """Widths that fit `total` columns; the status words shrink before the message does."""
+    names = [len(clean(r.entry.display_name, keep_newlines=False)) for r in rows] or [8]
+    groups = [len(clean(r.entry.group or "", keep_newlines=False)) for r in rows] or [0]
+    name_w = min(max(max(names), 6), 28)
+    id_w = max(max((len(str(r.id)) for r in rows), default=2), 2)
+    group_w = min(max(groups), 14)
+    full_w = max((len(_status_text(r, True)) for r in rows), default=12)
+    short_w = max((len(_status_text(r, False)) for r in rows), default=12)
+    fixed: list[tuple[str, int]] = [(MARK, 2), (NAME, name_w), (ID, id_w)]
+    if group_w and total >= 100:
+        fixed.append((GROUP, max(group_w, 5)))
+    fixed += [(SINCE, 6), (AGE, 6 + len(STALE_MARKER))]
+    if with_last_run and total >= 110:
+        fixed.append((LAST_RUN, 11))
+    columns = len(fixed) + 2  # + status and message
+    room = total - SCROLLBAR - CELL_PADDING * columns - sum(w for _, w in fixed)
+    status_w = max(short_w, min(full_w, room - MIN_MESSAGE))
+    if room - status_w < MIN_MESSAGE and total < 100:
+        # Really narrow: give the name less room before the message disappears.
+        squeeze = min(name_w - 12, MIN_MESSAGE - (room - status_w))
+        if squeeze > 0:
+            fixed[1] = (NAME, name_w - squeeze)
+            room += squeeze
+    message_w = max(room - status_w, 10)
+    widths = [fixed[0], (STATUS, status_w), *fixed[1:], (MESSAGE, message_w)]
+    return Layout(tuple(widths))
+
+
+def render_cells(
+    row: Row, layout: Layout, palette: Palette, now: float, stale: bool
+) -> dict[str, Text]:
+    """Every visible cell of one row."""
+    sev_style = palette.severity[row.severity]
+    base = palette.stale if stale else None
+    cells: dict[str, Text] = {}
+    for key in layout.keys:
+        if key == MARK:
+            marks = (MARKED_GLYPH if row.marked else " ") + (
+                CHANGED_GLYPH if row.unseen_change else " "
+            )
+            text = Text(marks, style=palette.mark)
+        elif key == STATUS:
+            text = Text(status_text(row, layout.width(STATUS)), style=sev_style)
+        elif key == NAME:
+            text = Text(clean(row.entry.display_name, keep_newlines=False))
+        elif key == ID:
+            text = Text(str(row.id), justify="right")
+        elif key == GROUP:
+            text = Text(clean(row.entry.group or "", keep_newlines=False))
+        elif key == SINCE:
+            text = Text("" if row.since is None else format_age(max(0.0, now - row.since)))
+        elif key == AGE:
+            age = row.age(now)
+            if age is None:
+                text = Text("never", style=palette.muted)
+            elif stale:
+                text = Text(format_age(age) + STALE_MARKER, style=palette.warning)
+            else:
+                text = Text(format_age(age))
+        elif key == LAST_RUN:
+            text = _last_run(row, palette)
+        else:
+            text = _message(row, palette)
+        if base is not None and key not in (STATUS, AGE, MARK):
+            text.stylize(base)
+        elif base is not None and key == STATUS:
+            text.stylize(Style(italic=True))
+        cells[key] = text
+    return cells
+
+
+def _last_run(row: Row, palette: Palette) -> Text:
+    summary = row.history
+    run = summary.last_run if summary else None
+    if run is None or run.duration is None:
+        return Text("")
+    glyph, severity = RUN_OUTCOME[run.outcome]
+    style = palette.severity[severity]
+    prefix = "" if run.start_seen else "≥"
+    return Text(f"{glyph} {prefix}{format_duration(run.duration)}", style=style)
+
+
+def _message(row: Row, palette: Palette) -> Text:
+    if row.failure is not None:
+        return Text(
+            f"could not ask: {first_line(row.failure.message)}", style=palette.stale
+        )
+    msg = first_line(row.raw_msg)
+    if not msg:
+        return Text("")
+    return Text(msg, style=palette.severity.get(row.severity, palette.muted))

@@ -1,0 +1,125 @@
+"""Plain words for the API's health: the banner and the status line.
+
+Pure functions (Rich `Text` only), so every state is tested without an app.
+"""
+
+from __future__ import annotations
+
+from rich.style import Style
+from rich.text import Text
+
+from kondado_tui.durations import format_age
+from kondado_tui.events import Connection, Health
+from kondado_tui.models import KNOWN_STATUSES, PENDING_KIND, Severity
+from kondado_tui.sanitize import clean
+from kondado_tui.ui.palette import Palette
+
+SEVERITY_GLYPH: dict[Severity, str] = {
+    Severity.BLOCKED: KNOWN_STATUSES["too_many_consecutive_failed_builds__blocked"].glyph,
+    Severity.ERROR: KNOWN_STATUSES["error_building_tables"].glyph,
+    Severity.WARNING: "⚠",
+    Severity.UNKNOWN: "?",
+    Severity.BUSY: KNOWN_STATUSES["running"].glyph,
+    Severity.OK: KNOWN_STATUSES["active"].glyph,
+    Severity.DISABLED: KNOWN_STATUSES["not_active"].glyph,
+    Severity.PENDING: PENDING_KIND.glyph,
+}
+
+
+def countdown(health: Health, now: float) -> str:
+    if health.retry_at is None:
+        return ""
+    return f"{max(0, int(health.retry_at - now + 0.999))}s"
+
+
+def _last_answer(health: Health, now: float) -> str:
+    if health.last_success_at is None:
+        return "No status has been received yet."
+    return (
+        f"Statuses shown are from the last answer, {format_age(now - health.last_success_at)} ago."
+    )
+
+
+def banner_text(health: Health, now: float, config_path: str = "") -> Text | None:
+    """What is wrong with the API, in plain words; None when nothing is."""
+    detail = clean(health.message, keep_newlines=False).strip()
+    wait = countdown(health, now)
+    retry = f" Trying again in {wait}." if wait else ""
+    conn = health.connection
+    if conn is Connection.UNREACHABLE:
+        head = "Kondado API unreachable"
+        body = f"{detail}.{retry}" if detail else f"No answer.{retry}"
+    elif conn is Connection.RATE_LIMITED:
+        head = "Rate limited by Kondado"
+        body = (
+            f"Nothing will be sent for {wait or 'a while'}: the API locks the key out for 60 s "
+            "after too many requests."
+        )
+    elif conn is Connection.REJECTED:
+        head = "Kondado rejected the key or token"
+        where = f" in {config_path}" if config_path else ""
+        body = f"{detail}. Check api.key and api.token{where}.{retry}" if detail else (
+            f"Check api.key and api.token{where}.{retry}"
+        )
+    elif conn is Connection.BAD_ANSWER:
+        head = "Kondado answered something unreadable"
+        body = f"{detail}.{retry}" if detail else f"Not the JSON the API documents.{retry}"
+    else:
+        return None
+    text = Text()
+    text.append(f" {head}: ", style="bold")
+    text.append(body.replace("..", "."))
+    text.append(" " + _last_answer(health, now))
+    return text
+
+
+def connection_word(health: Health) -> str:
+    return {
+        Connection.STARTING: "connecting",
+        Connection.OK: "connected",
+        Connection.UNREACHABLE: "unreachable",
+        Connection.RATE_LIMITED: "rate limited",
+        Connection.REJECTED: "rejected",
+        Connection.BAD_ANSWER: "bad answers",
+    }[health.connection]
+
+
+def status_line(
+    health: Health,
+    counts: dict[Severity, int],
+    now: float,
+    palette: Palette,
+    *,
+    read_only: bool,
+    sort: str,
+    filter_text: str,
+    shown: int,
+    total: int,
+) -> Text:
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for severity in sorted(counts, key=lambda s: s.rank):
+        if counts[severity]:
+            text.append(f"{SEVERITY_GLYPH[severity]} {counts[severity]} {severity.label}",
+                        style=palette.severity[severity])
+            text.append("  ")
+    text.append("│ ", style=palette.muted)
+    if filter_text:
+        text.append(f"filter “{clean(filter_text, keep_newlines=False)}” {shown}/{total}  ",
+                    style=palette.warning)
+    text.append(f"sort {sort}  ", style=palette.muted)
+    text.append(f"{health.used_last_minute}/{health.budget_per_minute} req/min  ")
+    if health.paused:
+        text.append("PAUSED", style=palette.warning + Style(reverse=True))
+        text.append("  ")
+    elif health.connection is Connection.RATE_LIMITED:
+        text.append(f"silent {countdown(health, now)}  ", style=palette.warning)
+    elif health.next_poll_at is not None:
+        text.append(f"next in {max(0, int(health.next_poll_at - now + 0.999))}s  ")
+    ok = health.connection is Connection.OK
+    text.append(f"{'●' if ok else '○'} {connection_word(health)}",
+                style=palette.severity[Severity.OK] if ok else palette.error)
+    if read_only:
+        text.append("  READ-ONLY", style=palette.warning)
+    if not health.shared_ledger:
+        text.append("  ledger: this process only", style=palette.warning)
+    return text

@@ -1,0 +1,252 @@
+"""Everything about one pipeline: every field, the whole raw_msg, times and history."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import ClassVar, Protocol
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from kondado_tui.clock import Clock
+from kondado_tui.durations import format_age, format_duration
+from kondado_tui.models import app_url
+from kondado_tui.sanitize import clean
+from kondado_tui.timeline import HistorySummary, RunSummary, Transition
+from kondado_tui.ui.backend import StoreLike
+from kondado_tui.ui.board import Row
+from kondado_tui.ui.columns import RUN_OUTCOME
+from kondado_tui.ui.palette import Palette
+
+BARS = "▁▂▃▄▅▆▇█"
+TIMELINE_ROWS = 15
+CHART_RUNS = 30
+
+
+def clock_time(at: float) -> str:
+    """Local wall time with its zone, e.g. `2026-11-28 11:40:05 UTC`."""
+    return datetime.fromtimestamp(at).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def when(at: float | None, now: float) -> str:
+    if at is None:
+        return "never"
+    return f"{clock_time(at)} ({format_age(now - at)} ago)"
+
+
+def run_chart(runs: list[RunSummary], palette: Palette) -> Text:
+    """One bar per finished run, oldest left, height by duration, colour by outcome."""
+    finished = [r for r in reversed(runs) if r.duration is not None][-CHART_RUNS:]
+    if not finished:
+        return Text("no finished runs recorded yet", style=palette.muted)
+    longest = max(r.duration or 0.0 for r in finished) or 1.0
+    text = Text()
+    for run in finished:
+        level = round((run.duration or 0.0) / longest * (len(BARS) - 1))
+        glyph_severity = RUN_OUTCOME[run.outcome][1]
+        text.append(BARS[level], style=palette.severity[glyph_severity])
+    text.append(f"  longest {format_duration(longest)}, {len(finished)} runs", style=palette.muted)
+    return text
+
+
+def fields_table(row: Row, now: float, palette: Palette) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    obs = row.observation
+    kind = row.kind
+    status = Text(f"{kind.glyph} {kind.label}", style=palette.severity[row.severity])
+    status.append(f"   {clean(kind.value)} — {kind.meaning}", style=palette.muted)
+    grid.add_row("status", status)
+    grid.add_row("severity", Text(row.severity.label))
+    grid.add_row("id", Text(str(row.id)))
+    grid.add_row("name", Text(clean(row.entry.display_name)))
+    grid.add_row("group", Text(clean(row.entry.group or "—")))
+    grid.add_row("app URL", Text(app_url(row.id)))
+    if obs is not None:
+        st = obs.status
+        flags = f"is_running={st.is_running}  is_active={st.is_active}  is_blocked={st.is_blocked}"
+        grid.add_row("flags", Text(flags))
+        grid.add_row("observed", Text(when(obs.observed_at, now)))
+    else:
+        grid.add_row("observed", Text("not yet: this pipeline has not been asked about yet"))
+    if row.since is not None:
+        grid.add_row("in this status since", Text(when(row.since, now)))
+    if row.failure is not None:
+        grid.add_row(
+            "last ask failed",
+            Text(f"{clean(row.failure.message)} ({format_age(now - row.failure.at)} ago)",
+                 style=palette.error),
+        )
+    return grid
+
+
+def message_block(row: Row, palette: Palette) -> RenderableType:
+    msg = row.raw_msg
+    if not msg:
+        return Text("raw_msg: none", style=palette.muted)
+    return Group(
+        Text("raw_msg", style="bold"),
+        Text(clean(msg), style=palette.severity[row.severity]),
+    )
+
+
+def history_block(
+    summary: HistorySummary | None,
+    transitions: list[Transition],
+    runs: list[RunSummary],
+    now: float,
+    palette: Palette,
+) -> RenderableType:
+    if summary is None:
+        return Text("History: not kept (no history store).", style=palette.muted)
+    parts: list[RenderableType] = [Text("History", style="bold underline")]
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold", no_wrap=True)
+    facts.add_column()
+    facts.add_row("last success", Text(when(summary.last_success_at, now)))
+    failure = summary.last_failure
+    if failure is not None:
+        msg = clean(failure.raw_msg or "", keep_newlines=False)
+        facts.add_row(
+            "last failure",
+            Text(f"{when(failure.at, now)}  {failure.to_status.replace('_', ' ')}"
+                 + (f": {msg}" if msg else "")),
+        )
+    else:
+        facts.add_row("last failure", Text("none recorded"))
+    last = summary.last_run
+    if last is not None and last.duration is not None:
+        glyph = RUN_OUTCOME[last.outcome][0]
+        facts.add_row("last run", Text(f"{glyph} {last.outcome.value}, took "
+                                       f"{format_duration(last.duration)}, ended "
+                                       f"{format_age(now - (last.ended_at or now))} ago"))
+    if summary.current_run is not None:
+        facts.add_row("running for",
+                      Text(format_duration(summary.current_run.elapsed(now))))
+    facts.add_row("recent runs", run_chart(runs, palette))
+    parts.append(facts)
+    parts.append(Text(""))
+    parts.append(Text("Transitions (newest first)", style="bold underline"))
+    if not transitions:
+        parts.append(Text("none recorded yet", style=palette.muted))
+    table = Table.grid(padding=(0, 2))
+    table.add_column(no_wrap=True)
+    table.add_column(no_wrap=True)
+    table.add_column()
+    for tr in list(reversed(transitions))[:TIMELINE_ROWS]:
+        kind = tr.status.kind
+        msg = clean(tr.raw_msg or "", keep_newlines=False)
+        table.add_row(
+            Text(clock_time(tr.at)),
+            Text(f"{kind.glyph} {kind.label}", style=palette.severity[tr.status.severity]),
+            Text(msg, style=palette.muted, overflow="ellipsis", no_wrap=True),
+        )
+    parts.append(table)
+    return Group(*parts)
+
+
+class RowCommands(Protocol):
+    """What the detail screen can ask the dashboard to do for its pipeline."""
+
+    def run_one(self, pipeline_id: int) -> None: ...
+    def ask_now(self, pipeline_id: int) -> None: ...
+    def copy_url(self, pipeline_id: int) -> None: ...
+
+
+class DetailScreen(Screen[None]):
+    DEFAULT_CSS = """
+    DetailScreen VerticalScroll { padding: 0 1; }
+    DetailScreen #title { text-style: bold; background: $panel; padding: 0 1; }
+    DetailScreen .block { margin-top: 1; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "close", "back"),
+        Binding("r", "run", "run"),
+        Binding("f", "ask", "ask now"),
+        Binding("c", "copy", "copy URL"),
+    ]
+
+    def __init__(self, row: Row, *, clock: Clock, store: StoreLike | None,
+                 palette: Palette, commands: RowCommands) -> None:
+        super().__init__()
+        self._commands = commands
+        self.row = row
+        self._clock = clock
+        self._store = store
+        self._palette = palette
+        self._summary: HistorySummary | None = None
+        self._transitions: list[Transition] = []
+        self._runs: list[RunSummary] = []
+
+    @property
+    def pipeline_id(self) -> int:
+        return self.row.id
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._title(), id="title", markup=False)
+        with VerticalScroll(id="body"):
+            yield Static(id="fields", markup=False)
+            yield Static(id="message", classes="block", markup=False)
+            yield Static(id="history", classes="block", markup=False)
+        yield Footer()
+
+    def _title(self) -> Text:
+        return Text(f"{clean(self.row.entry.display_name, keep_newlines=False)}  "
+                    f"(pipeline {self.row.id})")
+
+    async def on_mount(self) -> None:
+        self.update_row(self.row)
+        await self.load_history()
+
+    async def load_history(self) -> None:
+        store = self._store
+        if store is None:
+            self._render_history()
+            return
+        pid = self.row.id
+        try:
+            summary, transitions, runs = await asyncio.to_thread(
+                lambda: (store.summary(pid), store.transitions(pid, limit=200),
+                         store.runs(pid, limit=CHART_RUNS))
+            )
+        except Exception as exc:  # a broken history must not take the screen down
+            self.query_one("#history", Static).update(
+                Text(f"History could not be read: {clean(str(exc))}", style=self._palette.error)
+            )
+            return
+        self._summary, self._transitions, self._runs = summary, transitions, runs
+        self._render_history()
+
+    def _render_history(self) -> None:
+        self.query_one("#history", Static).update(
+            history_block(self._summary if self._store else None, self._transitions,
+                          self._runs, self._clock.now(), self._palette)
+        )
+
+    def update_row(self, row: Row) -> None:
+        """A new observation arrived while the screen is open."""
+        self.row = row
+        now = self._clock.now()
+        self.query_one("#title", Static).update(self._title())
+        self.query_one("#fields", Static).update(fields_table(row, now, self._palette))
+        self.query_one("#message", Static).update(message_block(row, self._palette))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_run(self) -> None:
+        self._commands.run_one(self.row.id)
+
+    def action_ask(self) -> None:
+        self._commands.ask_now(self.row.id)
+
+    def action_copy(self) -> None:
+        self._commands.copy_url(self.row.id)

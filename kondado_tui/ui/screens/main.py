@@ -1,0 +1,515 @@
+"""The dashboard: banner, pipelines table, filter bar, status line and footer.
+
+It owns the `Board` (what we know) and turns key presses into poller calls. Poller
+events arrive from the app through `apply`; the table is patched, never rebuilt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from kondado_tui.clock import Clock
+from kondado_tui.config import PipelineEntry, append_pipeline, remove_pipeline
+from kondado_tui.errors import ConfigError, KondadoError
+from kondado_tui.events import (
+    HealthChanged,
+    PipelineFailed,
+    PollerEvent,
+    StatusObserved,
+)
+from kondado_tui.models import Observation, Severity, app_url
+from kondado_tui.sanitize import clean, first_line
+from kondado_tui.ui.backend import SessionLike
+from kondado_tui.ui.board import Alert, Board, Row, SortMode
+from kondado_tui.ui.columns import AGE, SINCE, Layout, compute_layout, render_cells
+from kondado_tui.ui.health_text import banner_text, status_line
+from kondado_tui.ui.palette import Palette
+from kondado_tui.ui.screens.add import AddResult, AddScreen
+from kondado_tui.ui.screens.confirm import ConfirmScreen
+from kondado_tui.ui.screens.detail import DetailScreen
+from kondado_tui.ui.widgets.pipeline_table import PipelineTable
+
+if TYPE_CHECKING:
+    from kondado_tui.ui.app import KondadoApp
+
+ADD_TIMEOUT = 90.0  # the status call waits its turn in the rate budget
+READ_ONLY_WHY = (
+    "read-only: {what} is disabled (started with --read-only or [ui] read_only = true)"
+)
+
+
+class MainScreen(Screen[None]):
+    DEFAULT_CSS = """
+    MainScreen #banner {
+        display: none; background: $error 30%; color: $text; text-style: bold;
+        padding: 0 1; height: auto;
+    }
+    MainScreen #banner.shown { display: block; }
+    MainScreen #banner.rate { background: $warning 30%; }
+    MainScreen #filter { display: none; height: 1; border: none; padding: 0 1; }
+    MainScreen #filter.shown { display: block; }
+    MainScreen #status { height: 1; padding: 0 1; background: $panel; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "run", "run"),
+        Binding("space", "mark", "mark"),
+        Binding("d", "duplicate", "duplicate"),
+        Binding("slash", "filter", "filter"),
+        Binding("s", "sort", "sort"),
+        Binding("f", "ask_now", "ask now"),
+        Binding("p", "pause", "pause"),
+        Binding("c", "copy_url", "copy URL"),
+        Binding("a", "add", "add", show=False),
+        Binding("x", "remove", "remove", show=False),
+        Binding("u", "all_seen", "clear changed marks", show=False),
+        Binding("escape", "clear_filter", "clear filter", show=False),
+    ]
+
+    def __init__(self, session: SessionLike, clock: Clock, *, read_only: bool) -> None:
+        super().__init__()
+        self.session = session
+        self.clock = clock
+        self.read_only = read_only
+        self.board = Board.of(session.config.pipelines)
+        self.sort_mode = SortMode.SEVERITY
+        self.filter_text = ""
+        self.palette = Palette.from_variables({})
+        self._layout: Layout | None = None
+        self._stale: dict[int, bool] = {}
+        self._waiting: dict[int, asyncio.Future[PollerEvent]] = {}
+        self._batch: tuple[int, int] | None = None  # done, total of a batch run
+        self._last_status: Text | None = None
+        self._last_banner: Text | None = None
+        self.alert_sink: Callable[[Alert], None] = lambda alert: None
+
+    @property
+    def kapp(self) -> KondadoApp:
+        from kondado_tui.ui.app import KondadoApp
+
+        assert isinstance(self.app, KondadoApp)
+        return self.app
+
+    @property
+    def table(self) -> PipelineTable:
+        return self.query_one(PipelineTable)
+
+    # -- composition and refresh -------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="banner", markup=False)
+        yield PipelineTable(id="pipelines")
+        filter_input = Input(placeholder="filter: name, id, status or group", id="filter")
+        filter_input.cursor_blink = False
+        yield filter_input
+        yield Static(id="status", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.palette = Palette.from_variables(self.app.get_css_variables())
+        self.board.health = self.session.poller.health
+        self.refresh_all()
+        self.table.focus()
+
+    def set_palette(self, palette: Palette) -> None:
+        self.palette = palette
+        self.refresh_all()
+
+    def remember(self, found: dict[int, tuple[Observation, float]]) -> None:
+        for pid, (observation, since) in found.items():
+            self.board.remember(pid, observation, since)
+        self.refresh_all()
+
+    def selected_id(self) -> int | None:
+        key = self.table.selected_key if self.is_mounted else None
+        return int(key) if key is not None else None
+
+    def selected_row(self) -> Row | None:
+        pid = self.selected_id()
+        return self.board.rows.get(pid) if pid is not None else None
+
+    def refresh_all(self) -> None:
+        if not self.is_mounted:
+            return
+        now = self.clock.now()
+        rows = self.board.ordered(self.sort_mode, self.filter_text, now)
+        width = self.table.size.width or self.app.size.width
+        layout = compute_layout(
+            width, list(self.board.rows.values()),
+            with_last_run=self.session.store is not None,
+        )
+        self._layout = layout
+        cells = []
+        for row in rows:
+            stale = self.board.is_stale(row, now)
+            self._stale[row.id] = stale
+            cells.append((str(row.id), render_cells(row, layout, self.palette, now, stale)))
+        with self.app.batch_update():
+            self.table.show(layout, cells)
+        self.refresh_lines()
+
+    def refresh_lines(self) -> None:
+        now = self.clock.now()
+        health = self.board.health
+        banner = self.query_one("#banner", Static)
+        text = banner_text(health, now, str(self.session.config.path))
+        if text != self._last_banner:
+            self._last_banner = text
+            banner.set_class(text is not None, "shown")
+            banner.set_class(health.connection.name == "RATE_LIMITED", "rate")
+            banner.update(text or "")
+        line = status_line(
+            health, self.board.counts(), now, self.palette,
+            read_only=self.read_only, sort=self.sort_mode.value, filter_text=self.filter_text,
+            shown=self.table.row_count, total=len(self.board.rows),
+        )
+        if self._batch is not None:
+            done, total = self._batch
+            line.append(f"  running {done}/{total}", style=self.palette.warning)
+        if self._last_status is None or line.plain != self._last_status.plain:
+            self._last_status = line
+            self.query_one("#status", Static).update(line)
+
+    def tick(self) -> None:
+        """Once a second: ages, staleness, countdowns. Only changed cells are touched."""
+        if not self.is_mounted or self._layout is None:
+            return
+        now = self.clock.now()
+        layout = self._layout
+        wanted = {k for k in (SINCE, AGE) if k in layout.keys}
+        with self.app.batch_update():
+            for key in self.table.shown_keys:
+                row = self.board.rows.get(int(key))
+                if row is None:
+                    continue
+                stale = self.board.is_stale(row, now)
+                if stale != self._stale.get(row.id):
+                    self._stale[row.id] = stale
+                    cells = render_cells(row, layout, self.palette, now, stale)
+                    self.table.patch(key, cells)
+                    continue
+                cells = render_cells(row, layout, self.palette, now, stale)
+                self.table.patch(key, {k: cells[k] for k in wanted})
+            self.refresh_lines()
+
+    def on_resize(self) -> None:
+        self.refresh_all()
+
+    # -- poller events ------------------------------------------------------------------
+
+    def apply(self, event: PollerEvent) -> None:
+        if isinstance(event, StatusObserved):
+            alert = self.board.observe(event, self.selected_id())
+            if alert is not None:
+                self.alert_sink(alert)
+            self._resolve(event.pipeline_id, event)
+            self._refresh_detail(event.pipeline_id)
+            self.refresh_all()
+        elif isinstance(event, PipelineFailed):
+            self.board.failed(event)
+            self._resolve(event.pipeline_id, event)
+            self._refresh_detail(event.pipeline_id)
+            self.refresh_all()
+        elif isinstance(event, HealthChanged):
+            stale_before = self.board.health.max_age
+            self.board.health = event.health
+            if event.health.max_age != stale_before:
+                self.refresh_all()
+            else:
+                self.refresh_lines()
+
+    def _resolve(self, pid: int, event: PollerEvent) -> None:
+        waiter = self._waiting.pop(pid, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(event)
+
+    def _refresh_detail(self, pid: int) -> None:
+        screen = self.app.screen
+        row = self.board.rows.get(pid)
+        if isinstance(screen, DetailScreen) and screen.pipeline_id == pid and row is not None:
+            screen.update_row(row)
+
+    # -- the cursor ------------------------------------------------------------------
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        key = event.row_key.value
+        if key is None:
+            return
+        pid = int(key)
+        self.session.poller.focus(pid)
+        if self.board.seen(pid):
+            self.refresh_all()
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        self.action_details()
+
+    def action_details(self) -> None:
+        row = self.selected_row()
+        if row is None:
+            return
+        self.app.push_screen(
+            DetailScreen(row, clock=self.clock, store=self.session.store,
+                         palette=self.palette, commands=self)
+        )
+
+    # -- keys -------------------------------------------------------------------------
+
+    def _nothing_selected(self) -> None:
+        self.notify("No pipeline selected.", severity="warning", markup=False)
+
+    def action_mark(self) -> None:
+        row = self.selected_row()
+        if row is None:
+            return self._nothing_selected()
+        row.marked = not row.marked
+        self.refresh_all()
+        self.table.action_cursor_down()
+
+    def action_all_seen(self) -> None:
+        self.board.all_seen()
+        self.refresh_all()
+
+    def action_sort(self) -> None:
+        self.sort_mode = self.sort_mode.next()
+        self.refresh_all()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("shown")
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip()
+        self.refresh_all()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        box = self.query_one("#filter", Input)
+        if not box.value.strip():
+            box.remove_class("shown")
+        self.table.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        if not self.filter_text and not box.has_class("shown"):
+            return
+        box.value = ""
+        box.remove_class("shown")
+        self.filter_text = ""
+        self.table.focus()
+        self.refresh_all()
+
+    def action_ask_now(self, pipeline_id: int | None = None) -> None:
+        row = self.board.rows.get(pipeline_id) if pipeline_id else self.selected_row()
+        if row is None:
+            return self._nothing_selected()
+        self.session.poller.request_now(row.id)
+        self.notify(f"Asking Kondado about {clean(row.entry.display_name)} now.",
+                    markup=False, timeout=3)
+
+    def action_pause(self) -> None:
+        poller = self.session.poller
+        if poller.health.paused:
+            poller.resume()
+            self.notify("Polling resumed.", markup=False, timeout=3)
+        else:
+            poller.pause()
+            self.notify("Polling paused: statuses will age until you press p again.",
+                        markup=False, timeout=5)
+        self.board.health = poller.health
+        self.refresh_lines()
+
+    def action_copy_url(self, pipeline_id: int | None = None) -> None:
+        row = self.board.rows.get(pipeline_id) if pipeline_id else self.selected_row()
+        if row is None:
+            return self._nothing_selected()
+        url = app_url(row.id)
+        self.app.copy_to_clipboard(url)
+        self.notify(f"Copied to the clipboard (OSC 52): {url}", markup=False, timeout=10)
+
+    # -- run ----------------------------------------------------------------------------
+
+    def action_run(self, pipeline_id: int | None = None) -> None:
+        if self.read_only:
+            self.notify(READ_ONLY_WHY.format(what="running pipelines"), severity="warning",
+                        markup=False)
+            return
+        if pipeline_id is not None:
+            rows = [self.board.rows[pipeline_id]] if pipeline_id in self.board.rows else []
+        else:
+            rows = self.board.marked() or ([r] if (r := self.selected_row()) else [])
+        if not rows:
+            return self._nothing_selected()
+        ids = [row.id for row in rows]  # captured now: the cursor may move meanwhile
+        body = Text()
+        for row in rows:
+            kind = row.kind
+            body.append(f"{kind.glyph} ", style=self.palette.severity[row.severity])
+            body.append(f"{clean(row.entry.display_name, keep_newlines=False)}")
+            body.append(f"  ({row.id}, {kind.label})\n", style=self.palette.muted)
+        busy = [r for r in rows if r.severity is Severity.BUSY
+                or (r.observation is not None and r.observation.status.is_running)]
+        warning = None
+        if busy:
+            names = ", ".join(clean(r.entry.display_name, keep_newlines=False) for r in busy)
+            verb = "is" if len(busy) == 1 else "are"
+            warning = Text(f"⚠ {names} {verb} already running or scheduled: "
+                           "Kondado may queue another run or refuse it.")
+        title = (f"Run {len(rows)} pipelines?" if len(rows) > 1 else "Run this pipeline?")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._run_many(ids)
+
+        self.app.push_screen(
+            ConfirmScreen(title, body, warning=warning, yes="run"), callback=answered
+        )
+
+    @work(group="runs", exit_on_error=False)
+    async def _run_many(self, ids: list[int]) -> None:
+        total = len(ids)
+        self._batch = (0, total) if total > 1 else None
+        self.refresh_lines()
+        failures = 0
+        for done, pid in enumerate(ids, start=1):
+            row = self.board.rows.get(pid)
+            name = clean(row.entry.display_name if row else f"pipeline {pid}",
+                         keep_newlines=False)
+            try:
+                answer = await self.session.poller.run_pipeline(pid)
+            except KondadoError as exc:
+                failures += 1
+                self.notify(f"Run of {name} ({pid}) refused: {exc}", severity="error",
+                            markup=False, timeout=15)
+            else:
+                said = first_line(answer)
+                self.notify(f"Run of {name} ({pid}) requested" + (f": {said}" if said else "."),
+                            markup=False, timeout=8)
+                if row is not None:
+                    row.marked = False
+            if total > 1:
+                self._batch = (done, total)
+                self.refresh_lines()
+        self._batch = None
+        if total > 1:
+            self.notify(f"Batch done: {total - failures} of {total} runs requested.",
+                        severity="warning" if failures else "information", markup=False)
+        self.refresh_all()
+
+    # -- duplicate ---------------------------------------------------------------------
+
+    def action_duplicate(self) -> None:
+        if self.read_only:
+            self.notify(READ_ONLY_WHY.format(what="duplicating pipelines"),
+                        severity="warning", markup=False)
+            return
+        row = self.selected_row()
+        if row is None:
+            return self._nothing_selected()
+        self.kapp.open_duplicate(row.entry)
+
+    # -- add and remove -------------------------------------------------------------------
+
+    def action_add(self) -> None:
+        self.app.push_screen(AddScreen(self._add_pipeline, set(self.board.rows)),
+                             callback=self._added)
+
+    async def _add_pipeline(self, entry: PipelineEntry) -> str:
+        """Ask once through the poller (inside the budget); save only a pipeline that exists."""
+        poller = self.session.poller
+        ids = [*self.board.rows, entry.id]
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[PollerEvent] = loop.create_future()
+        self._waiting[entry.id] = waiter
+        poller.set_pipelines(ids)
+        poller.request_now(entry.id)
+        try:
+            event = await asyncio.wait_for(waiter, ADD_TIMEOUT)
+        except TimeoutError:
+            poller.set_pipelines(list(self.board.rows))
+            raise KondadoError(
+                f"no answer about pipeline {entry.id} within {ADD_TIMEOUT:.0f} s "
+                "(see the banner); nothing was saved"
+            ) from None
+        finally:
+            self._waiting.pop(entry.id, None)
+        if isinstance(event, PipelineFailed):
+            poller.set_pipelines(list(self.board.rows))
+            raise KondadoError(f"pipeline {entry.id}: {event.message}; nothing was saved")
+        assert isinstance(event, StatusObserved)
+        try:
+            await asyncio.to_thread(append_pipeline, self.session.config.path, entry)
+        except ConfigError as exc:
+            poller.set_pipelines(list(self.board.rows))
+            raise KondadoError(f"could not save: {exc}") from None
+        self.board.set_entries([*(r.entry for r in self.board.rows.values()), entry])
+        self.board.remember(entry.id, event.observation, event.since)
+        kind = event.observation.status.kind
+        return f"Now monitoring {entry.display_name} ({entry.id}): {kind.label}."
+
+    def _added(self, result: AddResult | None) -> None:
+        if result is None:
+            return
+        self.notify(result.message, markup=False)
+        self.refresh_all()
+        self.table.select_key(str(result.entry.id))
+
+    def action_remove(self) -> None:
+        row = self.selected_row()
+        if row is None:
+            return self._nothing_selected()
+        pid = row.id
+        body = Text(f"{clean(row.entry.display_name, keep_newlines=False)} ({pid}) will be "
+                    f"removed from {self.session.config.path}.\n"
+                    "Nothing changes in Kondado; you can add it again with a.")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._remove(pid)
+
+        self.app.push_screen(
+            ConfirmScreen("Stop monitoring this pipeline?", body, yes="remove"),
+            callback=answered,
+        )
+
+    @work(group="config", exit_on_error=False)
+    async def _remove(self, pid: int) -> None:
+        try:
+            found = await asyncio.to_thread(remove_pipeline, self.session.config.path, pid)
+        except ConfigError as exc:
+            self.notify(f"Could not remove pipeline {pid}: {exc}", severity="error",
+                        markup=False)
+            return
+        row = self.board.rows.get(pid)
+        name = clean(row.entry.display_name, keep_newlines=False) if row else str(pid)
+        self.board.set_entries(r.entry for r in self.board.rows.values() if r.id != pid)
+        self.session.poller.set_pipelines(list(self.board.rows))
+        if found:
+            self.notify(f"No longer monitoring {name} ({pid}).", markup=False)
+        else:
+            self.notify(f"{name} ({pid}) was not in the config file: hidden until restart.",
+                        severity="warning", markup=False)
+        self.refresh_all()
+
+    # -- what other screens call --------------------------------------------------------
+
+    def run_one(self, pipeline_id: int) -> None:
+        self.action_run(pipeline_id)
+
+    def ask_now(self, pipeline_id: int) -> None:
+        self.action_ask_now(pipeline_id)
+
+    def copy_url(self, pipeline_id: int) -> None:
+        self.action_copy_url(pipeline_id)
+

@@ -1,0 +1,121 @@
+"""The pipelines table: patched in place, never rebuilt on a refresh.
+
+Rows are keyed by pipeline id. A refresh removes and adds rows by key, updates only the
+cells whose text or style changed, re-sorts only when the order changed, and puts the
+cursor back on the pipeline it was on (DataTable's cursor is index-based).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+
+from kondado_tui.ui.columns import ID, TITLES, Layout
+
+RowCells = tuple[str, dict[str, Text]]
+
+
+def same_text(a: Text, b: Text) -> bool:
+    """`Text.__eq__` ignores the base style; a colour change must still repaint."""
+    return (
+        a.plain == b.plain
+        and a.style == b.style
+        and a.spans == b.spans
+        and a.justify == b.justify
+    )
+
+
+class PipelineTable(DataTable[Text]):
+    DEFAULT_CSS = """
+    PipelineTable {
+        height: 1fr;
+        scrollbar-size-vertical: 1;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, id=id)
+        self._layout: Layout | None = None
+        self._shown: dict[str, dict[str, Text]] = {}
+        self.cell_updates = 0  # counted for tests: a refresh must not repaint everything
+
+    @property
+    def table_layout(self) -> Layout | None:
+        return self._layout
+
+    @property
+    def selected_key(self) -> str | None:
+        if self.row_count == 0:
+            return None
+        try:
+            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        except CellDoesNotExist:
+            return None
+
+    @property
+    def shown_keys(self) -> list[str]:
+        return [str(row.key.value) for row in self.ordered_rows]
+
+    def cells(self, key: str) -> dict[str, Text] | None:
+        return self._shown.get(key)
+
+    def show(self, layout: Layout, rows: Sequence[RowCells]) -> None:
+        """Make the table show exactly `rows`, in this order, touching as little as possible."""
+        selected = self.selected_key
+        cursor_before = self.cursor_row
+        if layout != self._layout:
+            self._rebuild_columns(layout)
+        wanted = {key for key, _ in rows}
+        for key in [k for k in self._shown if k not in wanted]:
+            self.remove_row(key)
+            del self._shown[key]
+        for key, cells in rows:
+            old = self._shown.get(key)
+            if old is None:
+                self.add_row(*(cells[c] for c in layout.keys), key=key)
+                self._shown[key] = cells
+                continue
+            for column, text in cells.items():
+                if not same_text(old[column], text):
+                    self.update_cell(key, column, text)
+                    self.cell_updates += 1
+            self._shown[key] = cells
+        order = [key for key, _ in rows]
+        if self.shown_keys != order:
+            position = {key: index for index, key in enumerate(order)}
+            self.sort(ID, key=lambda cell: position[cell.plain])
+        self._restore_cursor(selected, cursor_before)
+
+    def patch(self, key: str, changes: dict[str, Text]) -> None:
+        """Update a few cells of one row (the once-a-second ages)."""
+        old = self._shown.get(key)
+        if old is None:
+            return
+        for column, text in changes.items():
+            if column in old and not same_text(old[column], text):
+                self.update_cell(key, column, text)
+                old[column] = text
+                self.cell_updates += 1
+
+    def select_key(self, key: str) -> None:
+        with contextlib.suppress(RowDoesNotExist):
+            self.move_cursor(row=self.get_row_index(key))
+
+    def _rebuild_columns(self, layout: Layout) -> None:
+        self.clear(columns=True)
+        self._shown = {}
+        for key, width in layout.widths:
+            self.add_column(Text(TITLES[key]), width=width, key=key)
+        self._layout = layout
+
+    def _restore_cursor(self, selected: str | None, cursor_before: int) -> None:
+        if selected is not None and selected in self._shown:
+            index = self.get_row_index(selected)
+            if index != self.cursor_row:
+                self.move_cursor(row=index)
+        elif self.row_count:
+            self.move_cursor(row=min(cursor_before, self.row_count - 1), scroll=False)

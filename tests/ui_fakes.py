@@ -1,0 +1,156 @@
+"""A poller and session that emit the same events as the real ones, driven by hand.
+
+For UI tests that need exact control (alerts, banners, snapshots); tests that can use
+the simulator over real HTTP do so instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from kondado_tui.clock import Clock
+from kondado_tui.config import ApiSettings, Config, HistorySettings, PipelineEntry, UiSettings
+from kondado_tui.errors import FailureKind, Rejected
+from kondado_tui.events import (
+    Connection,
+    Health,
+    HealthChanged,
+    PipelineFailed,
+    PollerEvent,
+    StatusObserved,
+)
+from kondado_tui.models import Observation, PipelineStatus
+
+
+class FakePoller:
+    def __init__(self, clock: Clock, ids: Iterable[int]) -> None:
+        self.clock = clock
+        self.ids = list(ids)
+        self.listeners: list[Callable[[PollerEvent], None]] = []
+        self._health = Health(Connection.OK, budget_per_minute=18, max_age=120.0,
+                              last_success_at=clock.now(), next_poll_at=clock.now() + 3)
+        self._observations: dict[int, Observation] = {}
+        self._since: dict[int, float] = {}
+        self.calls: list[tuple[str, Any]] = []
+        self.run_answers: dict[int, str | Exception] = {}
+        self.status_answers: dict[int, PipelineStatus | str] = {}  # for request_now
+        self.running = False
+
+    # -- what tests call ---------------------------------------------------------------
+    def emit(self, event: PollerEvent) -> None:
+        for listener in list(self.listeners):
+            listener(event)
+
+    def observe(self, pid: int, status: str, raw_msg: str | None = None,
+                at: float | None = None, since: float | None = None) -> None:
+        at = self.clock.now() if at is None else at
+        obs = Observation(PipelineStatus(pid, status, is_running=status == "running",
+                                         is_active=status != "not_active",
+                                         is_blocked=status.endswith("blocked"),
+                                         raw_msg=raw_msg), at)
+        previous = self._observations.get(pid)
+        if previous is None or not obs.status.same_state(previous.status):
+            self._since[pid] = at if since is None else since
+        self._observations[pid] = obs
+        self.emit(StatusObserved(pid, obs, previous, self._since[pid]))
+
+    def set_health(self, **changes: Any) -> None:
+        self._health = dataclasses.replace(self._health, **changes)
+        self.emit(HealthChanged(self._health))
+
+    # -- the PollerLike surface -----------------------------------------------------------
+    async def run(self) -> None:
+        self.running = True
+        try:
+            await asyncio.Event().wait()
+        finally:
+            self.running = False
+
+    def set_pipelines(self, ids: Iterable[int]) -> None:
+        self.ids = list(ids)
+        self.calls.append(("set_pipelines", list(self.ids)))
+
+    def focus(self, pipeline_id: int | None) -> None:
+        self.calls.append(("focus", pipeline_id))
+
+    def request_now(self, pipeline_id: int) -> None:
+        self.calls.append(("request_now", pipeline_id))
+        answer = self.status_answers.get(pipeline_id)
+        if isinstance(answer, PipelineStatus):
+            loop = asyncio.get_running_loop()
+            loop.call_soon(self.observe, pipeline_id, answer.status, answer.raw_msg)
+        elif isinstance(answer, str):
+            event = PipelineFailed(pipeline_id, FailureKind.REJECTED, answer, self.clock.now())
+            asyncio.get_running_loop().call_soon(self.emit, event)
+
+    def follow(self, pipeline_id: int) -> None:
+        self.calls.append(("follow", pipeline_id))
+
+    def pause(self) -> None:
+        self.calls.append(("pause", None))
+        self._health = dataclasses.replace(self._health, paused=True)
+
+    def resume(self) -> None:
+        self.calls.append(("resume", None))
+        self._health = dataclasses.replace(self._health, paused=False)
+
+    @property
+    def health(self) -> Health:
+        return self._health
+
+    @property
+    def observations(self) -> dict[int, Observation]:
+        return dict(self._observations)
+
+    async def run_pipeline(self, pipeline_id: int) -> str:
+        self.calls.append(("run_pipeline", pipeline_id))
+        answer = self.run_answers.get(pipeline_id, "")
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    async def duplicate(self, body: dict[str, Any]) -> int:
+        self.calls.append(("duplicate", body))
+        return 999
+
+
+class FakeSession:
+    def __init__(self, config: Config, poller: FakePoller, store: Any = None,
+                 notes: list[str] | None = None) -> None:
+        self.config = config
+        self.poller = poller
+        self.store = store
+        self.notes = notes or []
+        self.closed = False
+
+    def subscribe(self, listener: Callable[[PollerEvent], None]) -> None:
+        self.poller.listeners.append(listener)
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def make_config(path: Path, pipelines: Iterable[PipelineEntry], *, read_only: bool = False,
+                bell: bool = True, desktop_notify: bool = False) -> Config:
+    return Config(
+        path=path,
+        api=ApiSettings(base_url="http://127.0.0.1:9", key="k", token="t"),
+        ui=UiSettings(read_only=read_only, bell=bell, desktop_notify=desktop_notify),
+        history=HistorySettings(),
+        pipelines=tuple(pipelines),
+    )
+
+
+ENTRIES = (
+    PipelineEntry(2040, "Orders to warehouse", "ecommerce"),
+    PipelineEntry(2041, "Customers", "ecommerce"),
+    PipelineEntry(3100, "Facebook Ads", "marketing"),
+    PipelineEntry(3101, "Google Ads", "marketing"),
+    PipelineEntry(4200, None, None),
+)
+
+_ = Rejected  # re-exported for tests that raise API refusals
