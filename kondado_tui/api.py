@@ -250,11 +250,11 @@ class KondadoClient:
             ) from None
         except httpx.HTTPError as exc:
             raise Unreachable(f"{where}: {type(exc).__name__} ({_reason(exc)})") from None
-        payload = self._decode(where, response)
-        if isinstance(payload, dict) and payload.get("error") == RATE_LIMIT_ERROR:
-            wait = _rate_limit_wait(str(payload.get("message") or ""))
-            self.gate.report_rate_limited(wait)
-        return payload
+        try:
+            return self._decode(where, response)
+        except RateLimited as exc:  # the budget must hear of it, whoever catches the error
+            self.gate.report_rate_limited(exc.retry_after)
+            raise
 
     def _decode(self, where: str, response: httpx.Response) -> Any:
         code = response.status_code

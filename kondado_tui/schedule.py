@@ -1,0 +1,485 @@
+"""Which pipeline to ask next, and when each one becomes due. Pure logic, no I/O.
+
+Every method takes the current time, so the scheduler runs in virtual time in tests and
+in the freshness benchmark. The poller asks `pick(now)` whenever the rate budget has a
+slot, and sleeps until `next_due_at()` when nothing is due.
+
+How due times are chosen (the README's "How polling works" says the same in prose):
+
+- Each pipeline has a *desired interval* from what we know of it: busy statuses
+  (scheduled, running, building tables) change soon and get short intervals; idle ones
+  get the round-robin cycle of the whole list; disabled and blocked ones longer still.
+- A learned `Rhythm` (start times and run durations seen so far) moves due times to
+  where changes are expected: around the next predicted start, and around the predicted
+  end of a run in progress, where a failure shows.
+- A selected pipeline (`focus`) gets a short interval; `follow` (after a run or a
+  duplicate) asks every few seconds for a minute and then tapers until the pipeline
+  settles; `request_now` makes a pipeline the very next one asked.
+- When several are due, the one most overdue relative to its interval goes first, so
+  under a tight budget every interval stretches in proportion instead of some never
+  being asked. Any pipeline nearing `max_age` jumps the queue: no row goes stale.
+- Failures back off: one pipeline's errors only delay that pipeline (`Backoff`); the
+  poller keeps a global `Backoff` (with jitter) for transport and credential failures.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import statistics
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from kondado_tui.models import PipelineStatus, Priority
+from kondado_tui.timeline import Transition
+
+# -- tuning (seconds unless named otherwise) --------------------------------------------
+
+BACKGROUND_SHARE = 0.85  # of the per-minute budget, what routine polling may plan on
+MAX_AGE_FACTOR = 2.0  # max_age = the round-robin cycle of the list times this
+MIN_MAX_AGE = 60.0
+STALE_GUARD = 0.75  # past this fraction of max_age, a pipeline jumps the queue
+MIN_IDLE_INTERVAL = 30.0
+QUIET_FACTOR = 3.0  # disabled and blocked pipelines change rarely: this times idle
+
+SCHEDULED_INTERVAL = 10.0  # queued runs start within seconds to a minute
+RUNNING_INTERVAL = 20.0  # a run of unknown length
+RUNNING_NEAR_END_INTERVAL = 8.0  # inside the window the run is expected to end in
+RUNNING_OVERDUE_INTERVAL = 12.0  # longer than any run seen so far: ends any moment
+BUILDING_INTERVAL = 30.0  # building tables takes minutes
+START_WINDOW_INTERVAL = 15.0  # inside the window a run is expected to start in
+FOCUS_INTERVAL = 10.0
+FOLLOW_STEPS: tuple[tuple[float, float], ...] = (
+    # (until this long after follow() was called, ask every ...)
+    (60.0, 3.0),
+    (180.0, 6.0),
+    (600.0, 15.0),
+)
+FOLLOW_LIMIT = FOLLOW_STEPS[-1][0]
+FOLLOW_GIVE_UP = 180.0  # never seen busy this long after a run request: stop following
+
+PIPELINE_BACKOFF_BASE = 30.0
+PIPELINE_BACKOFF_CAP = 900.0
+
+RHYTHM_MEMORY = 16  # runs remembered per pipeline
+MIN_PERIOD = 60.0
+
+RUN_STATUSES = frozenset({"scheduled", "running"})
+BUSY_STATUSES = frozenset({"scheduled", "running", "building_tables"})
+QUIET_STATUSES = frozenset({"not_active", "too_many_consecutive_failed_builds__blocked"})
+
+
+# -- backoff ----------------------------------------------------------------------------
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with a cap and optional jitter (a fraction of the delay)."""
+
+    base: float
+    cap: float
+    jitter: float = 0.0
+    rng: random.Random = field(default_factory=random.Random, repr=False)
+    failures: int = 0
+    retry_at: float | None = None
+
+    def fail(self, now: float) -> float:
+        """Note a failure; returns the time to try again."""
+        delay = min(self.cap, self.base * 2.0 ** min(self.failures, 30))
+        if self.jitter:
+            delay *= 1.0 - self.jitter * self.rng.random()
+        self.failures += 1
+        self.retry_at = now + delay
+        return self.retry_at
+
+    def reset(self) -> None:
+        self.failures = 0
+        self.retry_at = None
+
+    def waiting(self, now: float) -> bool:
+        return self.retry_at is not None and now < self.retry_at
+
+
+# -- rhythm -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    """A span of time in which something happened or is expected to."""
+
+    start: float
+    end: float
+
+    @property
+    def mid(self) -> float:
+        return (self.start + self.end) / 2.0
+
+    @property
+    def half_width(self) -> float:
+        return (self.end - self.start) / 2.0
+
+
+@dataclass
+class Rhythm:
+    """What a pipeline's schedule looks like, learned from when its runs were seen.
+
+    A run's start is only known to lie between the last poll that saw it idle and the
+    first that saw it busy, so starts are kept as windows and estimates use their middles.
+    """
+
+    starts: deque[Window] = field(default_factory=lambda: deque(maxlen=RHYTHM_MEMORY))
+    durations: deque[float] = field(default_factory=lambda: deque(maxlen=RHYTHM_MEMORY))
+    current_start: Window | None = None  # of the run in progress
+
+    _model: tuple[float, float, float] | None = field(default=None, repr=False)
+    _model_of: int = field(default=-1, repr=False)  # `changes` the model was computed at
+    changes: int = 0
+
+    def run_started(self, window: Window) -> None:
+        if self.starts and window.start <= self.starts[-1].end:
+            return  # the same run seen again (e.g. scheduled, then running)
+        self.starts.append(window)
+        self.current_start = window
+        self.changes += 1
+
+    def run_ended(self, window: Window) -> None:
+        if self.current_start is not None:
+            duration = window.mid - self.current_start.mid
+            if duration > 0:
+                self.durations.append(duration)
+        self.current_start = None
+
+    def period(self) -> float | None:
+        """The interval between scheduled starts, if the starts seen so far agree on one.
+
+        Missed runs make some gaps a multiple of the period, so the estimate is the
+        largest gap that (nearly) divides at least three quarters of the gaps.
+        """
+        model = self._start_model()
+        return model[0] if model else None
+
+    def next_start(self, after: float) -> Window | None:
+        """Where the first start later than `after` is expected (None: no rhythm yet)."""
+        model = self._start_model()
+        if model is None:
+            return None
+        period, expected, spread = model
+        n = max(1, math.ceil((after - spread - expected) / period))
+        at = expected + n * period
+        return Window(at - spread, at + spread)
+
+    def _start_model(self) -> tuple[float, float, float] | None:
+        """(period, a typical start, its spread); cached: the poller asks on every pick."""
+        if self._model_of != self.changes:
+            self._model = self._fit_starts()
+            self._model_of = self.changes
+        return self._model
+
+    def _fit_starts(self) -> tuple[float, float, float] | None:
+        mids = [w.mid for w in self.starts]
+        gaps = [b - a for a, b in itertools.pairwise(mids) if b - a >= MIN_PERIOD]
+        if len(gaps) < 2:
+            return None
+        period: float | None = None
+        for candidate in sorted(set(gaps)):
+            fitted = _fit(gaps, candidate)
+            if len(fitted) >= 0.75 * len(gaps):
+                period = statistics.median(fitted)
+        if period is None:
+            return None
+        ref = mids[-1]
+        offsets = [m - ref - round((m - ref) / period) * period for m in mids]
+        centre = statistics.median(offsets)
+        spread = statistics.median(abs(o - centre) for o in offsets) * 1.5
+        spread += statistics.median(w.half_width for w in self.starts)
+        spread = min(max(spread, 30.0), period / 4.0)
+        return period, ref + centre, spread
+
+    def run_end(self) -> Window | None:
+        """Where the run in progress is expected to end (None: no run or no history)."""
+        if self.current_start is None or len(self.durations) < 2:
+            return None
+        short, long = min(self.durations), max(self.durations)
+        slack = max(20.0, 0.1 * long)
+        return Window(self.current_start.mid + short - slack, self.current_start.mid + long + slack)
+
+
+def _fit(gaps: list[float], candidate: float) -> list[float]:
+    """The periods implied by each gap that is close to a whole multiple of `candidate`."""
+    fitted = []
+    tolerance = min(max(0.12 * candidate, 60.0), candidate / 3.0)
+    for gap in gaps:
+        k = round(gap / candidate)
+        if k >= 1 and abs(gap - k * candidate) <= tolerance:
+            fitted.append(gap / k)
+    return fitted
+
+
+# -- per-pipeline state -----------------------------------------------------------------
+
+
+@dataclass
+class Tracked:
+    """What the scheduler knows about one pipeline."""
+
+    pipeline_id: int
+    status: PipelineStatus | None = None
+    observed_at: float | None = None  # last successful answer
+    since: float | None = None  # first seen in its current status
+    asked_at: float | None = None  # last attempt, successful or not
+    rhythm: Rhythm = field(default_factory=Rhythm)
+    backoff: Backoff = field(
+        default_factory=lambda: Backoff(PIPELINE_BACKOFF_BASE, PIPELINE_BACKOFF_CAP)
+    )
+    requested_at: float | None = None  # request_now
+    follow_from: float | None = None
+    follow_saw_busy: bool = False
+    last_failure: str = ""
+
+
+@dataclass(frozen=True)
+class Pick:
+    pipeline_id: int
+    priority: Priority
+    reason: str  # for the debug log and the tests: "requested", "follow", "stale", ...
+
+
+class Scheduler:
+    """Due times and choices for a list of pipelines, at a given budget."""
+
+    def __init__(self, per_minute: float, pipeline_ids: Iterable[int] = (), now: float = 0.0):
+        self.per_minute = per_minute
+        self._tracked: dict[int, Tracked] = {}
+        self._focus: int | None = None
+        self.set_pipelines(pipeline_ids, now)
+
+    # -- the list ---------------------------------------------------------------------
+
+    def set_pipelines(self, ids: Iterable[int], now: float) -> None:
+        """Keep what is known about pipelines still listed; new ones are asked first."""
+        wanted = list(dict.fromkeys(ids))
+        self._tracked = {pid: self._tracked.get(pid) or Tracked(pid) for pid in wanted}
+        if self._focus not in self._tracked:
+            self._focus = None
+
+    @property
+    def pipeline_ids(self) -> list[int]:
+        return list(self._tracked)
+
+    def tracked(self, pipeline_id: int) -> Tracked | None:
+        return self._tracked.get(pipeline_id)
+
+    # -- derived limits ---------------------------------------------------------------
+
+    @property
+    def cycle(self) -> float:
+        """Seconds to ask every pipeline once with the background share of the budget."""
+        rate = max(self.per_minute * BACKGROUND_SHARE, 0.1) / 60.0
+        return len(self._tracked) / rate
+
+    @property
+    def max_age(self) -> float:
+        """Every pipeline is asked at least this often (while the API answers)."""
+        return max(MIN_MAX_AGE, self.cycle * MAX_AGE_FACTOR)
+
+    @property
+    def idle_interval(self) -> float:
+        return min(max(MIN_IDLE_INTERVAL, self.cycle), self.max_age)
+
+    # -- what happened ----------------------------------------------------------------
+
+    def seed(self, status: PipelineStatus, observed_at: float, since: float) -> None:
+        """An observation from history: known, but as old as it is."""
+        t = self._tracked.get(status.pipeline_id)
+        if t is None or (t.observed_at is not None and t.observed_at >= observed_at):
+            return
+        t.status, t.observed_at, t.since, t.asked_at = status, observed_at, since, observed_at
+
+    def learn(self, pipeline_id: int, history: Iterable[Transition]) -> None:
+        """Learn the rhythm from recorded transitions (oldest first)."""
+        t = self._tracked.get(pipeline_id)
+        if t is None:
+            return
+        current: str | None = None
+        for tr in history:
+            if tr.pipeline_id != pipeline_id:
+                continue
+            lo = tr.previous_seen_at if tr.previous_seen_at is not None else tr.at
+            window = Window(min(lo, tr.at), tr.at)
+            old = tr.from_status
+            if tr.to_status in RUN_STATUSES and old is not None and old not in RUN_STATUSES:
+                t.rhythm.run_started(window)
+            elif tr.to_status not in BUSY_STATUSES and old in RUN_STATUSES:
+                t.rhythm.run_ended(window)
+            current = tr.to_status
+        if current not in RUN_STATUSES:
+            t.rhythm.current_start = None
+
+    def observed(self, status: PipelineStatus, at: float) -> float:
+        """Note an answer; returns when the pipeline entered this status (as far as known)."""
+        t = self._tracked.get(status.pipeline_id)
+        if t is None:
+            return at
+        old, last_seen = t.status, t.observed_at
+        if old is None or old.status != status.status or t.since is None:
+            t.since = at
+            if old is not None and last_seen is not None:
+                window = Window(last_seen, at)
+                if status.status in RUN_STATUSES and old.status not in RUN_STATUSES:
+                    t.rhythm.run_started(window)
+                elif status.status not in BUSY_STATUSES and old.status in RUN_STATUSES:
+                    t.rhythm.run_ended(window)
+        if t.follow_from is not None:
+            busy = status.status in BUSY_STATUSES
+            if busy:
+                t.follow_saw_busy = True
+            elif t.follow_saw_busy or at - t.follow_from >= FOLLOW_GIVE_UP:
+                t.follow_from = None  # settled (or the run came and went unseen)
+            if t.follow_from is not None and at - t.follow_from >= FOLLOW_LIMIT:
+                t.follow_from = None
+        t.status, t.observed_at, t.asked_at = status, at, at
+        t.requested_at = None
+        t.backoff.reset()
+        t.last_failure = ""
+        return t.since
+
+    def failed(self, pipeline_id: int, at: float, message: str = "") -> float:
+        """Asking this pipeline failed for a reason of its own: back off it alone."""
+        t = self._tracked.get(pipeline_id)
+        if t is None:
+            return at
+        t.asked_at = at
+        t.requested_at = None
+        t.last_failure = message
+        return t.backoff.fail(at)
+
+    # -- what the user wants ----------------------------------------------------------
+
+    @property
+    def focused(self) -> int | None:
+        return self._focus
+
+    def focus(self, pipeline_id: int | None) -> None:
+        self._focus = pipeline_id if pipeline_id in self._tracked else None
+
+    def request_now(self, pipeline_id: int, now: float) -> None:
+        t = self._tracked.get(pipeline_id)
+        if t is not None and t.requested_at is None:
+            t.requested_at = now
+
+    def follow(self, pipeline_id: int, now: float) -> None:
+        t = self._tracked.get(pipeline_id)
+        if t is not None:
+            t.follow_from = now
+            t.follow_saw_busy = False
+
+    def following(self, pipeline_id: int) -> bool:
+        t = self._tracked.get(pipeline_id)
+        return t is not None and t.follow_from is not None
+
+    # -- the choice -------------------------------------------------------------------
+
+    def interval(self, pipeline_id: int, now: float) -> float:
+        """How long after its last ask this pipeline should be asked again."""
+        t = self._tracked[pipeline_id]
+        interval = self._base_interval(t, now)
+        if t.follow_from is not None:
+            interval = min(interval, _follow_interval(now - t.follow_from))
+        if pipeline_id == self._focus:
+            interval = min(interval, FOCUS_INTERVAL)
+        return max(1.0, min(interval, self.max_age * STALE_GUARD))
+
+    def _base_interval(self, t: Tracked, now: float) -> float:
+        if t.status is None:
+            return 0.0
+        status = t.status.status
+        last = t.asked_at if t.asked_at is not None else now
+        if status == "scheduled":
+            return SCHEDULED_INTERVAL
+        if status == "building_tables":
+            return BUILDING_INTERVAL
+        if status == "running":
+            end = t.rhythm.run_end()
+            if end is None:
+                return RUNNING_INTERVAL
+            return min(
+                self.idle_interval,
+                _toward(end, last, now, RUNNING_NEAR_END_INTERVAL, RUNNING_OVERDUE_INTERVAL),
+            )
+        idle = self.idle_interval
+        if status in QUIET_STATUSES:
+            return idle * QUIET_FACTOR
+        start = t.rhythm.next_start(last)
+        if start is None:
+            return idle
+        return min(idle, _toward(start, last, now, START_WINDOW_INTERVAL, idle))
+
+    def due_at(self, pipeline_id: int, now: float) -> float:
+        t = self._tracked[pipeline_id]
+        if t.requested_at is not None:
+            return t.requested_at
+        if t.asked_at is None:
+            return now
+        due = t.asked_at + self.interval(pipeline_id, now)
+        if t.backoff.retry_at is not None:
+            due = max(due, t.backoff.retry_at)
+        return due
+
+    def next_due_at(self, now: float) -> float | None:
+        if not self._tracked:
+            return None
+        return min(self.due_at(pid, now) for pid in self._tracked)
+
+    def pick(self, now: float) -> Pick | None:
+        """The pipeline to ask now, or None when none is due."""
+        best: tuple[tuple[float, float], Pick] | None = None
+        guard = self.max_age * STALE_GUARD
+        for pid, t in self._tracked.items():
+            if t.requested_at is not None:
+                key = (0.0, t.requested_at)  # oldest request first
+                pick = Pick(pid, Priority.FOLLOW, "requested")
+            elif self.due_at(pid, now) > now:
+                continue
+            elif t.asked_at is None:
+                key = (1.0, 0.0)
+                pick = Pick(pid, Priority.BACKGROUND, "first look")
+            elif t.follow_from is not None and _follow_due(t, now):
+                key = (2.0, t.asked_at)
+                pick = Pick(pid, Priority.FOLLOW, "follow")
+            else:
+                seen = t.observed_at if t.observed_at is not None else t.asked_at
+                # Overdue relative to its own interval: the likeliest to have changed first.
+                overdue = (now - t.asked_at) / self.interval(pid, now)
+                if now - seen >= guard:
+                    key = (3.0, -overdue)
+                    pick = Pick(pid, Priority.BACKGROUND, "stale")
+                else:
+                    key = (4.0, -overdue)
+                    reason = "focus" if pid == self._focus else "due"
+                    pick = Pick(pid, Priority.BACKGROUND, reason)
+            if best is None or key < best[0]:
+                best = (key, pick)
+        return best[1] if best else None
+
+
+def _follow_interval(elapsed: float) -> float:
+    for until, every in FOLLOW_STEPS:
+        if elapsed < until:
+            return every
+    return math.inf
+
+
+def _follow_due(t: Tracked, now: float) -> bool:
+    assert t.follow_from is not None
+    return t.asked_at is None or now - t.asked_at >= _follow_interval(now - t.follow_from)
+
+
+def _toward(window: Window, last: float, now: float, inside: float, after: float) -> float:
+    """An interval that reaches `window` on time, asks often inside it, then `after`."""
+    if now < window.start:
+        return max(1.0, window.start - last)
+    if now <= window.end:
+        return inside
+    return after
