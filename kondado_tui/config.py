@@ -795,8 +795,9 @@ def _entry_table(entry: PipelineEntry) -> dict[str, Any]:
     return table
 
 
-def _checked_entry(path: Path, entry: PipelineEntry) -> PipelineEntry:
-    """Validate an entry exactly as `load_config` would read it back."""
+def normalize_entry(path: Path, entry: PipelineEntry) -> PipelineEntry:
+    """The entry as `load_config` would read it back (labels stripped, empty ones None);
+    raises `ConfigError` for a bad id or a label with control characters."""
     if isinstance(entry.id, bool) or not isinstance(entry.id, int) or entry.id <= 0:
         raise ConfigError(f"{path}: pipelines.id: {entry.id!r} is not a positive integer; "
                           "use the number at the end of the pipeline's app URL")
@@ -825,7 +826,7 @@ def append_pipeline(path: Path, entry: PipelineEntry) -> None:
     pipeline that is already listed.
     """
     path = _target(path)
-    entry = _checked_entry(path, entry)
+    entry = normalize_entry(path, entry)
     _make_dir(path.parent)
     with _write_lock(path.parent):
         if path.exists():
@@ -997,6 +998,7 @@ __all__ = [
     "append_pipeline",
     "base_url_problem",
     "load_config",
+    "normalize_entry",
     "parse_pipeline_ref",
     "remove_pipeline",
     "write_starter_config",
