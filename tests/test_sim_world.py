@@ -106,6 +106,12 @@ def test_status_of_an_unknown_pipeline_raises() -> None:
         world.status(1)
 
 
+@pytest.mark.parametrize("speed", [0.0, -1.0, float("nan"), float("inf"), 1e9])
+def test_speed_must_be_sensible(speed: float) -> None:
+    with pytest.raises(ValueError, match="speed"):
+        SimWorld(clock=ManualClock(), speed=speed)
+
+
 def test_future_is_not_told() -> None:
     clock = ManualClock()
     world = SimWorld(clock=clock)

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 from kondado_tui.clock import SYSTEM_CLOCK
 from kondado_tui.errors import ConfigError
 from kondado_tui.sim import SimServer, SimWorld
+from kondado_tui.sim.world import MAX_SPEED
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -45,8 +46,11 @@ def _check(args: argparse.Namespace) -> None:
         raise ConfigError(f"--port {args.port}: use a port between 1 and 65535 (0 = any)")
     if not 1 <= args.pipelines <= 10_000:
         raise ConfigError(f"--pipelines {args.pipelines}: use a number between 1 and 10000")
-    if not args.speed > 0:
-        raise ConfigError(f"--speed {args.speed}: use a positive number (1 = real time)")
+    if not 0 < args.speed <= MAX_SPEED:
+        raise ConfigError(
+            f"--speed {args.speed}: use a number above 0 and at most {MAX_SPEED:g} "
+            "(1 = real time, 60 = an hour a minute)"
+        )
     for flag, value in (("--rps", args.rps), ("--rpm", args.rpm)):
         if value < 1:
             raise ConfigError(f"{flag} {value}: use at least 1, or --no-rate-limit")

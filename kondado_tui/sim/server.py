@@ -246,6 +246,15 @@ def _not_found(pid: str) -> dict[str, Any]:
     }
 
 
+def _fault_status(fault: Fault) -> int:
+    """The HTTP status a fault answers with; 0 when it sends no HTTP answer at all."""
+    if fault.mode is FaultMode.HTTP_500_HTML:
+        return fault.http_status
+    if fault.mode in (FaultMode.HTML_200, FaultMode.MALFORMED_JSON):
+        return 200
+    return 0
+
+
 def _single(query: dict[str, list[str]], name: str) -> str | None:
     values = query.get(name)
     return values[0] if values else None
@@ -277,6 +286,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve("PATCH")
 
     def _serve(self, method: str) -> None:
+        # Each request is logged before its answer leaves, so a client that has its
+        # answer always finds the record.
         sim = self.server.sim
         arrived = sim.clock.now()
         url = urlsplit(self.path)
@@ -286,45 +297,44 @@ class _Handler(BaseHTTPRequestHandler):
             length = -1
         if not 0 <= length <= MAX_BODY:
             self.close_connection = True  # the rest of the body is not read
+            sim.record(RequestRecord(method, url.path, arrived, 413, Outcome.BAD_REQUEST))
             self._send(413, b'{"success": false, "error": "Request body too large"}',
                        "application/json")
-            sim.record(RequestRecord(method, url.path, arrived, 413, Outcome.BAD_REQUEST))
             return
         body = self.rfile.read(length) if length else b""
         fault = sim.faults.take()
         if fault is not None and fault.mode is not FaultMode.SLOW:
-            status = self._play(fault)
-            sim.record(RequestRecord(method, url.path, arrived, status, Outcome.FAULT,
-                                     fault=fault.mode))
+            sim.record(RequestRecord(method, url.path, arrived, _fault_status(fault),
+                                     Outcome.FAULT, fault=fault.mode))
+            self._play(fault)
             return
         if fault is not None and sim._stopping.wait(fault.delay):
-            self._reset()
+            sim.record(RequestRecord(method, url.path, arrived, 0, Outcome.FAULT,
+                                     fault=fault.mode))
+            self._reset()  # stopped while the answer was held back
             return
         code, payload, outcome = sim.answer(
             method, url.path, parse_qs(url.query), body, self.client_address[0]
         )
-        self._send(code, json.dumps(payload).encode("utf-8"), "application/json")
         sim.record(RequestRecord(
             method, url.path, arrived, code, outcome,
             rate_limited=outcome is Outcome.RATE_LIMITED,
             fault=fault.mode if fault else None,
         ))
+        self._send(code, json.dumps(payload).encode("utf-8"), "application/json")
 
-    def _play(self, fault: Fault) -> int:
+    def _play(self, fault: Fault) -> None:
         if fault.mode is FaultMode.HTTP_500_HTML:
             page = BAD_GATEWAY_PAGE.format(code=fault.http_status)
             self._send(fault.http_status, page.encode(), "text/html")
-            return fault.http_status
-        if fault.mode is FaultMode.HTML_200:
+        elif fault.mode is FaultMode.HTML_200:
             self._send(200, LOGIN_PAGE.encode(), "text/html; charset=utf-8")
-            return 200
-        if fault.mode is FaultMode.MALFORMED_JSON:
+        elif fault.mode is FaultMode.MALFORMED_JSON:
             self._send(200, MALFORMED_BODY.encode(), "application/json")
-            return 200
-        if fault.mode is FaultMode.NO_ANSWER:
-            self._hold()
-        self._reset()
-        return 0
+        else:
+            if fault.mode is FaultMode.NO_ANSWER:
+                self._hold()
+            self._reset()
 
     def _hold(self) -> None:
         """Say nothing until the client hangs up or the server stops."""

@@ -34,6 +34,7 @@ BLOCKED = "too_many_consecutive_failed_builds__blocked"
 
 FAILING_AFTER = 3  # consecutive failed runs before the status says so
 NEVER = math.inf
+MAX_SPEED = 10_000.0  # a week a minute; beyond, a few real seconds replay years of runs
 
 
 class Plan(Enum):
@@ -110,8 +111,8 @@ class SimWorld:
         speed: float = 1.0,
         demo: bool = False,
     ) -> None:
-        if speed <= 0:
-            raise ValueError("speed must be positive")
+        if not 0 < speed <= MAX_SPEED:  # also refuses NaN
+            raise ValueError(f"speed must be above 0 and at most {MAX_SPEED:g}")
         self.seed = seed
         self.clock = clock
         self.speed = speed

@@ -1,0 +1,111 @@
+"""`kondado-tui sim`: serves, says how to use it, stops cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+
+from kondado_tui.cli import build_parser, main
+from kondado_tui.commands.sim import serve
+
+EXPORT = re.compile(
+    r"export KONDADO_BASE_URL=(\S+) KONDADO_KEY=(\S+) KONDADO_TOKEN=(\S+)"
+)
+
+
+def test_serve_prints_how_to_connect_and_answers() -> None:
+    args = build_parser().parse_args(["sim", "--demo", "--no-rate-limit"])
+    out = io.StringIO()
+    stop = threading.Event()
+    result: list[int] = []
+    worker = threading.Thread(target=lambda: result.append(serve(args, stop=stop, out=out)))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 5
+        while "Serving until Ctrl-C" not in out.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        text = out.getvalue()
+        match = EXPORT.search(text)
+        assert match, text
+        base_url, key, token = match.groups()
+        assert "2040" in text and "Shopify orders → BigQuery" in text
+        assert "rate limits off" in text
+        answer = httpx.get(f"{base_url}/pipelines/2040/status",
+                           params={"key": key, "token": token}).json()
+        assert "2040" in answer
+    finally:
+        stop.set()
+        worker.join(5)
+    assert result == [0]
+
+
+def test_ctrl_c_exits_cleanly() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kondado_tui", "sim", "--pipelines", "3", "--seed", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("Serving"):
+                break
+        text = "".join(lines)
+        assert "rate limits 1/s and 20/min" in text
+        match = EXPORT.search(text)
+        assert match, text
+        base_url, key, token = match.groups()
+        response = httpx.post(f"{base_url}/pipelines/1/run",
+                              params={"key": key, "token": token})
+        assert response.json()["error"] == "Pipeline not found"
+        process.send_signal(signal.SIGINT)
+        rest, err = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0
+    assert "Traceback" not in err and err == ""
+    assert "Stopped." in rest
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["sim", "--port", "70000"], "--port 70000"),
+        (["sim", "--pipelines", "0"], "--pipelines 0"),
+        (["sim", "--speed", "0"], "--speed 0"),
+        (["sim", "--speed", "nan"], "--speed nan"),
+        (["sim", "--speed", "inf"], "--speed inf"),
+        (["sim", "--rps", "0"], "--rps 0"),
+        (["sim", "--rpm", "-3"], "--rpm -3"),
+    ],
+)
+def test_bad_options_name_the_problem(
+    argv: list[str], words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert words in err
+    assert "Traceback" not in err
+
+
+def test_a_busy_port_is_explained(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["sim", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"127.0.0.1:{port}" in err and "another --port" in err
