@@ -284,7 +284,9 @@ class _Reader:
             shown = f"pipelines[{index + 1}]" + key.removeprefix("pipelines")
         return ConfigError(f"{where}: {shown}: {problem}; {fix}")
 
-    def unknown(self, key: str, valid: list[str], table: str, index: int | None = None) -> None:
+    def unknown(
+        self, key: str, valid: list[str], table: str, index: int | None = None
+    ) -> ConfigError:
         full = f"{table}.{key}" if table else key
         close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
         elsewhere = [t for t, schema in _TABLES.items() if key in schema and t != table]
@@ -292,9 +294,11 @@ class _Reader:
             fix = f"did you mean '{close[0]}'?"
         elif elsewhere:
             fix = f"it belongs in the [{elsewhere[0]}] table"
+        elif key in _PIPELINE and table != "pipelines":
+            fix = "it belongs in a [[pipelines]] entry"
         else:
             fix = "valid keys here: " + ", ".join(valid)
-        raise self.error(full, "unknown key", fix, index)
+        return self.error(full, "unknown key", fix, index)
 
     def table(self, doc: dict[str, Any], table: str, schema: _Schema) -> dict[str, Any]:
         value = doc.get(table, {})
@@ -310,7 +314,7 @@ class _Reader:
     ) -> dict[str, Any]:
         for key, value in table.items():
             if key not in schema:
-                self.unknown(key, list(schema), name, index)
+                raise self.unknown(key, list(schema), name, index)
             kind, example = schema[key]
             if not _fits(kind, value):
                 raise self.error(
@@ -395,7 +399,7 @@ def _label(reader: _Reader, key: str, value: str, index: int) -> str | None:
 def _validate(reader: _Reader, doc: dict[str, Any]) -> _FileSettings:
     for key in doc:
         if key not in _TOP_LEVEL:
-            reader.unknown(key, list(_TOP_LEVEL), "")
+            raise reader.unknown(key, list(_TOP_LEVEL), "")
     api = reader.table(doc, "api", _API)
     ui = reader.table(doc, "ui", _UI)
     history = reader.table(doc, "history", _HISTORY)
