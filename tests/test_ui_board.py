@@ -101,3 +101,14 @@ def test_counts_and_set_entries_keep_known_state() -> None:
     b.set_entries([PipelineEntry(1, "renamed"), PipelineEntry(9)])
     assert list(b.rows) == [1, 9]
     assert b.rows[1].observation is not None and b.rows[1].entry.name == "renamed"
+
+
+def test_observations_from_before_the_session_are_remembered_not_announced() -> None:
+    b = Board.of([PipelineEntry(1, "alpha")], started_at=T0)
+    seed = observed(1, "active", at=T0 - 600)
+    assert b.observe(seed) is None and not b.rows[1].live
+    first = observed(1, "error_building_tables", "x", at=T0 + 5, previous=seed.observation)
+    assert b.observe(first) is None  # the first answer of the session is the baseline
+    assert b.rows[1].unseen_change
+    later = observed(1, "too_many_consecutive_failed_builds__blocked", at=T0 + 65)
+    assert b.observe(later) is not None

@@ -103,12 +103,13 @@ class Board:
     """Rows in config order, the API's health, and the alert bookkeeping."""
 
     rows: dict[int, Row] = field(default_factory=dict)
+    started_at: float = 0.0  # observations older than this come from history
     health: Health = field(default_factory=lambda: Health(Connection.STARTING))
     _alerted: dict[int, str] = field(default_factory=dict)  # id -> status already announced
 
     @classmethod
-    def of(cls, entries: Iterable[PipelineEntry]) -> Board:
-        board = cls()
+    def of(cls, entries: Iterable[PipelineEntry], started_at: float = 0.0) -> Board:
+        board = cls(started_at=started_at)
         board.set_entries(entries)
         return board
 
@@ -135,6 +136,13 @@ class Board:
     def observe(self, event: StatusObserved, selected: int | None = None) -> Alert | None:
         row = self.rows.get(event.pipeline_id)
         if row is None:
+            return None
+        if event.observation.observed_at < self.started_at:
+            # Seeded from history by the poller: what we knew before this session.
+            if row.observation is None or (
+                row.observation.observed_at < event.observation.observed_at
+            ):
+                row.observation, row.since = event.observation, event.since
             return None
         before = row.observation
         was_live = row.live

@@ -41,7 +41,7 @@ TITLES = {
     MESSAGE: "message",
 }
 
-CELL_PADDING = 2  # DataTable pads each cell by one column on both sides
+GAP = 1  # the table has no cell padding: each column ends with one blank column
 SCROLLBAR = 1
 MIN_MESSAGE = 24
 STALE_MARKER = " ⚠"
@@ -86,19 +86,19 @@ def compute_layout(total: int, rows: Sequence[Row], *, with_last_run: bool) -> L
     """Widths that fit `total` columns; the status words shrink before the message does."""
     names = [len(clean(r.entry.display_name, keep_newlines=False)) for r in rows] or [8]
     groups = [len(clean(r.entry.group or "", keep_newlines=False)) for r in rows] or [0]
-    name_w = min(max(max(names), 6), 28)
+    name_w = min(max(max(names), 6), 26)
     id_w = max(max((len(str(r.id)) for r in rows), default=2), 2)
-    group_w = min(max(groups), 14)
+    group_w = min(max(groups), 12)
     full_w = max((len(_status_text(r, True)) for r in rows), default=12)
     short_w = max((len(_status_text(r, False)) for r in rows), default=12)
     fixed: list[tuple[str, int]] = [(MARK, 2), (NAME, name_w), (ID, id_w)]
     if group_w and total >= 100:
         fixed.append((GROUP, max(group_w, 5)))
-    fixed += [(SINCE, 6), (AGE, 6 + len(STALE_MARKER))]
+    fixed += [(SINCE, 5), (AGE, 4 + len(STALE_MARKER))]
     if with_last_run and total >= 110:
-        fixed.append((LAST_RUN, 11))
+        fixed.append((LAST_RUN, 10))
     columns = len(fixed) + 2  # + status and message
-    room = total - SCROLLBAR - CELL_PADDING * columns - sum(w for _, w in fixed)
+    room = total - SCROLLBAR - GAP * columns - sum(w for _, w in fixed)
     status_w = max(short_w, min(full_w, room - MIN_MESSAGE))
     if room - status_w < MIN_MESSAGE and total < 100:
         # Really narrow: give the name less room before the message disappears.
@@ -129,7 +129,7 @@ def render_cells(
         elif key == NAME:
             text = Text(clean(row.entry.display_name, keep_newlines=False))
         elif key == ID:
-            text = Text(str(row.id), justify="right")
+            text = Text(str(row.id))
         elif key == GROUP:
             text = Text(clean(row.entry.group or "", keep_newlines=False))
         elif key == SINCE:
@@ -150,6 +150,7 @@ def render_cells(
             text.stylize(base)
         elif base is not None and key == STATUS:
             text.stylize(Style(italic=True))
+        text.truncate(layout.width(key), overflow="ellipsis")
         cells[key] = text
     return cells
 

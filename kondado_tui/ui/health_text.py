@@ -84,9 +84,22 @@ def connection_word(health: Health) -> str:
     }[health.connection]
 
 
-def status_line(
+def counts_text(counts: dict[Severity, int], palette: Palette, *, compact: bool) -> Text:
+    """How many pipelines per severity, worst first (`compact`: words for trouble only)."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for severity in sorted(counts, key=lambda s: s.rank):
+        if counts[severity]:
+            worded = not compact or severity.rank <= Severity.WARNING.rank
+            label = f" {severity.label}" if worded else ""
+            text.append(f"{SEVERITY_GLYPH[severity]} {counts[severity]}{label}",
+                        style=palette.severity[severity])
+            text.append("  ")
+    text.rstrip()
+    return text
+
+
+def health_line(
     health: Health,
-    counts: dict[Severity, int],
     now: float,
     palette: Palette,
     *,
@@ -96,20 +109,15 @@ def status_line(
     shown: int,
     total: int,
 ) -> Text:
+    """Filter, sort, budget, next poll, connection and the read-only/ledger markers."""
     text = Text(no_wrap=True, overflow="ellipsis")
-    for severity in sorted(counts, key=lambda s: s.rank):
-        if counts[severity]:
-            text.append(f"{SEVERITY_GLYPH[severity]} {counts[severity]} {severity.label}",
-                        style=palette.severity[severity])
-            text.append("  ")
-    text.append("│ ", style=palette.muted)
     if filter_text:
         text.append(f"filter “{clean(filter_text, keep_newlines=False)}” {shown}/{total}  ",
                     style=palette.warning)
-    text.append(f"sort {sort}  ", style=palette.muted)
+    text.append(f"sort: {sort}  ", style=palette.muted)
     text.append(f"{health.used_last_minute}/{health.budget_per_minute} req/min  ")
     if health.paused:
-        text.append("PAUSED", style=palette.warning + Style(reverse=True))
+        text.append(" PAUSED ", style=palette.warning + Style(reverse=True))
         text.append("  ")
     elif health.connection is Connection.RATE_LIMITED:
         text.append(f"silent {countdown(health, now)}  ", style=palette.warning)

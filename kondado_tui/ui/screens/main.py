@@ -14,6 +14,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
@@ -31,7 +32,7 @@ from kondado_tui.sanitize import clean, first_line
 from kondado_tui.ui.backend import SessionLike
 from kondado_tui.ui.board import Alert, Board, Row, SortMode
 from kondado_tui.ui.columns import AGE, SINCE, Layout, compute_layout, render_cells
-from kondado_tui.ui.health_text import banner_text, status_line
+from kondado_tui.ui.health_text import banner_text, counts_text, health_line
 from kondado_tui.ui.palette import Palette
 from kondado_tui.ui.screens.add import AddResult, AddScreen
 from kondado_tui.ui.screens.confirm import ConfirmScreen
@@ -57,7 +58,9 @@ class MainScreen(Screen[None]):
     MainScreen #banner.rate { background: $warning 30%; }
     MainScreen #filter { display: none; height: 1; border: none; padding: 0 1; }
     MainScreen #filter.shown { display: block; }
-    MainScreen #status { height: 1; padding: 0 1; background: $panel; }
+    MainScreen #statusbar { height: 1; background: $panel; }
+    MainScreen #counts { width: 1fr; padding: 0 1; }
+    MainScreen #health { width: auto; padding: 0 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "run", "run"),
@@ -79,7 +82,7 @@ class MainScreen(Screen[None]):
         self.session = session
         self.clock = clock
         self.read_only = read_only
-        self.board = Board.of(session.config.pipelines)
+        self.board = Board.of(session.config.pipelines, started_at=clock.now())
         self.sort_mode = SortMode.SEVERITY
         self.filter_text = ""
         self.palette = Palette.from_variables({})
@@ -88,6 +91,7 @@ class MainScreen(Screen[None]):
         self._waiting: dict[int, asyncio.Future[PollerEvent]] = {}
         self._batch: tuple[int, int] | None = None  # done, total of a batch run
         self._last_status: Text | None = None
+        self._last_counts: Text | None = None
         self._last_banner: Text | None = None
         self.alert_sink: Callable[[Alert], None] = lambda alert: None
 
@@ -110,7 +114,9 @@ class MainScreen(Screen[None]):
         filter_input = Input(placeholder="filter: name, id, status or group", id="filter")
         filter_input.cursor_blink = False
         yield filter_input
-        yield Static(id="status", markup=False)
+        with Horizontal(id="statusbar"):
+            yield Static(id="counts", markup=False)
+            yield Static(id="health", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -166,17 +172,22 @@ class MainScreen(Screen[None]):
             banner.set_class(text is not None, "shown")
             banner.set_class(health.connection.name == "RATE_LIMITED", "rate")
             banner.update(text or "")
-        line = status_line(
-            health, self.board.counts(), now, self.palette,
+        line = health_line(
+            health, now, self.palette,
             read_only=self.read_only, sort=self.sort_mode.value, filter_text=self.filter_text,
             shown=self.table.row_count, total=len(self.board.rows),
         )
         if self._batch is not None:
             done, total = self._batch
-            line.append(f"  running {done}/{total}", style=self.palette.warning)
-        if self._last_status is None or line.plain != self._last_status.plain:
+            line = Text.assemble((f"runs {done}/{total}  ", self.palette.warning), line)
+        counts = counts_text(self.board.counts(), self.palette,
+                             compact=self.size.width < 150)
+        if line != self._last_status:
             self._last_status = line
-            self.query_one("#status", Static).update(line)
+            self.query_one("#health", Static).update(line)
+        if counts != self._last_counts:
+            self._last_counts = counts
+            self.query_one("#counts", Static).update(counts)
 
     def tick(self) -> None:
         """Once a second: ages, staleness, countdowns. Only changed cells are touched."""

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from typing import ClassVar
 
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
-from kondado_tui.ui.columns import ID, TITLES, Layout
+from kondado_tui.ui.columns import GAP, ID, TITLES, Layout
 
 RowCells = tuple[str, dict[str, Text]]
 
@@ -30,6 +32,13 @@ def same_text(a: Text, b: Text) -> bool:
 
 
 class PipelineTable(DataTable[Text]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "details"),
+        Binding("j", "cursor_down", "down", show=False),
+        Binding("k", "cursor_up", "up", show=False),
+        Binding("home", "scroll_top", "first", show=False),
+        Binding("end", "scroll_bottom", "last", show=False),
+    ]
     DEFAULT_CSS = """
     PipelineTable {
         height: 1fr;
@@ -38,10 +47,13 @@ class PipelineTable(DataTable[Text]):
     """
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, id=id)
+        super().__init__(cursor_type="row", zebra_stripes=False, cell_padding=0, id=id)
         self._layout: Layout | None = None
         self._shown: dict[str, dict[str, Text]] = {}
         self.cell_updates = 0  # counted for tests: a refresh must not repaint everything
+        # Until the user moves the cursor it stays on the top row (the worst pipeline);
+        # afterwards it follows the pipeline it is on through sorts and removals.
+        self.touched = False
 
     @property
     def table_layout(self) -> Layout | None:
@@ -102,6 +114,7 @@ class PipelineTable(DataTable[Text]):
                 self.cell_updates += 1
 
     def select_key(self, key: str) -> None:
+        self.touched = True
         with contextlib.suppress(RowDoesNotExist):
             self.move_cursor(row=self.get_row_index(key))
 
@@ -109,11 +122,41 @@ class PipelineTable(DataTable[Text]):
         self.clear(columns=True)
         self._shown = {}
         for key, width in layout.widths:
-            self.add_column(Text(TITLES[key]), width=width, key=key)
+            self.add_column(Text(TITLES[key]), width=width + GAP, key=key)
         self._layout = layout
 
+    def action_cursor_up(self) -> None:
+        self.touched = True
+        super().action_cursor_up()
+
+    def action_cursor_down(self) -> None:
+        self.touched = True
+        super().action_cursor_down()
+
+    def action_page_up(self) -> None:
+        self.touched = True
+        super().action_page_up()
+
+    def action_page_down(self) -> None:
+        self.touched = True
+        super().action_page_down()
+
+    def action_scroll_top(self) -> None:
+        self.touched = True
+        super().action_scroll_top()
+
+    def action_scroll_bottom(self) -> None:
+        self.touched = True
+        super().action_scroll_bottom()
+
+    def on_mouse_down(self) -> None:
+        self.touched = True
+
     def _restore_cursor(self, selected: str | None, cursor_before: int) -> None:
-        if selected is not None and selected in self._shown:
+        if not self.touched:
+            if self.row_count and self.cursor_row != 0:
+                self.move_cursor(row=0)
+        elif selected is not None and selected in self._shown:
             index = self.get_row_index(selected)
             if index != self.cursor_row:
                 self.move_cursor(row=index)
