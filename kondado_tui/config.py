@@ -969,6 +969,9 @@ max_rows_per_pipeline = 2000
 def write_starter_config(path: Path) -> Path:
     """Create a commented starter config (mode 0600). Refuses to overwrite anything."""
     path = paths.expand(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory; give the config file's path, e.g. "
+                          f"--config {path / paths.CONFIG_FILENAME}")
     if path.exists() or path.is_symlink():
         raise ConfigError(f"{path}: a config file already exists; edit it, or remove it "
                           "first to start over (nothing was changed)")

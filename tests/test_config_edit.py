@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -248,6 +249,15 @@ def test_a_wrong_cut_is_caught_before_writing(
     with pytest.raises(ConfigError, match="nothing was changed"):
         remove_pipeline(path, 2040)
     assert path.read_text() == ORIGINAL
+
+
+def test_concurrent_appends_lose_nothing(tmp_path: Path) -> None:
+    """The TUI and the CLI may save at once: the directory lock serialises them."""
+    path = write(tmp_path, '[api]\nkey = "k"\n')
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda pid: append_pipeline(path, PipelineEntry(pid)), range(1, 25)))
+    assert sorted(ids(path)) == list(range(1, 25))
+    assert leftovers(tmp_path) == []
 
 
 def test_add_then_remove_gives_back_the_same_bytes(tmp_path: Path) -> None:
