@@ -42,6 +42,15 @@ class Plan(Enum):
     ESSENTIALS = "essentials"  # frequency-limited: manual runs are refused
 
 
+class _Next(Enum):
+    """What happens to a pipeline next."""
+
+    QUEUE = "queue"  # its schedule comes due: scheduled
+    START = "start"  # it leaves the queue: running
+    FINISH = "finish"  # the run ends: active, failing or blocked
+    BUILT = "built"  # its tables are built: active
+
+
 class UnknownPipeline(KeyError):
     """No pipeline with that id in this account."""
 
@@ -64,7 +73,7 @@ class DemoPipeline:
     group: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class PipelineSpec:
     """What a pipeline is: fixed for its life. Durations are simulated seconds."""
 
@@ -94,7 +103,7 @@ class _State:
     raw_msg: str | None
     failures: int = 0
     next_at: float = NEVER
-    next_kind: str = ""
+    next_kind: _Next = _Next.QUEUE
     run_after_build: bool = False
     streak_msg: str | None = None  # a failing streak keeps failing for the same reason
     rng: random.Random = field(default_factory=random.Random)
@@ -243,14 +252,16 @@ class SimWorld:
             self._transitions.append(Transition(now, spec.id, "", status, raw))
         if spec.static:
             return
+        # A pipeline caught part-way through a wait or a run has less than a whole one left.
+        rng = state.rng
         if status == BUILDING:
-            self._plan(state, now + self._real(spec.build_seconds * _spread(state.rng)), "built")
-        elif status == SCHEDULED:  # caught part-way: less than a whole wait is left
-            self._plan(state, now + self._real(spec.queue_seconds * _spread(state.rng, 0.1, 0.6)),
-                       "start")
+            self._plan(state, now + self._real(spec.build_seconds * _spread(rng)), _Next.BUILT)
+        elif status == SCHEDULED:
+            wait = spec.queue_seconds * _spread(rng, 0.1, 0.6)
+            self._plan(state, now + self._real(wait), _Next.START)
         elif status == RUNNING:
-            self._plan(state, now + self._real(spec.run_seconds * _spread(state.rng, 0.1, 0.6)),
-                       "finish")
+            wait = spec.run_seconds * _spread(rng, 0.1, 0.6)
+            self._plan(state, now + self._real(wait), _Next.FINISH)
         elif status in (ACTIVE, FAILING):
             self._plan_next_slot(spec, state, now)
 
@@ -258,7 +269,7 @@ class SimWorld:
         return sim_seconds / self.speed
 
     @staticmethod
-    def _plan(state: _State, when: float, kind: str) -> None:
+    def _plan(state: _State, when: float, kind: _Next) -> None:
         state.next_at, state.next_kind = when, kind
 
     def _slot_start(self, spec: PipelineSpec, k: int) -> float:
@@ -278,7 +289,7 @@ class SimWorld:
         k = max(0, math.floor((after - self.started_at) / period) - 1)
         while self._slot_start(spec, k) <= after:
             k += 1
-        self._plan(state, self._slot_start(spec, k), "queue")
+        self._plan(state, self._slot_start(spec, k), _Next.QUEUE)
 
     def _set(self, pid: int, state: _State, when: float, status: str, raw: str | None) -> None:
         if (status, raw) != (state.status, state.raw_msg):
@@ -288,7 +299,7 @@ class SimWorld:
     def _queue(self, pid: int, state: _State, when: float) -> None:
         spec = self._specs[pid]
         self._set(pid, state, when, SCHEDULED, None)
-        self._plan(state, when + self._real(spec.queue_seconds * _spread(state.rng)), "start")
+        self._plan(state, when + self._real(spec.queue_seconds * _spread(state.rng)), _Next.START)
 
     def _advance(self, pid: int, until: float) -> _State:
         try:
@@ -299,15 +310,15 @@ class SimWorld:
         while state.next_at <= until:
             when, kind = state.next_at, state.next_kind
             state.next_at = NEVER
-            if kind == "queue":
+            if kind is _Next.QUEUE:
                 self._queue(pid, state, when)
-            elif kind == "start":
+            elif kind is _Next.START:
                 self._set(pid, state, when, RUNNING, None)
                 duration = spec.run_seconds * _spread(state.rng, 0.5, 1.8)
-                self._plan(state, when + self._real(duration), "finish")
-            elif kind == "finish":
+                self._plan(state, when + self._real(duration), _Next.FINISH)
+            elif kind is _Next.FINISH:
                 self._finish(spec, state, when)
-            elif kind == "built":
+            elif kind is _Next.BUILT:
                 self._set(pid, state, when, ACTIVE, None)
                 if state.run_after_build:
                     state.run_after_build = False
@@ -395,6 +406,7 @@ def _random_specs(
         connector = rng.choice(cat.CONNECTORS)
         dest_type = rng.choice(cat.DESTINATION_TYPES)
         obj = rng.choice(connector.objects)
+        disabled = n % 7 == 3
         spec = PipelineSpec(
             id=pid,
             name=f"{connector.label} {obj} → {cat.DESTINATION_LABELS[dest_type]}",
@@ -407,12 +419,11 @@ def _random_specs(
             paths=("", *rng.sample(connector.sub_paths, rng.randint(0, len(connector.sub_paths)))),
             parameters=dict(connector.parameters),
             queue_seconds=rng.choice((5.0, 20.0, 60.0)),
+            plan=Plan.ESSENTIALS if n % 11 == 5 else Plan.BUSINESS,
+            static=disabled,
         )
-        if n % 7 == 3:
-            spec.static = True
+        if disabled:
             initial[pid] = (NOT_ACTIVE, None, 0)
-        if n % 11 == 5:
-            spec.plan = Plan.ESSENTIALS
         specs.append(spec)
     return specs, initial
 
