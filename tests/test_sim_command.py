@@ -40,6 +40,7 @@ def test_serve_prints_how_to_connect_and_answers() -> None:
         base_url, key, token = match.groups()
         assert "2040" in text and "Shopify orders → BigQuery" in text
         assert "rate limits off" in text
+        assert "speed 30x" in text
         answer = httpx.get(f"{base_url}/pipelines/2040/status",
                            params={"key": key, "token": token}).json()
         assert "2040" in answer

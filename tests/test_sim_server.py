@@ -11,7 +11,7 @@ import pytest
 from kondado_tui.api import KondadoClient, parse_status
 from kondado_tui.clock import ManualClock
 from kondado_tui.errors import RateLimited, Rejected
-from kondado_tui.sim import Outcome, SimServer
+from kondado_tui.sim import DEMO_SPEED, Outcome, SimServer
 from kondado_tui.sim.server import RATE_LIMIT_ANSWER
 
 # One client for the module: building one per request costs ~40 ms (TLS context).
@@ -133,7 +133,7 @@ def test_unknown_endpoint_is_404_json(sim: SimServer) -> None:
 
 def test_run_over_http_queues_the_pipeline(sim_factory: Any) -> None:
     clock = ManualClock()
-    server = sim_factory(rate_limit=False, clock=clock, demo=True)
+    server = sim_factory(rate_limit=False, clock=clock, demo=True, speed=DEMO_SPEED)
     assert post(server, "/pipelines/2040/run") == {"success": True}
     assert get(server, "/pipelines/2040/status")["2040"]["status"] == "scheduled"
     clock.advance(10)

@@ -10,7 +10,7 @@ import pytest
 
 from kondado_tui.clock import ManualClock
 from kondado_tui.models import KNOWN_STATUSES
-from kondado_tui.sim import Plan, SimWorld, UnknownPipeline, demo_pipelines
+from kondado_tui.sim import DEMO_SPEED, Plan, SimWorld, UnknownPipeline, demo_pipelines
 from kondado_tui.sim.catalogue import COLLECTIONS_BY_ID
 
 DAY = 86400.0
@@ -189,13 +189,14 @@ def test_demo_pipelines_match_the_demo_world() -> None:
     listed = demo_pipelines()
     world = SimWorld(demo=True, clock=ManualClock())
     assert [p.id for p in listed] == world.pipeline_ids
+    assert demo_pipelines(world) == listed
     assert all(p.name and p.group for p in listed)
     assert len({p.group for p in listed}) >= 3
 
 
 def test_demo_moves_within_seconds() -> None:
     clock = ManualClock()
-    world = SimWorld(demo=True, clock=clock)
+    world = SimWorld(demo=True, clock=clock, speed=DEMO_SPEED)
     clock.advance(5)
     assert len(world.transitions()) >= 3
     clock.advance(60)
@@ -246,7 +247,7 @@ def new_id(answer: dict[str, Any]) -> int:
 
 def test_duplicate_creates_a_pipeline_that_builds_then_lives() -> None:
     clock = ManualClock()
-    world = SimWorld(demo=True, clock=clock)
+    world = SimWorld(demo=True, clock=clock, speed=DEMO_SPEED)
     pid = new_id(world.duplicate(body_for(world, 2040, name="Orders copy")))
     assert pid in world.pipeline_ids
     assert world.spec(pid).name == "Orders copy"
@@ -261,7 +262,7 @@ def test_duplicate_creates_a_pipeline_that_builds_then_lives() -> None:
 
 def test_duplicate_with_execute_immediately_runs_after_building() -> None:
     clock = ManualClock()
-    world = SimWorld(demo=True, clock=clock)
+    world = SimWorld(demo=True, clock=clock, speed=DEMO_SPEED)
     pid = new_id(world.duplicate(body_for(world, 2040, execute_immediately="Y")))
     clock.advance(25)
     news = [t.new for t in world.transitions(pid)]

@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 from kondado_tui.clock import SYSTEM_CLOCK
 from kondado_tui.errors import ConfigError
-from kondado_tui.sim import SimServer, SimWorld
+from kondado_tui.sim import DEMO_SPEED, SimServer, SimWorld
 from kondado_tui.sim.world import MAX_SPEED
 
 
@@ -28,8 +28,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--pipelines", type=int, default=15, metavar="N",
                         help="how many pipelines the account has (default: 15)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--speed", type=float, default=1.0, metavar="X",
-                        help="time scale: 60 = an hour of pipeline life per minute")
+    parser.add_argument("--speed", type=float, default=None, metavar="X",
+                        help="time scale: 60 = an hour of pipeline life per minute "
+                        f"(default: 1, or {DEMO_SPEED:g} with --demo)")
     parser.add_argument("--rps", type=int, default=1, metavar="N",
                         help="requests allowed per second (default: 1, as documented)")
     parser.add_argument("--rpm", type=int, default=20, metavar="N",
@@ -42,6 +43,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def _check(args: argparse.Namespace) -> None:
+    if args.speed is None:
+        args.speed = DEMO_SPEED if args.demo else 1.0
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port}: use a port between 1 and 65535 (0 = any)")
     if not 1 <= args.pipelines <= 10_000:

@@ -9,6 +9,7 @@ from kondado_tui.sim.faults import FaultMode
 from kondado_tui.sim.ratelimit import RateLimits
 from kondado_tui.sim.server import Outcome, RequestRecord, SimServer
 from kondado_tui.sim.world import (
+    DEMO_SPEED,
     DemoPipeline,
     PipelineSpec,
     Plan,
@@ -19,6 +20,7 @@ from kondado_tui.sim.world import (
 )
 
 __all__ = [
+    "DEMO_SPEED",
     "DemoPipeline",
     "FaultMode",
     "Outcome",

@@ -34,6 +34,7 @@ BLOCKED = "too_many_consecutive_failed_builds__blocked"
 
 FAILING_AFTER = 3  # consecutive failed runs before the status says so
 NEVER = math.inf
+DEMO_SPEED = 30.0  # the demo account's timings are meant to be watched at this speed
 MAX_SPEED = 10_000.0  # a week a minute; beyond, a few real seconds replay years of runs
 
 
@@ -432,55 +433,59 @@ def _collection_of(type_: str, role: str) -> int:
     return next(c.id for c in cat.COLLECTIONS if c.type == type_ and c.role == role and c.active)
 
 
-def demo_pipelines() -> list[DemoPipeline]:
-    """The demo account's pipelines, for building `--demo`'s configuration."""
+def demo_pipelines(world: SimWorld | None = None) -> list[DemoPipeline]:
+    """The demo account's pipelines (or a given world's), for `--demo`'s configuration."""
+    if world is not None:
+        return [DemoPipeline(pid, world.spec(pid).name, world.spec(pid).group)
+                for pid in world.pipeline_ids]
     return [DemoPipeline(s.id, s.name, s.group) for s in _demo_specs()[0]]
 
 
 def _demo_specs() -> tuple[list[PipelineSpec], dict[int, tuple[str, str | None, int]]]:
-    """A showcase account: every documented status, fast enough to watch things move.
+    """A showcase account: every documented status, and pipelines that keep moving.
 
-    Durations are simulated seconds at speed 1: runs every 20-90 s, lasting 4-25 s.
+    Timings are brisk but life-like (runs every 10-45 minutes, lasting 2-12 minutes):
+    at `DEMO_SPEED` they run every 20-90 seconds and last 4-25 seconds.
     """
 
     def spec(
-        pid: int, name: str, group: str, interval: float, run: float, src: int, dest: int,
-        connector: int, **extra: Any,
+        pid: int, name: str, group: str, every_min: float, run_min: float, src: int,
+        dest: int, connector: int, **extra: Any,
     ) -> PipelineSpec:
         conn = cat.CONNECTORS[connector]
         return PipelineSpec(
-            id=pid, name=name, group=group, interval=interval, run_seconds=run,
-            fail_rate=extra.pop("fail_rate", 0.0), src_collection_id=src,
-            dest_collection_id=dest, paths=("", *conn.sub_paths),
-            parameters=dict(conn.parameters), jitter=extra.pop("jitter", 6.0),
-            queue_seconds=extra.pop("queue_seconds", 3.0), build_seconds=12.0, **extra,
+            id=pid, name=name, group=group, interval=every_min * cat.MINUTE,
+            run_seconds=run_min * cat.MINUTE, fail_rate=extra.pop("fail_rate", 0.0),
+            src_collection_id=src, dest_collection_id=dest, paths=("", *conn.sub_paths),
+            parameters=dict(conn.parameters), jitter=3 * cat.MINUTE, queue_seconds=90.0,
+            build_seconds=6 * cat.MINUTE, **extra,
         )
 
     specs = [
-        spec(2040, "Shopify orders → BigQuery", "Sales", 30, 8, 5051, 7001, 5),
-        spec(2041, "Shopify customers → BigQuery", "Sales", 45, 6, 5051, 7001, 5),
-        spec(2042, "HubSpot deals → BigQuery", "Sales", 25, 10, 5022, 7001, 2, fail_rate=0.1),
-        spec(2050, "Meta Ads insights → BigQuery", "Marketing", 40, 12, 5041, 7001, 4),
-        spec(2051, "GA4 sessions by source → BigQuery", "Marketing", 60, 15, 5031, 7001, 3,
+        spec(2040, "Shopify orders → BigQuery", "Sales", 15, 4, 5051, 7001, 5),
+        spec(2041, "Shopify customers → BigQuery", "Sales", 20, 3, 5051, 7001, 5),
+        spec(2042, "HubSpot deals → BigQuery", "Sales", 15, 5, 5022, 7001, 2, fail_rate=0.1),
+        spec(2050, "Meta Ads insights → BigQuery", "Marketing", 20, 6, 5041, 7001, 4),
+        spec(2051, "GA4 sessions by source → BigQuery", "Marketing", 30, 8, 5031, 7001, 3,
              sticky_raw_msg=cat.WARNINGS[1]),
-        spec(2052, "HubSpot contacts → BigQuery", "Marketing", 35, 9, 5021, 7001, 2,
+        spec(2052, "HubSpot contacts → BigQuery", "Marketing", 15, 5, 5021, 7001, 2,
              sticky_raw_msg=cat.MARKUP_WARNING),
-        spec(2053, "Meta Ads campaigns → BigQuery", "Marketing", 90, 5, 5042, 7002, 4,
+        spec(2053, "Meta Ads campaigns → BigQuery", "Marketing", 45, 3, 5042, 7002, 4,
              plan=Plan.ESSENTIALS),
-        spec(2060, "ERP notas fiscais → Snowflake", "Finance", 50, 20, 5011, 7011, 1,
+        spec(2060, "ERP notas fiscais → Snowflake", "Finance", 30, 10, 5011, 7011, 1,
              fail_rate=0.85, block_after=None),
-        spec(2061, "ERP pedidos → Snowflake", "Finance", 20, 4, 5011, 7011, 1),
-        spec(2062, "Postgres invoices → Snowflake", "Finance", 30, 14, 5001, 7011, 0,
+        spec(2061, "ERP pedidos → Snowflake", "Finance", 10, 2, 5011, 7011, 1),
+        spec(2062, "Postgres invoices → Snowflake", "Finance", 15, 7, 5001, 7011, 0,
              fail_rate=0.3, block_after=None),
-        spec(2063, "Postgres payments (legacy) → Snowflake", "Finance", 60, 10, 5001, 7011, 0,
+        spec(2063, "Postgres payments (legacy) → Snowflake", "Finance", 30, 5, 5001, 7011, 0,
              static=True),
-        spec(2070, "Postgres products → Redshift", "Product", 45, 25, 5002, 7021, 0),
-        spec(2071, "Postgres events → Redshift", "Product", 60, 8, 5002, 7021, 0, static=True),
-        spec(2072, "NetSuite items → Redshift", "Product", 60, 8, 5012, 7021, 1, static=True),
-        spec(2080, "Shopify refunds → Postgres DW", "Operations", 60, 6, 5052, 7031, 5),
-        spec(2081, "MySQL estoque → Postgres DW", "Operations", 60, 6, 5012, 7031, 1,
+        spec(2070, "Postgres products → Redshift", "Product", 20, 12, 5002, 7021, 0),
+        spec(2071, "Postgres events → Redshift", "Product", 30, 4, 5002, 7021, 0, static=True),
+        spec(2072, "NetSuite items → Redshift", "Product", 30, 4, 5012, 7021, 1, static=True),
+        spec(2080, "Shopify refunds → Postgres DW", "Operations", 30, 3, 5052, 7031, 5),
+        spec(2081, "MySQL estoque → Postgres DW", "Operations", 30, 3, 5012, 7031, 1,
              static=True),
-        spec(2082, "Postgres tickets → Postgres DW", "Operations", 40, 7, 5001, 7031, 0,
+        spec(2082, "Postgres tickets → Postgres DW", "Operations", 20, 4, 5001, 7031, 0,
              static=True),
     ]
     initial: dict[int, tuple[str, str | None, int]] = {
