@@ -45,6 +45,8 @@ def sim_factory() -> Iterator[SimFactory]:
     yield make
     for server in servers:
         server.stop()
+    problems = [error for server in servers for error in server.errors]
+    assert not problems, f"the simulator failed while handling requests: {problems}"
 
 
 @pytest.fixture

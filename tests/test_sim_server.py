@@ -285,3 +285,17 @@ async def test_the_client_sees_rate_limited(sim_factory: Any) -> None:
         with pytest.raises(RateLimited) as caught:
             await client.get_status(pid)
     assert caught.value.retry_after == 60.0
+
+
+def test_a_bug_in_request_handling_is_kept_for_the_tests(
+    sim_factory: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    server = SimServer(sim_factory(rate_limit=False).world, rate_limit=False).start()
+    try:
+        server.answer = None  # type: ignore[assignment,method-assign]
+        with pytest.raises(httpx.HTTPError):
+            HTTP.get(f"{server.base_url}/pipelines/1/status")
+    finally:
+        server.stop()
+    assert server.errors == ["TypeError: 'NoneType' object is not callable"]
+    assert capfd.readouterr().err == ""

@@ -12,6 +12,7 @@ import json
 import secrets
 import socket
 import struct
+import sys
 import threading
 from dataclasses import dataclass
 from enum import Enum
@@ -21,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from kondado_tui.clock import Clock
+from kondado_tui.redact import redact
 from kondado_tui.sim.faults import (
     BAD_GATEWAY_PAGE,
     LOGIN_PAGE,
@@ -71,8 +73,12 @@ class _HTTPServer(ThreadingHTTPServer):
     sim: SimServer
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client hanging up mid-answer is normal here; the default prints a traceback.
-        return None
+        # The default prints a traceback to stderr. A client hanging up mid-answer is
+        # normal here; anything else is a simulator bug, kept for the tests to see.
+        exc = sys.exc_info()[1]
+        if exc is None or isinstance(exc, (ConnectionError, TimeoutError)):
+            return
+        self.sim.errors.append(f"{type(exc).__name__}: {redact(str(exc))}")
 
 
 class SimServer:
@@ -103,6 +109,7 @@ class SimServer:
         self.faults = FaultSwitch()
         self._host, self._port = host, port
         self._log: list[RequestRecord] = []
+        self.errors: list[str] = []  # unexpected exceptions in request handling (bugs)
         self._log_lock = threading.Lock()
         self._stopping = threading.Event()
         self._httpd: _HTTPServer | None = None
