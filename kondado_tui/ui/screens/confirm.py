@@ -16,7 +16,7 @@ class ConfirmScreen(ModalScreen[bool]):
     DEFAULT_CSS = """
     ConfirmScreen { align: center middle; }
     ConfirmScreen > Vertical {
-        width: auto; min-width: 40; max-width: 90%; height: auto; max-height: 90%;
+        width: 72; max-width: 100%; height: auto; max-height: 90%;
         border: round $primary; background: $surface; padding: 0 1;
     }
     ConfirmScreen .title { text-style: bold; margin-bottom: 1; }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -35,43 +36,45 @@ KEYS: tuple[tuple[str, str], ...] = (
 )
 
 
-def help_text() -> Table:
+def _section(title: str, rows: list[tuple[str, str]]) -> Group:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
-    grid.add_row(Text("Keys", style="bold underline"), "")
-    for key, what in KEYS:
+    for key, what in rows:
         grid.add_row(Text(key), Text(what))
-    grid.add_row("", "")
-    grid.add_row(Text("Statuses", style="bold underline"), "")
-    for kind in (*KNOWN_STATUSES.values(), PENDING_KIND):
-        grid.add_row(Text(f"{kind.glyph} {kind.label}"), Text(kind.meaning))
-    grid.add_row("", "")
-    grid.add_row(Text("Colours", style="bold underline"), "")
-    for label, what in (
-        ("green", "ok: idle and enabled"),
-        ("blue", "busy: running, scheduled, building tables"),
-        ("yellow", "an ok status that carries a message from Kondado"),
-        ("red", "error statuses; reversed and bold: blocked"),
-        ("dim", "disabled, or not observed yet"),
-    ):
-        grid.add_row(Text(label), Text(what))
-    grid.add_row("", "")
-    grid.add_row(Text("Marks", style="bold underline"), "")
-    grid.add_row(Text(MARKED_GLYPH), Text("marked for a batch run (space)"))
-    grid.add_row(Text(CHANGED_GLYPH), Text("changed since you last looked at the row"))
-    grid.add_row(Text("age" + STALE_MARKER),
-                 Text("stale: older than the poller promised; the row is dimmed"))
-    grid.add_row(Text("since"), Text("how long the pipeline has been in this status"))
-    grid.add_row(Text("age"), Text("how old our last observation is"))
-    return grid
+    return Group(Text(title, style="bold underline"), grid, Text(""))
+
+
+def help_text() -> Group:
+    statuses = [(f"{k.glyph} {k.label}", k.meaning) for k in (*KNOWN_STATUSES.values(),
+                                                             PENDING_KIND)]
+    statuses.append(("? anything else", "a status Kondado's docs do not list, shown as sent"))
+    return Group(
+        _section("Keys", list(KEYS)),
+        _section("Statuses (the API's value, underscores as spaces)", statuses),
+        _section("Colours", [
+            ("green", "ok: idle and enabled"),
+            ("blue", "busy: running, scheduled, building tables"),
+            ("yellow", "an ok status that carries a message from Kondado"),
+            ("red", "error statuses; reversed and bold: blocked"),
+            ("dim", "disabled, or not observed yet"),
+        ]),
+        _section("Columns and marks", [
+            (MARKED_GLYPH, "marked for a batch run (space)"),
+            (CHANGED_GLYPH, "changed since you last looked at the row"),
+            ("since", "how long the pipeline has been in this status"),
+            ("age", "how old our last observation is"),
+            ("age" + STALE_MARKER, "stale: older than the poller promised; the row is dimmed"),
+            ("last run", "outcome and duration of the last run we saw (≥: began before)"),
+        ]),
+    )
 
 
 class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
-        width: auto; max-width: 90%; height: auto; max-height: 90%;
+        width: 84; max-width: 100%; height: 90%;
         border: round $primary; background: $surface; padding: 0 1;
     }
     """

@@ -377,6 +377,7 @@ class MainScreen(Screen[None]):
             verb = "is" if len(busy) == 1 else "are"
             warning = Text(f"⚠ {names} {verb} already running or scheduled: "
                            "Kondado may queue another run or refuse it.")
+        body.rstrip()
         title = (f"Run {len(rows)} pipelines?" if len(rows) > 1 else "Run this pipeline?")
 
         def answered(yes: bool | None) -> None:

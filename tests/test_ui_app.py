@@ -1,0 +1,408 @@
+"""The dashboard driven by keys (Pilot), against a hand-driven poller.
+
+These cover what needs exact control of events: alerts, baselines, banners, cursor
+survival. `test_ui_sim.py` drives the same app against the simulator over real HTTP.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input
+
+from kondado_tui.clock import ManualClock
+from kondado_tui.config import PipelineEntry
+from kondado_tui.errors import Rejected
+from kondado_tui.events import Connection
+from kondado_tui.models import PipelineStatus, app_url
+from kondado_tui.ui.app import KondadoApp
+from kondado_tui.ui.columns import AGE, MARK, MESSAGE, NAME, STATUS
+from kondado_tui.ui.screens.add import AddScreen
+from kondado_tui.ui.screens.confirm import ConfirmScreen
+from kondado_tui.ui.screens.detail import DetailScreen
+from kondado_tui.ui.screens.help import HelpScreen
+from tests.ui_fakes import ENTRIES, FakePoller, FakeSession, make_config
+
+SIZE = (120, 36)
+
+
+def messages(app: KondadoApp) -> list[str]:
+    return [f"{n.title} {n.message}" for n in app._notifications]
+
+
+def screen_text(app: KondadoApp) -> str:
+    return app.export_screenshot().replace("&#160;", " ")
+
+
+def plain(app: KondadoApp, pid: int, column: str) -> str:
+    cells = app.main.table.cells(str(pid))
+    assert cells is not None, f"row {pid} not shown"
+    return cells[column].plain
+
+
+def build(tmp_path: Path, *, read_only: bool = False, desktop_notify: bool = False,
+          entries: tuple[PipelineEntry, ...] = ENTRIES) -> tuple[KondadoApp, FakePoller]:
+    clock = ManualClock(frozen=True)
+    poller = FakePoller(clock, [e.id for e in entries])
+    config_path = tmp_path / "config.toml"
+    lines = ['[api]\nkey = "k"\ntoken = "t"\n']
+    for e in entries:
+        lines.append(f"\n[[pipelines]]\nid = {e.id}\n")
+    config_path.write_text("".join(lines))
+    config = make_config(config_path, entries, read_only=read_only,
+                         desktop_notify=desktop_notify)
+    app = KondadoApp(FakeSession(config, poller), clock=clock, env={"TERM": "xterm"})
+    return app, poller
+
+
+def seed(poller: FakePoller) -> None:
+    poller.observe(2040, "active")
+    poller.observe(2041, "running")
+    poller.observe(3100, "error_building_tables", "could not create table orders")
+    poller.observe(3101, "not_active")
+
+
+async def test_rows_show_glyph_words_and_first_line(tmp_path: Path) -> None:
+    app, poller = build(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        poller.observe(3101, "not_active", "line one\nline two")
+        await pilot.pause()
+        assert plain(app, 3100, STATUS) == "✖ error building tables"
+        assert plain(app, 2040, STATUS) == "● active"
+        assert plain(app, 4200, STATUS) == "… not yet observed"
+        assert plain(app, 4200, AGE) == "never"
+        assert plain(app, 3101, MESSAGE) == "line one"
+        assert plain(app, 4200, NAME) == "pipeline 4200"
+        # trouble on top by default
+        assert app.main.table.shown_keys[0] == "3100"
+
+
+async def test_markup_and_escape_sequences_are_shown_literally(tmp_path: Path) -> None:
+    entries = (PipelineEntry(1, "[red]name[/red]"), PipelineEntry(2, "b"), PipelineEntry(3))
+    app, poller = build(tmp_path, entries=entries)
+    async with app.run_test(size=SIZE) as pilot:
+        poller.observe(1, "active", "[b]x[/b]")
+        poller.observe(2, "error_building_tables", "oops [/] here")
+        poller.observe(3, "weird_new_status",
+                       "a\x1b[2Jb\x1b]0;pwned\x07c\x1b]52;c;ZXZpbA==\x07d\x9b31me")
+        await pilot.pause()
+        assert plain(app, 1, MESSAGE) == "[b]x[/b]"
+        assert plain(app, 1, NAME) == "[red]name[/red]"
+        assert plain(app, 2, MESSAGE) == "oops [/] here"
+        assert plain(app, 3, MESSAGE) == "abcde"
+        assert plain(app, 3, STATUS).startswith("? weird")
+        await pilot.press("down", "down")
+        app.main.table.select_key("3")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)
+        svg = screen_text(app)
+        assert "\x1b" not in svg and "pwned" not in svg
+        await pilot.press("escape")
+        svg = screen_text(app)
+        assert "[b]x[/b]" in svg.replace("&#160;", " ")
+        assert app.is_running  # the stray [/] did not end the app
+
+
+async def test_enter_opens_details_with_the_whole_message(tmp_path: Path) -> None:
+    app, poller = build(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        poller.observe(3100, "error_building_tables", "first line\nsecond line " + "x" * 300)
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, DetailScreen) and screen.pipeline_id == 3100
+        text = screen_text(app)
+        assert "second" in text and app_url(3100) in text
+        assert "error building tables" in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DetailScreen)
+
+
+async def test_run_asks_first_and_runs_the_pipeline_captured_at_the_key(
+    tmp_path: Path,
+) -> None:
+    app, poller = build(tmp_path)
+    poller.run_answers[3100] = "queued"
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        await pilot.pause()
+        assert app.main.selected_id() == 3100
+        await pilot.press("r")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        # a refresh while the modal is open reorders rows under the cursor
+        poller.observe(2040, "too_many_consecutive_failed_builds__blocked")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        await pilot.pause()
+        assert ("run_pipeline", 3100) in poller.calls
+        assert ("run_pipeline", 2040) not in poller.calls
+        assert any("requested: queued" in m for m in messages(app))
+
+
+async def test_run_cancel_and_already_running_warning(tmp_path: Path) -> None:
+    app, poller = build(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        await pilot.pause()
+        app.main.table.select_key("2041")
+        await pilot.press("r")
+        await pilot.pause()
+        assert "already running or scheduled" in screen_text(app)
+        await pilot.press("n")
+        await pilot.press("r")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not any(c[0] == "run_pipeline" for c in poller.calls)
+
+
+async def test_run_refused_shows_the_error(tmp_path: Path) -> None:
+    app, poller = build(tmp_path)
+    poller.run_answers[3100] = Rejected("not available on the Essentials plan")
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        await pilot.pause()
+        await pilot.press("r", "enter")
+        await pilot.pause()
+        await pilot.pause()
+        assert any("refused: not available on the Essentials plan" in m for m in messages(app))
+
+
+async def test_marked_rows_run_together_after_one_confirmation(tmp_path: Path) -> None:
+    app, poller = build(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        await pilot.pause()
+        await pilot.press("space", "space")  # marks the two top rows, moving down
+        await pilot.pause()
+        marked = [k for k in app.main.table.shown_keys if plain(app, int(k), MARK)[0] == "✓"]
+        assert len(marked) == 2
+        await pilot.press("r")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Run 2 pipelines?" in screen_text(app)
+        await pilot.press("y")
+        for _ in range(5):
+            await pilot.pause()
+        runs = [c[1] for c in poller.calls if c[0] == "run_pipeline"]
+        assert sorted(runs) == sorted(int(k) for k in marked)
+        assert any("2 of 2 runs requested" in m for m in messages(app))
+        assert not app.main.board.marked()
+
+
+async def test_read_only_refuses_run_and_duplicate_and_says_why(tmp_path: Path) -> None:
+    app, poller = build(tmp_path, read_only=True)
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        await pilot.pause()
+        await pilot.press("r", "d")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+        found = messages(app)
+        assert any("read-only: running pipelines is disabled" in m for m in found)
+        assert any("read-only: duplicating pipelines is disabled" in m for m in found)
+        assert "READ-ONLY" in str(app.main.query_one("#health").render())
+
+
+async def test_filter_sort_and_clear(tmp_path: Path) -> None:
+    app, poller = build(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        await pilot.pause()
+        await pilot.press("slash", *"ads")
+        await pilot.pause()
+        assert app.main.table.shown_keys == ["3100", "3101"]
+        await pilot.press("enter")
+        assert app.main.table.has_focus
+        assert not app.main.query_one("#filter", Input).has_focus
+        await pilot.press("s")  # name
+        assert app.main.table.shown_keys == ["3100", "3101"]
+        assert "sort: name" in str(app.main.query_one("#health").render())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(app.main.table.shown_keys) == len(ENTRIES)
+        await pilot.press("s", "s", "s")  # id, age, severity
+        assert "sort: severity" in str(app.main.query_one("#health").render())
+        await pilot.press("slash", *"marketing", "escape")
+        await pilot.pause()
+        assert len(app.main.table.shown_keys) == len(ENTRIES)
+
+
+async def test_cursor_follows_its_pipeline_through_reorders(tmp_path: Path) -> None:
+    app, poller = build(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        await pilot.pause()
+        await pilot.press("down", "down")
+        chosen = app.main.selected_id()
+        poller.observe(4200, "too_many_consecutive_failed_builds__blocked")
+        poller.observe(2040, "error_building_tables", "x")
+        await pilot.pause()
+        assert app.main.selected_id() == chosen
+        before = app.main.table.cell_updates
+        poller.observe(3101, "not_active")  # nothing changed but the age
+        await pilot.pause()
+        assert app.main.table.cell_updates - before <= 2
+
+
+async def test_keys_ask_now_pause_copy(tmp_path: Path) -> None:
+    app, poller = build(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        await pilot.pause()
+        await pilot.press("f")
+        assert ("request_now", 3100) in poller.calls
+        await pilot.press("p")
+        assert ("pause", None) in poller.calls
+        assert "PAUSED" in str(app.main.query_one("#health").render())
+        await pilot.press("p")
+        assert ("resume", None) in poller.calls
+        await pilot.press("c")
+        assert app.clipboard == app_url(3100)
+        assert any(app_url(3100) in m for m in messages(app))
+
+
+async def test_help_and_quit(tmp_path: Path) -> None:
+    app, poller = build(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        assert "stop monitoring" in screen_text(app)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+async def test_add_checks_the_pipeline_and_saves_it(tmp_path: Path) -> None:
+    app, poller = build(tmp_path)
+    poller.status_answers[777] = PipelineStatus(777, "active")
+    poller.status_answers[778] = "pipeline 778 does not exist"
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, AddScreen)
+        await pilot.press(*"nonsense", "enter")
+        await pilot.pause()
+        assert "pipeline id" in str(app.screen.query_one("#problem").render())
+        app.screen.query_one("#ref", Input).value = "https://app.kondado.com.br/pipelines/778"
+        await pilot.press("enter")
+        for _ in range(3):
+            await pilot.pause()
+        assert "does not exist" in str(app.screen.query_one("#problem").render())
+        app.screen.query_one("#ref", Input).value = "777"
+        app.screen.query_one("#name", Input).value = "New one"
+        await pilot.press("enter")
+        for _ in range(5):
+            await pilot.pause()
+        assert not isinstance(app.screen, AddScreen)
+        assert "777" in app.main.table.shown_keys
+        assert plain(app, 777, NAME) == "New one"
+        text = (tmp_path / "config.toml").read_text()
+        assert "id = 777" in text and "778" not in text
+
+
+async def test_remove_asks_then_edits_the_config(tmp_path: Path) -> None:
+    app, poller = build(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        await pilot.pause()
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        for _ in range(4):
+            await pilot.pause()
+        assert "3100" not in app.main.table.shown_keys
+        assert "id = 3100" not in (tmp_path / "config.toml").read_text()
+        assert ("set_pipelines", [2040, 2041, 3101, 4200]) in poller.calls
+
+
+async def test_alert_on_turning_into_trouble_not_at_startup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, poller = build(tmp_path, desktop_notify=True)
+    bells: list[int] = []
+    monkeypatch.setattr(app, "bell", lambda: bells.append(1))
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)  # 3100 is already in error: the baseline
+        await pilot.pause()
+        assert bells == [] and app.escapes == []
+        poller.observe(2040, "too_many_consecutive_failed_builds", "db \x1b]0;x\x07down;now")
+        await pilot.pause()
+        assert bells == [1]
+        assert any("too many consecutive failed builds" in m and "db down;now" in m
+                   for m in messages(app))
+        (escape,) = app.escapes
+        assert escape.startswith("\x1b]9;") and "db down,now" in escape
+        assert "\x07" not in escape and escape.count("\x1b") == 2
+        poller.observe(2040, "too_many_consecutive_failed_builds", "db down")
+        await pilot.pause()
+        assert bells == [1]  # same state: not again
+        poller.observe(2040, "active")
+        await pilot.pause()
+        assert bells == [1]  # recovery is quiet
+        assert any("recovered" in m for m in messages(app))
+
+
+async def test_banners_say_what_is_wrong(tmp_path: Path) -> None:
+    app, poller = build(tmp_path)
+    clock = app.clock
+    assert isinstance(clock, ManualClock)
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        poller.set_health(connection=Connection.UNREACHABLE, message="connection refused",
+                          retry_at=clock.now() + 30)
+        await pilot.pause()
+        banner = str(app.main.query_one("#banner").render())
+        assert "unreachable" in banner and "connection refused" in banner and "30s" in banner
+        poller.set_health(connection=Connection.RATE_LIMITED, message="RATE_LIMIT_EXCEEDED",
+                          retry_at=clock.now() + 60)
+        await pilot.pause()
+        assert "60s" in str(app.main.query_one("#banner").render())
+        clock.advance(15)
+        app.main.tick()
+        await pilot.pause()
+        assert "45s" in str(app.main.query_one("#banner").render())
+        poller.set_health(connection=Connection.REJECTED, message="invalid token")
+        await pilot.pause()
+        banner = str(app.main.query_one("#banner").render())
+        assert "rejected" in banner and "api.token" in banner
+        poller.set_health(connection=Connection.BAD_ANSWER, message="HTML instead of JSON")
+        await pilot.pause()
+        assert "unreadable" in str(app.main.query_one("#banner").render())
+        poller.set_health(connection=Connection.OK, message="", retry_at=None)
+        await pilot.pause()
+        assert not app.main.query_one("#banner").has_class("shown")
+
+
+async def test_old_observations_are_marked_stale(tmp_path: Path) -> None:
+    app, poller = build(tmp_path)
+    clock = app.clock
+    assert isinstance(clock, ManualClock)
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        await pilot.pause()
+        assert "⚠" not in plain(app, 2040, AGE)
+        clock.advance(181)  # max_age 120 + margin 60
+        app.main.tick()
+        await pilot.pause()
+        assert plain(app, 2040, AGE) == "3m ⚠"
+
+
+async def test_duplicate_without_the_form_says_so(tmp_path: Path) -> None:
+    app, poller = build(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        await pilot.pause()
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) is False
