@@ -134,7 +134,6 @@ class SimWorld:
         self._states: dict[int, _State] = {}
         self._transitions: list[Transition] = []
         self._initial: dict[int, tuple[str, str | None]] = {}
-        self._offsets: dict[int, float] = {}
         self.duplicate_bodies: list[Any] = []
         specs, initial = _demo_specs() if demo else _random_specs(pipelines, seed)
         for spec in specs:
@@ -275,14 +274,9 @@ class SimWorld:
 
     def _slot_start(self, spec: PipelineSpec, k: int) -> float:
         """Start of the k-th scheduled run: a fixed grid plus a per-slot jitter."""
-        offset = self._offsets.get(spec.id)
-        if offset is None:
-            offset = random.Random(f"{self.seed}:{spec.id}:offset").random() * spec.interval
-            self._offsets[spec.id] = offset
+        offset = _unit(self.seed, spec.id, -1) * spec.interval
         # Jitter below half the interval keeps the slots in order.
-        jitter = random.Random(f"{self.seed}:{spec.id}:slot:{k}").random() * min(
-            spec.jitter, spec.interval / 2
-        )
+        jitter = _unit(self.seed, spec.id, k) * min(spec.jitter, spec.interval / 2)
         return self.started_at + self._real(offset + k * spec.interval + jitter)
 
     def _plan_next_slot(self, spec: PipelineSpec, state: _State, after: float) -> None:
@@ -390,6 +384,19 @@ def _run_refusal(spec: PipelineSpec, status: str) -> str | None:
     return None
 
 
+_MASK64 = (1 << 64) - 1
+
+
+def _unit(*parts: int) -> float:
+    """A number in [0, 1) fixed by `parts` (splitmix64): cheap, stable across runs."""
+    x = 0x9E3779B97F4A7C15
+    for part in parts:
+        x = (x ^ (part & _MASK64)) * 0xBF58476D1CE4E5B9 & _MASK64
+        x = (x ^ (x >> 31)) * 0x94D049BB133111EB & _MASK64
+        x ^= x >> 29
+    return (x >> 11) / float(1 << 53)
+
+
 def _spread(rng: random.Random, low: float = 0.4, high: float = 1.6) -> float:
     """A multiplier around 1 (durations vary from run to run)."""
     return rng.uniform(low, high)
@@ -490,7 +497,9 @@ def _demo_specs() -> tuple[list[PipelineSpec], dict[int, tuple[str, str | None, 
     ]
     initial: dict[int, tuple[str, str | None, int]] = {
         2041: (RUNNING, None, 0),
+        2042: (SCHEDULED, None, 0),
         2050: (SCHEDULED, None, 0),
+        2061: (RUNNING, None, 0),
         2051: (ACTIVE, cat.WARNINGS[1], 0),
         2052: (ACTIVE, cat.MARKUP_WARNING, 0),
         2060: (FAILING, cat.FAILURES[2], 4),
