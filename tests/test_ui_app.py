@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Input
+from ui_fakes import ENTRIES, FakePoller, FakeSession, make_config
 
 from kondado_tui.clock import ManualClock
 from kondado_tui.config import PipelineEntry
@@ -22,7 +23,6 @@ from kondado_tui.ui.screens.add import AddScreen
 from kondado_tui.ui.screens.confirm import ConfirmScreen
 from kondado_tui.ui.screens.detail import DetailScreen
 from kondado_tui.ui.screens.help import HelpScreen
-from tests.ui_fakes import ENTRIES, FakePoller, FakeSession, make_config
 
 SIZE = (120, 36)
 
@@ -269,7 +269,7 @@ async def test_keys_ask_now_pause_copy(tmp_path: Path) -> None:
 
 
 async def test_help_and_quit(tmp_path: Path) -> None:
-    app, poller = build(tmp_path)
+    app, _poller = build(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("question_mark")
         await pilot.pause()
