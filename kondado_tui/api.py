@@ -173,6 +173,7 @@ class KondadoClient:
         self._key = key
         self._token = token
         self.gate: RequestGate = gate or OpenGate()
+        self._timeout = timeout
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout),
@@ -239,7 +240,9 @@ class KondadoClient:
                 json=json_body,
             )
         except httpx.TimeoutException:
-            raise Unreachable(f"{where}: no answer from {self.base_url} (timed out)") from None
+            raise Unreachable(
+                f"{where}: no answer from {self.base_url} within {self._timeout:g} s"
+            ) from None
         except httpx.ConnectError as exc:
             raise Unreachable(
                 f"{where}: cannot connect to {self.base_url} ({_reason(exc)})"
@@ -247,6 +250,10 @@ class KondadoClient:
         except httpx.RemoteProtocolError:
             raise Unreachable(
                 f"{where}: the connection to {self.base_url} was closed mid-answer"
+            ) from None
+        except httpx.NetworkError:
+            raise Unreachable(
+                f"{where}: the connection to {self.base_url} was reset or dropped"
             ) from None
         except httpx.HTTPError as exc:
             raise Unreachable(f"{where}: {type(exc).__name__} ({_reason(exc)})") from None

@@ -1,8 +1,62 @@
-"""Subcommand module (being written)."""
+"""`kondado-tui run ID [--yes]`: queue a pipeline run, like pressing RUN in the app."""
+
+from __future__ import annotations
 
 import argparse
+import asyncio
 from typing import Any
 
+from kondado_tui.cli_support import load_for_command, read_only_refusal
+from kondado_tui.commands.output import confirm
+from kondado_tui.config import Config
+from kondado_tui.models import Priority
+from kondado_tui.session import open_client
 
-def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
-    return None
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run a pipeline now",
+        description="Queue a run of a pipeline (like pressing RUN in Kondado's app).",
+    )
+    parser.add_argument("pipeline_id", metavar="ID", type=_positive_int, help="pipeline id")
+    parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    parser.set_defaults(handler=handle)
+
+
+def _positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a pipeline id (a positive integer)")
+    return int(text)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from kondado_tui.cli import EXIT_OK, EXIT_USAGE
+
+    config = load_for_command(args)
+    if config.ui.read_only:
+        return read_only_refusal("run a pipeline")
+    pid: int = args.pipeline_id
+    names = {p.id: p.display_name for p in config.pipelines}
+    label = f"{names[pid]} ({pid})" if pid in names else f"pipeline {pid}"
+    answer = confirm(f"Run {label} now?", assume_yes=args.yes)
+    if answer is None:
+        print(
+            "kondado-tui: not running: no terminal to confirm on; add --yes to run anyway",
+            flush=True,
+        )
+        return EXIT_USAGE
+    if not answer:
+        print("Cancelled: nothing was sent.")
+        return EXIT_OK
+    message = asyncio.run(_run(config, pid))
+    print(f"{label}: {message}")
+    return EXIT_OK
+
+
+async def _run(config: Config, pid: int) -> str:
+    client = open_client(config)
+    try:
+        return await client.run(pid, Priority.INTERACTIVE)
+    finally:
+        await client.aclose()
