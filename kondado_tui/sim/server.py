@@ -111,7 +111,7 @@ class SimServer:
         self._log: list[RequestRecord] = []
         self.errors: list[str] = []  # unexpected exceptions in request handling (bugs)
         self._log_lock = threading.Lock()
-        self._stopping = threading.Event()
+        self.stopping = threading.Event()  # set by stop(): held answers give up
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -123,7 +123,7 @@ class SimServer:
     def start(self) -> SimServer:
         if self._httpd is not None:
             return self
-        self._stopping.clear()
+        self.stopping.clear()
         httpd = _HTTPServer((self._host, self._port), _Handler)
         httpd.sim = self
         self._httpd = httpd
@@ -138,7 +138,7 @@ class SimServer:
         httpd, self._httpd = self._httpd, None
         if httpd is None:
             return
-        self._stopping.set()  # releases held (NO_ANSWER) and SLOW connections
+        self.stopping.set()  # releases held (NO_ANSWER) and SLOW connections
         httpd.shutdown()
         httpd.server_close()
         if self._thread is not None:
@@ -315,7 +315,7 @@ class _Handler(BaseHTTPRequestHandler):
                                      Outcome.FAULT, fault=fault.mode))
             self._play(fault)
             return
-        if fault is not None and sim._stopping.wait(fault.delay):
+        if fault is not None and sim.stopping.wait(fault.delay):
             sim.record(RequestRecord(method, url.path, arrived, 0, Outcome.FAULT,
                                      fault=fault.mode))
             self._reset()  # stopped while the answer was held back
@@ -345,7 +345,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _hold(self) -> None:
         """Say nothing until the client hangs up or the server stops."""
-        stopping = self.server.sim._stopping
+        stopping = self.server.sim.stopping
         self.connection.settimeout(0.05)
         while not stopping.is_set():
             try:
