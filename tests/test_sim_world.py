@@ -11,7 +11,6 @@ import pytest
 from kondado_tui.clock import ManualClock
 from kondado_tui.models import KNOWN_STATUSES
 from kondado_tui.sim import DEMO_SPEED, Plan, SimWorld, UnknownPipeline, demo_pipelines
-from kondado_tui.sim.catalogue import COLLECTIONS_BY_ID
 
 DAY = 86400.0
 BUSY_OR_IDLE = {"scheduled", "running", "active"}
@@ -218,23 +217,7 @@ def test_speed_scales_time() -> None:
 
 
 def body_for(world: SimWorld, pid: int, **changes: Any) -> dict[str, Any]:
-    spec = world.spec(pid)
-    src_type = COLLECTIONS_BY_ID[spec.src_collection_id].type
-    dest_type = COLLECTIONS_BY_ID[spec.dest_collection_id].type
-    other_src = next(c.id for c in COLLECTIONS_BY_ID.values() if c.type == src_type
-                     and c.role == "source" and c.active and c.id != spec.src_collection_id)
-    other_dest = next(c.id for c in COLLECTIONS_BY_ID.values() if c.type == dest_type
-                      and c.role == "destination" and c.active
-                      and c.id != spec.dest_collection_id)
-    body: dict[str, Any] = {
-        "pipeline_id": pid,
-        "src_collection_id": other_src,
-        "dest_collection_id": other_dest,
-        "full_tables": {path: f"copy_{path or 'main'}" for path in spec.paths},
-        "execute_immediately": "N",
-    }
-    body.update(changes)
-    return body
+    return {**world.example_duplicate_body(pid), **changes}
 
 
 def new_id(answer: dict[str, Any]) -> int:
@@ -279,6 +262,14 @@ def test_duplicate_inherits_and_overwrites_parameters() -> None:
     assert world.spec(pid).parameters == {**base.parameters, name: "x"}
     assert world.spec(pid).client_id == 31552
     assert world.duplicate_bodies[-1]["overwrite_parameters"] == {name: "x"}
+
+
+def test_example_bodies_are_accepted_for_every_pipeline() -> None:
+    world = SimWorld(seed=9, clock=ManualClock())
+    for pid in list(world.pipeline_ids):
+        body = world.example_duplicate_body(pid)
+        assert body["src_collection_id"] != world.spec(pid).src_collection_id
+        new_id(world.duplicate(body))
 
 
 def test_duplicate_records_every_body_received() -> None:

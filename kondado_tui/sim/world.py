@@ -203,6 +203,27 @@ class SimWorld:
             self._states[new_id].run_after_build = body["execute_immediately"] == "Y"
             return {"success": True, "data": {"success": True, "data": {"new_pipeline_id": new_id}}}
 
+    def example_duplicate_body(self, pipeline_id: int) -> dict[str, Any]:
+        """A body the API accepts for duplicating this pipeline (for tests and demos):
+        other active collections of the same types, and every table path renamed."""
+        spec = self.spec(pipeline_id)
+
+        def other(current: int) -> int:
+            kind = cat.COLLECTIONS_BY_ID[current]
+            return next(
+                (c.id for c in cat.COLLECTIONS
+                 if (c.type, c.role) == (kind.type, kind.role) and c.active and c.id != current),
+                current,
+            )
+
+        return {
+            "pipeline_id": pipeline_id,
+            "src_collection_id": other(spec.src_collection_id),
+            "dest_collection_id": other(spec.dest_collection_id),
+            "full_tables": {path: f"copy_{path or 'main'}" for path in spec.paths},
+            "execute_immediately": "N",
+        }
+
     # -- ground truth ----------------------------------------------------------------
 
     def transitions(
