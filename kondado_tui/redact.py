@@ -49,14 +49,31 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+_installed = False
+
+
 def install_log_redaction() -> None:
-    """Mask secrets in every handler's output, httpx's and httpcore's debug logs included."""
-    flt = RedactingFilter()
-    for name in ("", "httpx", "httpcore", "kondado_tui"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
-            logger.addFilter(flt)
-    root = logging.getLogger()
-    for handler in root.handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(flt)
+    """Mask secrets in every log record of the process, whoever logs it and wherever the
+    handler was added (httpx and httpcore's child loggers included).
+
+    A record factory sees every record at creation, so no handler added later can miss it.
+    """
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        _installed = True
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        if record.args or "token" in str(record.msg) or _secrets:
+            try:
+                message = record.getMessage()
+            except Exception:  # a broken format string must not break logging
+                message = str(record.msg)
+            record.msg = redact(message)
+            record.args = None
+        return record
+
+    logging.setLogRecordFactory(factory)

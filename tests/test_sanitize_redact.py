@@ -68,3 +68,24 @@ def test_log_filter_redacts_formatted_records(caplog: pytest.LogCaptureFixture) 
         logger.debug("HTTP Request: GET %s", f"http://h/p?key=k&token={SEEDED}")
     assert caplog.records
     assert all(SEEDED not in r.getMessage() for r in caplog.records)
+
+
+def test_installed_redaction_covers_child_loggers_and_late_handlers() -> None:
+    import io
+
+    from kondado_tui.redact import install_log_redaction
+
+    register_secret(SEEDED)
+    install_log_redaction()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)  # added after installation
+    logger = logging.getLogger("httpcore.http11")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        logger.debug("send_request_headers %s", f"/p?key=k&token={SEEDED}")
+        logger.debug(f"plain message holding {SEEDED}")
+    finally:
+        logger.removeHandler(handler)
+    assert SEEDED not in stream.getvalue()
+    assert "token=***" in stream.getvalue()
