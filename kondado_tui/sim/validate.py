@@ -8,12 +8,10 @@ and be refused here, as the real API would, instead of being agreed with.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kondado_tui.sim.catalogue import COLLECTIONS_BY_ID
-
-if TYPE_CHECKING:
-    from kondado_tui.sim.world import PipelineSpec
+from kondado_tui.sim.spec import PipelineSpec
 
 REQUIRED = ("pipeline_id", "dest_collection_id", "src_collection_id", "full_tables",
             "execute_immediately")

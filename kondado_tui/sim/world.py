@@ -21,26 +21,25 @@ from typing import Any
 
 from kondado_tui.clock import SYSTEM_CLOCK, Clock
 from kondado_tui.sim import catalogue as cat
+from kondado_tui.sim.accounts import DEMO_SPEED, demo_account, random_account
+from kondado_tui.sim.spec import (
+    ACTIVE,
+    BLOCKED,
+    BUILD_ERROR,
+    BUILDING,
+    FAILING,
+    NOT_ACTIVE,
+    RUNNING,
+    SCHEDULED,
+    PipelineSpec,
+    Plan,
+    Start,
+)
 from kondado_tui.sim.validate import validate_duplicate
-
-RUNNING = "running"
-SCHEDULED = "scheduled"
-ACTIVE = "active"
-NOT_ACTIVE = "not_active"
-BUILDING = "building_tables"
-BUILD_ERROR = "error_building_tables"
-FAILING = "too_many_consecutive_failed_builds"
-BLOCKED = "too_many_consecutive_failed_builds__blocked"
 
 FAILING_AFTER = 3  # consecutive failed runs before the status says so
 NEVER = math.inf
-DEMO_SPEED = 30.0  # the demo account's timings are meant to be watched at this speed
 MAX_SPEED = 10_000.0  # a week a minute; beyond, a few real seconds replay years of runs
-
-
-class Plan(Enum):
-    BUSINESS = "business"
-    ESSENTIALS = "essentials"  # frequency-limited: manual runs are refused
 
 
 class _Next(Enum):
@@ -50,6 +49,19 @@ class _Next(Enum):
     START = "start"  # it leaves the queue: running
     FINISH = "finish"  # the run ends: active, failing or blocked
     BUILT = "built"  # its tables are built: active
+
+
+__all__ = [
+    "DEMO_SPEED",
+    "MAX_SPEED",
+    "DemoPipeline",
+    "PipelineSpec",
+    "Plan",
+    "SimWorld",
+    "Transition",
+    "UnknownPipeline",
+    "demo_pipelines",
+]
 
 
 class UnknownPipeline(KeyError):
@@ -72,30 +84,6 @@ class DemoPipeline:
     id: int
     name: str
     group: str
-
-
-@dataclass(frozen=True)
-class PipelineSpec:
-    """What a pipeline is: fixed for its life. Durations are simulated seconds."""
-
-    id: int
-    name: str
-    group: str
-    interval: float
-    run_seconds: float  # typical run duration
-    fail_rate: float
-    src_collection_id: int
-    dest_collection_id: int
-    paths: tuple[str, ...]
-    parameters: dict[str, str]
-    client_id: int = 20417
-    plan: Plan = Plan.BUSINESS
-    block_after: int | None = 6  # consecutive failures before the automatic block
-    sticky_raw_msg: str | None = None  # a warning every successful run leaves behind
-    jitter: float = 60.0
-    queue_seconds: float = 20.0  # typical wait between scheduled and running
-    build_seconds: float = 240.0
-    static: bool = False  # never changes (disabled, blocked, undocumented, ...)
 
 
 @dataclass
@@ -135,10 +123,9 @@ class SimWorld:
         self._transitions: list[Transition] = []
         self._initial: dict[int, tuple[str, str | None]] = {}
         self.duplicate_bodies: list[Any] = []
-        specs, initial = _demo_specs() if demo else _random_specs(pipelines, seed)
+        specs, starts = demo_account() if demo else random_account(pipelines, seed)
         for spec in specs:
-            status, raw, failures = initial.get(spec.id, (ACTIVE, None, 0))
-            self._add(spec, status, raw, failures, self.started_at)
+            self._add(spec, starts.get(spec.id, Start()), self.started_at)
         self._next_id = max(self._specs, default=100_000) + 1001
 
     # -- the account -----------------------------------------------------------------
@@ -199,7 +186,7 @@ class SimWorld:
                 static=False, sticky_raw_msg=None,
             )
             now = self.clock.now()
-            self._add(spec, BUILDING, None, 0, now, announce=True)
+            self._add(spec, Start(BUILDING), now, announce=True)
             self._states[new_id].run_after_build = body["execute_immediately"] == "Y"
             return {"success": True, "data": {"success": True, "data": {"new_pipeline_id": new_id}}}
 
@@ -259,16 +246,15 @@ class SimWorld:
 
     # -- the lifecycle ---------------------------------------------------------------
 
-    def _add(
-        self, spec: PipelineSpec, status: str, raw: str | None, failures: int, now: float,
-        announce: bool = False,
-    ) -> None:
-        state = _State(status, raw, failures, rng=random.Random(f"{self.seed}:{spec.id}:runs"))
-        state.streak_msg = raw if failures else None
+    def _add(self, spec: PipelineSpec, start: Start, now: float, announce: bool = False) -> None:
+        status, raw = start.status, start.raw_msg
+        state = _State(status, raw, start.failures,
+                       rng=random.Random(f"{self.seed}:{spec.id}:runs"))
+        state.streak_msg = raw if start.failures else None
         self._specs[spec.id] = spec
         self._states[spec.id] = state
         self._initial[spec.id] = (status, raw)
-        if announce:
+        if announce:  # created now: it did not exist before
             self._initial[spec.id] = ("", None)
             self._transitions.append(Transition(now, spec.id, "", status, raw))
         if spec.static:
@@ -423,112 +409,11 @@ def _spread(rng: random.Random, low: float = 0.4, high: float = 1.6) -> float:
     return rng.uniform(low, high)
 
 
-def _random_specs(
-    count: int, seed: int
-) -> tuple[list[PipelineSpec], dict[int, tuple[str, str | None, int]]]:
-    """An ordinary account: mostly healthy, a few disabled, one on the Essentials plan."""
-    rng = random.Random(f"{seed}:account")
-    ids = sorted(rng.sample(range(1000, 99_999), count))
-    specs: list[PipelineSpec] = []
-    initial: dict[int, tuple[str, str | None, int]] = {}
-    for n, pid in enumerate(ids):
-        connector = rng.choice(cat.CONNECTORS)
-        dest_type = rng.choice(cat.DESTINATION_TYPES)
-        obj = rng.choice(connector.objects)
-        disabled = n % 7 == 3
-        spec = PipelineSpec(
-            id=pid,
-            name=f"{connector.label} {obj} → {cat.DESTINATION_LABELS[dest_type]}",
-            group=rng.choice(cat.GROUPS),
-            interval=rng.choice(cat.SCHEDULES),
-            run_seconds=rng.choice((45.0, 90.0, 180.0, 420.0, 900.0, 1800.0)),
-            fail_rate=rng.choice((0.0, 0.02, 0.04, 0.08, 0.15)),
-            src_collection_id=_collection_of(connector.source_type, "source"),
-            dest_collection_id=_collection_of(dest_type, "destination"),
-            paths=("", *rng.sample(connector.sub_paths, rng.randint(0, len(connector.sub_paths)))),
-            parameters=dict(connector.parameters),
-            queue_seconds=rng.choice((5.0, 20.0, 60.0)),
-            plan=Plan.ESSENTIALS if n % 11 == 5 else Plan.BUSINESS,
-            static=disabled,
-        )
-        if disabled:
-            initial[pid] = (NOT_ACTIVE, None, 0)
-        specs.append(spec)
-    return specs, initial
-
-
-def _collection_of(type_: str, role: str) -> int:
-    return next(c.id for c in cat.COLLECTIONS if c.type == type_ and c.role == role and c.active)
-
-
 def demo_pipelines(world: SimWorld | None = None) -> list[DemoPipeline]:
     """The demo account's pipelines (or a given world's), for `--demo`'s configuration."""
     if world is not None:
         return [DemoPipeline(pid, world.spec(pid).name, world.spec(pid).group)
                 for pid in world.pipeline_ids]
-    return [DemoPipeline(s.id, s.name, s.group) for s in _demo_specs()[0]]
+    return [DemoPipeline(s.id, s.name, s.group) for s in demo_account()[0]]
 
 
-def _demo_specs() -> tuple[list[PipelineSpec], dict[int, tuple[str, str | None, int]]]:
-    """A showcase account: every documented status, and pipelines that keep moving.
-
-    Timings are brisk but life-like (runs every 10-45 minutes, lasting 2-12 minutes):
-    at `DEMO_SPEED` they run every 20-90 seconds and last 4-25 seconds.
-    """
-
-    def spec(
-        pid: int, name: str, group: str, every_min: float, run_min: float, src: int,
-        dest: int, connector: int, **extra: Any,
-    ) -> PipelineSpec:
-        conn = cat.CONNECTORS[connector]
-        return PipelineSpec(
-            id=pid, name=name, group=group, interval=every_min * cat.MINUTE,
-            run_seconds=run_min * cat.MINUTE, fail_rate=extra.pop("fail_rate", 0.0),
-            src_collection_id=src, dest_collection_id=dest, paths=("", *conn.sub_paths),
-            parameters=dict(conn.parameters), jitter=3 * cat.MINUTE, queue_seconds=90.0,
-            build_seconds=6 * cat.MINUTE, **extra,
-        )
-
-    specs = [
-        spec(2040, "Shopify orders → BigQuery", "Sales", 15, 4, 5051, 7001, 5),
-        spec(2041, "Shopify customers → BigQuery", "Sales", 20, 3, 5051, 7001, 5),
-        spec(2042, "HubSpot deals → BigQuery", "Sales", 15, 5, 5022, 7001, 2, fail_rate=0.1),
-        spec(2050, "Meta Ads insights → BigQuery", "Marketing", 20, 6, 5041, 7001, 4),
-        spec(2051, "GA4 sessions by source → BigQuery", "Marketing", 30, 8, 5031, 7001, 3,
-             sticky_raw_msg=cat.WARNINGS[1]),
-        spec(2052, "HubSpot contacts → BigQuery", "Marketing", 15, 5, 5021, 7001, 2,
-             sticky_raw_msg=cat.MARKUP_WARNING),
-        spec(2053, "Meta Ads campaigns → BigQuery", "Marketing", 45, 3, 5042, 7002, 4,
-             plan=Plan.ESSENTIALS),
-        spec(2060, "ERP notas fiscais → Snowflake", "Finance", 30, 10, 5011, 7011, 1,
-             fail_rate=0.85, block_after=None),
-        spec(2061, "ERP pedidos → Snowflake", "Finance", 10, 2, 5011, 7011, 1),
-        spec(2062, "Postgres invoices → Snowflake", "Finance", 15, 7, 5001, 7011, 0,
-             fail_rate=0.3, block_after=None),
-        spec(2063, "Postgres payments (legacy) → Snowflake", "Finance", 30, 5, 5001, 7011, 0,
-             static=True),
-        spec(2070, "Postgres products → Redshift", "Product", 20, 12, 5002, 7021, 0),
-        spec(2071, "Postgres events → Redshift", "Product", 30, 4, 5002, 7021, 0, static=True),
-        spec(2072, "NetSuite items → Redshift", "Product", 30, 4, 5012, 7021, 1, static=True),
-        spec(2080, "Shopify refunds → Postgres DW", "Operations", 30, 3, 5052, 7031, 5),
-        spec(2081, "MySQL estoque → Postgres DW", "Operations", 30, 3, 5012, 7031, 1,
-             static=True),
-        spec(2082, "Postgres tickets → Postgres DW", "Operations", 20, 4, 5001, 7031, 0,
-             static=True),
-    ]
-    initial: dict[int, tuple[str, str | None, int]] = {
-        2041: (RUNNING, None, 0),
-        2042: (SCHEDULED, None, 0),
-        2050: (SCHEDULED, None, 0),
-        2061: (RUNNING, None, 0),
-        2051: (ACTIVE, cat.WARNINGS[1], 0),
-        2052: (ACTIVE, cat.MARKUP_WARNING, 0),
-        2060: (FAILING, cat.FAILURES[2], 4),
-        2063: (NOT_ACTIVE, None, 0),
-        2070: (BUILDING, None, 0),
-        2071: (BLOCKED, cat.FAILURES[1], 6),
-        2072: (ACTIVE, cat.LONG_TRACE, 1),
-        2081: (BUILD_ERROR, cat.BUILD_FAILURE, 0),
-        2082: (cat.UNDOCUMENTED_STATUS, cat.UNDOCUMENTED_MESSAGE, 0),
-    }
-    return specs, initial
