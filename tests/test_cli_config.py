@@ -111,6 +111,8 @@ def test_add_by_id_checks_with_one_status_request(
     assert out.startswith(f"Added pipeline {pid} to {path} (status now: ")
     assert statuses(sim) == [f"/pipelines/{pid}/status"]
     assert path.read_text() == before + f"\n[[pipelines]]\nid = {pid}\n"
+    # The check went through the host-wide rate budget (its ledger is in the state dir).
+    assert (tmp_path / "xdg-state" / "kondado-tui" / "ledger.sqlite3").exists()
 
 
 def test_add_by_url_with_name_and_group(
