@@ -58,6 +58,9 @@ class FakePoller:
         self._observations[pid] = obs
         self.emit(StatusObserved(pid, obs, previous, self._since[pid]))
 
+    def set_health_quietly(self, **changes: Any) -> None:
+        self._health = dataclasses.replace(self._health, **changes)
+
     def set_health(self, **changes: Any) -> None:
         self._health = dataclasses.replace(self._health, **changes)
         self.emit(HealthChanged(self._health))

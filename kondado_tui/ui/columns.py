@@ -77,9 +77,14 @@ def _status_text(row: Row, full: bool) -> str:
 
 
 def status_text(row: Row, width: int) -> str:
-    """The API's status words; the short form only when the column is too narrow for them."""
+    """The API's status words; the short form only when the column is too narrow for them.
+
+    A status the docs do not list has no short form: its words are cut with an ellipsis.
+    """
     full = _status_text(row, True)
-    return full if len(full) <= width else _status_text(row, False)
+    if len(full) <= width or row.severity is Severity.UNKNOWN:
+        return full
+    return _status_text(row, False)
 
 
 def compute_layout(total: int, rows: Sequence[Row], *, with_last_run: bool) -> Layout:
@@ -90,7 +95,8 @@ def compute_layout(total: int, rows: Sequence[Row], *, with_last_run: bool) -> L
     id_w = max(max((len(str(r.id)) for r in rows), default=2), 2)
     group_w = min(max(groups), 12)
     full_w = max((len(_status_text(r, True)) for r in rows), default=12)
-    short_w = max((len(_status_text(r, False)) for r in rows), default=12)
+    short_w = max((len(_status_text(r, False)) for r in rows
+                   if r.severity is not Severity.UNKNOWN), default=12)
     fixed: list[tuple[str, int]] = [(MARK, 2), (NAME, name_w), (ID, id_w)]
     if group_w and total >= 100:
         fixed.append((GROUP, max(group_w, 5)))

@@ -67,7 +67,7 @@ def banner_text(health: Health, now: float, config_path: str = "") -> Text | Non
     else:
         return None
     text = Text()
-    text.append(f" {head}: ", style="bold")
+    text.append(f"{head}: ", style="bold")
     text.append(body.replace("..", "."))
     text.append(" " + _last_answer(health, now))
     return text
@@ -104,17 +104,15 @@ def health_line(
     palette: Palette,
     *,
     read_only: bool,
-    sort: str,
     filter_text: str,
     shown: int,
     total: int,
 ) -> Text:
-    """Filter, sort, budget, next poll, connection and the read-only/ledger markers."""
+    """Filter, budget, next poll, connection and the read-only/ledger markers."""
     text = Text(no_wrap=True, overflow="ellipsis")
     if filter_text:
         text.append(f"filter “{clean(filter_text, keep_newlines=False)}” {shown}/{total}  ",
                     style=palette.warning)
-    text.append(f"sort: {sort}  ", style=palette.muted)
     text.append(f"{health.used_last_minute}/{health.budget_per_minute} req/min  ")
     if health.paused:
         text.append(" PAUSED ", style=palette.warning + Style(reverse=True))

@@ -62,9 +62,8 @@ def fields_table(row: Row, now: float, palette: Palette) -> Table:
     grid.add_column()
     obs = row.observation
     kind = row.kind
-    status = Text(f"{kind.glyph} {kind.label}", style=palette.severity[row.severity])
-    status.append(f"   {clean(kind.value)} — {kind.meaning}", style=palette.muted)
-    grid.add_row("status", status)
+    grid.add_row("status", Text(f"{kind.glyph} {kind.label}", style=palette.severity[row.severity]))
+    grid.add_row("API value", Text(f"{clean(kind.value, keep_newlines=False)} ({kind.meaning})"))
     grid.add_row("severity", Text(row.severity.label))
     grid.add_row("id", Text(str(row.id)))
     grid.add_row("name", Text(clean(row.entry.display_name)))

@@ -31,7 +31,16 @@ from kondado_tui.models import Observation, Severity, app_url
 from kondado_tui.sanitize import clean, first_line
 from kondado_tui.ui.backend import SessionLike
 from kondado_tui.ui.board import Alert, Board, Row, SortMode
-from kondado_tui.ui.columns import AGE, SINCE, Layout, compute_layout, render_cells
+from kondado_tui.ui.columns import (
+    AGE,
+    ID,
+    NAME,
+    SINCE,
+    STATUS,
+    Layout,
+    compute_layout,
+    render_cells,
+)
 from kondado_tui.ui.health_text import banner_text, counts_text, health_line
 from kondado_tui.ui.palette import Palette
 from kondado_tui.ui.screens.add import AddResult, AddScreen
@@ -42,6 +51,8 @@ from kondado_tui.ui.widgets.pipeline_table import PipelineTable
 if TYPE_CHECKING:
     from kondado_tui.ui.app import KondadoApp
 
+SORT_COLUMN = {SortMode.SEVERITY: STATUS, SortMode.NAME: NAME, SortMode.ID: ID,
+               SortMode.AGE: AGE}
 ADD_TIMEOUT = 90.0  # the status call waits its turn in the rate budget
 READ_ONLY_WHY = (
     "read-only: {what} is disabled (started with --read-only or [ui] read_only = true)"
@@ -68,6 +79,8 @@ class MainScreen(Screen[None]):
         Binding("d", "duplicate", "duplicate"),
         Binding("slash", "filter", "filter"),
         Binding("s", "sort", "sort"),
+        Binding("question_mark", "app.help", "help"),
+        Binding("q", "app.quit", "quit"),
         Binding("f", "ask_now", "ask now"),
         Binding("p", "pause", "pause"),
         Binding("c", "copy_url", "copy URL"),
@@ -117,7 +130,7 @@ class MainScreen(Screen[None]):
         with Horizontal(id="statusbar"):
             yield Static(id="counts", markup=False)
             yield Static(id="health", markup=False)
-        yield Footer()
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.palette = Palette.from_variables(self.app.get_css_variables())
@@ -159,7 +172,7 @@ class MainScreen(Screen[None]):
             self._stale[row.id] = stale
             cells.append((str(row.id), render_cells(row, layout, self.palette, now, stale)))
         with self.app.batch_update():
-            self.table.show(layout, cells)
+            self.table.show(layout, cells, SORT_COLUMN[self.sort_mode])
         self.refresh_lines()
 
     def refresh_lines(self) -> None:
@@ -174,7 +187,7 @@ class MainScreen(Screen[None]):
             banner.update(text or "")
         line = health_line(
             health, now, self.palette,
-            read_only=self.read_only, sort=self.sort_mode.value, filter_text=self.filter_text,
+            read_only=self.read_only, filter_text=self.filter_text,
             shown=self.table.row_count, total=len(self.board.rows),
         )
         if self._batch is not None:

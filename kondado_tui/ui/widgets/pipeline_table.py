@@ -54,6 +54,7 @@ class PipelineTable(DataTable[Text]):
         # Until the user moves the cursor it stays on the top row (the worst pipeline);
         # afterwards it follows the pipeline it is on through sorts and removals.
         self.touched = False
+        self._sorted_by = ""
 
     @property
     def table_layout(self) -> Layout | None:
@@ -75,12 +76,15 @@ class PipelineTable(DataTable[Text]):
     def cells(self, key: str) -> dict[str, Text] | None:
         return self._shown.get(key)
 
-    def show(self, layout: Layout, rows: Sequence[RowCells]) -> None:
+    def show(self, layout: Layout, rows: Sequence[RowCells], sorted_by: str = "") -> None:
         """Make the table show exactly `rows`, in this order, touching as little as possible."""
         selected = self.selected_key
         cursor_before = self.cursor_row
         if layout != self._layout:
             self._rebuild_columns(layout)
+        if sorted_by != self._sorted_by:
+            self._sorted_by = sorted_by
+            self._label_columns()
         wanted = {key for key, _ in rows}
         for key in [k for k in self._shown if k not in wanted]:
             self.remove_row(key)
@@ -124,6 +128,14 @@ class PipelineTable(DataTable[Text]):
         for key, width in layout.widths:
             self.add_column(Text(TITLES[key]), width=width + GAP, key=key)
         self._layout = layout
+        self._label_columns()
+
+    def _label_columns(self) -> None:
+        """The sorted column's title carries a ▼ (k9s-style) instead of a status-line word."""
+        for key, column in self.columns.items():
+            title = TITLES.get(str(key.value), "")
+            column.label = Text(title + (" ▼" if key.value == self._sorted_by else ""))
+        self.refresh()
 
     def action_cursor_up(self) -> None:
         self.touched = True
