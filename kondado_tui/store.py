@@ -115,7 +115,9 @@ class HistoryStore:
         self.max_rows_per_pipeline = max(1, max_rows_per_pipeline)
         self._busy_ms = max(0, int(busy_timeout * 1000))
         self._lock = threading.RLock()
-        self._notes: list[str] = []
+        self._notes: list[str] = []  # about the file: kept for the life of the store
+        # What fails now, by "read", "write" or "prune": cleared when one works again.
+        self._trouble: dict[str, str] = {}
         self._writes = 0
         # Last (status, raw_msg) per pipeline in this process: answers `record` when the
         # database cannot be written, so transitions are still told apart.
@@ -128,9 +130,13 @@ class HistoryStore:
 
     @property
     def note(self) -> str:
-        """"" or what happened to the history (file set aside, writes failing, ...)."""
+        """What a user should know about the history ("" when all is well).
+
+        Set when a file was set aside or cannot be opened (for the life of the store),
+        and while reads or writes fail (cleared by the next one that works).
+        """
         with self._lock:
-            return " ".join(self._notes)
+            return " ".join([*self._notes, *self._trouble.values()])
 
     def record(self, obs: Observation) -> bool:
         """Remember an observation; True when it is a transition (or the first one seen).
@@ -143,11 +149,10 @@ class HistoryStore:
         pid = status.pipeline_id
         with self._lock:
             try:
-                with self._write() as conn:
-                    changed = self._record(conn, obs, raw_msg)
+                changed = self._write_observation(obs, raw_msg)
             except sqlite3.Error as exc:
-                self._add_note(f"History could not be saved ({_reason(exc)}); "
-                               "the monitor goes on without it.")
+                self._trouble["write"] = (f"History could not be saved ({_reason(exc)}); "
+                                          "the monitor goes on without it.")
                 previous = self._seen.get(pid)
                 changed = previous != (status.status, raw_msg)
             self._seen[pid] = (status.status, raw_msg)
@@ -255,6 +260,22 @@ class HistoryStore:
 
     # ------------------------------------------------------------------------- writing
 
+    def _write_observation(self, obs: Observation, raw_msg: str | None) -> bool:
+        """Record in one transaction; a file damaged under us is set aside, then retried."""
+        try:
+            with self._write() as conn:
+                changed = self._record(conn, obs, raw_msg)
+        except sqlite3.DatabaseError as exc:
+            if not (self.persistent and _is_corrupt(exc)):
+                raise
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = self._open()  # finds the damage, moves the file aside
+            with self._write() as conn:
+                changed = self._record(conn, obs, raw_msg)
+        self._trouble.pop("write", None)
+        return changed
+
     def _record(self, conn: sqlite3.Connection, obs: Observation, raw_msg: str | None) -> bool:
         status = obs.status
         pid = status.pipeline_id
@@ -335,7 +356,9 @@ class HistoryStore:
                             (pid, pid, limit),
                         )
             except sqlite3.Error as exc:
-                self._add_note(f"Old history could not be pruned ({_reason(exc)}).")
+                self._trouble["prune"] = f"Old history could not be pruned ({_reason(exc)})."
+                return
+            self._trouble.pop("prune", None)
 
     # ------------------------------------------------------------------------- reading
 
@@ -345,10 +368,11 @@ class HistoryStore:
                 rows: list[tuple[object, ...]] = self._conn.execute(
                     sql, tuple(params)
                 ).fetchall()
-                return rows
             except sqlite3.Error as exc:
-                self._add_note(f"History could not be read ({_reason(exc)}).")
+                self._trouble["read"] = f"History could not be read ({_reason(exc)})."
                 return []
+            self._trouble.pop("read", None)
+            return rows
 
     def _select_ids(self, sql: str, ids: Iterable[int] | None) -> list[tuple[object, ...]]:
         if ids is None:

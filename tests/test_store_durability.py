@@ -11,6 +11,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from kondado_tui.clock import ManualClock
 from kondado_tui.models import Observation, PipelineStatus
 from kondado_tui.store import SCHEMA_VERSION, HistoryStore
@@ -197,4 +199,39 @@ def test_a_failing_write_is_reported_not_raised(tmp_path: Path) -> None:
     assert "History could not be saved (database is locked)" in store.note
     blocker.rollback()
     blocker.close()
+    assert store.record(obs(1, "active", T0 + 3)) is False  # the file never saw "running"
+    assert store.note == ""  # the trouble is over: nothing left to tell
+    assert store.record(obs(1, "scheduled", T0 + 4)) is True
+    assert [t.to_status for t in store.transitions(1)] == ["active", "scheduled"]
+    store.close()
+
+
+def test_a_file_damaged_while_open_is_set_aside_and_the_write_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "history.sqlite3"
+    store = HistoryStore(path, clock=ManualClock(T0))
+    store.record(obs(1, "active", T0))
+    # The disk goes bad under the open connection: SQLite notices on the next write.
+    for name in (path, Path(str(path) + "-wal")):
+        if name.exists():
+            name.write_bytes(b"\x00bad sector" * 500)
+    real_record = HistoryStore._record
+    calls: list[int] = []
+
+    def failing_once(self: HistoryStore, *args: object) -> bool:
+        calls.append(1)
+        if len(calls) == 1:
+            damaged = sqlite3.DatabaseError("database disk image is malformed")
+            damaged.sqlite_errorcode = sqlite3.SQLITE_CORRUPT  # type: ignore[attr-defined]
+            raise damaged
+        return real_record(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(HistoryStore, "_record", failing_once)
+    assert store.record(obs(2, "running", T0 + 1)) is True
+    assert len(calls) == 2
+    assert "damaged" in store.note and "fresh history started" in store.note
+    assert store.persistent
+    assert set(store.last_observations()) == {2}
+    assert len(_set_aside_files(path)) >= 1
     store.close()
