@@ -1,0 +1,95 @@
+"""The dashboard on a real Session talking to the simulator over loopback HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from kondado_tui.clock import SYSTEM_CLOCK
+from kondado_tui.config import load_config
+from kondado_tui.session import Session
+from kondado_tui.sim import SimServer
+from kondado_tui.sim.faults import FaultMode
+from kondado_tui.ui.app import KondadoApp
+from kondado_tui.ui.columns import MESSAGE, STATUS
+from kondado_tui.ui.screens.confirm import ConfirmScreen
+
+SIZE = (120, 36)
+
+
+def write_config(tmp_path: Path, sim: SimServer, ids: list[int]) -> Path:
+    path = tmp_path / "config.toml"
+    lines = [
+        "# written by a test\n[api]\n",
+        f'base_url = "{sim.base_url}"\nkey = "{sim.key}"\ntoken = "{sim.token}"\n',
+        f'ledger = "{tmp_path / "ledger.sqlite3"}"\n',
+        f'[history]\npath = "{tmp_path / "history.sqlite3"}"\n',
+    ]
+    for pid in ids:
+        lines.append(f"\n[[pipelines]]\nid = {pid}\nname = \"sim {pid}\"\n")
+    path.write_text("".join(lines))
+    path.chmod(0o600)
+    return path
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+def open_app(tmp_path: Path, sim: SimServer, count: int) -> tuple[KondadoApp, Session, list[int]]:
+    ids = sim.world.pipeline_ids[:count]
+    config = load_config(write_config(tmp_path, sim, ids), env={})
+    session = Session.open(config, SYSTEM_CLOCK)
+    return KondadoApp(session, clock=SYSTEM_CLOCK), session, ids
+
+
+async def test_live_rows_fill_in_from_the_api(tmp_path: Path, sim: SimServer) -> None:
+    app, session, ids = open_app(tmp_path, sim, 3)
+    try:
+        async with app.run_test(size=SIZE):
+            board = app.main.board
+            await until(lambda: all(board.rows[i].observation for i in ids))
+            for pid in ids:
+                cells = app.main.table.cells(str(pid))
+                assert cells is not None and "not yet observed" not in cells[STATUS].plain
+            assert "connected" in str(app.main.query_one("#health").render())
+    finally:
+        await session.aclose()
+
+
+async def test_run_key_posts_a_run(tmp_path: Path, sim: SimServer) -> None:
+    app, session, ids = open_app(tmp_path, sim, 2)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(lambda: app.main.selected_id() is not None)
+            pid = app.main.selected_id()
+            await pilot.press("r")
+            await until(lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.press("y")
+            await until(lambda: any(r.method == "POST" and r.path == f"/pipelines/{pid}/run"
+                                    for r in sim.log))
+            await until(lambda: any("Run of" in str(n.message) for n in app._notifications))
+    finally:
+        await session.aclose()
+
+
+async def test_garbage_answers_raise_the_banner(tmp_path: Path, sim: SimServer) -> None:
+    sim.set_fault(FaultMode.HTML_200)
+    app, session, ids = open_app(tmp_path, sim, 3)
+    try:
+        async with app.run_test(size=SIZE):
+            banner = app.main.query_one("#banner")
+            await until(lambda: banner.has_class("shown"), timeout=15)
+            text = str(banner.render())
+            assert "unreadable" in text
+            assert sim.token not in text
+            cells = app.main.table.cells(str(ids[0]))
+            assert cells is not None and cells[MESSAGE].plain.startswith("could not ask:")
+    finally:
+        await session.aclose()
