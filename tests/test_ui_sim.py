@@ -64,7 +64,7 @@ async def test_live_rows_fill_in_from_the_api(tmp_path: Path, sim: SimServer) ->
 
 
 async def test_run_key_posts_a_run(tmp_path: Path, sim: SimServer) -> None:
-    app, session, ids = open_app(tmp_path, sim, 2)
+    app, session, _ids = open_app(tmp_path, sim, 2)
     try:
         async with app.run_test(size=SIZE) as pilot:
             await until(lambda: app.main.selected_id() is not None)
