@@ -1,8 +1,6 @@
 """The `kondado-tui` command line. The TUI and every subcommand sit on the same core.
 
-Exit codes (cron and monitoring scripts rely on them):
-0 ok / all healthy, 1 a pipeline in error or blocked, 2 usage or config error,
-3 the API could not be asked (network, credentials, rate limit), 130 interrupted.
+Exit codes: see kondado_tui/exitcodes.py (cron and monitoring scripts rely on them).
 """
 
 from __future__ import annotations
@@ -14,13 +12,14 @@ from collections.abc import Sequence
 
 from kondado_tui import __version__
 from kondado_tui.errors import ApiError, ConfigError, KondadoError, ValidationError
+from kondado_tui.exitcodes import (
+    EXIT_API,
+    EXIT_BUG,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+)
 from kondado_tui.redact import install_log_redaction, redact
-
-EXIT_OK = 0
-EXIT_UNHEALTHY = 1
-EXIT_USAGE = 2
-EXIT_API = 3
-EXIT_INTERRUPTED = 130
 
 # Each module registers its subcommands with `register(subparsers)`.
 COMMAND_MODULES = (
@@ -99,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "This is a bug: please report it with the command you ran.",
             file=sys.stderr,
         )
-        return 70
+        return EXIT_BUG
 
 
 def run() -> None:

@@ -67,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 
 def handle_init(args: argparse.Namespace) -> int:
-    from kondado_tui.cli import EXIT_OK
+    from kondado_tui.exitcodes import EXIT_OK
 
     path = write_starter_config(paths.config_path(args.config, os.environ))
     print(
@@ -84,7 +84,7 @@ def handle_init(args: argparse.Namespace) -> int:
 
 
 def handle_add(args: argparse.Namespace) -> int:
-    from kondado_tui.cli import EXIT_API, EXIT_OK, EXIT_USAGE
+    from kondado_tui.exitcodes import EXIT_API, EXIT_OK, EXIT_USAGE
 
     pid = parse_pipeline_ref(args.ref)
     config = load_for_command(args, require_credentials=not args.no_check)
@@ -126,7 +126,7 @@ async def check_pipeline(config: Config, pid: int) -> PipelineStatus:
 
 
 def handle_remove(args: argparse.Namespace) -> int:
-    from kondado_tui.cli import EXIT_OK, EXIT_USAGE
+    from kondado_tui.exitcodes import EXIT_OK, EXIT_USAGE
 
     pid = parse_pipeline_ref(args.ref)
     config = load_for_command(args, require_credentials=False)

@@ -31,7 +31,7 @@ def _positive_int(text: str) -> int:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from kondado_tui.cli import EXIT_OK, EXIT_USAGE
+    from kondado_tui.exitcodes import EXIT_OK, EXIT_USAGE
 
     config = load_for_command(args)
     if config.ui.read_only:

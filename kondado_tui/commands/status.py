@@ -73,7 +73,7 @@ class Row:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from kondado_tui.cli import EXIT_API, EXIT_OK, EXIT_UNHEALTHY, EXIT_USAGE
+    from kondado_tui.exitcodes import EXIT_API, EXIT_OK, EXIT_UNHEALTHY, EXIT_USAGE
 
     config = load_for_command(args)
     ids: list[int] = list(dict.fromkeys(args.ids)) or [p.id for p in config.pipelines]
