@@ -213,7 +213,7 @@ def tables_warning(body: dict[str, Any]) -> str:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from kondado_tui.cli import EXIT_API, EXIT_OK, EXIT_USAGE
+    from kondado_tui.exitcodes import EXIT_API, EXIT_OK, EXIT_USAGE
 
     draft, problems = draft_from_args(args)
     problems = {**validate(draft), **problems}  # a shape problem says more than its echo
