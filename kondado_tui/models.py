@@ -40,7 +40,7 @@ class StatusKind:
     @property
     def label(self) -> str:
         """The API's value with underscores as spaces, as Kondado's docs write it."""
-        return self.value.replace("_", " ")
+        return " ".join(self.value.replace("_", " ").split())
 
 
 KNOWN_STATUSES: dict[str, StatusKind] = {

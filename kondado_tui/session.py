@@ -18,7 +18,7 @@ from kondado_tui.budget import RateBudget
 from kondado_tui.clock import SYSTEM_CLOCK, Clock
 from kondado_tui.config import Config, load_config
 from kondado_tui.events import PollerEvent
-from kondado_tui.paths import default_ledger_path, default_state_dir
+from kondado_tui.paths import default_history_path, default_ledger_path
 from kondado_tui.poller import Poller
 from kondado_tui.store import HistoryStore
 
@@ -44,7 +44,7 @@ def open_client(
 
 
 def open_store(config: Config, clock: Clock = SYSTEM_CLOCK) -> HistoryStore:
-    path = config.history.path or default_state_dir() / "history.sqlite3"
+    path = config.history.path or default_history_path()
     return HistoryStore(
         path,
         clock=clock,
@@ -111,16 +111,16 @@ class Session:
             callback()
 
 
-def open_demo(clock: Clock = SYSTEM_CLOCK, speed: float = 30.0) -> Session:
+def open_demo(clock: Clock = SYSTEM_CLOCK, speed: float | None = None) -> Session:
     """The built-in simulator on a free loopback port, and a session on it.
 
     Everything it writes (config, history, ledger) goes to a temporary directory, so the
     demo never touches the user's own files.
     """
-    from kondado_tui.sim import SimServer, SimWorld, demo_pipelines
+    from kondado_tui.sim import DEMO_SPEED, SimServer, SimWorld, demo_pipelines
 
     workdir = Path(tempfile.mkdtemp(prefix="kondado-tui-demo-"))
-    world = SimWorld(clock=clock, speed=speed, demo=True)
+    world = SimWorld(clock=clock, speed=speed or DEMO_SPEED, demo=True)
     server = SimServer(world, clock=clock)
     server.start()
     config_path = workdir / "config.toml"

@@ -108,6 +108,8 @@ async def collect(config: Config, rows: list[Row], max_age: float | None, clock:
         store = await asyncio.to_thread(open_store, config, clock)
     except Exception:  # history is a convenience here: never a reason to fail a check
         store = None
+    if store is not None and store.note:
+        print(f"kondado-tui: note: {store.note}", file=sys.stderr)
     if max_age is not None and store is not None:
         ids = [r.pipeline_id for r in rows]
         fresh = await asyncio.to_thread(store.fresh_observations, max_age, ids)
