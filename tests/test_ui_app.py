@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual import events
 from textual.widgets import Input
 from textual.widgets.data_table import ColumnKey
 from ui_fakes import ENTRIES, FakePoller, FakeSession, make_config
@@ -409,3 +410,17 @@ async def test_duplicate_without_the_form_says_so(tmp_path: Path) -> None:
         await pilot.press("d")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen) is False
+
+
+async def test_keys_typed_right_after_slash_reach_the_filter(tmp_path: Path) -> None:
+    app, poller = build(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        await pilot.pause()
+        # all at once, as tmux delivers a fast typist or a paste
+        for key, char in (("slash", "/"), ("a", "a"), ("d", "d"), ("s", "s")):
+            app.post_message(events.Key(key, char))
+        await pilot.pause()
+        await pilot.pause()
+        assert app.main.query_one("#filter", Input).value == "ads"
+        assert not isinstance(app.screen, AddScreen)

@@ -29,6 +29,7 @@ def _fail(message: str) -> int:
 def launch(args: argparse.Namespace) -> int:
     from kondado_tui.session import Session, open_demo
     from kondado_tui.ui.app import KondadoApp
+    from kondado_tui.ui.lifecycle import run_guarded
 
     read_only = bool(getattr(args, "read_only", False))
     try:
@@ -52,7 +53,7 @@ def launch(args: argparse.Namespace) -> int:
 
     async def run() -> int | None:
         try:
-            return await app.run_async()
+            return await run_guarded(app, app.run_async)  # SIGTERM, SIGHUP, lost terminal
         finally:
             await session.aclose()
 

@@ -67,8 +67,10 @@ class MainScreen(Screen[None]):
     }
     MainScreen #banner.shown { display: block; }
     MainScreen #banner.rate { background: $warning 30%; }
-    MainScreen #filter { display: none; height: 1; border: none; padding: 0 1; }
-    MainScreen #filter.shown { display: block; }
+    /* Zero height rather than display:none, so `/` can focus it at once and fast
+       typing (or a paste) lands in the filter rather than on the table's keys. */
+    MainScreen #filter { height: 0; border: none; padding: 0 1; }
+    MainScreen #filter.shown { height: 1; }
     MainScreen #statusbar { height: 1; background: $panel; }
     MainScreen #counts { width: 1fr; padding: 0 1; }
     MainScreen #health { width: auto; padding: 0 1; }
@@ -77,7 +79,8 @@ class MainScreen(Screen[None]):
         Binding("r", "run", "run"),
         Binding("space", "mark", "mark"),
         Binding("d", "duplicate", "duplicate"),
-        Binding("slash", "filter", "filter"),
+        # priority: handled as the key arrives, so what is typed next goes to the filter
+        Binding("slash", "filter", "filter", priority=True),
         Binding("s", "sort", "sort"),
         Binding("question_mark", "app.help", "help"),
         Binding("q", "app.quit", "quit"),
@@ -310,7 +313,7 @@ class MainScreen(Screen[None]):
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.add_class("shown")
-        box.focus()
+        self.set_focus(box)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:

@@ -1,0 +1,590 @@
+"""The duplicate form: every field of `POST /pipelines`, validated as you type.
+
+The form only edits a `DuplicateDraft`; the core validator (`kondado_tui.duplicate`)
+says what is wrong, the same words as the CLI. `ctrl+s` opens a review of the exact JSON
+body and of the tables that will be created or SILENTLY RECREATED; `y` there sends it
+through the `submit` callable (the dashboard passes `poller.duplicate`). A failure keeps
+everything typed. No httpx here: failures arrive as `kondado_tui.errors` types.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Input, Label, Static, Switch
+
+from kondado_tui.config import PipelineEntry
+from kondado_tui.duplicate import (
+    BASE,
+    CLIENT,
+    DELTA,
+    DEST,
+    FULL,
+    MAIN_PATH,
+    NAME,
+    PARAMS,
+    SRC,
+    DuplicateDraft,
+    MappingMemory,
+    ParamRow,
+    TableRow,
+    body_json,
+    build_body,
+    field_label,
+    parse_row_key,
+    tables_to_be_created,
+    validate,
+    warnings,
+)
+from kondado_tui.errors import KondadoError, RateLimited, Unreachable
+from kondado_tui.redact import redact
+from kondado_tui.sanitize import clean
+from kondado_tui.ui.screens.confirm import ConfirmScreen
+
+# Sends a body, returns the new pipeline's id; raises kondado_tui.errors on failure.
+Submit = Callable[[dict[str, Any]], Awaitable[int]]
+
+_ids = itertools.count(1)
+
+
+def _plain(text: str) -> Text:
+    """Untrusted or user text, shown literally on one line and without escapes."""
+    return Text(clean(text, keep_newlines=False))
+
+
+# -- rows -------------------------------------------------------------------------------
+
+
+class FieldRow(Vertical):
+    """A labelled input with its message underneath."""
+
+    def __init__(self, key: str, label: str, value: str, placeholder: str) -> None:
+        super().__init__(classes="field")
+        self.key = key
+        self._label = label
+        self._value = value
+        self._placeholder = placeholder
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="line"):
+            yield Label(Text(self._label), classes="label")
+            yield Input(self._value, placeholder=self._placeholder, id=self.key,
+                        compact=True, select_on_focus=False)
+        yield Static("", classes="message", markup=False)
+
+
+class TableRowEditor(Vertical):
+    """One table mapping: the path in the base -> the new table's name."""
+
+    def __init__(self, section: str, row: TableRow, *, main: bool | None = None) -> None:
+        super().__init__(classes="row")
+        self.section = section
+        self.is_main = row.is_main if main is None else main
+        self._row = row
+        self.uid = next(_ids)
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="line"):
+            if self.is_main:
+                yield Label(Text("main table"), classes="path main")
+            else:
+                yield Input(self._row.path, placeholder="path in the base, e.g. line_items",
+                            id=f"{self.section}-{self.uid}-path", classes="path",
+                            compact=True, select_on_focus=False)
+            yield Label(Text("→"), classes="arrow")
+            yield Input(self._row.name, placeholder="new table name",
+                        id=f"{self.section}-{self.uid}-name", classes="name",
+                        compact=True, select_on_focus=False)
+        yield Static("", classes="message", markup=False)
+
+    @property
+    def row(self) -> TableRow:
+        name = self.query_one(".name", Input).value
+        if self.is_main:
+            return TableRow(MAIN_PATH, name)
+        return TableRow(self.query_one(".path", Input).value, name)
+
+    def input_for(self, part: str) -> Input | None:
+        if part == "path" and self.is_main:
+            return None
+        return self.query_one(f".{part}", Input)
+
+
+class ParamRowEditor(Vertical):
+    """One parameter to overwrite: its name = a value (JSON when it looks like JSON)."""
+
+    def __init__(self, row: ParamRow) -> None:
+        super().__init__(classes="row")
+        self.section = PARAMS
+        self.is_main = False
+        self._row = row
+        self.uid = next(_ids)
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="line"):
+            yield Input(self._row.name, placeholder="parameter name",
+                        id=f"param-{self.uid}-name", classes="pname",
+                        compact=True, select_on_focus=False)
+            yield Label(Text("="), classes="arrow")
+            yield Input(self._row.value, placeholder='value: text, 12, true, [1, 2], "12"',
+                        id=f"param-{self.uid}-value", classes="value",
+                        compact=True, select_on_focus=False)
+        yield Static("", classes="message", markup=False)
+
+    @property
+    def row(self) -> ParamRow:
+        return ParamRow(self.query_one(".pname", Input).value,
+                        self.query_one(".value", Input).value)
+
+    def input_for(self, part: str) -> Input | None:
+        return self.query_one(".pname" if part == "name" else ".value", Input)
+
+
+RowEditor = TableRowEditor | ParamRowEditor
+
+
+# -- the review step --------------------------------------------------------------------
+
+
+class DuplicateReviewScreen(ModalScreen[bool]):
+    """The exact body and the tables it creates. Only `y` sends: enter does not."""
+
+    CSS_PATH = "duplicate.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "create the pipeline"),
+        Binding("escape,n", "answer(False)", "back to the form"),
+    ]
+
+    def __init__(self, title: str, body: dict[str, Any]) -> None:
+        super().__init__()
+        self._title = title
+        self._body = body
+
+    def compose(self) -> ComposeResult:
+        names = tables_to_be_created(self._body)
+        dest = self._body.get("dest_collection_id")
+        warning = Text(
+            f"⚠ These {len(names)} table(s) will be created in destination {dest}; an "
+            "existing table of the same name will be SILENTLY RECREATED (its data "
+            "replaced):\n",
+            style="bold",
+        )
+        warning.append(Text("\n".join(f"  • {clean(n, keep_newlines=False)}" for n in names)))
+        run = ("The new pipeline runs right after it is created."
+               if self._body.get("execute_immediately") == "Y"
+               else "The new pipeline waits for its schedule (execute immediately: no).")
+        with Vertical(id="review-box"):
+            yield Static(_plain(self._title), classes="title", markup=False)
+            yield Static(Text("This exact JSON body is sent to POST /pipelines:"),
+                         classes="hint", markup=False)
+            with VerticalScroll(id="review-json"):
+                yield Static(Text(clean(body_json(self._body))), markup=False)
+            yield Static(warning, id="review-warning", markup=False)
+            yield Static(Text(run), classes="hint", markup=False)
+            yield Static(Text("y: create the pipeline    esc / n: back to the form"),
+                         classes="keys", markup=False)
+        yield Footer(show_command_palette=False)
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+# -- the form ---------------------------------------------------------------------------
+
+
+class DuplicateScreen(Screen[int | None]):
+    """Dismisses with the new pipeline's id, or None when the user gives up.
+
+    `draft`: what to prefill (a remembered or in-session draft); the base is always the
+    given pipeline. `memory`: when given, an empty form is prefilled from the mappings
+    used last time for this base, and the mappings are remembered after a success.
+    """
+
+    CSS_PATH = "duplicate.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "review", "review"),
+        Binding("ctrl+t", "add_row('full_tables')", "+table"),
+        Binding("ctrl+l", "add_row('delta_tables')", "+delta"),
+        Binding("ctrl+o", "add_row('parameters')", "+param"),
+        Binding("ctrl+r", "remove_row", "-row"),
+        Binding("escape", "cancel", "cancel"),
+        # Outside an input, `q` would quit the app and lose the form: ask first instead.
+        Binding("q", "cancel", "cancel", show=False),
+    ]
+
+    def __init__(
+        self,
+        base: PipelineEntry,
+        draft: DuplicateDraft | None,
+        submit: Submit,
+        *,
+        memory: MappingMemory | None = None,
+    ) -> None:
+        super().__init__()
+        self.base = base
+        self._submit = submit
+        self._memory = memory
+        self._note: str | None = None
+        if draft is None and memory is not None:
+            draft = memory.recall(base.id)
+            self._note = memory.note
+        self._initial = draft or DuplicateDraft()
+        self._initial.base_id = self._initial.base_id or str(base.id)
+        if not any(r.is_main for r in self._initial.full_tables):
+            self._initial.full_tables.insert(0, TableRow(MAIN_PATH, ""))
+        self._touched: set[str] = set()
+        self._show_all = False  # after a refused review, every problem shows
+        self.sending = False
+        self.problems: dict[str, str] = {}
+
+    # -- layout ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        d = self._initial
+        title = f"Duplicate {self.base.display_name} ({self.base.id})"
+        yield Static(_plain(title), id="title", markup=False)
+        yield Static("", id="failure", markup=False)
+        with VerticalScroll(id="form"):
+            yield FieldRow(BASE, "Base pipeline id", d.base_id, "id of the pipeline to copy")
+            yield FieldRow(SRC, "Source collection id", d.src, "id of the new source collection")
+            yield FieldRow(DEST, "Destination collection id", d.dest,
+                           "id of the new destination collection")
+            yield FieldRow(CLIENT, "Client id (optional)", d.client,
+                           "default: the base pipeline's account")
+            name_hint = f"default: {clean(self.base.display_name, keep_newlines=False)}"
+            yield FieldRow(NAME, "Name (optional)", d.name, name_hint)
+            with Horizontal(classes="line field", id="execute-line"):
+                yield Label(Text("Execute immediately"), classes="label")
+                yield Switch(d.execute_immediately, id="execute")
+                yield Label(Text(""), id="execute-word")
+            yield Static(Text("Full tables: path in the base → new table name (ctrl+t adds)"),
+                         classes="section")
+            yield Static("", id="full_tables-message", classes="message", markup=False)
+            with Vertical(id="full_tables-rows", classes="rows"):
+                for row in d.full_tables:
+                    yield TableRowEditor(FULL, row)
+            yield Static(Text("Delta tables (optional, ctrl+l adds; with them, the main "
+                              "table too)"), classes="section")
+            yield Static("", id="delta_tables-message", classes="message", markup=False)
+            with Vertical(id="delta_tables-rows", classes="rows"):
+                for row in d.delta_tables:
+                    yield TableRowEditor(DELTA, row)
+            yield Static(Text("Parameters to overwrite (optional, ctrl+o adds)"),
+                         classes="section")
+            with Vertical(id="parameters-rows", classes="rows"):
+                for prow in d.parameters:
+                    yield ParamRowEditor(prow)
+        yield Static("", id="summary", markup=False)
+        yield Footer(show_command_palette=False)
+
+    def on_mount(self) -> None:
+        for widget in self.query(Input):
+            if widget.value.strip() and widget.id:
+                self._touched.add(widget.id)  # prefilled text is checked at once
+        if self._note:
+            self._show_failure(self._note, severity="note")
+        self._revalidate()
+        self.query_one(f"#{SRC}", Input).focus()
+
+    # -- reading the form -----------------------------------------------------------------
+
+    def _rows(self, section: str) -> list[RowEditor]:
+        container = self.query_one(f"#{section}-rows", Vertical)
+        return [c for c in container.children if isinstance(c, (TableRowEditor,
+                                                                 ParamRowEditor))]
+
+    @property
+    def draft(self) -> DuplicateDraft:
+        """Everything typed, as the core's draft (the dashboard may keep it)."""
+
+        def value(key: str) -> str:
+            return self.query_one(f"#{key}", Input).value
+
+        full = [r.row for r in self._rows(FULL) if isinstance(r, TableRowEditor)]
+        delta = [r.row for r in self._rows(DELTA) if isinstance(r, TableRowEditor)]
+        params = [r.row for r in self._rows(PARAMS) if isinstance(r, ParamRowEditor)]
+        return DuplicateDraft(
+            base_id=value(BASE),
+            src=value(SRC),
+            dest=value(DEST),
+            client=value(CLIENT),
+            name=value(NAME),
+            execute_immediately=self.query_one("#execute", Switch).value,
+            full_tables=full,
+            delta_tables=delta,
+            parameters=params,
+        )
+
+    def _input_for(self, key: str) -> Input | None:
+        parsed = parse_row_key(key)
+        if parsed is None:
+            found = self.query(f"#{key}")
+            first = found.first() if found else None
+            return first if isinstance(first, Input) else None
+        section, index, part = parsed
+        rows = self._rows(section)
+        return rows[index].input_for(part) if index < len(rows) else None
+
+    # -- validation as you type -----------------------------------------------------------
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        if event.input.id:
+            self._touched.add(event.input.id)
+        self._revalidate()
+
+    @on(Switch.Changed)
+    def _switched(self) -> None:
+        self._revalidate()
+
+    @on(Input.Submitted)
+    def _next_field(self) -> None:
+        self.focus_next()  # enter moves on; sending is always ctrl+s then y
+
+    def _visible(self, key: str, widget: Input | None) -> bool:
+        if self._show_all:
+            return True
+        if widget is None:  # a section message (e.g. the main delta row is missing)
+            return True
+        return widget.id in self._touched
+
+    def _revalidate(self) -> None:
+        draft = self.draft
+        self.problems = validate(draft)
+        notes = warnings(draft)
+        messages: dict[Widget, list[Text]] = {}
+        errors: set[Widget] = set()  # holders with an error (else only warnings)
+
+        def add(key: str, text: str, style: str) -> None:
+            widget = self._input_for(key)
+            if not self._visible(key, widget):
+                return
+            holder = self._message_holder(key, widget)
+            if holder is None:
+                return
+            parsed = parse_row_key(key)
+            prefix = f"{parsed[2]}: " if parsed is not None else ""
+            line = Text(("✖ " if style == "error" else "⚠ ") + prefix)
+            line.append(_plain(text))
+            messages.setdefault(holder, []).append(line)
+            if style == "error":
+                errors.add(holder)
+            if widget is not None:
+                widget.set_class(style == "error", "-invalid")
+
+        for widget in self.query(Input):
+            widget.remove_class("-invalid")
+        for key, text in self.problems.items():
+            add(key, text, "error")
+        for key, text in notes.items():
+            if key not in self.problems:
+                add(key, text, "warning")
+        for holder in self.query(".message"):
+            if isinstance(holder, Static):
+                lines = messages.get(holder, [])
+                holder.update(Text("\n").join(lines))
+                holder.set_class(not lines, "-empty")
+                holder.set_class(holder in errors, "-error")
+        self._update_summary(draft)
+        self._update_execute_word()
+
+    def _message_holder(self, key: str, widget: Input | None) -> Static | None:
+        if key in (FULL, DELTA):
+            return self.query_one(f"#{key}-message", Static)
+        if widget is None:
+            return None
+        parent = widget.parent
+        while parent is not None and not isinstance(parent, (FieldRow, TableRowEditor,
+                                                             ParamRowEditor)):
+            parent = parent.parent
+        return parent.query_one(".message", Static) if parent is not None else None
+
+    def _update_summary(self, draft: DuplicateDraft) -> None:
+        summary = self.query_one("#summary", Static)
+        count = len(self.problems)
+        if self.sending:
+            text = Text("Sending to Kondado… (waits for a slot in the rate budget)",
+                        style="bold")
+        elif count:
+            key, message = next(iter(self.problems.items()))
+            text = Text(f"✖ {count} problem{'s' if count > 1 else ''} to fix before "
+                        "review: ", style="bold")
+            text.append(_plain(f"{field_label(draft, key)}: {message}"))
+        else:
+            text = Text("✔ ready: ctrl+s to review the body and the table names",
+                        style="bold")
+        summary.update(text)
+        summary.set_class(bool(count) and not self.sending, "-problems")
+
+    def _update_execute_word(self) -> None:
+        on_ = self.query_one("#execute", Switch).value
+        word = "yes: runs right after it is created" if on_ else "no: waits for its schedule"
+        self.query_one("#execute-word", Label).update(Text(word))
+
+    # -- rows -----------------------------------------------------------------------------
+
+    async def action_add_row(self, section: str) -> None:
+        if self.sending:
+            return
+        rows = self._rows(section)
+        container = self.query_one(f"#{section}-rows", Vertical)
+        editor: RowEditor
+        if section == PARAMS:
+            editor = ParamRowEditor(ParamRow())
+        elif section == DELTA and not any(r.is_main for r in rows):
+            editor = TableRowEditor(DELTA, TableRow(MAIN_PATH, ""))
+        else:
+            editor = TableRowEditor(section, TableRow(), main=False)
+        await container.mount(editor)
+        first = editor.input_for("name" if editor.is_main or section == PARAMS else "path")
+        if first is not None:
+            first.focus()
+            self.query_one("#form", VerticalScroll).scroll_to_widget(editor, animate=False)
+        self._revalidate()
+
+    def _focused_row(self) -> RowEditor | None:
+        node = self.focused
+        while node is not None and not isinstance(node, (TableRowEditor, ParamRowEditor)):
+            node = node.parent if isinstance(node.parent, Widget) else None
+        return node
+
+    async def action_remove_row(self) -> None:
+        if self.sending:
+            return
+        row = self._focused_row()
+        if row is None:
+            self.notify("Put the cursor in a table or parameter row to remove it.",
+                        severity="warning", markup=False)
+            return
+        rows = self._rows(row.section)
+        if row.is_main and row.section == FULL:
+            self.notify("The main table is always needed: give it a name.",
+                        severity="warning", markup=False)
+            return
+        if row.is_main and len(rows) > 1:
+            self.notify("Remove the other delta rows first: delta tables need the main "
+                        "table.", severity="warning", markup=False)
+            return
+        index = rows.index(row)
+        await row.remove()
+        remaining = self._rows(row.section)
+        if remaining:
+            target = remaining[min(index, len(remaining) - 1)]
+            widget = target.input_for("name")
+            if widget is not None:
+                widget.focus()
+        else:
+            self.focus_next()
+        self._revalidate()
+
+    # -- review and send ------------------------------------------------------------------
+
+    def action_review(self) -> None:
+        if self.sending:
+            return
+        draft = self.draft
+        self._revalidate()
+        if self.problems:
+            self._show_all = True
+            self._revalidate()
+            key = next(iter(self.problems))
+            widget = self._input_for(key)
+            if widget is not None:
+                widget.focus()
+                self.query_one("#form", VerticalScroll).scroll_to_widget(widget,
+                                                                       animate=False)
+            self.app.bell()
+            return
+        body = build_body(draft)
+        title = f"Review: create a pipeline from {self.base.display_name} ({self.base.id})"
+        self.app.push_screen(DuplicateReviewScreen(title, body),
+                             callback=lambda yes: self._reviewed(bool(yes), body))
+
+    def _reviewed(self, yes: bool, body: dict[str, Any]) -> None:
+        if yes:
+            self._send(body)
+
+    @work(exclusive=True, group="duplicate-send", exit_on_error=False)
+    async def _send(self, body: dict[str, Any]) -> None:
+        self.sending = True
+        self._clear_failure()
+        self._update_summary(self.draft)
+        try:
+            new_id = await self._submit(body)
+        except RateLimited as exc:
+            self._failed(f"{exc}. Nothing was created; try again in "
+                         f"{exc.retry_after:.0f} s.")
+            return
+        except Unreachable as exc:
+            self._failed(f"{exc}. If the request reached Kondado the pipeline may exist: "
+                         "check the app before sending again.")
+            return
+        except KondadoError as exc:
+            self._failed(f"{exc}. Nothing was created; fix the form and send again.")
+            return
+        except Exception as exc:  # a bug must not lose the form
+            self._failed(f"unexpected {type(exc).__name__}: {redact(str(exc))}")
+            return
+        self.sending = False
+        self.app.notify(f"Created pipeline {new_id} from {self.base.display_name}.",
+                        markup=False, timeout=10)
+        if self._memory is not None:
+            await self._remember(body)
+        self.dismiss(new_id)
+
+    async def _remember(self, body: dict[str, Any]) -> None:
+        assert self._memory is not None
+        try:
+            await asyncio.to_thread(self._memory.remember, body)
+        except KondadoError as exc:
+            self.app.notify(str(exc), severity="warning", markup=False)
+
+    def _failed(self, message: str) -> None:
+        self.sending = False
+        self._show_failure(f"Not created: {message}", severity="error")
+        self._update_summary(self.draft)
+        self.app.bell()
+
+    def _show_failure(self, message: str, *, severity: str) -> None:
+        failure = self.query_one("#failure", Static)
+        failure.update(Text(clean(redact(message))))
+        failure.set_classes(f"-{severity}")
+
+    def _clear_failure(self) -> None:
+        failure = self.query_one("#failure", Static)
+        failure.update("")
+        failure.set_classes("")
+
+    # -- leaving --------------------------------------------------------------------------
+
+    def action_cancel(self) -> None:
+        if self.sending:
+            self.notify("Sending: wait for Kondado's answer before leaving.",
+                        severity="warning", markup=False)
+            return
+        if not self.draft.is_filled(str(self.base.id)):
+            self.dismiss(None)
+            return
+        self.app.push_screen(
+            ConfirmScreen("Discard this duplicate form?",
+                          Text("Everything typed in the form will be lost."),
+                          yes="discard"),
+            callback=self._discard,
+        )
+
+    def _discard(self, yes: bool | None) -> None:
+        if yes:
+            self.dismiss(None)
+
+
+__all__ = ["DuplicateReviewScreen", "DuplicateScreen", "Submit"]
