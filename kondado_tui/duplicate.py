@@ -323,11 +323,15 @@ def _table_problems(draft: DuplicateDraft, section: str, problems: dict[str, str
             problems[path_key] = "remove the spaces at the start or end of the path"
         elif _CONTROL.search(row.path):
             problems[path_key] = "the path contains control characters: retype it"
-        elif row.path in seen_paths:
-            first = seen_paths[row.path] + 1
-            what = "the main table" if row.is_main else f"path {_quote(row.path)}"
+        elif row.is_main and MAIN_PATH in seen_paths:
             problems[path_key] = (
-                f"{what} is already in row {first}: give each path once (remove this row)"
+                "the path is empty, like the main table's: type the table's path in the "
+                "base pipeline (only the main table has an empty path)"
+            )
+        elif row.path in seen_paths:
+            problems[path_key] = (
+                f"path {_quote(row.path)} is already in row {seen_paths[row.path] + 1}: "
+                "give each path once (remove this row)"
             )
         else:
             seen_paths[row.path] = i

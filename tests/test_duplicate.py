@@ -153,7 +153,8 @@ def test_paths_are_unique() -> None:
     draft = good(full_tables=[TableRow("", "a"), TableRow("items", "b"), TableRow("items", "c")])
     assert 'path "items" is already in row 2' in validate(draft)["full_tables[2].path"]
     two_mains = good(full_tables=[TableRow("", "a"), TableRow("", "b")])
-    assert "the main table is already in row 1" in validate(two_mains)["full_tables[1].path"]
+    problem = validate(two_mains)["full_tables[1].path"]
+    assert "the path is empty, like the main table's" in problem
 
 
 def test_paths_have_no_blank_or_padded_text() -> None:
