@@ -191,7 +191,8 @@ class DuplicateReviewScreen(ModalScreen[bool]):
                 yield Static(Text(clean(body_json(self._body))), markup=False)
             yield Static(warning, id="review-warning", markup=False)
             yield Static(Text(run), classes="hint", markup=False)
-            yield Static(Text("y: create the pipeline    esc / n: back to the form"),
+            yield Static(Text("y: create the pipeline    esc / n: back to the form    "
+                              "↑ ↓ pgup pgdn: scroll the body"),
                          classes="keys", markup=False)
         yield Footer(show_command_palette=False)
 
