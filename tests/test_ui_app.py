@@ -24,6 +24,7 @@ from kondado_tui.ui.columns import AGE, MARK, MESSAGE, NAME, STATUS
 from kondado_tui.ui.screens.add import AddScreen
 from kondado_tui.ui.screens.confirm import ConfirmScreen
 from kondado_tui.ui.screens.detail import DetailScreen
+from kondado_tui.ui.screens.duplicate import DuplicateScreen
 from kondado_tui.ui.screens.help import HelpScreen
 
 SIZE = (120, 36)
@@ -402,14 +403,21 @@ async def test_old_observations_are_marked_stale(tmp_path: Path) -> None:
         assert plain(app, 2040, AGE) == "3m ⚠"
 
 
-async def test_duplicate_without_the_form_says_so(tmp_path: Path) -> None:
+async def test_duplicate_opens_the_form_and_adopts_the_new_pipeline(tmp_path: Path) -> None:
     app, poller = build(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         seed(poller)
         await pilot.pause()
         await pilot.press("d")
         await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen) is False
+        screen = app.screen
+        assert isinstance(screen, DuplicateScreen) and screen.base.id == 3100
+        screen.dismiss(5555)  # what the form does after Kondado created the pipeline
+        for _ in range(4):
+            await pilot.pause()
+        assert app.main.selected_id() == 5555
+        assert ("set_pipelines", [2040, 2041, 3100, 3101, 4200, 5555]) in poller.calls
+        assert "id = 5555" in (tmp_path / "config.toml").read_text()
 
 
 async def test_keys_typed_right_after_slash_reach_the_filter(tmp_path: Path) -> None:

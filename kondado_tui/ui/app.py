@@ -7,7 +7,6 @@ session's listener -> `post_message`, so a slow request never blocks a key press
 from __future__ import annotations
 
 import asyncio
-import importlib
 import os
 import threading
 from collections.abc import Iterable
@@ -21,6 +20,7 @@ from textual.theme import Theme
 
 from kondado_tui.clock import SYSTEM_CLOCK, Clock
 from kondado_tui.config import PipelineEntry
+from kondado_tui.duplicate import DuplicateDraft, MappingMemory
 from kondado_tui.events import PollerEvent, StatusObserved
 from kondado_tui.redact import redact
 from kondado_tui.sanitize import clean, first_line
@@ -29,6 +29,7 @@ from kondado_tui.ui.alerts import desktop_notification
 from kondado_tui.ui.backend import SessionLike
 from kondado_tui.ui.board import Alert, AlertKind
 from kondado_tui.ui.palette import Palette
+from kondado_tui.ui.screens.duplicate import DuplicateScreen
 from kondado_tui.ui.screens.help import HelpScreen
 from kondado_tui.ui.screens.main import MainScreen
 
@@ -57,6 +58,7 @@ class KondadoApp(App[int]):
         poll: bool = True,
         read_only: bool | None = None,
         env: dict[str, str] | None = None,
+        memory: MappingMemory | None = None,
     ) -> None:
         super().__init__()
         self.session = session
@@ -66,7 +68,8 @@ class KondadoApp(App[int]):
         self.read_only = ui.read_only if read_only is None else read_only
         self.env = dict(os.environ) if env is None else env
         self.main = MainScreen(session, clock, read_only=self.read_only)
-        self.drafts: dict[int, Any] = {}  # duplicate-form drafts, per base pipeline
+        self.drafts: dict[int, DuplicateDraft] = {}  # unsent duplicate forms, per base
+        self.memory = memory  # mappings used last time, per base pipeline
         self.escapes: list[str] = []  # desktop notifications written (tests read them)
         self._loop_thread: int | None = None
         session.subscribe(self._on_poller_event)
@@ -189,16 +192,21 @@ class KondadoApp(App[int]):
         self.exit(0)
 
     def open_duplicate(self, base: PipelineEntry) -> None:
-        try:
-            duplicate = importlib.import_module("kondado_tui.ui.screens.duplicate")
-        except ImportError:
-            self.notify("The duplicate form is not available in this build yet.",
-                        severity="warning", markup=False)
-            return
-        screen = duplicate.DuplicateScreen(
-            base, self.drafts.get(base.id), self.session.poller.duplicate
+        """The duplicate form; a pipeline it creates is monitored and saved to the config."""
+        screen = DuplicateScreen(
+            base, self.drafts.pop(base.id, None), self.session.poller.duplicate,
+            memory=self.memory,
         )
-        self.push_screen(screen)
+
+        def done(new_id: int | None) -> None:
+            if new_id is None:
+                if screen.draft.is_filled(str(base.id)):
+                    self.drafts[base.id] = screen.draft  # kept for this session
+                return
+            name = screen.draft.name.strip() or None
+            self.main.adopt(PipelineEntry(new_id, name, base.group))
+
+        self.push_screen(screen, callback=done)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

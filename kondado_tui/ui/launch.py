@@ -14,6 +14,7 @@ from pathlib import Path
 
 from kondado_tui.clock import SYSTEM_CLOCK
 from kondado_tui.config import load_config
+from kondado_tui.duplicate import MappingMemory
 from kondado_tui.errors import KondadoError
 from kondado_tui.redact import redact
 
@@ -48,8 +49,13 @@ def launch(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(f"cannot start: {exc.strerror or exc} ({exc.filename or 'no file'})")
 
+    # The demo keeps its remembered duplicate mappings in its own temporary directory.
+    memory = MappingMemory(
+        session.config.path.parent / "duplicates.json" if getattr(args, "demo", False)
+        else None
+    )
     app = KondadoApp(session, clock=SYSTEM_CLOCK,
-                     read_only=True if read_only else None)
+                     read_only=True if read_only else None, memory=memory)
 
     async def run() -> int | None:
         try:

@@ -486,6 +486,26 @@ class MainScreen(Screen[None]):
         kind = event.observation.status.kind
         return f"Now monitoring {entry.display_name} ({entry.id}): {kind.label}."
 
+    def adopt(self, entry: PipelineEntry) -> None:
+        """A pipeline made here (duplicate): show it now and keep it in the config."""
+        if entry.id not in self.board.rows:
+            self.board.set_entries([*(r.entry for r in self.board.rows.values()), entry])
+            self.session.poller.set_pipelines(list(self.board.rows))
+        self.refresh_all()
+        self.table.select_key(str(entry.id))
+        self._save_adopted(entry)
+
+    @work(group="config", exit_on_error=False)
+    async def _save_adopted(self, entry: PipelineEntry) -> None:
+        try:
+            await asyncio.to_thread(append_pipeline, self.session.config.path, entry)
+        except ConfigError as exc:
+            self.notify(f"Pipeline {entry.id} is monitored for this session only: {exc}",
+                        severity="warning", markup=False)
+            return
+        self.notify(f"Pipeline {entry.id} added to {self.session.config.path}.",
+                    markup=False, timeout=6)
+
     def _added(self, result: AddResult | None) -> None:
         if result is None:
             return
