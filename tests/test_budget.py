@@ -17,7 +17,7 @@ import pytest
 import kondado_tui.budget as budget_module
 from kondado_tui.budget import BudgetPolicy, RateBudget
 from kondado_tui.clock import ManualClock, SystemClock
-from kondado_tui.ledger import LedgerState
+from kondado_tui.ledger import LedgerBusy, LedgerState
 from kondado_tui.models import Priority
 
 T = TypeVar("T")
@@ -288,6 +288,27 @@ async def test_lockout_wakes_a_sleeping_head_and_holds_it() -> None:
         return clock.now()
 
     assert await clock.run(main()) == pytest.approx(START + 45.0)
+
+
+async def test_a_lockout_holds_here_even_if_the_ledger_is_busy_when_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = VirtualClock()
+    budget = RateBudget(clock=clock, ledger_path=tmp_path / "l.sqlite")
+
+    def busy(now: float, until: float) -> None:
+        raise LedgerBusy("database is locked")
+
+    monkeypatch.setattr(budget._ledger, "lock", busy)
+    budget.report_rate_limited(60.0)
+    assert budget.shared
+    assert budget.locked_until == pytest.approx(START + 60.0)
+
+    async def main() -> float:
+        await budget.acquire(INTER)
+        return clock.now()
+
+    assert await clock.run(main()) == pytest.approx(START + 60.0)
 
 
 # -- cancellation -------------------------------------------------------------------------
