@@ -48,6 +48,7 @@ BUSY_RETRY = 0.05
 """How soon to ask a busy ledger again."""
 BUSY_LIMIT = 5.0
 """A ledger locked by others this long is given up on (in-process counting instead)."""
+MAX_NAP = 5.0
 _TOLERANCE = 1e-6  # float rounding of virtual-time sleeps must not cost a whole retry
 _MIN_SLEEP = 0.005
 
@@ -202,8 +203,9 @@ class RateBudget:
                     delay = self._try_take(priority)
                     if delay is None:
                         return
-                    # Only the head sleeps on the clock, so virtual time moves once.
-                    await self._clock.sleep(delay)
+                    # Only the head sleeps on the clock, so virtual time moves once; in
+                    # naps, so a suspended laptop's jumped wall clock is noticed soon.
+                    await self._clock.sleep(min(delay, MAX_NAP))
                 else:
                     await self._changed.wait()
         finally:
