@@ -1,0 +1,87 @@
+"""Regenerate the README's screenshots from the demo: `python -m kondado_tui.ui.screenshots`.
+
+Starts the built-in simulator (as `kondado-tui --demo` does), runs the dashboard headless
+until every pipeline has been observed, and saves SVGs of the main screen, the detail
+screen, the run confirmation and the help screen into `screenshots/`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+from kondado_tui.clock import SYSTEM_CLOCK
+from kondado_tui.duplicate import MappingMemory
+from kondado_tui.models import Severity
+
+SIZE = (120, 36)
+WAIT = 120.0  # the first round asks every pipeline once, inside the rate budget
+
+
+async def capture(out: Path, size: tuple[int, int], wait: float) -> list[Path]:
+    from kondado_tui.session import open_demo
+    from kondado_tui.ui.app import KondadoApp
+
+    session = open_demo(SYSTEM_CLOCK)
+    app = KondadoApp(session, clock=SYSTEM_CLOCK,
+                     memory=MappingMemory(session.config.path.parent / "duplicates.json"))
+    saved: list[Path] = []
+    try:
+        async with app.run_test(size=size) as pilot:
+            board = app.main.board
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and not all(
+                row.observation for row in board.rows.values()
+            ):
+                await asyncio.sleep(0.5)
+            await asyncio.sleep(1.0)
+            await pilot.pause()
+
+            def save(name: str) -> None:
+                path = out / f"{name}.svg"
+                path.write_text(app.export_screenshot(title=f"kondado-tui: {name}"),
+                                encoding="utf-8")
+                saved.append(path)
+
+            app.clear_notifications()
+            save("main")
+            trouble = [r for r in board.rows.values() if r.severity is Severity.ERROR]
+            if trouble:
+                app.main.table.select_key(str(trouble[0].id))
+            await pilot.press("enter")
+            await asyncio.sleep(1.0)
+            save("detail")
+            await pilot.press("escape")
+            await pilot.press("r")
+            await pilot.pause()
+            save("run-confirm")
+            await pilot.press("escape")
+            await pilot.press("question_mark")
+            await pilot.pause()
+            save("help")
+            await pilot.press("escape")
+    finally:
+        await session.aclose()
+    return saved
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("screenshots"))
+    parser.add_argument("--width", type=int, default=SIZE[0])
+    parser.add_argument("--height", type=int, default=SIZE[1])
+    parser.add_argument("--wait", type=float, default=WAIT,
+                        help="seconds to wait for every pipeline to be observed")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    saved = asyncio.run(capture(args.out, (args.width, args.height), args.wait))
+    for path in saved:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
