@@ -106,6 +106,15 @@ class PipelineStatus:
             return Severity.WARNING
         return sev
 
+    @property
+    def is_trouble(self) -> bool:
+        """Worth an alert or a failing check. A status the docs do not list counts when the
+        API itself flags the pipeline as blocked and not running: better a false alarm
+        than a blocked pipeline called healthy."""
+        if self.severity.is_trouble:
+            return True
+        return self.severity is Severity.UNKNOWN and self.is_blocked and not self.is_running
+
     def same_state(self, other: PipelineStatus | None) -> bool:
         """True when nothing a user would care about changed."""
         return other is not None and (self.status, self.raw_msg) == (other.status, other.raw_msg)

@@ -96,7 +96,7 @@ def handle(args: argparse.Namespace) -> int:
         print(f"kondado-tui: {aborted}", file=sys.stderr)
     if aborted or any(row.error for row in rows):
         return EXIT_API
-    if any(row.observation and row.observation.status.severity.is_trouble for row in rows):
+    if any(row.observation and row.observation.status.is_trouble for row in rows):
         return EXIT_UNHEALTHY
     return EXIT_OK
 
