@@ -20,6 +20,9 @@ from kondado_tui.duplicate import (
     validate,
 )
 from kondado_tui.errors import ValidationError
+from kondado_tui.sim import SimWorld
+from kondado_tui.sim.catalogue import COLLECTIONS_BY_ID
+from kondado_tui.sim.validate import validate_duplicate
 
 REQUIRED = {"pipeline_id", "dest_collection_id", "src_collection_id", "full_tables",
             "execute_immediately"}
@@ -249,3 +252,54 @@ def test_a_repeated_path_or_parameter_name_is_always_refused(
     else:
         rows.append(TableRow(original.path, "another_table_name"))
     assert validate(draft)
+
+
+# -- against the simulator's own (independent) check of a body ---------------------------
+
+_WORLD = SimWorld(demo=True)
+_BASE = _WORLD.spec(2040)
+_SPECS = {pid: _WORLD.spec(pid) for pid in _WORLD.pipeline_ids}
+
+
+def _same_type(collection_id: int) -> list[int]:
+    kind = COLLECTIONS_BY_ID[collection_id]
+    return [c.id for c in COLLECTIONS_BY_ID.values()
+            if c.type == kind.type and c.role == kind.role and c.active]
+
+
+@st.composite
+def drafts_for_the_demo_base(draw: st.DrawFn) -> DuplicateDraft:
+    """What a user would type to copy the simulator's pipeline 2040: every path named."""
+    paths = list(_BASE.paths)
+    names = draw(st.lists(NAMES, min_size=len(paths), max_size=len(paths),
+                          unique_by=str.casefold))
+    filled = sorted(k for k, v in _BASE.parameters.items() if v != "")
+    chosen = draw(st.lists(st.sampled_from(filled), unique=True)) if filled else []
+    values = [param_text(draw(JSON_SCALARS.filter(lambda v: not isinstance(v, str)
+                                                  or v.strip())))
+              for _ in chosen]
+    delta_names = draw(st.one_of(
+        st.just([]),
+        st.lists(NAMES, min_size=len(paths), max_size=len(paths), unique_by=str.casefold),
+    ))
+    return DuplicateDraft(
+        base_id=str(_BASE.id),
+        src=str(draw(st.sampled_from(_same_type(_BASE.src_collection_id)))),
+        dest=str(draw(st.sampled_from(_same_type(_BASE.dest_collection_id)))),
+        client=draw(st.sampled_from(["", *map(str, sorted(_WORLD.client_ids))])),
+        name=draw(st.text(st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"]),
+                          max_size=20)),
+        execute_immediately=draw(st.booleans()),
+        full_tables=[TableRow(p, n) for p, n in zip(paths, names, strict=True)],
+        delta_tables=[TableRow(p, n) for p, n in zip(paths, delta_names, strict=True)]
+        if delta_names else [],
+        parameters=[ParamRow(n, v) for n, v in zip(chosen, values, strict=True)],
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(drafts_for_the_demo_base())
+def test_what_the_validator_lets_through_the_simulator_accepts(draft: DuplicateDraft) -> None:
+    assert validate(draft) == {}
+    body = build_body(draft)
+    assert validate_duplicate(body, _SPECS, _WORLD.client_ids) is None

@@ -201,7 +201,7 @@ async def test_every_field_reaches_the_body() -> None:
         await settle(pilot)
         form = app.form
         await type_into(pilot, form, "client", "31552")
-        await type_into(pilot, form, "name", "Outlet")
+        await type_into(pilot, form, "name", "Outlet q")  # q types a q inside an input
         form.query_one("#execute", Switch).focus()
         await pilot.press("space")
         await settle(pilot)
@@ -212,7 +212,7 @@ async def test_every_field_reaches_the_body() -> None:
     assert app.sent == [{
         **EXPECTED, "client_id": 31552,
         "deltas_tables": {"": "outlet_orders_d"}, "execute_immediately": "Y",
-        "name": "Outlet",
+        "name": "Outlet q",
         "overwrite_parameters": {"start_date": "2024-01-01", "ids": [1, 2]},
     }]
 
