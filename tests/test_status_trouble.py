@@ -15,7 +15,5 @@ from kondado_tui.models import PipelineStatus
 )
 def test_trouble_of_a_status(status: str, is_running: bool, is_blocked: bool,
                              trouble: bool) -> None:
-    from kondado_tui.models import PipelineStatus
-
     seen = PipelineStatus(1, status, is_running=is_running, is_blocked=is_blocked)
     assert seen.is_trouble is trouble
