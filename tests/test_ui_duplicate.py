@@ -409,6 +409,25 @@ async def test_remembered_mappings_prefill_and_are_saved_after_success(tmp_path:
     assert again is not None and again.full_tables[0] == TableRow("", "acme_orders")
 
 
+async def test_esc_leaves_remembered_mappings_without_asking_unless_changed(
+    tmp_path: Path,
+) -> None:
+    memory = MappingMemory(tmp_path / "dup.json")
+    memory.remember(EXPECTED)
+    app = Host(memory=memory)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await type_into(pilot, app.form, "src", "1")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)  # changed: asks
+        await pilot.press("n")
+        await settle(pilot)
+        await pilot.press("backspace", "escape")
+        await settle(pilot)
+        assert app.result is None  # as remembered: nothing to lose
+
+
 async def test_a_corrupt_memory_file_is_a_note_on_the_form(tmp_path: Path) -> None:
     path = tmp_path / "dup.json"
     path.write_text("{oops")

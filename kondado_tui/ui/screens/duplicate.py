@@ -10,6 +10,7 @@ everything typed. No httpx here: failures arrive as `kondado_tui.errors` types.
 from __future__ import annotations
 
 import asyncio
+import copy
 import itertools
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
@@ -236,13 +237,19 @@ class DuplicateScreen(Screen[int | None]):
         self._submit = submit
         self._memory = memory
         self._note: str | None = None
+        remembered = False
         if draft is None and memory is not None:
             draft = memory.recall(base.id)
             self._note = memory.note
-        self._initial = draft or DuplicateDraft()
+            remembered = draft is not None
+        self._initial = copy.deepcopy(draft) if draft is not None else DuplicateDraft()
         self._initial.base_id = self._initial.base_id or str(base.id)
         if not any(r.is_main for r in self._initial.full_tables):
             self._initial.full_tables.insert(0, TableRow(MAIN_PATH, ""))
+        # Leaving without a question loses nothing: an untouched form, or remembered
+        # mappings left as they were (they stay remembered).
+        self._pristine = (copy.deepcopy(self._initial) if remembered
+                          else DuplicateDraft(base_id=str(base.id)))
         self._touched: set[str] = set()
         self._show_all = False  # after a refused review, every problem shows
         self.sending = False
@@ -573,7 +580,8 @@ class DuplicateScreen(Screen[int | None]):
             self.notify("Sending: wait for Kondado's answer before leaving.",
                         severity="warning", markup=False)
             return
-        if not self.draft.is_filled(str(self.base.id)):
+        draft = self.draft
+        if draft == self._pristine or not draft.is_filled(str(self.base.id)):
             self.dismiss(None)
             return
         self.app.push_screen(
