@@ -432,3 +432,50 @@ async def test_keys_typed_right_after_slash_reach_the_filter(tmp_path: Path) -> 
         await pilot.pause()
         assert app.main.query_one("#filter", Input).value == "ads"
         assert not isinstance(app.screen, AddScreen)
+
+
+async def test_empty_config_and_empty_filter_say_what_to_do(tmp_path: Path) -> None:
+    app, _poller = build(tmp_path, entries=())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        empty = app.main.query_one("#empty")
+        assert empty.has_class("shown")
+        assert "Press a to add one" in str(empty.render())
+    app, poller = build(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        await pilot.press("slash", *"zzz")
+        empty = app.main.query_one("#empty")
+        assert empty.has_class("shown") and "zzz" in str(empty.render())
+        await pilot.press("escape")
+        assert not empty.has_class("shown")
+
+
+async def test_no_bell_when_the_config_says_so(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = ManualClock(frozen=True)
+    poller = FakePoller(clock, [1])
+    config = make_config(tmp_path / "c.toml", (PipelineEntry(1, "one"),), bell=False)
+    app = KondadoApp(FakeSession(config, poller), clock=clock, env={})
+    bells: list[int] = []
+    monkeypatch.setattr(app, "bell", lambda: bells.append(1))
+    async with app.run_test(size=SIZE) as pilot:
+        poller.observe(1, "active")
+        poller.observe(1, "error_building_tables", "boom")
+        await pilot.pause()
+        assert bells == [] and app.escapes == []
+        assert any("boom" in m for m in messages(app))
+
+
+async def test_theme_change_recolours_the_rows(tmp_path: Path) -> None:
+    app, poller = build(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        await pilot.pause()
+        dark = app.main.table.cells("2040")
+        app.theme = "textual-light"
+        await pilot.pause()
+        light = app.main.table.cells("2040")
+        assert dark is not None and light is not None
+        assert dark[STATUS].style != light[STATUS].style
+        assert light[STATUS].plain == "● active"

@@ -71,6 +71,8 @@ class MainScreen(Screen[None]):
        typing (or a paste) lands in the filter rather than on the table's keys. */
     MainScreen #filter { height: 0; border: none; padding: 0 1; }
     MainScreen #filter.shown { height: 1; }
+    MainScreen #empty { display: none; padding: 1 2; color: $text-muted; height: auto; }
+    MainScreen #empty.shown { display: block; }
     MainScreen #statusbar { height: 1; background: $panel; }
     MainScreen #counts { width: 1fr; padding: 0 1; }
     MainScreen #health { width: auto; padding: 0 1; }
@@ -127,6 +129,7 @@ class MainScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(id="banner", markup=False)
         yield PipelineTable(id="pipelines")
+        yield Static(id="empty", markup=False)
         filter_input = Input(placeholder="filter: name, id, status or group", id="filter")
         filter_input.cursor_blink = False
         yield filter_input
@@ -176,7 +179,27 @@ class MainScreen(Screen[None]):
             cells.append((str(row.id), render_cells(row, layout, self.palette, now, stale)))
         with self.app.batch_update():
             self.table.show(layout, cells, SORT_COLUMN[self.sort_mode])
+            self._explain_emptiness(bool(cells))
         self.refresh_lines()
+
+    def _explain_emptiness(self, rows_shown: bool) -> None:
+        empty = self.query_one("#empty", Static)
+        if rows_shown:
+            empty.remove_class("shown")
+            return
+        if self.board.rows:
+            text = (f"No pipeline matches “{clean(self.filter_text, keep_newlines=False)}” "
+                    "(name, id, status or group). Press esc to clear the filter.")
+        else:
+            text = (
+                "No pipelines are monitored yet.\n\n"
+                "Press a to add one by its id or its app URL "
+                "(https://app.kondado.com.br/pipelines/<id>), or list them in "
+                f"{self.session.config.path}:\n\n"
+                "    [[pipelines]]\n    id = 2040\n    name = \"Orders to warehouse\""
+            )
+        empty.update(Text(text))
+        empty.add_class("shown")
 
     def refresh_lines(self) -> None:
         now = self.clock.now()
