@@ -105,6 +105,7 @@ class Session:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        self.budget.close()
         if self.store is not None:
             self.store.close()
         for callback in self._on_close:
