@@ -24,6 +24,15 @@ def load_for_command(args: argparse.Namespace, *, require_credentials: bool = Tr
     return config
 
 
+def credentials_fix(config: Config) -> str:
+    """What to do when the API turns the key or token down (wrong, or deactivated)."""
+    return (
+        f"check key and token in [api] of {config.path} "
+        "(KONDADO_KEY / KONDADO_TOKEN override them); a token deactivated in the Kondado "
+        "app needs a new one"
+    )
+
+
 def read_only_refusal(action: str) -> int:
     print(
         f"kondado-tui: refusing to {action}: read-only mode is on "

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from typing import Any
 
-from kondado_tui.cli_support import load_for_command, read_only_refusal
+from kondado_tui.cli_support import credentials_fix, load_for_command, read_only_refusal
 from kondado_tui.commands.output import confirm
 from kondado_tui.config import Config
+from kondado_tui.errors import Rejected
 from kondado_tui.models import Priority
 from kondado_tui.session import open_client
 
@@ -31,7 +33,7 @@ def _positive_int(text: str) -> int:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from kondado_tui.exitcodes import EXIT_OK, EXIT_USAGE
+    from kondado_tui.exitcodes import EXIT_API, EXIT_OK, EXIT_USAGE
 
     config = load_for_command(args)
     if config.ui.read_only:
@@ -49,7 +51,13 @@ def handle(args: argparse.Namespace) -> int:
     if not answer:
         print("Cancelled: nothing was sent.")
         return EXIT_OK
-    message = asyncio.run(_run(config, pid))
+    try:
+        message = asyncio.run(_run(config, pid))
+    except Rejected as exc:
+        if not exc.auth:
+            raise
+        print(f"kondado-tui: {exc}\nkondado-tui: {credentials_fix(config)}", file=sys.stderr)
+        return EXIT_API
     print(f"{label}: {message}")
     return EXIT_OK
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kondado_tui.api import KondadoClient
-from kondado_tui.cli_support import load_for_command
+from kondado_tui.cli_support import credentials_fix, load_for_command
 from kondado_tui.clock import SYSTEM_CLOCK, Clock
 from kondado_tui.commands.output import Progress, format_table
 from kondado_tui.config import Config
@@ -137,7 +137,7 @@ async def collect(config: Config, rows: list[Row], max_age: float | None, clock:
             except Rejected as exc:
                 row.error = exc.message
                 if exc.auth:
-                    return f"stopped asking: {exc.message} (check key and token)"
+                    return f"stopped asking: {exc.message}\nkondado-tui: {credentials_fix(config)}"
                 continue
             except ApiError as exc:
                 row.error = exc.message
