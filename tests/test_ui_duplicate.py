@@ -49,18 +49,20 @@ class Host(App[None]):
         return self.answer
 
     def on_mount(self) -> None:
-        self.push_screen(
-            DuplicateScreen(self._base, self._draft, self._submit, memory=self._memory),
-            callback=self._done,
-        )
+        self.form_seen = DuplicateScreen(self._base, self._draft, self._submit,
+                                         memory=self._memory)
+        self.push_screen(self.form_seen, callback=self._done)
 
     def _done(self, result: int | None) -> None:
         self.result = result
+        self.form_after = self.form_seen
+        self.draft_in_callback = self.form_after.draft  # what the dashboard reads
 
     @property
     def form(self) -> DuplicateScreen:
         for screen in self.screen_stack:
             if isinstance(screen, DuplicateScreen):
+                self.form_seen = screen
                 return screen
         raise AssertionError("the form is not open")
 
@@ -373,6 +375,8 @@ async def test_esc_on_a_filled_form_asks_first() -> None:
         await pilot.press("y")
         await settle(pilot)
         assert app.result is None
+        assert app.draft_in_callback.src == "5052"
+        assert app.form_after.draft.src == "5052"  # still readable once taken down
 
 
 async def test_every_key_is_in_the_footer() -> None:

@@ -10,6 +10,7 @@ everything typed. No httpx here: failures arrive as `kondado_tui.errors` types.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import itertools
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, Static, Switch
@@ -250,6 +252,7 @@ class DuplicateScreen(Screen[int | None]):
         # mappings left as they were (they stay remembered).
         self._pristine = (copy.deepcopy(self._initial) if remembered
                           else DuplicateDraft(base_id=str(base.id)))
+        self._last = copy.deepcopy(self._initial)
         self._touched: set[str] = set()
         self._show_all = False  # after a refused review, every problem shows
         self.sending = False
@@ -313,8 +316,15 @@ class DuplicateScreen(Screen[int | None]):
 
     @property
     def draft(self) -> DuplicateDraft:
-        """Everything typed, as the core's draft (the dashboard may keep it)."""
+        """Everything typed, as the core's draft (the dashboard may keep it).
 
+        Readable after the screen is dismissed too: then it is the last one seen.
+        """
+        with contextlib.suppress(NoMatches):  # not composed yet, or already taken down
+            self._last = self._read_draft()
+        return copy.deepcopy(self._last)
+
+    def _read_draft(self) -> DuplicateDraft:
         def value(key: str) -> str:
             return self.query_one(f"#{key}", Input).value
 
@@ -585,9 +595,9 @@ class DuplicateScreen(Screen[int | None]):
             self.dismiss(None)
             return
         self.app.push_screen(
-            ConfirmScreen("Discard this duplicate form?",
-                          Text("Everything typed in the form will be lost."),
-                          yes="discard"),
+            ConfirmScreen("Leave the duplicate form?",
+                          Text("Nothing has been sent to Kondado."),
+                          yes="leave the form"),
             callback=self._discard,
         )
 
