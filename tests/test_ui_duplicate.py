@@ -35,12 +35,17 @@ class Host(App[None]):
                  memory: MappingMemory | None = None) -> None:
         super().__init__()
         self.sent: list[dict[str, Any]] = []
+        self.notes: list[str] = []
         self.answer: int | Exception = 9001
         self._submit = submit or self.fake_submit
         self._draft = draft
         self._memory = memory
         self._base = BASE
         self.result: int | str | None = "open"
+
+    def notify(self, message: str, **options: Any) -> None:  # type: ignore[override]
+        self.notes.append(message)
+        super().notify(message, **options)
 
     async def fake_submit(self, body: dict[str, Any]) -> int:
         self.sent.append(body)
@@ -180,6 +185,7 @@ async def test_review_shows_the_exact_body_and_the_tables_then_y_sends() -> None
         await settle(pilot)
         assert app.sent == [EXPECTED]
         assert app.result == 9001
+        assert "Created pipeline 9001 from Shopify orders." in app.notes
 
 
 async def test_esc_in_review_goes_back_with_everything_kept() -> None:
