@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 
@@ -44,6 +45,9 @@ TITLES = {
 GAP = 1  # the table has no cell padding: each column ends with one blank column
 SCROLLBAR = 1
 MIN_MESSAGE = 24
+WIDE_MESSAGE = 60  # beyond this the name column may grow
+NAME_WIDTH = 26
+NAME_WIDTH_WIDE = 48
 STALE_MARKER = " ⚠"
 MARKED_GLYPH = "✓"
 CHANGED_GLYPH = "•"
@@ -82,20 +86,20 @@ def status_text(row: Row, width: int) -> str:
     A status the docs do not list has no short form: its words are cut with an ellipsis.
     """
     full = _status_text(row, True)
-    if len(full) <= width or row.severity is Severity.UNKNOWN:
+    if cell_len(full) <= width or row.severity is Severity.UNKNOWN:
         return full
     return _status_text(row, False)
 
 
 def compute_layout(total: int, rows: Sequence[Row], *, with_last_run: bool) -> Layout:
     """Widths that fit `total` columns; the status words shrink before the message does."""
-    names = [len(clean(r.entry.display_name, keep_newlines=False)) for r in rows] or [8]
-    groups = [len(clean(r.entry.group or "", keep_newlines=False)) for r in rows] or [0]
-    name_w = min(max(max(names), 6), 26)
+    names = [cell_len(clean(r.entry.display_name, keep_newlines=False)) for r in rows] or [8]
+    groups = [cell_len(clean(r.entry.group or "", keep_newlines=False)) for r in rows] or [0]
+    name_w = min(max(max(names), 6), NAME_WIDTH)
     id_w = max(max((len(str(r.id)) for r in rows), default=2), 2)
     group_w = min(max(groups), 12)
-    full_w = max((len(_status_text(r, True)) for r in rows), default=12)
-    short_w = max((len(_status_text(r, False)) for r in rows
+    full_w = max((cell_len(_status_text(r, True)) for r in rows), default=12)
+    short_w = max((cell_len(_status_text(r, False)) for r in rows
                    if r.severity is not Severity.UNKNOWN), default=12)
     fixed: list[tuple[str, int]] = [(MARK, 2), (NAME, name_w), (ID, id_w)]
     if group_w and total >= 100:
@@ -113,6 +117,12 @@ def compute_layout(total: int, rows: Sequence[Row], *, with_last_run: bool) -> L
             fixed[1] = (NAME, name_w - squeeze)
             room += squeeze
     message_w = max(room - status_w, 10)
+    spare = message_w - WIDE_MESSAGE
+    if spare > 0 and max(names) > name_w:
+        # A wide terminal: whole names before an even longer message column.
+        grow = min(spare, max(names) - name_w, NAME_WIDTH_WIDE - name_w)
+        fixed[1] = (NAME, name_w + grow)
+        message_w -= grow
     widths = [fixed[0], (STATUS, status_w), *fixed[1:], (MESSAGE, message_w)]
     return Layout(tuple(widths))
 
