@@ -562,18 +562,25 @@ def load_body_file(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ValidationError({BODY: f"{path}: cannot read it ({reason})"}) from None
-    suffix = path.suffix.lower()
+    return parse_body_text(text, str(path), path.suffix)
+
+
+def parse_body_text(text: str, source: str, suffix: str = "") -> dict[str, Any]:
+    """A body as text (a file's, or standard input's): JSON or TOML, told by the suffix
+    (".json", ".toml"), else by the content. `source` names it in messages."""
+    suffix = suffix.lower()
     as_json = suffix == ".json" or (suffix != ".toml" and text.lstrip().startswith("{"))
     try:
         data: Any = json.loads(text) if as_json else tomllib.loads(text)
     except json.JSONDecodeError as exc:
         raise ValidationError(
-            {BODY: f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"}
+            {BODY: f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: "
+                   f"{exc.msg})"}
         ) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ValidationError({BODY: f"{path}: not valid TOML ({exc})"}) from None
+        raise ValidationError({BODY: f"{source}: not valid TOML ({exc})"}) from None
     if not isinstance(data, dict):
-        raise ValidationError({BODY: f"{path}: the body must be a JSON object"})
+        raise ValidationError({BODY: f"{source}: the body must be a JSON object"})
     return data
 
 
@@ -708,6 +715,7 @@ __all__ = [
     "field_label",
     "load_body_file",
     "param_text",
+    "parse_body_text",
     "parse_param_value",
     "row_key",
     "table_name_problem",

@@ -5,6 +5,7 @@ The simulator keeps every duplicate body it received, so the tests check the exa
 
 from __future__ import annotations
 
+import io
 import json
 import tomllib
 from collections.abc import Callable
@@ -177,22 +178,37 @@ def test_invalid_input_lists_every_problem_and_sends_nothing(
 ) -> None:
     config = write_config(tmp_path, demo)
     code = run(config, "--from", "abc", "--dest", "0", "--table", "items=my table",
-               "--table", "nonsense", "--param", "ids=[1,", "--yes")
+               "--table", "nonsense", "--table", "nonsense2", "--param", "ids=[1,",
+               "--param", "novalue", "--yes")
     err = capsys.readouterr().err
     assert code == 2
-    assert "nothing was sent: 7 problems" in err
+    assert "nothing was sent: 9 problems" in err
     for expected in (
         "base pipeline (pipeline_id) [--from]: \"abc\" is not a whole number",
         "source collection (src_collection_id) [--src]: required",
         "destination collection (dest_collection_id) [--dest]: must be a positive",
         "full tables (full_tables) [--table]: the main table is missing",
         "full table \"items\": name [--table]: not allowed: space",
-        "--table: 'nonsense': write PATH=NAME",
+        "--table 'nonsense': write PATH=NAME",
+        "--table 'nonsense2': write PATH=NAME",
+        "--param 'novalue': write NAME=VALUE",
         "parameter \"ids\": value [--param]: looks like JSON but is not valid",
     ):
         assert expected in err
     assert received(demo) == []
     assert demo.log == []
+
+
+def test_a_body_on_standard_input(
+    tmp_path: Path, demo: SimServer, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(EXPECTED)))
+    assert run(write_config(tmp_path, demo), "--body", "-", "--yes") == 0
+    assert received(demo) == [EXPECTED]
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"pipeline_id": }'))
+    assert run(None, "--body", "-", "--dry-run") == 2
+    assert "<stdin>: not valid JSON (line 1, column 17" in capsys.readouterr().err
 
 
 def test_a_bad_body_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
