@@ -139,11 +139,11 @@ async def test_messages_appear_beside_the_field_as_you_type() -> None:
         assert message_of(form, "src") == ""  # untouched: no message yet
         await type_into(pilot, form, "src", "12a")
         assert "is not a whole number" in message_of(form, "src")
-        assert form.query_one("#src", Input).has_class("-invalid")
+        assert form.query_one("#src", Input).has_class("-problem")
         await pilot.press("backspace")
         await settle(pilot)
         assert message_of(form, "src") == ""
-        assert not form.query_one("#src", Input).has_class("-invalid")
+        assert not form.query_one("#src", Input).has_class("-problem")
         await type_into(pilot, form, "client", "12345-X")
         assert "number before the dash only: 12345" in message_of(form, "client")
 

@@ -398,10 +398,10 @@ class DuplicateScreen(Screen[int | None]):
             if style == "error":
                 errors.add(holder)
             if widget is not None:
-                widget.set_class(style == "error", "-invalid")
+                widget.set_class(style == "error", "-problem")
 
         for widget in self.query(Input):
-            widget.remove_class("-invalid")
+            widget.remove_class("-problem")
         for key, text in self.problems.items():
             add(key, text, "error")
         for key, text in notes.items():
