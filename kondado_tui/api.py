@@ -241,7 +241,7 @@ class KondadoClient:
             )
         except httpx.TimeoutException:
             raise Unreachable(
-                f"{where}: no answer from {self.base_url} within {self._timeout:g} s"
+                f"{where}: no answer from {self.base_url} within {self._timeout:g} s (timed out)"
             ) from None
         except httpx.ConnectError as exc:
             raise Unreachable(

@@ -264,6 +264,16 @@ def test_duplicate_inherits_and_overwrites_parameters() -> None:
     assert world.duplicate_bodies[-1]["overwrite_parameters"] == {name: "x"}
 
 
+def test_duplicate_accepts_a_list_parameter_like_the_documented_example() -> None:
+    world = SimWorld(demo=True, clock=ManualClock())
+    base = world.spec(2040)
+    name = next(k for k, v in base.parameters.items() if v)
+    accounts = ["act_111", "act_222"]
+    answer = world.duplicate(body_for(world, 2040, overwrite_parameters={name: accounts}))
+    assert answer["success"] is True, answer
+    assert world.duplicate_bodies[-1]["overwrite_parameters"] == {name: accounts}
+
+
 def test_example_bodies_are_accepted_for_every_pipeline() -> None:
     world = SimWorld(seed=9, clock=ManualClock())
     for pid in list(world.pipeline_ids):
@@ -322,7 +332,9 @@ def _tables(field: str, change: Any) -> Any:
         (_tables("deltas_tables", lambda t: {"": "d"}), "deltas_tables"),
         (_set("overwrite_parameters", {"nope": "1"}), "does not exist"),
         (_set("overwrite_parameters", {"custom_properties": "a"}), "not filled"),
-        (_set("overwrite_parameters", {"start_date": ["x"]}), "value"),
+        (_set("overwrite_parameters", {"start_date": {"x": 1}}), "value"),
+        (_set("overwrite_parameters", {"start_date": []}), "empty"),
+        (_set("overwrite_parameters", {"start_date": [{"x": 1}]}), "value"),
         (_set("overwrite_parameters", "start_date=x"), "object"),
         (_set("surprise", 1), "Unknown field"),
     ],

@@ -102,6 +102,13 @@ def _check_parameters(value: Any, parameters: Mapping[str, str]) -> str | None:
             return f"Parameter '{name}' does not exist in the base pipeline"
         if parameters[name] == "":
             return f"Parameter '{name}' is not filled in the base pipeline"
-        if not isinstance(new, (str, int, float, bool)):
-            return f"Parameter '{name}': the value must be a string, number or boolean"
+        # The API's own example passes a list (of ad accounts), so lists of scalars are fine.
+        items = new if isinstance(new, list) else [new]
+        if isinstance(new, list) and not new:
+            return f"Parameter '{name}': the list is empty"
+        if not all(isinstance(item, (str, int, float, bool)) for item in items):
+            return (
+                f"Parameter '{name}': the value must be a string, number, boolean "
+                "or a list of those"
+            )
     return None
