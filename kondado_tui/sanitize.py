@@ -8,6 +8,7 @@ every API string goes through `clean` before it is shown.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # CSI, OSC, DCS/SOS/PM/APC strings (7- and 8-bit forms), and two-byte ESC sequences.
 _ESCAPES = re.compile(
@@ -41,3 +42,19 @@ def first_line(text: str | None, limit: int = 300) -> str:
         if line:
             return line if len(line) <= limit else line[: limit - 1] + "…"
     return ""
+
+
+def display_width(text: str) -> int:
+    """Terminal cells `text` takes: wide (East Asian, most emoji) characters take two,
+    combining marks none. For aligning plain-text tables (`len` misaligns ⛔ and 日本)."""
+    width = 0
+    for char in text:
+        if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+            continue
+        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return width
+
+
+def pad(text: str, width: int) -> str:
+    """`text` followed by spaces up to `width` terminal cells (str.ljust counts characters)."""
+    return text + " " * max(0, width - display_width(text))

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from kondado_tui.sanitize import clean
+from kondado_tui.sanitize import clean, display_width, pad
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], max_last: int = 80) -> str:
@@ -15,13 +15,13 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], max_last
     for row in cells:
         if row and len(row[-1]) > max_last:
             row[-1] = row[-1][: max_last - 1] + "…"
-    widths = [len(h) for h in headers]
+    widths = [display_width(h) for h in headers]
     for row in cells:
         for i, cell in enumerate(row):
-            widths[i] = max(widths[i], len(cell))
-    lines = ["  ".join(h.ljust(widths[i]) for i, h in enumerate(headers)).rstrip()]
+            widths[i] = max(widths[i], display_width(cell))
+    lines = ["  ".join(pad(h, widths[i]) for i, h in enumerate(headers)).rstrip()]
     for row in cells:
-        lines.append("  ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip())
+        lines.append("  ".join(pad(c, widths[i]) for i, c in enumerate(row)).rstrip())
     return "\n".join(lines)
 
 
