@@ -129,6 +129,7 @@ class Poller:
         self._auth = Backoff(*AUTH_BACKOFF, jitter=0.1, rng=rng)
         self._internal = Backoff(*INTERNAL_BACKOFF, jitter=BACKOFF_JITTER, rng=rng)
         self._bad_streak = 0
+        self._bad_ids: set[int] = set()  # pipelines whose answers were unreadable, in a row
         self._retry_at: float | None = None  # global: nothing is asked before then
         self._connection = Connection.STARTING
         self._message = "starting: no pipeline asked yet"
@@ -309,6 +310,7 @@ class Poller:
             self._unreachable(exc)
         except (BadAnswer, ApiError) as exc:
             self._pipeline_failed(pid, exc)
+            self._bad_ids.add(pid)
             self._bad_streak += 1
             if self._bad_streak >= BAD_ANSWER_STREAK:
                 now = self._clock.now()
@@ -372,6 +374,14 @@ class Poller:
         """The API answered in a way we understand: whatever was wrong globally is over."""
         self._network.reset()
         self._auth.reset()
+        if self._connection is Connection.BAD_ANSWER:
+            # The unreadable answers were the API's (a maintenance page), not those
+            # pipelines': ask them again now instead of after their own backoff (up to
+            # 15 minutes of stale rows once the API was fine again).
+            now = self._clock.now()
+            for pid in self._bad_ids:
+                self._scheduler.request_now(pid, now)
+        self._bad_ids.clear()
         self._bad_streak = 0
         self._retry_at = None
         self._set_connection(Connection.OK, "")

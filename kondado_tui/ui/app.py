@@ -84,7 +84,7 @@ class KondadoApp(App[int]):
         for note in self.session.notes:
             self.notify(clean(note), severity="warning", markup=False, timeout=15)
         self.run_worker(self._start(), name="start", group="start", exit_on_error=False)
-        self.set_interval(1.0, self.main.tick, name="tick")
+        self.set_interval(1.0, self._tick, name="tick")
 
     async def _start(self) -> None:
         """Show what we already know (instantly), then start asking."""
@@ -147,7 +147,13 @@ class KondadoApp(App[int]):
         else:
             self.call_from_thread(self.post_message, message)
 
+    def _tick(self) -> None:
+        if self.is_running:  # not while shutting down: the screens may be gone already
+            self.main.tick()
+
     def on_poller_message(self, message: PollerMessage) -> None:
+        if not self.is_running:  # a poll that ended during shutdown (the table is gone)
+            return
         event = message.event
         self.main.apply(event)
         if isinstance(event, StatusObserved) and event.changed and self.session.store:
