@@ -38,18 +38,23 @@ from kondado_tui.timeline import Transition
 # -- tuning (seconds unless named otherwise) --------------------------------------------
 
 BACKGROUND_SHARE = 0.85  # of the per-minute budget, what routine polling may plan on
-MAX_AGE_FACTOR = 2.0  # max_age = the round-robin cycle of the list times this
+MAX_AGE_FACTOR = 3.0  # max_age = the round-robin cycle of the list times this
 MIN_MAX_AGE = 60.0
-STALE_GUARD = 0.75  # past this fraction of max_age, a pipeline jumps the queue
+STALE_GUARD = 0.85  # past this fraction of max_age, a pipeline jumps the queue
 MIN_IDLE_INTERVAL = 30.0
-QUIET_FACTOR = 3.0  # disabled and blocked pipelines change rarely: this times idle
+IDLE_FACTOR = 1.0  # idle pipelines without a rhythm: this times the round-robin cycle
 
 SCHEDULED_INTERVAL = 10.0  # queued runs start within seconds to a minute
-RUNNING_INTERVAL = 20.0  # a run of unknown length
-RUNNING_NEAR_END_INTERVAL = 8.0  # inside the window the run is expected to end in
-RUNNING_OVERDUE_INTERVAL = 12.0  # longer than any run seen so far: ends any moment
+# A run of unknown length is asked every `elapsed / RUNNING_FRACTION`, within bounds:
+# the delay to see its end stays a fraction of its length.
+RUNNING_FRACTION = 4.0
+RUNNING_INTERVALS = (8.0, 60.0)
+RUNNING_EARLY_INTERVAL = 60.0  # before the shortest run seen so far could end
+RUNNING_OVERDUE_INTERVAL = 15.0  # longer than any run seen so far: ends any moment
+WINDOW_LOOKS = 10.0  # asks spread over an expected start or end window
+START_WINDOW_INTERVALS = (8.0, 30.0)
 BUILDING_INTERVAL = 30.0  # building tables takes minutes
-START_WINDOW_INTERVAL = 15.0  # inside the window a run is expected to start in
+TROUBLE_FACTOR = 0.6  # runs of a pipeline whose last run failed or warned
 FOCUS_INTERVAL = 10.0
 FOLLOW_STEPS: tuple[tuple[float, float], ...] = (
     # (until this long after follow() was called, ask every ...)
@@ -64,7 +69,13 @@ PIPELINE_BACKOFF_BASE = 30.0
 PIPELINE_BACKOFF_CAP = 900.0
 
 RHYTHM_MEMORY = 16  # runs remembered per pipeline
+PHASE_MEMORY = 6  # the latest starts place the next one (older ones add period error)
 MIN_PERIOD = 60.0
+SCHEDULE_JITTER = 90.0  # a scheduled run starts up to this late (queueing)
+MIN_START_SPREAD = 20.0
+HALF_PERIOD_PROBES = 2  # empty half-way windows before the learned period is trusted
+MIN_STARTS = 3  # starts explained by a period before it is believed
+MAX_START_WINDOW = 1800.0  # a start seen less precisely than this says little
 
 RUN_STATUSES = frozenset({"scheduled", "running"})
 BUSY_STATUSES = frozenset({"scheduled", "running", "building_tables"})
@@ -133,16 +144,21 @@ class Rhythm:
     durations: deque[float] = field(default_factory=lambda: deque(maxlen=RHYTHM_MEMORY))
     current_start: Window | None = None  # of the run in progress
 
+    probe_misses: int = 0  # half-way windows looked at without finding a run
+    _probe_period: float | None = field(default=None, repr=False)
+    _probe_seen: float | None = field(default=None, repr=False)
     _model: tuple[float, float, float] | None = field(default=None, repr=False)
     _model_of: int = field(default=-1, repr=False)  # `changes` the model was computed at
     changes: int = 0
 
-    def run_started(self, window: Window) -> None:
-        if self.starts and window.start <= self.starts[-1].end:
+    def run_started(self, window: Window, *, scheduled: bool = True) -> None:
+        """A run began within `window`; `scheduled=False` for a run someone asked for."""
+        if self.current_start is not None and window.start <= self.current_start.end:
             return  # the same run seen again (e.g. scheduled, then running)
-        self.starts.append(window)
         self.current_start = window
-        self.changes += 1
+        if scheduled:
+            self.starts.append(window)
+            self.changes += 1
 
     def run_ended(self, window: Window) -> None:
         if self.current_start is not None:
@@ -161,14 +177,41 @@ class Rhythm:
         return model[0] if model else None
 
     def next_start(self, after: float) -> Window | None:
-        """Where the first start later than `after` is expected (None: no rhythm yet)."""
+        """Where the first start later than `after` is expected (None: no rhythm yet).
+
+        Runs seen only every other slot fit twice the true period just as well, so until
+        two half-way windows came and went without a run, those are looked at too.
+        """
         model = self._start_model()
         if model is None:
             return None
         period, expected, spread = model
-        n = max(1, math.ceil((after - spread - expected) / period))
-        at = expected + n * period
+        step = period / 2.0 if self._probing(period) else period
+        n = max(1, math.ceil((after - spread - expected) / step))
+        at = expected + n * step
         return Window(at - spread, at + spread)
+
+    def saw_idle(self, at: float) -> None:
+        """An idle answer: counts a half-way window that came and went without a run."""
+        model = self._start_model()
+        if model is None:
+            return
+        period, expected, spread = model
+        if self._probe_period is None or abs(self._probe_period - period) > 0.1 * period:
+            self._probe_period, self.probe_misses, self._probe_seen = period, 0, None
+        if not self._probing(period):
+            return
+        centre = expected + (math.floor((at - expected) / period) + 0.5) * period
+        if abs(at - centre) <= spread:
+            self._probe_seen = centre  # looked inside the half-way window
+        elif self._probe_seen is not None and at > self._probe_seen + spread:
+            opened = self._probe_seen - spread - SCHEDULE_JITTER
+            if not (self.starts and self.starts[-1].end >= opened):
+                self.probe_misses += 1
+            self._probe_seen = None
+
+    def _probing(self, period: float) -> bool:
+        return self.probe_misses < HALF_PERIOD_PROBES and period / 2.0 >= MIN_PERIOD
 
     def _start_model(self) -> tuple[float, float, float] | None:
         """(period, a typical start, its spread); cached: the poller asks on every pick."""
@@ -178,24 +221,32 @@ class Rhythm:
         return self._model
 
     def _fit_starts(self) -> tuple[float, float, float] | None:
-        mids = [w.mid for w in self.starts]
-        gaps = [b - a for a, b in itertools.pairwise(mids) if b - a >= MIN_PERIOD]
-        if len(gaps) < 2:
+        """Fit a period and a phase to the start windows seen so far.
+
+        Missed runs make gaps whole multiples of the period and manual runs fall between
+        slots, so: candidates are gaps divided by small whole numbers; each is refined by
+        a least-squares line through the starts it explains; the largest one explaining
+        three quarters of the starts wins (a fraction of the period explains as many,
+        a multiple fewer). The phase is where the latest explained windows, widened by
+        the schedule's jitter, agree; when they do not, the median of their middles.
+        """
+        starts = [w for w in self.starts if w.end - w.start <= MAX_START_WINDOW]
+        if len(starts) < MIN_STARTS:
             return None
-        period: float | None = None
-        for candidate in sorted(set(gaps)):
-            fitted = _fit(gaps, candidate)
-            if len(fitted) >= 0.75 * len(gaps):
-                period = statistics.median(fitted)
-        if period is None:
-            return None
-        ref = mids[-1]
-        offsets = [m - ref - round((m - ref) / period) * period for m in mids]
-        centre = statistics.median(offsets)
-        spread = statistics.median(abs(o - centre) for o in offsets) * 1.5
-        spread += statistics.median(w.half_width for w in self.starts)
-        spread = min(max(spread, 30.0), period / 4.0)
-        return period, ref + centre, spread
+        mids = [w.mid for w in starts]
+        candidates = sorted(
+            {round((b - a) / k, 1) for a, b in itertools.pairwise(mids) for k in range(1, 7)},
+            reverse=True,
+        )
+        need = max(MIN_STARTS, math.ceil(0.75 * len(starts)))
+        for candidate in candidates:
+            if candidate < MIN_PERIOD:
+                break
+            fit = _line_fit(starts, candidate)
+            if fit is not None and len(fit[1]) >= need:
+                period, explained = fit
+                return _phase(explained, period)
+        return None
 
     def run_end(self) -> Window | None:
         """Where the run in progress is expected to end (None: no run or no history)."""
@@ -206,15 +257,66 @@ class Rhythm:
         return Window(self.current_start.mid + short - slack, self.current_start.mid + long + slack)
 
 
-def _fit(gaps: list[float], candidate: float) -> list[float]:
-    """The periods implied by each gap that is close to a whole multiple of `candidate`."""
-    fitted = []
-    tolerance = min(max(0.12 * candidate, 60.0), candidate / 3.0)
-    for gap in gaps:
-        k = round(gap / candidate)
-        if k >= 1 and abs(gap - k * candidate) <= tolerance:
-            fitted.append(gap / k)
-    return fitted
+def _tolerance(w: Window) -> float:
+    return w.half_width + SCHEDULE_JITTER / 2.0 + 15.0
+
+
+def _line_fit(starts: list[Window], candidate: float) -> tuple[float, list[Window]] | None:
+    """Refine `candidate` into the period that lines up the starts it explains.
+
+    A line `t = origin + k * period` through a precise recent start, refitted by least
+    squares on the starts close to it; the allowance for the candidate's own error
+    shrinks each round, so a rough candidate is corrected before it is trusted.
+    """
+    usable = [w for w in starts if w.end - w.start <= candidate / 2.0]  # wider fits anything
+    if len(usable) < 2:
+        return None
+    fits = [_fit_from(usable, candidate, anchor) for anchor in usable[-3:]]  # one may be manual
+    found = [f for f in fits if f is not None]
+    return max(found, key=lambda f: len(f[1])) if found else None
+
+
+def _fit_from(
+    usable: list[Window], candidate: float, anchor: Window
+) -> tuple[float, list[Window]] | None:
+    period, origin = candidate, anchor.mid
+    explained: list[tuple[int, Window]] = []
+    for slack in (0.03, 0.008, 0.002, 0.0):
+        explained = []
+        for w in usable:
+            k = round((w.mid - origin) / period)
+            if abs(w.mid - origin - k * period) <= _tolerance(w) + slack * abs(k) * period:
+                explained.append((k, w))
+        if len({k for k, _ in explained}) < 2:
+            return None
+        mean_k = sum(k for k, _ in explained) / len(explained)
+        mean_t = sum(w.mid for _, w in explained) / len(explained)
+        var = sum((k - mean_k) ** 2 for k, _ in explained)
+        period = sum((k - mean_k) * (w.mid - mean_t) for k, w in explained) / var
+        origin = mean_t - mean_k * period
+        if period < MIN_PERIOD or abs(period - candidate) > 0.1 * candidate:
+            return None
+    return period, [w for _, w in explained]
+
+
+def _phase(explained: list[Window], period: float) -> tuple[float, float, float]:
+    """(period, a typical start, its spread) from the starts the period explains."""
+    recent = explained[-PHASE_MEMORY:]
+    ref = recent[-1].mid
+    low, high = -math.inf, math.inf
+    for w in recent:
+        shift = round((w.mid - ref) / period) * period
+        low = max(low, w.start - shift - ref - SCHEDULE_JITTER)
+        high = min(high, w.end - shift - ref)
+    if low <= high:
+        centre = (low + high + SCHEDULE_JITTER) / 2.0
+        spread = (high - low + SCHEDULE_JITTER) / 2.0
+    else:
+        offsets = [w.mid - ref - round((w.mid - ref) / period) * period for w in recent]
+        centre = statistics.median(offsets)
+        spread = statistics.median(abs(o - centre) for o in offsets) * 1.5 + SCHEDULE_JITTER
+    spread = min(max(spread, MIN_START_SPREAD), period / 4.0)
+    return period, ref + centre, spread
 
 
 # -- per-pipeline state -----------------------------------------------------------------
@@ -286,7 +388,7 @@ class Scheduler:
 
     @property
     def idle_interval(self) -> float:
-        return min(max(MIN_IDLE_INTERVAL, self.cycle), self.max_age)
+        return min(max(MIN_IDLE_INTERVAL, self.cycle * IDLE_FACTOR), self.max_age)
 
     # -- what happened ----------------------------------------------------------------
 
@@ -328,9 +430,12 @@ class Scheduler:
             if old is not None and last_seen is not None:
                 window = Window(last_seen, at)
                 if status.status in RUN_STATUSES and old.status not in RUN_STATUSES:
-                    t.rhythm.run_started(window)
+                    # A run the user asked for says nothing about the schedule.
+                    t.rhythm.run_started(window, scheduled=t.follow_from is None)
                 elif status.status not in BUSY_STATUSES and old.status in RUN_STATUSES:
                     t.rhythm.run_ended(window)
+        if status.status not in BUSY_STATUSES:
+            t.rhythm.saw_idle(at)
         if t.follow_from is not None:
             busy = status.status in BUSY_STATUSES
             if busy:
@@ -400,21 +505,35 @@ class Scheduler:
             return SCHEDULED_INTERVAL
         if status == "building_tables":
             return BUILDING_INTERVAL
-        if status == "running":
-            end = t.rhythm.run_end()
-            if end is None:
-                return RUNNING_INTERVAL
-            return min(
-                self.idle_interval,
-                _toward(end, last, now, RUNNING_NEAR_END_INTERVAL, RUNNING_OVERDUE_INTERVAL),
-            )
-        idle = self.idle_interval
         if status in QUIET_STATUSES:
-            return idle * QUIET_FACTOR
+            return self.max_age
+        # Failures show at the end of runs, and the run after a failure fails more often
+        # than others: watch those closer.
+        factor = TROUBLE_FACTOR if _looks_failed(t.status) else 1.0
+        if status == "running":
+            return self._running_interval(t, last, now) * factor
         start = t.rhythm.next_start(last)
-        if start is None:
-            return idle
-        return min(idle, _toward(start, last, now, START_WINDOW_INTERVAL, idle))
+        if start is not None and now < start.start:
+            return start.start - last  # nothing expected before the window opens
+        if start is not None and now <= start.end:
+            looks = _clamp(2.0 * start.half_width / WINDOW_LOOKS, *START_WINDOW_INTERVALS)
+            return looks * factor
+        # No rhythm yet (or the run did not come): look often enough to catch runs and
+        # learn one. A regular beat could keep missing a regular schedule: vary it.
+        return self.idle_interval * _vary(t.pipeline_id, last)
+
+    def _running_interval(self, t: Tracked, last: float, now: float) -> float:
+        """A run ends (and a failure shows) at its end: the longer it has run, the less
+        a few seconds matter, so the interval grows with the time it has been running."""
+        began = t.rhythm.current_start.mid if t.rhythm.current_start else t.since or last
+        elapsed = max(0.0, now - began)
+        interval = _clamp(elapsed / RUNNING_FRACTION, *RUNNING_INTERVALS)
+        end = t.rhythm.run_end()
+        if end is not None and now < end.start:  # no run this short seen: rarely ends now
+            return max(interval, min(end.start - last, RUNNING_EARLY_INTERVAL))
+        if end is not None and now > end.end:  # longer than any run seen: ends any moment
+            return min(interval, RUNNING_OVERDUE_INTERVAL)
+        return interval
 
     def due_at(self, pipeline_id: int, now: float) -> float:
         t = self._tracked[pipeline_id]
@@ -440,23 +559,26 @@ class Scheduler:
             if t.requested_at is not None:
                 key = (0.0, t.requested_at)  # oldest request first
                 pick = Pick(pid, Priority.FOLLOW, "requested")
-            elif self.due_at(pid, now) > now:
-                continue
             elif t.asked_at is None:
                 key = (1.0, 0.0)
                 pick = Pick(pid, Priority.BACKGROUND, "first look")
+            elif t.backoff.retry_at is not None and now < t.backoff.retry_at:
+                continue
             elif t.follow_from is not None and _follow_due(t, now):
                 key = (2.0, t.asked_at)
                 pick = Pick(pid, Priority.FOLLOW, "follow")
             else:
                 seen = t.observed_at if t.observed_at is not None else t.asked_at
-                # Overdue relative to its own interval: the likeliest to have changed first.
-                overdue = (now - t.asked_at) / self.interval(pid, now)
                 if now - seen >= guard:
+                    # Stale: the likeliest to have changed since it was seen goes first.
+                    overdue = (now - t.asked_at) / self.interval(pid, t.asked_at)
                     key = (3.0, -overdue)
                     pick = Pick(pid, Priority.BACKGROUND, "stale")
                 else:
-                    key = (4.0, -overdue)
+                    interval = self.interval(pid, now)
+                    if now < t.asked_at + interval:
+                        continue
+                    key = (4.0, -(now - t.asked_at) / interval)
                     reason = "focus" if pid == self._focus else "due"
                     pick = Pick(pid, Priority.BACKGROUND, reason)
             if best is None or key < best[0]:
@@ -476,10 +598,15 @@ def _follow_due(t: Tracked, now: float) -> bool:
     return t.asked_at is None or now - t.asked_at >= _follow_interval(now - t.follow_from)
 
 
-def _toward(window: Window, last: float, now: float, inside: float, after: float) -> float:
-    """An interval that reaches `window` on time, asks often inside it, then `after`."""
-    if now < window.start:
-        return max(1.0, window.start - last)
-    if now <= window.end:
-        return inside
-    return after
+def _vary(pipeline_id: int, at: float) -> float:
+    """A factor in [0.7, 1.3), fixed for a pipeline and a time (no hidden state)."""
+    mixed = (pipeline_id * 2_654_435_761 + int(at * 1000) * 40_503) % 1_000_003
+    return 0.7 + 0.6 * mixed / 1_000_003
+
+
+def _looks_failed(status: PipelineStatus) -> bool:
+    return status.raw_msg is not None or status.kind.severity.is_trouble
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return max(low, min(high, value))
