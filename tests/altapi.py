@@ -18,7 +18,8 @@ product that depends on the simulator's quirks:
   answers may be gzip-compressed and/or chunked.
 
 Run it by hand for terminal QA: `python tests/altapi.py [--port N] [--rpm 20]`; it
-prints its base URL, key and token. `POST /__alt/lockout?seconds=N` (no auth) makes it
+prints its base URL, key and token. `GET /__alt/log` lists the last requests;
+`POST /__alt/lockout?seconds=N` (no auth) makes it
 answer RATE_LIMIT_EXCEEDED from then on for N seconds; `POST /__alt/auth?mode=401|403|200|ok`
 makes every authenticated call fail (or work again); `POST /__alt/down?seconds=N` drops
 connections for N seconds.
@@ -93,6 +94,7 @@ class Received:
     body: bytes
     answered: int = 0
     answer: Any = None
+    at: float = field(default_factory=time.monotonic)
 
     def json(self) -> Any:
         return json.loads(self.body.decode("utf-8"))
@@ -121,6 +123,7 @@ class AltApi:
         default_factory=lambda: copy.deepcopy(STARTING_PIPELINES)
     )
     received: list[Received] = field(default_factory=list)
+    forbidden: set[int] = field(default_factory=lambda: {120})
     next_new_id: int = 900001
 
     def __post_init__(self) -> None:
@@ -234,6 +237,9 @@ class AltApi:
 
     def _status(self, text: str) -> tuple[int, Any]:
         pid, entry = self._pipeline(text)
+        if pid in self.forbidden:  # another account's pipeline: the token lacks rights
+            return 403, {"success": False, "error": "FORBIDDEN",
+                         "message": "You do not have permission to access this pipeline"}
         if entry is None:
             return 404, {"success": False, "error": "PIPELINE_NOT_FOUND",
                          "message": f"Pipeline {text} not found for this account"}
@@ -292,6 +298,10 @@ class AltApi:
             self.force_auth_failure = "" if mode == "ok" else mode
         elif path == "/__alt/down":
             self.down_until = time.monotonic() + seconds
+        elif path == "/__alt/log":
+            start = self.received[0].at if self.received else 0.0
+            return 200, [[round(r.at - start, 3), r.method, r.path, r.answered,
+                          r.answer == RATE_LIMIT_BODY] for r in self.received[-60:]]
         elif path == "/__alt/set":
             pid = int(query["id"])
             entry = self.pipelines.setdefault(pid, {

@@ -352,3 +352,26 @@ def test_installed_program_status_and_auth_failure(tmp_path: Path, alt: AltApi) 
     assert done.returncode == 3
     assert "Invalid key or token" in done.stdout + done.stderr
 
+
+
+def test_status_one_forbidden_pipeline_does_not_stop_the_others(
+    tmp_path: Path, alt: AltApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Credentials that just worked are fine: a refusal naming permissions is about that
+    pipeline (another account's, say), so the others are still asked."""
+    config = _config(tmp_path, alt, [101, 120, 102])
+    code, out, err = _cli(capsys, "--config", str(config), "status")
+    assert code == 3
+    assert [r.path for r in alt.received] == [
+        "/pipelines/101/status", "/pipelines/120/status", "/pipelines/102/status"]
+    assert "permission" in out and "running" in out
+    assert "stopped asking" not in err
+
+
+def test_status_first_answer_forbidden_stops_as_credentials(
+    tmp_path: Path, alt: AltApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config(tmp_path, alt, [120, 101])
+    code, _, err = _cli(capsys, "--config", str(config), "status")
+    assert code == 3
+    assert len(alt.received) == 1 and "key and token" in err

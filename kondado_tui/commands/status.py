@@ -120,6 +120,7 @@ async def collect(config: Config, rows: list[Row], max_age: float | None, clock:
     client = open_client(config, clock, budget)
     progress = Progress()
     todo = [row for row in rows if row.observation is None]
+    answered = False  # the credentials worked in this run: a later refusal is per pipeline
     try:
         for done, row in enumerate(todo):
             wait = max(0.0, budget.next_slot_at(Priority.BACKGROUND) - clock.now())
@@ -136,12 +137,13 @@ async def collect(config: Config, rows: list[Row], max_age: float | None, clock:
                 return f"stopped asking: {exc.message}"
             except Rejected as exc:
                 row.error = exc.message
-                if exc.auth:
+                if exc.auth and not answered:
                     return f"stopped asking: {exc.message}\nkondado-tui: {credentials_fix(config)}"
                 continue
             except ApiError as exc:
                 row.error = exc.message
                 continue
+            answered = True
             row.observation = Observation(status, clock.now())
             if store is not None:
                 await asyncio.to_thread(store.record, row.observation)
