@@ -84,8 +84,16 @@ def parse_status(pipeline_id: int, payload: Any) -> PipelineStatus:
             f"pipeline {pipeline_id}: unexpected status answer", excerpt=excerpt(str(payload))
         )
     entry = data.get(str(pipeline_id), data.get(pipeline_id))
-    if entry is None and len(data) == 1:
-        only = next(iter(data.values()))
+    if entry is None and isinstance(data.get("status"), str):
+        entry = data  # one pipeline's fields, not keyed by its id
+    elif entry is None and len(data) == 1:
+        key, only = next(iter(data.items()))
+        if str(key).strip().isdigit() and int(key) != pipeline_id:
+            # never show another pipeline's status under this one's name
+            raise BadAnswer(
+                f"pipeline {pipeline_id}: the API answered about pipeline {int(key)} instead",
+                excerpt=excerpt(json.dumps(payload)[:400]),
+            )
         entry = only if isinstance(only, dict) else None
     if not isinstance(entry, dict) or not isinstance(entry.get("status"), str):
         raise BadAnswer(

@@ -1,0 +1,29 @@
+"""Status answer shapes an independent implementation of the API could send."""
+
+from __future__ import annotations
+
+import pytest
+
+from kondado_tui.api import parse_status
+from kondado_tui.errors import BadAnswer
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"status": "running", "is_running": True, "raw_msg": None},
+     {"success": True, "data": {"status": "running", "is_running": True}}],
+)
+def test_flat_entry_without_the_id_key(payload: object) -> None:
+    status = parse_status(2040, payload)
+    assert status.status == "running" and status.is_running
+
+
+def test_answer_about_another_pipeline_is_refused() -> None:
+    with pytest.raises(BadAnswer, match="answered about pipeline 2041 instead"):
+        parse_status(2040, {"2041": {"status": "active"}})
+    with pytest.raises(BadAnswer):
+        parse_status(2040, {"success": True, "data": {"2041": {"status": "active"}}})
+
+
+def test_single_entry_under_another_label_is_still_read() -> None:
+    assert parse_status(7, {"pipeline": {"status": "active"}}).status == "active"
