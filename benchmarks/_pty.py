@@ -261,3 +261,30 @@ def machine_note() -> str:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     return (f"{os.cpu_count()} CPUs, load average {load[0]:.2f} at the end; "
             f"Python {sys.version.split()[0]}; {when}")
+
+
+def prefill_history(path: Path, world: object, ids: Iterable[int], *,
+                    per_minute: int = 18, entered: float = 86400.0) -> int:
+    """Record every pipeline's current state as a long session would have left it: the
+    state entered `entered` seconds ago, last seen at a time spread over one polling
+    round (`len(ids) / per_minute` minutes), so ages are as varied as in a steady state."""
+    from kondado_tui.api import parse_status
+    from kondado_tui.models import Observation
+    from kondado_tui.sim import SimWorld
+    from kondado_tui.store import HistoryStore
+
+    assert isinstance(world, SimWorld)
+    ids = list(ids)
+    round_seconds = len(ids) / per_minute * 60.0
+    store = HistoryStore(path)
+    now = time.time()
+    count = 0
+    try:
+        for n, pid in enumerate(ids):
+            status = parse_status(pid, {str(pid): world.status(pid)})
+            count += store.record(Observation(status, now - entered))
+            seen = now - round_seconds * ((n * 7919) % len(ids)) / len(ids)
+            store.record(Observation(status, seen))
+    finally:
+        store.close()
+    return count

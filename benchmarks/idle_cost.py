@@ -1,0 +1,131 @@
+"""What the dashboard costs while nobody touches it: CPU, memory and terminal output.
+
+    python benchmarks/idle_cost.py           # 30, 200, 1000 pipelines; 60 s windows
+    python benchmarks/idle_cost.py --quick   # 15 s windows
+
+The real `kondado-tui` program runs on a pseudo-terminal (120x36), pointed at a simulated
+account served by this process over loopback HTTP (real time, rate limits off; the app
+keeps its own 18 requests a minute). Its history is pre-filled with every pipeline's
+state, as after a restart: the long-running steady state, not the first sweep. After it
+settles, CPU time (utime + stime from /proc) and bytes written to the terminal are
+counted over the window; RSS is read at the end.
+
+The baseline, measured in the same run on the same terminal: a bare Textual app showing a
+DataTable of the same size with a header and a footer (benchmarks/_bare_table.py).
+Results go to stdout and benchmarks/results/idle_cost.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import _pty
+
+from kondado_tui.sim import SimServer, SimWorld
+
+SIZES = (30, 200, 1000)
+BARE = (sys.executable, str(Path(__file__).resolve().parent / "_bare_table.py"))
+
+
+@dataclass(frozen=True)
+class Idle:
+    cpu_seconds: float  # over the window
+    window: float
+    rss: int
+    written: int  # bytes to the terminal over the window
+
+    @property
+    def cpu_per_minute(self) -> float:
+        return self.cpu_seconds / self.window * 60
+
+    @property
+    def core_percent(self) -> float:
+        return self.cpu_seconds / self.window * 100
+
+    @property
+    def bytes_per_minute(self) -> float:
+        return self.written / self.window * 60
+
+
+def measure(argv: list[str], ready: bytes, settle: float, window: float) -> Idle:
+    child = _pty.spawn(argv)
+    try:
+        if child.wait_for(ready, 120) is None:
+            raise SystemExit(f"{argv[-1]}: nothing painted in 120 s:\n{child.output()[-500:]!r}")
+        time.sleep(settle)
+        cpu0, t0 = child.cpu_seconds(), time.monotonic()
+        time.sleep(window)
+        cpu1, t1 = child.cpu_seconds(), time.monotonic()
+        rss = child.rss_bytes()
+        if not child.alive:
+            raise SystemExit(f"{argv[-1]} ended during the measurement")
+        return Idle(cpu1 - cpu0, t1 - t0, rss, child.bytes_between(t0, t1))
+    finally:
+        child.stop()
+
+
+def measure_app(pipelines: int, settle: float, window: float) -> Idle:
+    world = SimWorld(pipelines=pipelines, seed=7)
+    with SimServer(world, rate_limit=False) as server, \
+            tempfile.TemporaryDirectory(prefix="kondado-idle-") as tmp:
+        ids = world.pipeline_ids
+        config = _pty.sim_config(Path(tmp), server.base_url, server.key, server.token, ids)
+        _pty.prefill_history(Path(tmp) / "history.sqlite3", world, ids)
+        ready = _pty.pipeline_name(ids[0]).encode()
+        return measure([*_pty.KONDADO, "--config", str(config)], ready, settle, window)
+
+
+def measure_bare(rows: int, settle: float, window: float) -> Idle:
+    return measure([*BARE, str(rows)], b"bench-", settle, window)
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.1f}x" if b > 0 else ("1.0x" if a == 0 else "inf (baseline 0)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="15 s windows instead of 60 s")
+    parser.add_argument("--sizes", type=int, nargs="*", default=list(SIZES))
+    args = parser.parse_args()
+    window, settle = (15.0, 8.0) if args.quick else (60.0, 20.0)
+    rows = []
+    for n in args.sizes:
+        app = measure_app(n, settle, window)
+        bare = measure_bare(n, settle, window)
+        print(f"{n}: app {app.core_percent:.2f}% core, {app.rss / 2**20:.0f} MiB, "
+              f"{app.bytes_per_minute / 1024:.1f} KiB/min; bare {bare.core_percent:.2f}%, "
+              f"{bare.rss / 2**20:.0f} MiB", file=sys.stderr)
+        rows.append([
+            n,
+            f"{app.cpu_per_minute:.2f}", f"{app.core_percent:.2f}%",
+            f"{bare.cpu_per_minute:.2f}", ratio(app.cpu_seconds, bare.cpu_seconds),
+            f"{app.rss / 2**20:.0f}", f"{bare.rss / 2**20:.0f}", ratio(app.rss, bare.rss),
+            f"{app.bytes_per_minute / 1024:.1f}", f"{bare.bytes_per_minute / 1024:.1f}",
+        ])
+    table = _pty.markdown_table(
+        ["pipelines", "app CPU s/min", "app % of a core", "bare CPU s/min", "CPU ratio",
+         "app RSS MiB", "bare RSS MiB", "RSS ratio", "app KiB/min to tty",
+         "bare KiB/min to tty"],
+        rows,
+    )
+    text = (
+        "# Idle cost\n\n"
+        f"`python benchmarks/idle_cost.py{' --quick' if args.quick else ''}`: "
+        f"{window:.0f} s window after {settle:.0f} s settling, 120x36 pty, history "
+        "pre-filled (steady state), the app polling at 18 requests/min. Baseline: a bare "
+        "Textual DataTable of the same size with header and footer, same run.\n\n"
+        f"{table}\n\n{_pty.machine_note()}\n"
+    )
+    print(text)
+    _pty.write_result("idle_cost", text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
