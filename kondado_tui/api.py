@@ -11,6 +11,7 @@ import json
 import logging
 import re
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -286,6 +287,16 @@ class KondadoClient:
             raise Unreachable(f"{where}: the server failed (HTTP {code}, {detail})")
         if parsed and isinstance(payload, dict) and payload.get("success") is False:
             _raise_if_failed(payload, code)
+        if 300 <= code < 400:
+            # not followed: the token would travel on to wherever it points
+            target = urlsplit(response.headers.get("Location", ""))
+            where_to = f"{target.scheme}://{target.netloc}{target.path}" if target.netloc \
+                else target.path
+            raise BadAnswer(
+                f"{where}: the API redirected (HTTP {code}) to {excerpt(where_to, 120) or '?'}; "
+                "check base_url",
+                http_status=code,
+            )
         if code >= 400:
             auth = code in (401, 403)
             raise Rejected(

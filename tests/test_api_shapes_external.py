@@ -27,3 +27,33 @@ def test_answer_about_another_pipeline_is_refused() -> None:
 
 def test_single_entry_under_another_label_is_still_read() -> None:
     assert parse_status(7, {"pipeline": {"status": "active"}}).status == "active"
+
+
+def test_a_redirect_is_named_and_not_followed() -> None:
+    import asyncio
+
+    import httpx
+
+    from kondado_tui.api import KondadoClient
+
+    seen: list[str] = []
+
+    def moved(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(301, headers={
+            "Location": f"https://new.example/v2{request.url.path}?{request.url.query.decode()}"})
+
+    async def go() -> str:
+        client = KondadoClient("https://k2.example", "k", "SECRET-redirect-77",
+                               transport=httpx.MockTransport(moved))
+        try:
+            with pytest.raises(BadAnswer) as bad:
+                await client.get_status(5)
+            return str(bad.value)
+        finally:
+            await client.aclose()
+
+    message = asyncio.run(go())
+    assert len(seen) == 1
+    assert "redirected (HTTP 301) to https://new.example/v2/pipelines/5/status" in message
+    assert "SECRET-redirect-77" not in message and "token" not in message
