@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -36,6 +37,9 @@ from kondado_tui.ui.board import stale_after
 from kondado_tui.ui.columns import AGE, STALE_MARKER
 from kondado_tui.ui.screens.main import MainScreen
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from _scaled import ScaledClock  # the benchmarks' scaled clock (now and sleep agree)
+
 SPEED = 200.0
 TOKEN = "TOKENxSEKRITx7f3a9c"  # recognisable in any text, bytes or log line
 KEY = "chaoskey"
@@ -46,21 +50,6 @@ PIPELINES = 6
 SIZE = (120, 30)
 WAIT = 20.0  # real seconds: the longest any phase may take on a busy machine
 SLACK = 0.5 * SPEED  # half a real second of scheduling noise, in scaled seconds
-
-
-class ScaledClock:
-    """Wall time running `speed` times faster: now() and sleep() agree, for everyone."""
-
-    def __init__(self, speed: float) -> None:
-        self.speed = speed
-        self._real0 = time.monotonic()
-        self._wall0 = time.time()
-
-    def now(self) -> float:
-        return self._wall0 + (time.monotonic() - self._real0) * self.speed
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds) / self.speed)
 
 
 @dataclass
