@@ -49,6 +49,7 @@ INTERNAL_BACKOFF = (1.0, 60.0)  # a bug of ours: keep going, slowly
 BACKOFF_JITTER = 0.5  # many monitors behind one proxy must not retry in step
 BAD_ANSWER_STREAK = 3  # unreadable answers in a row before blaming the connection
 SLOT_SLACK = 0.02  # a slot this close is taken now (clock rounding)
+PLAN_REUSE = 0.25  # a choice made this recently still stands (no user action since)
 MAX_NAP = 30.0  # sleep in pieces: a suspended laptop's clock jumps
 HISTORY_DAYS = 14.0  # of recorded transitions read at start-up to learn rhythms
 
@@ -138,6 +139,7 @@ class Poller:
         self._paused = False
         self._started = False
         self._published: Health | None = None
+        self._planned: tuple[float, Pick] | None = None  # (when, what) chosen to go next
         self._wake = asyncio.Event()
 
     # -- what front ends read ----------------------------------------------------------
@@ -184,31 +186,31 @@ class Poller:
         self._scheduler.set_pipelines(ids, self._clock.now())
         kept = set(self._scheduler.pipeline_ids)
         self._observations = {p: o for p, o in self._observations.items() if p in kept}
-        self._wake.set()
+        self._replan()
 
     def focus(self, pipeline_id: int | None) -> None:
         self._scheduler.focus(pipeline_id)
-        self._wake.set()
+        self._replan()
 
     def request_now(self, pipeline_id: int) -> None:
         self._scheduler.request_now(pipeline_id, self._clock.now())
-        self._wake.set()
+        self._replan()
 
     def follow(self, pipeline_id: int) -> None:
         self._scheduler.follow(pipeline_id, self._clock.now())
-        self._wake.set()
+        self._replan()
 
     def pause(self) -> None:
         self._paused = True
         self._publish()
-        self._wake.set()
+        self._replan()
 
     def resume(self) -> None:
         """Poll again; a pending global retry (network, credentials) is tried right away."""
         self._paused = False
         self._retry_at = None
         self._publish()
-        self._wake.set()
+        self._replan()
 
     async def run_pipeline(self, pipeline_id: int) -> str:
         """Queue a run (as the user, ahead of polls), then follow the pipeline closely.
@@ -261,38 +263,43 @@ class Poller:
             self._started = True
             await self._start()
         now = self._clock.now()
-        wake_at = self._plan(now)
-        if wake_at is None:
-            pick = self._scheduler.pick(now)
-            assert pick is not None
+        wake_at, pick = self._plan(now)
+        if pick is not None:
             await self._ask(pick)
             now = self._clock.now()
-            wake_at = self._plan(now)  # also what the health line shows as next
-            if wake_at is None:
-                wake_at = now
+            wake_at, _ = self._plan(now)  # kept for the next turn; also the health's next
         self._internal.reset()
         self._publish()
         return wake_at
 
-    def _plan(self, now: float) -> float | None:
-        """None when a request should go now; otherwise when to look again."""
+    def _plan(self, now: float) -> tuple[float, Pick | None]:
+        """(when to take the next turn, the pipeline to ask now if one should go now)."""
+        planned, self._planned = self._planned, None
+        if planned is not None and abs(planned[0] - now) <= PLAN_REUSE:
+            return now, planned[1]  # planned at the end of the last turn, nothing changed
         if self._paused:
             self._next_poll_at = None
-            return math.inf
+            return math.inf, None
         if self._retry_at is not None and now < self._retry_at:
             self._next_poll_at = self._retry_at
-            return self._retry_at
+            return self._retry_at, None
         pick = self._scheduler.pick(now)
         if pick is None:
             due = self._scheduler.next_due_at(now)
             self._next_poll_at = due
-            return math.inf if due is None else due
+            return (math.inf if due is None else due), None
         slot = self._budget.next_slot_at(pick.priority)
         if slot > now + SLOT_SLACK:
             self._next_poll_at = slot
-            return slot  # look again then: something more urgent may have come up
+            return slot, None  # look again then: something more urgent may have come up
         self._next_poll_at = now
-        return None
+        self._planned = (now, pick)
+        return now, pick
+
+    def _replan(self) -> None:
+        """Something the plan depends on changed: choose again, and now."""
+        self._planned = None
+        self._wake.set()
 
     async def _ask(self, pick: Pick) -> None:
         pid = pick.pipeline_id
@@ -430,7 +437,7 @@ class Poller:
         else:
             return
         self._publish()
-        self._wake.set()
+        self._replan()
 
     def _internal_error(self, exc: Exception) -> float:
         text = _describe(exc)
