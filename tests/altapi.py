@@ -21,8 +21,9 @@ Run it by hand for terminal QA: `python tests/altapi.py [--port N] [--rpm 20]`; 
 prints its base URL, key and token. `GET /__alt/log` lists the last requests;
 `POST /__alt/lockout?seconds=N` (no auth) makes it
 answer RATE_LIMIT_EXCEEDED from then on for N seconds; `POST /__alt/auth?mode=401|403|200|ok`
-makes every authenticated call fail (or work again); `POST /__alt/down?seconds=N` drops
-connections for N seconds.
+makes every authenticated call fail (or work again); `POST /__alt/runfail?error=TEXT`
+makes run answer success false (empty: succeed again); `POST /__alt/down?seconds=N` drops
+connections for N seconds; `POST /__alt/delay?seconds=N` answers every call N s late.
 """
 
 from __future__ import annotations
@@ -298,6 +299,10 @@ class AltApi:
             self.force_auth_failure = "" if mode == "ok" else mode
         elif path == "/__alt/down":
             self.down_until = time.monotonic() + seconds
+        elif path == "/__alt/delay":
+            self.delay = seconds
+        elif path == "/__alt/runfail":
+            self.run_fails = query.get("error", "")
         elif path == "/__alt/log":
             start = self.received[0].at if self.received else 0.0
             return 200, [[round(r.at - start, 3), r.method, r.path, r.answered,
