@@ -160,7 +160,10 @@ def _raise_if_failed(payload: Any, http_status: int) -> None:
             retry_after=wait,
         )
     text = " — ".join(p for p in (excerpt(error), excerpt(message)) if p) or "no error text"
-    auth = http_status in (401, 403) or bool(_AUTH_WORDS.search(error + " " + message))
+    # 404 names the thing asked about, whatever words it uses ("not found for this key")
+    auth = http_status in (401, 403) or (
+        http_status != 404 and bool(_AUTH_WORDS.search(error + " " + message))
+    )
     raise Rejected(f"the API refused: {text}", error=error, http_status=http_status, auth=auth)
 
 

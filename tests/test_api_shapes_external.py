@@ -57,3 +57,17 @@ def test_a_redirect_is_named_and_not_followed() -> None:
     assert len(seen) == 1
     assert "redirected (HTTP 301) to https://new.example/v2/pipelines/5/status" in message
     assert "SECRET-redirect-77" not in message and "token" not in message
+
+
+@pytest.mark.parametrize(("http_status", "auth"), [(404, False), (200, True), (403, True)])
+def test_not_found_naming_the_key_is_not_a_credentials_failure(
+    http_status: int, auth: bool
+) -> None:
+    from kondado_tui.api import _raise_if_failed
+    from kondado_tui.errors import Rejected
+
+    body = {"success": False, "error": "NOT_FOUND",
+            "message": "Pipeline 999 not found for this key"}
+    with pytest.raises(Rejected) as refused:
+        _raise_if_failed(body, http_status)
+    assert refused.value.auth is auth
