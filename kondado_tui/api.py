@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -217,12 +219,14 @@ class KondadoClient:
 
     async def run(self, pipeline_id: int, priority: Priority = Priority.INTERACTIVE) -> str:
         """Queue a run. Returns the API's answer as text; raises on `success: false`."""
-        payload = await self._request("POST", f"/pipelines/{pipeline_id}/run", priority)
-        _raise_if_failed(payload, 200)
-        if not isinstance(payload, dict) or payload.get("success") is not True:
-            raise BadAnswer(
-                f"run {pipeline_id}: unexpected answer", excerpt=excerpt(json.dumps(payload))
-            )
+        with _outcome_unknown(f"pipeline {pipeline_id} may have been queued all the same: "
+                              "look at its status before running it again"):
+            payload = await self._request("POST", f"/pipelines/{pipeline_id}/run", priority)
+            _raise_if_failed(payload, 200)
+            if not isinstance(payload, dict) or payload.get("success") is not True:
+                raise BadAnswer(
+                    f"run {pipeline_id}: unexpected answer", excerpt=excerpt(json.dumps(payload))
+                )
         message = payload.get("message")
         return excerpt(str(message)) if message else "run queued"
 
@@ -230,8 +234,10 @@ class KondadoClient:
         self, body: dict[str, Any], priority: Priority = Priority.INTERACTIVE
     ) -> int:
         """Create a pipeline from another. Returns the new pipeline's id."""
-        payload = await self._request("POST", "/pipelines", priority, json_body=body)
-        return parse_new_pipeline_id(payload)
+        with _outcome_unknown("the pipeline may have been created all the same: look for it "
+                              "in the Kondado app before trying again"):
+            payload = await self._request("POST", "/pipelines", priority, json_body=body)
+            return parse_new_pipeline_id(payload)
 
     # -- transport ---------------------------------------------------------------------
 
@@ -251,9 +257,10 @@ class KondadoClient:
                 params={"key": self._key, "token": self._token},
                 json=json_body,
             )
-        except httpx.TimeoutException:
+        except httpx.TimeoutException as exc:
             raise Unreachable(
-                f"{where}: no answer from {self.base_url} within {self._timeout:g} s (timed out)"
+                f"{where}: no answer from {self.base_url} within {self._timeout:g} s (timed out)",
+                maybe_delivered=not isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)),
             ) from None
         except httpx.ConnectError as exc:
             raise Unreachable(
@@ -261,11 +268,13 @@ class KondadoClient:
             ) from None
         except httpx.RemoteProtocolError:
             raise Unreachable(
-                f"{where}: the connection to {self.base_url} was closed mid-answer"
+                f"{where}: the connection to {self.base_url} was closed mid-answer",
+                maybe_delivered=True,
             ) from None
         except httpx.NetworkError:
             raise Unreachable(
-                f"{where}: the connection to {self.base_url} was reset or dropped"
+                f"{where}: the connection to {self.base_url} was reset or dropped",
+                maybe_delivered=True,
             ) from None
         except httpx.HTTPError as exc:
             raise Unreachable(f"{where}: {type(exc).__name__} ({_reason(exc)})") from None
@@ -287,7 +296,9 @@ class KondadoClient:
             parsed = payload is not None
         if code >= 500:
             detail = excerpt(text) if not _looks_like_html(text) else "an HTML error page"
-            raise Unreachable(f"{where}: the server failed (HTTP {code}, {detail})")
+            raise Unreachable(
+                f"{where}: the server failed (HTTP {code}, {detail})", maybe_delivered=True
+            )
         if parsed and isinstance(payload, dict) and payload.get("success") is False:
             _raise_if_failed(payload, code)
         if 300 <= code < 400:
@@ -322,6 +333,21 @@ class KondadoClient:
                 http_status=code,
             )
         return payload
+
+
+@contextmanager
+def _outcome_unknown(note: str) -> Iterator[None]:
+    """A request that changes something, whose answer was lost or unreadable, may have
+    worked: say so, so that nobody repeats a run or creates a second pipeline blindly."""
+    try:
+        yield
+    except Unreachable as exc:
+        if not exc.maybe_delivered:
+            raise
+        raise Unreachable(f"{exc} — {note}", maybe_delivered=True) from None
+    except BadAnswer as exc:
+        raise BadAnswer(f"{exc} — {note}", excerpt=exc.excerpt,
+                        http_status=exc.http_status) from None
 
 
 def _looks_like_html(text: str) -> bool:

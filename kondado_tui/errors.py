@@ -73,6 +73,12 @@ class Rejected(ApiError):
 class Unreachable(ApiError):
     kind = FailureKind.UNREACHABLE
 
+    def __init__(self, message: str, *, maybe_delivered: bool = False) -> None:
+        super().__init__(message)
+        # the request may have reached the API (it timed out or broke after sending):
+        # a run or a duplicate may have happened all the same
+        self.maybe_delivered = maybe_delivered
+
 
 class BadAnswer(ApiError):
     kind = FailureKind.BAD_ANSWER

@@ -120,6 +120,7 @@ class AltApi:
     down_until: float = 0.0
     delay: float = 0.0  # seconds before each answer
     run_fails: str = ""  # "" or an error text: run answers success false
+    garble: bool = False  # do the work, then answer a body that is not JSON
     pipelines: dict[int, dict[str, Any]] = field(
         default_factory=lambda: copy.deepcopy(STARTING_PIPELINES)
     )
@@ -347,6 +348,8 @@ class _Handler(BaseHTTPRequestHandler):
         code, payload = api.handle(method, split.path, query, body, self.client_address[0])
         record.answered, record.answer = code, payload
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        if api.garble and not split.path.startswith("/__alt/"):
+            data = b"OK"
         self.send_response(code)
         if api.content_type:
             self.send_header("Content-Type", api.content_type)

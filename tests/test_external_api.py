@@ -21,7 +21,7 @@ from altapi import RATE_LIMIT_BODY, AltApi
 
 from kondado_tui.api import KondadoClient
 from kondado_tui.cli import main
-from kondado_tui.errors import BadAnswer, RateLimited, Rejected
+from kondado_tui.errors import BadAnswer, RateLimited, Rejected, Unreachable
 
 TOKEN = "ALT-S3CRET-tok-9d1e"
 INSTALLED = Path("/work/venv/bin/kondado-tui")
@@ -375,3 +375,32 @@ def test_status_first_answer_forbidden_stops_as_credentials(
     code, _, err = _cli(capsys, "--config", str(config), "status")
     assert code == 3
     assert len(alt.received) == 1 and "key and token" in err
+
+
+# -- a change whose answer was lost ------------------------------------------------------
+
+
+def test_lost_answers_to_run_and_duplicate_say_it_may_have_happened(alt: AltApi) -> None:
+    body = {"pipeline_id": 101, "src_collection_id": 5001, "dest_collection_id": 7001,
+            "full_tables": {"": "a", "items": "b"}, "execute_immediately": "N"}
+
+    async def go() -> None:
+        alt.rate_limit = False
+        async with KondadoClient(alt.base_url, alt.key, TOKEN, timeout=0.5) as client:
+            alt.delay = 1.0
+            with pytest.raises(Unreachable, match="may have been queued all the same"):
+                await client.run(101)
+            alt.delay, alt.garble = 0.0, True
+            with pytest.raises(BadAnswer, match="may have been created all the same"):
+                await client.duplicate(body)
+            with pytest.raises(BadAnswer, match="may have been created") as bad:
+                await client.duplicate(body)
+            assert TOKEN not in str(bad.value)
+        assert 900002 in alt.pipelines  # both were created: the warning was right
+        closed = KondadoClient("http://127.0.0.1:9", "k", TOKEN, timeout=0.5)
+        with pytest.raises(Unreachable) as refused:
+            await closed.run(101)
+        assert "may have been" not in str(refused.value)  # never sent: no doubt
+        await closed.aclose()
+
+    asyncio.run(go())
