@@ -404,3 +404,17 @@ def test_lost_answers_to_run_and_duplicate_say_it_may_have_happened(alt: AltApi)
         await closed.aclose()
 
     asyncio.run(go())
+
+
+def test_run_without_a_terminal_refuses_on_stderr(
+    tmp_path: Path, alt: AltApi, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    config = _config(tmp_path, alt, [101])
+    code, out, err = _cli(capsys, "--config", str(config), "run", "101")
+    assert code == 2 and out == ""
+    assert "add --yes" in err
+    assert not alt.received

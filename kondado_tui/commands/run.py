@@ -45,7 +45,7 @@ def handle(args: argparse.Namespace) -> int:
     if answer is None:
         print(
             "kondado-tui: not running: no terminal to confirm on; add --yes to run anyway",
-            flush=True,
+            file=sys.stderr,
         )
         return EXIT_USAGE
     if not answer:
