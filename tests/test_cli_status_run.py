@@ -157,7 +157,7 @@ def test_run_without_terminal_or_yes_sends_nothing(
 ) -> None:
     config = _config(tmp_path, sim, [2040])
     assert main(["--config", str(config), "run", "2040"]) == 2
-    assert "--yes" in capsys.readouterr().out
+    assert "--yes" in capsys.readouterr().err  # an error: stderr, like duplicate
     assert sim.log == []
 
 
