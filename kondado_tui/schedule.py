@@ -54,6 +54,7 @@ RUNNING_OVERDUE_INTERVAL = 15.0  # longer than any run seen so far: ends any mom
 WINDOW_LOOKS = 10.0  # asks spread over an expected start or end window
 START_WINDOW_INTERVALS = (8.0, 30.0)
 BUILDING_INTERVAL = 30.0  # building tables takes minutes
+LOAD_REFERENCE_CYCLE = 200.0  # about 50 pipelines at 18 a minute
 TROUBLE_FACTOR = 0.6  # runs of a pipeline whose last run failed or warned
 FOCUS_INTERVAL = 10.0
 FOLLOW_STEPS: tuple[tuple[float, float], ...] = (
@@ -387,6 +388,11 @@ class Scheduler:
         return max(MIN_MAX_AGE, self.cycle * MAX_AGE_FACTOR)
 
     @property
+    def load_factor(self) -> float:
+        """How much busy and expected-start intervals stretch for a long list (>= 1)."""
+        return max(1.0, self.cycle / LOAD_REFERENCE_CYCLE)
+
+    @property
     def idle_interval(self) -> float:
         return min(max(MIN_IDLE_INTERVAL, self.cycle * IDLE_FACTOR), self.max_age)
 
@@ -508,8 +514,10 @@ class Scheduler:
         if status in QUIET_STATUSES:
             return self.max_age
         # Failures show at the end of runs, and the run after a failure fails more often
-        # than others: watch those closer.
+        # than others: watch those closer. A long list leaves less for each: watching
+        # runs as closely as with a short one would starve the idle rows.
         factor = TROUBLE_FACTOR if _looks_failed(t.status) else 1.0
+        factor *= self.load_factor
         if status == "running":
             return self._running_interval(t, last, now) * factor
         start = t.rhythm.next_start(last)
