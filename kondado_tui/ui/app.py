@@ -135,7 +135,7 @@ class KondadoApp(App[int]):
             row = self.main.board.rows.get(pid)
             if row is not None:
                 row.history = summary
-        self.main.refresh_all()
+        self.main.schedule_refresh()
 
     # -- poller events ----------------------------------------------------------------------
 

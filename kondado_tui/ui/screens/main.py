@@ -106,6 +106,10 @@ class MainScreen(Screen[None]):
         self.palette = Palette.from_variables({})
         self._layout: Layout | None = None
         self._stale: dict[int, bool] = {}
+        self._dirty: set[int] = set()
+        self._full = True
+        self._flush_pending = False
+        self._select_after: str | None = None
         self._waiting: dict[int, asyncio.Future[PollerEvent]] = {}
         self._batch: tuple[int, int] | None = None  # done, total of a batch run
         self._last_status: Text | None = None
@@ -162,6 +166,28 @@ class MainScreen(Screen[None]):
         return self.board.rows.get(pid) if pid is not None else None
 
     def refresh_all(self) -> None:
+        """Re-render every row (sort, filter, theme, layout changed), on the next turn."""
+        self._full = True
+        self._schedule()
+
+    def refresh_row(self, pipeline_id: int) -> None:
+        self._dirty.add(pipeline_id)
+        self._schedule()
+
+    def select_when_shown(self, pipeline_id: int) -> None:
+        """Put the cursor on a row that the next redraw adds."""
+        self._select_after = str(pipeline_id)
+        self.refresh_all()
+
+    def _schedule(self) -> None:
+        # Events arrive in bursts (history at start-up, a batch of answers): one redraw
+        # after the burst, not one per event.
+        if not self._flush_pending and self.is_mounted:
+            self._flush_pending = True
+            self.call_later(self.flush)
+
+    def flush(self) -> None:
+        self._flush_pending = False
         if not self.is_mounted:
             return
         now = self.clock.now()
@@ -172,14 +198,25 @@ class MainScreen(Screen[None]):
             with_last_run=self.session.store is not None,
         )
         self._layout = layout
-        cells = []
+        order = [str(row.id) for row in rows]
+        wanted = self.table.missing(layout, order)
+        if not self._full:
+            wanted |= {str(pid) for pid in self._dirty}
+        cells: dict[str, dict[str, Text]] = {}
         for row in rows:
-            stale = self.board.is_stale(row, now)
-            self._stale[row.id] = stale
-            cells.append((str(row.id), render_cells(row, layout, self.palette, now, stale)))
+            key = str(row.id)
+            if self._full or key in wanted:
+                stale = self.board.is_stale(row, now)
+                self._stale[row.id] = stale
+                cells[key] = render_cells(row, layout, self.palette, now, stale)
+        self._full = False
+        self._dirty.clear()
         with self.app.batch_update():
-            self.table.show(layout, cells, SORT_COLUMN[self.sort_mode])
-            self._explain_emptiness(bool(cells))
+            self.table.show(layout, order, cells, SORT_COLUMN[self.sort_mode])
+            self._explain_emptiness(bool(order))
+            if self._select_after is not None:
+                self.table.select_key(self._select_after)
+                self._select_after = None
         self.refresh_lines()
 
     def _explain_emptiness(self, rows_shown: bool) -> None:
@@ -234,7 +271,7 @@ class MainScreen(Screen[None]):
             return
         now = self.clock.now()
         layout = self._layout
-        wanted = {k for k in (SINCE, AGE) if k in layout.keys}
+        ticking = {k for k in (SINCE, AGE) if k in layout.keys}
         with self.app.batch_update():
             for key in self.table.shown_keys:
                 row = self.board.rows.get(int(key))
@@ -242,12 +279,12 @@ class MainScreen(Screen[None]):
                     continue
                 stale = self.board.is_stale(row, now)
                 if stale != self._stale.get(row.id):
-                    self._stale[row.id] = stale
-                    cells = render_cells(row, layout, self.palette, now, stale)
-                    self.table.patch(key, cells)
-                    continue
-                cells = render_cells(row, layout, self.palette, now, stale)
-                self.table.patch(key, {k: cells[k] for k in wanted})
+                    self._stale[row.id] = stale  # the whole row changes style
+                    self.table.patch(key, render_cells(row, layout, self.palette, now, stale))
+                elif row.observation is not None:
+                    self.table.patch(
+                        key, render_cells(row, layout, self.palette, now, stale, only=ticking)
+                    )
             self.refresh_lines()
 
     def on_resize(self) -> None:
@@ -262,12 +299,12 @@ class MainScreen(Screen[None]):
                 self.alert_sink(alert)
             self._resolve(event.pipeline_id, event)
             self._refresh_detail(event.pipeline_id)
-            self.refresh_all()
+            self.refresh_row(event.pipeline_id)
         elif isinstance(event, PipelineFailed):
             self.board.failed(event)
             self._resolve(event.pipeline_id, event)
             self._refresh_detail(event.pipeline_id)
-            self.refresh_all()
+            self.refresh_row(event.pipeline_id)
         elif isinstance(event, HealthChanged):
             stale_before = self.board.health.max_age
             self.board.health = event.health
@@ -275,6 +312,10 @@ class MainScreen(Screen[None]):
                 self.refresh_all()
             else:
                 self.refresh_lines()
+
+    def schedule_refresh(self) -> None:
+        """`refresh_all` once for a burst of events (kept for callers of that name)."""
+        self.refresh_all()
 
     def _resolve(self, pid: int, event: PollerEvent) -> None:
         waiter = self._waiting.pop(pid, None)
@@ -297,7 +338,7 @@ class MainScreen(Screen[None]):
         pid = int(key)
         self.session.poller.focus(pid)
         if self.board.seen(pid):
-            self.refresh_all()
+            self.refresh_row(pid)
 
     @on(DataTable.RowSelected)
     def _selected(self, event: DataTable.RowSelected) -> None:
@@ -322,7 +363,7 @@ class MainScreen(Screen[None]):
         if row is None:
             return self._nothing_selected()
         row.marked = not row.marked
-        self.refresh_all()
+        self.refresh_row(row.id)
         self.table.action_cursor_down()
 
     def action_all_seen(self) -> None:
@@ -514,8 +555,7 @@ class MainScreen(Screen[None]):
         if entry.id not in self.board.rows:
             self.board.set_entries([*(r.entry for r in self.board.rows.values()), entry])
             self.session.poller.set_pipelines(list(self.board.rows))
-        self.refresh_all()
-        self.table.select_key(str(entry.id))
+        self.select_when_shown(entry.id)
         self._save_adopted(entry)
 
     @work(group="config", exit_on_error=False)
@@ -533,8 +573,7 @@ class MainScreen(Screen[None]):
         if result is None:
             return
         self.notify(result.message, markup=False)
-        self.refresh_all()
-        self.table.select_key(str(result.entry.id))
+        self.select_when_shown(result.entry.id)
 
     def action_remove(self) -> None:
         row = self.selected_row()

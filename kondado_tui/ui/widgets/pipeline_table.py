@@ -8,12 +8,12 @@ cursor back on the pipeline it was on (DataTable's cursor is index-based).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
-from textual.coordinate import Coordinate
+from textual.geometry import Region
 from textual.widgets import DataTable
 from textual.widgets.data_table import (
     CellDoesNotExist,
@@ -24,7 +24,7 @@ from textual.widgets.data_table import (
 
 from kondado_tui.ui.columns import GAP, ID, TITLES, Layout
 
-RowCells = tuple[str, dict[str, Text]]
+BULK = 64  # more rows in or out than this: rebuild the rows instead of patching
 
 
 def same_text(a: Text, b: Text) -> bool:
@@ -82,8 +82,23 @@ class PipelineTable(DataTable[Text]):
     def cells(self, key: str) -> dict[str, Text] | None:
         return self._shown.get(key)
 
-    def show(self, layout: Layout, rows: Sequence[RowCells], sorted_by: str = "") -> None:
-        """Make the table show exactly `rows`, in this order, touching as little as possible."""
+    def missing(self, layout: Layout, order: Sequence[str]) -> set[str]:
+        """Keys whose cells `show` needs although nothing about them changed."""
+        if layout != self._layout:
+            return set(order)
+        return {key for key in order if key not in self._shown}
+
+    def show(
+        self,
+        layout: Layout,
+        order: Sequence[str],
+        cells: Mapping[str, dict[str, Text]],
+        sorted_by: str = "",
+    ) -> None:
+        """Show exactly the rows in `order`, touching as little as possible.
+
+        `cells` holds the rows that may have changed, and every row `missing` named.
+        """
         selected = self.selected_key
         cursor_before = self.cursor_row
         if layout != self._layout:
@@ -91,22 +106,35 @@ class PipelineTable(DataTable[Text]):
         if sorted_by != self._sorted_by:
             self._sorted_by = sorted_by
             self._label_columns()
-        wanted = {key for key, _ in rows}
-        for key in [k for k in self._shown if k not in wanted]:
-            self.remove_row(key)
-            del self._shown[key]
-        for key, cells in rows:
-            old = self._shown.get(key)
-            if old is None:
-                self.add_row(*(cells[c] for c in layout.keys), key=key)
-                self._shown[key] = cells
-                continue
-            for column, text in cells.items():
-                if not same_text(old[column], text):
-                    self._put(key, column, text)
-            self._shown[key] = cells
-        order = [key for key, _ in rows]
-        if self.shown_keys != order:
+        wanted = set(order)
+        gone = [k for k in self._shown if k not in wanted]
+        new = [k for k in order if k not in self._shown]
+        if len(gone) + len(new) > BULK:
+            # A filter on a long table: removing rows one by one costs O(n) each.
+            keep = {k: v for k, v in self._shown.items() if k in wanted}
+            self.clear()
+            self._shown = {}
+            for key in order:
+                row = cells.get(key) or keep[key]
+                self.add_row(*(row[c] for c in layout.keys), key=key)
+                self._shown[key] = row
+        else:
+            for key in gone:
+                self.remove_row(key)
+                del self._shown[key]
+            for key in order:
+                fresh = cells.get(key)
+                if fresh is None:
+                    continue
+                old = self._shown.get(key)
+                if old is None:
+                    self.add_row(*(fresh[c] for c in layout.keys), key=key)
+                else:
+                    for column, text in fresh.items():
+                        if not same_text(old[column], text):
+                            self._put(key, column, text)
+                self._shown[key] = fresh
+        if self.shown_keys != list(order):
             position = {key: index for index, key in enumerate(order)}
             self.sort(ID, key=lambda cell: position[cell.plain])
         self._restore_cursor(selected, cursor_before)
@@ -138,7 +166,17 @@ class PipelineTable(DataTable[Text]):
         row[column_key] = text
         self._update_count += 1  # DataTable's render caches are keyed on this count
         self.cell_updates += 1
-        self.refresh_coordinate(Coordinate(index, column_index))
+        # The cell's region, computed here: DataTable's own (`refresh_coordinate`) walks
+        # every row above it, which made a tick of 2000 ages take seconds. Our rows are
+        # all one line high, so the row index is the line.
+        y = index + (self.header_height if self.show_header else 0)
+        top = int(self.scroll_y)
+        if not top <= y < top + self.size.height:
+            return  # off screen: drawn from the new data when scrolled into view
+        columns = self.ordered_columns
+        x = sum(c.get_render_width(self) for c in columns[:column_index])
+        width = columns[column_index].get_render_width(self)
+        self._refresh_region(Region(x, y, width, 1))
 
     def select_key(self, key: str) -> None:
         self.touched = True
