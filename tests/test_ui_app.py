@@ -479,3 +479,25 @@ async def test_theme_change_recolours_the_rows(tmp_path: Path) -> None:
         assert dark is not None and light is not None
         assert dark[STATUS].style != light[STATUS].style
         assert light[STATUS].plain == "● active"
+
+
+async def test_a_burst_of_events_is_one_redraw_and_idle_ticks_touch_nothing(
+    tmp_path: Path,
+) -> None:
+    entries = tuple(PipelineEntry(10_000 + i, f"p{i}") for i in range(300))
+    app, poller = build(tmp_path, entries=entries)
+    clock = app.clock
+    assert isinstance(clock, ManualClock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        before = app.main.flushes
+        for entry in entries:  # e.g. history replayed at start-up
+            poller.observe(entry.id, "active", at=clock.now() - 7200)
+        await pilot.pause()
+        await pilot.pause()
+        assert app.main.flushes - before <= 3
+        assert all(app.main.table.cells(str(e.id)) for e in entries)
+        updates = app.main.table.cell_updates
+        clock.advance(20)  # two hours old: "2h" does not change in 20 s
+        app.main.tick()
+        assert app.main.table.cell_updates == updates

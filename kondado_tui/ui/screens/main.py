@@ -109,6 +109,7 @@ class MainScreen(Screen[None]):
         self._dirty: set[int] = set()
         self._full = True
         self._flush_pending = False
+        self.flushes = 0  # redraws done (tests hold bursts to a few)
         self._select_after: str | None = None
         self._waiting: dict[int, asyncio.Future[PollerEvent]] = {}
         self._batch: tuple[int, int] | None = None  # done, total of a batch run
@@ -188,6 +189,7 @@ class MainScreen(Screen[None]):
 
     def flush(self) -> None:
         self._flush_pending = False
+        self.flushes += 1
         if not self.is_mounted:
             return
         now = self.clock.now()
