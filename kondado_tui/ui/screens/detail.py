@@ -27,6 +27,7 @@ from kondado_tui.ui.palette import Palette
 
 BARS = "▁▂▃▄▅▆▇█"
 TIMELINE_ROWS = 15
+RUN_ROWS = 10
 CHART_RUNS = 30
 
 
@@ -54,6 +55,29 @@ def run_chart(runs: list[RunSummary], palette: Palette) -> Text:
         text.append(BARS[level], style=palette.severity[glyph_severity])
     text.append(f"  longest {format_duration(longest)}, {len(finished)} runs", style=palette.muted)
     return text
+
+
+def runs_table(runs: list[RunSummary], now: float, palette: Palette) -> RenderableType:
+    """The newest runs: when, how long (≥ when it began before we saw it), how it ended."""
+    if not runs:
+        return Text("Runs: none recorded yet", style=palette.muted)
+    table = Table.grid(padding=(0, 2))
+    for _ in range(4):
+        table.add_column(no_wrap=True)
+    table.add_column(overflow="ellipsis", no_wrap=True)
+    for run in runs[:RUN_ROWS]:  # newest first
+        glyph, severity = RUN_OUTCOME[run.outcome]
+        took = run.duration if run.duration is not None else run.elapsed(now)
+        prefix = "" if run.start_seen else "≥"
+        doubt = f" ±{format_duration(run.uncertainty / 2)}" if run.uncertainty >= 2 else ""
+        table.add_row(
+            Text(clock_time(run.started_at)),
+            Text(f"{glyph} {run.outcome.value}", style=palette.severity[severity]),
+            Text(f"{prefix}{format_duration(took)}{doubt}"),
+            Text("" if run.finished else "so far", style=palette.muted),
+            Text(clean(run.raw_msg or "", keep_newlines=False), style=palette.muted),
+        )
+    return Group(Text("Runs (newest first)", style="bold underline"), table)
 
 
 def fields_table(row: Row, now: float, palette: Palette) -> Table:
@@ -132,6 +156,8 @@ def history_block(
                       Text(format_duration(summary.current_run.elapsed(now))))
     facts.add_row("recent runs", run_chart(runs, palette))
     parts.append(facts)
+    parts.append(Text(""))
+    parts.append(runs_table(runs, now, palette))
     parts.append(Text(""))
     parts.append(Text("Transitions (newest first)", style="bold underline"))
     if not transitions:
