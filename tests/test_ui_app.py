@@ -501,3 +501,17 @@ async def test_a_burst_of_events_is_one_redraw_and_idle_ticks_touch_nothing(
         clock.advance(20)  # two hours old: "2h" does not change in 20 s
         app.main.tick()
         assert app.main.table.cell_updates == updates
+
+
+async def test_command_palette_offers_the_dashboard_actions(tmp_path: Path) -> None:
+    app, poller = build(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        await pilot.pause()
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"pause / resume")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert ("pause", None) in poller.calls
