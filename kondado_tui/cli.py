@@ -11,7 +11,8 @@ import sys
 from collections.abc import Sequence
 
 from kondado_tui import __version__
-from kondado_tui.errors import ApiError, ConfigError, KondadoError, ValidationError
+from kondado_tui.cli_support import credentials_fix
+from kondado_tui.errors import ApiError, ConfigError, KondadoError, Rejected, ValidationError
 from kondado_tui.exitcodes import (
     EXIT_API,
     EXIT_BUG,
@@ -83,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except ApiError as exc:
         print(f"kondado-tui: {exc}", file=sys.stderr)
+        if isinstance(exc, Rejected) and exc.auth:
+            print(f"kondado-tui: {credentials_fix()}", file=sys.stderr)
         return EXIT_API
     except KondadoError as exc:
         print(f"kondado-tui: {exc}", file=sys.stderr)

@@ -24,10 +24,11 @@ def load_for_command(args: argparse.Namespace, *, require_credentials: bool = Tr
     return config
 
 
-def credentials_fix(config: Config) -> str:
+def credentials_fix(config: Config | None = None) -> str:
     """What to do when the API turns the key or token down (wrong, or deactivated)."""
+    where = f"[api] of {config.path}" if config is not None else "[api] of your config"
     return (
-        f"check key and token in [api] of {config.path} "
+        f"check key and token in {where} "
         "(KONDADO_KEY / KONDADO_TOKEN override them); a token deactivated in the Kondado "
         "app needs a new one"
     )

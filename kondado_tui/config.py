@@ -333,8 +333,9 @@ def _read_text(path: Path) -> str:
         data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(
-            f"{path}: no config file there; create one with 'kondado-tui init' "
-            f"(or pass --config PATH, or set {paths.CONFIG_ENV})"
+            f"{path}: no config file there; create one with "
+            f"'kondado-tui --config {shlex.quote(str(path))} init' "
+            f"(or pass --config PATH to another file, or set {paths.CONFIG_ENV})"
         ) from None
     except IsADirectoryError:
         raise ConfigError(

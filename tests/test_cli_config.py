@@ -218,7 +218,7 @@ def test_add_to_a_missing_config_points_to_init(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["--config", str(tmp_path / "none.toml"), "add", "5", "--no-check"]) == 2
-    assert "kondado-tui init" in capsys.readouterr().err
+    assert f"kondado-tui --config {tmp_path / 'none.toml'} init" in capsys.readouterr().err
     assert not (tmp_path / "none.toml").exists()
 
 

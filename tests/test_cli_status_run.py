@@ -174,3 +174,23 @@ def test_run_bad_id_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None
         main(["run", "abc"])
     assert info.value.code == 2
     assert "not a pipeline id" in capsys.readouterr().err
+
+
+def test_any_command_refused_for_credentials_names_the_fix(
+    tmp_path: Path, sim_factory: SimFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim = _demo(sim_factory)
+    config = _config(tmp_path, sim, [2040])
+    config.write_text(config.read_text().replace(SEEDED, "WRONG-" + SEEDED))
+    assert main(["--config", str(config), "add", "2041"]) == 3
+    err = capsys.readouterr().err
+    assert "check key and token" in err and "KONDADO_TOKEN" in err
+    assert SEEDED not in err
+
+
+def test_missing_config_suggests_init_for_that_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "elsewhere.toml"
+    assert main(["--config", str(missing), "status"]) == 2
+    assert f"kondado-tui --config {missing} init" in capsys.readouterr().err

@@ -239,7 +239,7 @@ def test_each_mistake_is_one_clear_error(
 def test_missing_file_says_how_to_create_one(tmp_path: Path, env: dict[str, str]) -> None:
     message = error_of(tmp_path / "nope.toml", env)
     assert str(tmp_path / "nope.toml") in message
-    assert "kondado-tui init" in message and "--config" in message
+    assert f"kondado-tui --config {tmp_path / 'nope.toml'} init" in message
 
 
 def test_a_directory_is_not_a_config(tmp_path: Path, env: dict[str, str]) -> None:

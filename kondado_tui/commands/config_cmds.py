@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from kondado_tui import paths
-from kondado_tui.cli_support import load_for_command
+from kondado_tui.cli_support import credentials_fix, load_for_command
 from kondado_tui.config import (
     ENV_KEY,
     ENV_TOKEN,
@@ -25,7 +25,7 @@ from kondado_tui.config import (
     remove_pipeline,
     write_starter_config,
 )
-from kondado_tui.errors import ApiError
+from kondado_tui.errors import ApiError, Rejected
 from kondado_tui.models import PipelineStatus, Priority
 from kondado_tui.sanitize import clean
 
@@ -103,6 +103,8 @@ def handle_add(args: argparse.Namespace) -> int:
             status = asyncio.run(check_pipeline(config, pid))
         except ApiError as exc:
             print(f"kondado-tui: pipeline {pid} was not added: {exc}", file=sys.stderr)
+            if isinstance(exc, Rejected) and exc.auth:
+                print(f"kondado-tui: {credentials_fix(config)}", file=sys.stderr)
             return EXIT_API
         seen = f" (status now: {clean(status.status, keep_newlines=False)})"
     append_pipeline(config.path, entry)
