@@ -26,6 +26,7 @@ from kondado_tui.ui.screens.confirm import ConfirmScreen
 from kondado_tui.ui.screens.detail import DetailScreen
 from kondado_tui.ui.screens.duplicate import DuplicateScreen
 from kondado_tui.ui.screens.help import HelpScreen
+from kondado_tui.ui.widgets.pipeline_table import PipelineTable
 
 SIZE = (120, 36)
 NAME_KEY, STATUS_KEY = ColumnKey(NAME), ColumnKey(STATUS)
@@ -515,3 +516,30 @@ async def test_command_palette_offers_the_dashboard_actions(tmp_path: Path) -> N
         await pilot.press("enter")
         await pilot.pause()
         assert ("pause", None) in poller.calls
+
+
+async def test_moving_with_keys_and_mouse_and_clearing_change_marks(tmp_path: Path) -> None:
+    app, poller = build(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        await pilot.pause()
+        order = app.main.table.shown_keys
+        await pilot.press("j", "j")
+        assert app.main.selected_id() == int(order[2])
+        await pilot.press("k")
+        assert app.main.selected_id() == int(order[1])
+        await pilot.press("end")
+        assert app.main.selected_id() == int(order[-1])
+        await pilot.press("home")
+        assert app.main.selected_id() == int(order[0])
+        await pilot.click(PipelineTable, offset=(10, 4))  # header + 3 rows down
+        await pilot.pause()
+        assert app.main.selected_id() == int(order[3])
+        # a change on another row leaves a mark; u clears every mark
+        other = int(order[0])
+        poller.observe(other, "running")
+        await pilot.pause()
+        assert plain(app, other, MARK)[1] == "•"
+        await pilot.press("u")
+        await pilot.pause()
+        assert plain(app, other, MARK)[1] == " "
