@@ -53,14 +53,16 @@ def banner_text(health: Health, now: float, config_path: str = "") -> Text | Non
         head = "Rate limited by Kondado"
         body = (
             f"Nothing will be sent for {wait or 'a while'}: the API locks the key out for 60 s "
-            "after too many requests."
+            "after too many requests (another program using the same key or IP counts too)."
         )
     elif conn is Connection.REJECTED:
         head = "Kondado rejected the key or token"
         where = f" in {config_path}" if config_path else ""
-        body = f"{detail}. Check api.key and api.token{where}.{retry}" if detail else (
-            f"Check api.key and api.token{where}.{retry}"
-        )
+        advice = f"Check api.key and api.token{where}."
+        if "check" in detail.lower():
+            advice = ""  # the poller's words already say what to check
+        body = " ".join(part for part in (f"{detail}." if detail else "", advice, retry.strip())
+                        if part)
     elif conn is Connection.BAD_ANSWER:
         head = "Kondado answered something unreadable"
         body = f"{detail}.{retry}" if detail else f"Not the JSON the API documents.{retry}"
@@ -122,8 +124,10 @@ def health_line(
     elif health.next_poll_at is not None:
         text.append(f"next in {max(0, int(health.next_poll_at - now + 0.999))}s  ")
     ok = health.connection is Connection.OK
+    starting = health.connection is Connection.STARTING
     text.append(f"{'●' if ok else '○'} {connection_word(health)}",
-                style=palette.severity[Severity.OK] if ok else palette.error)
+                style=palette.severity[Severity.OK] if ok
+                else palette.muted if starting else palette.error)
     if read_only:
         text.append("  READ-ONLY", style=palette.warning)
     if not health.shared_ledger:

@@ -1,0 +1,58 @@
+"""The banner and status line in plain words, for every connection state."""
+
+from __future__ import annotations
+
+from kondado_tui.events import Connection, Health
+from kondado_tui.models import Severity
+from kondado_tui.ui.health_text import banner_text, counts_text, health_line
+from kondado_tui.ui.palette import PLAIN
+
+NOW = 1_790_000_000.0
+
+
+def banner(**kw: object) -> str:
+    text = banner_text(Health(**kw), NOW, "/home/u/.config/kondado-tui/config.toml")  # type: ignore[arg-type]
+    return "" if text is None else text.plain
+
+
+def test_no_banner_when_fine_or_starting() -> None:
+    assert banner(connection=Connection.OK) == ""
+    assert banner(connection=Connection.STARTING) == ""
+
+
+def test_each_problem_in_plain_words() -> None:
+    down = banner(connection=Connection.UNREACHABLE, message="timed out after 10 s",
+                  retry_at=NOW + 12.2, last_success_at=NOW - 180)
+    assert down.startswith("Kondado API unreachable: timed out after 10 s.")
+    assert "Trying again in 13s." in down and "3m ago" in down
+    limited = banner(connection=Connection.RATE_LIMITED, retry_at=NOW + 47)
+    assert "Nothing will be sent for 47s" in limited
+    rejected = banner(connection=Connection.REJECTED, message="invalid key")
+    assert "Check api.key and api.token in /home/u/.config/kondado-tui/config.toml" in rejected
+    said = banner(connection=Connection.REJECTED,
+                  message="INVALID_TOKEN — check `key` and `token` in the configuration")
+    assert said.count("check") + said.count("Check") == 1
+    garbage = banner(connection=Connection.BAD_ANSWER, message="\x1b[2JHTML page")
+    assert "unreadable" in garbage and "\x1b" not in garbage
+    assert "No status has been received yet." in garbage
+
+
+def test_status_line_markers() -> None:
+    health = Health(Connection.OK, paused=True, used_last_minute=14, budget_per_minute=18,
+                    shared_ledger=False)
+    line = health_line(health, NOW, PLAIN, read_only=True, filter_text="ads", shown=2,
+                       total=9).plain
+    assert "14/18 req/min" in line and "PAUSED" in line and "READ-ONLY" in line
+    assert "filter “ads” 2/9" in line and "ledger: this process only" in line
+    health = Health(Connection.RATE_LIMITED, retry_at=NOW + 30, next_poll_at=NOW + 30)
+    assert "silent 30s" in health_line(health, NOW, PLAIN, read_only=False, filter_text="",
+                                       shown=1, total=1).plain
+    health = Health(Connection.OK, next_poll_at=NOW + 2.5)
+    assert "next in 3s" in health_line(health, NOW, PLAIN, read_only=False, filter_text="",
+                                       shown=1, total=1).plain
+
+
+def test_counts_worst_first_and_compact() -> None:
+    counts = {Severity.OK: 5, Severity.BLOCKED: 1, Severity.WARNING: 2}
+    assert counts_text(counts, PLAIN, compact=False).plain == "⛔ 1 blocked  ⚠ 2 warning  ● 5 ok"
+    assert counts_text(counts, PLAIN, compact=True).plain == "⛔ 1 blocked  ⚠ 2 warning  ● 5"
