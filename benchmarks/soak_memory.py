@@ -59,9 +59,11 @@ def slope(points: list[tuple[float, float]]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10000x world, ~75 s")
+    parser.add_argument("--app-speed", type=float, default=None, metavar="X",
+                        help="the app's clock speed (default 20, quick 40): requests/min / 20")
     args = parser.parse_args()
     world_speed = 10_000.0 if args.quick else 1200.0
-    app_speed = 40.0 if args.quick else 20.0
+    app_speed = args.app_speed or (40.0 if args.quick else 20.0)
     duration = WEEK / world_speed + 15
     every = 5.0 if args.quick else 15.0
     retention_days = duration * app_speed / 4 / 86400  # a quarter of the run, in app time
@@ -99,9 +101,15 @@ def main() -> int:
                     if s[0] >= retention_real and s[4] >= PRUNE_EVERY), len(samples) // 2)
     reached = min(reached, len(samples) - 3) if len(samples) > 3 else 0
     steady = [(t, rss) for t, rss, *_ in samples[reached:]]
+    late = steady[len(steady) // 2:]  # the second half of the steady part
     per_hour = slope(steady) * 3600 * 1024  # KiB per real hour
     sim_day = 86400.0 / world_speed  # real seconds per simulated day
     per_sim_day = slope(steady) * sim_day * 1024
+    asked = samples[-1][4] - samples[reached][4]
+    per_request = (samples[-1][1] - samples[reached][1]) * 1024 / asked if asked else 0.0
+    late_asked = samples[-1][4] - samples[len(samples) - len(late)][4]
+    late_per_request = slope(late) * (late[-1][0] - late[0][0]) * 1024 / late_asked \
+        if late_asked else 0.0
     rows = [[f"{t:.0f}", f"{t * world_speed / 86400:.2f}", f"{rss:.1f}", n, asked,
              f"{cpu:.1f}"] for t, rss, n, cpu, asked in samples]
     table = _pty.markdown_table(
@@ -118,7 +126,10 @@ def main() -> int:
         f"{table}\n\n"
         f"Retention reached at sample {reached} ({samples[reached][0]:.0f} s). From there: "
         f"RSS {first[1]:.1f} -> {last[1]:.1f} MiB, slope {per_hour:+.0f} KiB per real hour "
-        f"({per_sim_day:+.1f} KiB per simulated day).\n\n{_pty.machine_note()}\n"
+        f"({per_sim_day:+.1f} KiB per simulated day), {per_request:+.2f} KiB per request "
+        f"answered; over the second half of that: {late_per_request:+.2f} KiB per request "
+        f"(the app sends at most 18-20 requests a minute in real use, ~26,000 a day).\n\n"
+        f"{_pty.machine_note()}\n"
     )
     print(text)
     _pty.write_result("soak_memory", text)
