@@ -193,7 +193,9 @@ class Poller:
         self._replan()
 
     def request_now(self, pipeline_id: int) -> None:
-        self._scheduler.request_now(pipeline_id, self._clock.now())
+        """A person asked for this pipeline: next, ahead of background polls (INTERACTIVE,
+        the budget's reserve), and once even while paused or backing off."""
+        self._scheduler.request_now(pipeline_id, self._clock.now(), Priority.INTERACTIVE)
         self._replan()
 
     def follow(self, pipeline_id: int) -> None:
@@ -277,13 +279,15 @@ class Poller:
         planned, self._planned = self._planned, None
         if planned is not None and abs(planned[0] - now) <= PLAN_REUSE:
             return now, planned[1]  # planned at the end of the last turn, nothing changed
-        if self._paused:
+        held = self._paused or (self._retry_at is not None and now < self._retry_at)
+        # A person's explicit request still goes, once, while polling is held.
+        pick = self._scheduler.pick(now, only=Priority.INTERACTIVE if held else None)
+        if pick is None and self._paused:
             self._next_poll_at = None
             return math.inf, None
-        if self._retry_at is not None and now < self._retry_at:
+        if pick is None and self._retry_at is not None and now < self._retry_at:
             self._next_poll_at = self._retry_at
             return self._retry_at, None
-        pick = self._scheduler.pick(now)
         if pick is None:
             due = self._scheduler.next_due_at(now)
             self._next_poll_at = due
@@ -303,6 +307,7 @@ class Poller:
 
     async def _ask(self, pick: Pick) -> None:
         pid = pick.pipeline_id
+        self._scheduler.asking(pid)
         try:
             status = await self._client.get_status(pid, pick.priority)
         except RateLimited as exc:
@@ -387,7 +392,7 @@ class Poller:
             # 15 minutes of stale rows once the API was fine again).
             now = self._clock.now()
             for pid in self._bad_ids:
-                self._scheduler.request_now(pid, now)
+                self._scheduler.request_now(pid, now, Priority.BACKGROUND)
         self._bad_ids.clear()
         self._bad_streak = 0
         self._retry_at = None

@@ -337,6 +337,7 @@ class Tracked:
         default_factory=lambda: Backoff(PIPELINE_BACKOFF_BASE, PIPELINE_BACKOFF_CAP)
     )
     requested_at: float | None = None  # request_now
+    request_priority: Priority = Priority.INTERACTIVE  # of that request
     follow_from: float | None = None
     follow_saw_busy: bool = False
     last_failure: str = ""
@@ -475,10 +476,26 @@ class Scheduler:
     def focus(self, pipeline_id: int | None) -> None:
         self._focus = pipeline_id if pipeline_id in self._tracked else None
 
-    def request_now(self, pipeline_id: int, now: float) -> None:
+    def request_now(
+        self, pipeline_id: int, now: float, priority: Priority = Priority.INTERACTIVE
+    ) -> None:
+        """Ask this pipeline next. INTERACTIVE is a person's key press: it uses the budget's
+        reserve and goes even while polling is held (`pick(now, only=INTERACTIVE)`)."""
         t = self._tracked.get(pipeline_id)
-        if t is not None and t.requested_at is None:
+        if t is None:
+            return
+        if t.requested_at is None:
             t.requested_at = now
+            t.request_priority = priority
+        elif priority.value < t.request_priority.value:
+            t.request_priority = priority
+
+    def asking(self, pipeline_id: int) -> None:
+        """A request for this pipeline leaves: a pending `request_now` is served by it,
+        whatever the answer (a failure must not repeat a key press)."""
+        t = self._tracked.get(pipeline_id)
+        if t is not None:
+            t.requested_at = None
 
     def follow(self, pipeline_id: int, now: float) -> None:
         t = self._tracked.get(pipeline_id)
@@ -559,14 +576,23 @@ class Scheduler:
             return None
         return min(self.due_at(pid, now) for pid in self._tracked)
 
-    def pick(self, now: float) -> Pick | None:
-        """The pipeline to ask now, or None when none is due."""
+    def pick(self, now: float, only: Priority | None = None) -> Pick | None:
+        """The pipeline to ask now, or None when none is due.
+
+        `only`: consider only requests (`request_now`) of this priority or a more urgent
+        one: what still goes while polling is paused or held back.
+        """
         best: tuple[tuple[float, float], Pick] | None = None
         guard = self.max_age * STALE_GUARD
         for pid, t in self._tracked.items():
             if t.requested_at is not None:
-                key = (0.0, t.requested_at)  # oldest request first
-                pick = Pick(pid, Priority.FOLLOW, "requested")
+                if only is not None and t.request_priority.value > only.value:
+                    continue
+                # the most urgent first, then the oldest request
+                key = (t.request_priority.value / 10.0, t.requested_at)
+                pick = Pick(pid, t.request_priority, "requested")
+            elif only is not None:
+                continue
             elif t.asked_at is None:
                 key = (1.0, 0.0)
                 pick = Pick(pid, Priority.BACKGROUND, "first look")

@@ -371,7 +371,7 @@ async def test_request_now_wakes_a_sleeping_poller(
     assert len(h.recorder.observed(pid)) == 1  # nothing due for a while
     poller.request_now(pid)
     await wait_for(lambda: len(h.recorder.observed(pid)) == 2, timeout=1)
-    assert h.budget.stamps[-1][1] is Priority.FOLLOW
+    assert h.budget.stamps[-1][1] is Priority.INTERACTIVE  # a key press: the reserve
 
 
 async def test_pause_and_resume(sim: SimServer, harness_factory: Callable[..., Harness]) -> None:
@@ -382,11 +382,11 @@ async def test_pause_and_resume(sim: SimServer, harness_factory: Callable[..., H
     poller.pause()
     assert poller.health.paused and poller.health.next_poll_at is None
     assert h.recorder.healths()[-1].paused
-    poller.request_now(pid)
-    await asyncio.sleep(0.2)
-    assert len(h.recorder.observed(pid)) == 1
-    poller.resume()
+    poller.request_now(pid)  # a person asked: once, even while paused
     await wait_for(lambda: len(h.recorder.observed(pid)) == 2, timeout=1)
+    await asyncio.sleep(0.2)
+    assert len(h.recorder.observed(pid)) == 2 and poller.health.paused
+    poller.resume()
     assert not poller.health.paused
 
 

@@ -109,9 +109,24 @@ def test_request_now_goes_first_even_during_backoff() -> None:
     assert sched.pick(T0 + 5) is None  # nothing due
     sched.request_now(2, T0 + 5)
     pick = sched.pick(T0 + 5)
-    assert pick is not None and pick.pipeline_id == 2 and pick.priority is Priority.FOLLOW
+    # a person's key press: the budget's reserve, not the queue of automatic traffic
+    assert pick is not None and pick.pipeline_id == 2 and pick.priority is Priority.INTERACTIVE
     sched.observed(PipelineStatus(2, "active"), T0 + 6)
     assert sched.pick(T0 + 7) is None  # the request was answered
+
+
+def test_only_explicit_requests_go_while_held() -> None:
+    sched = Scheduler(18, [1, 2, 3], T0)
+    sched.observed(PipelineStatus(1, "active"), T0)
+    sched.request_now(2, T0 + 1, Priority.BACKGROUND)  # a routine re-ask
+    assert sched.pick(T0 + 1, only=Priority.INTERACTIVE) is None  # 3 is new, 2 routine
+    sched.request_now(1, T0 + 2)
+    pick = sched.pick(T0 + 2, only=Priority.INTERACTIVE)
+    assert pick is not None and (pick.pipeline_id, pick.priority) == (1, Priority.INTERACTIVE)
+    sched.request_now(2, T0 + 3)  # a key press raises a routine request's priority
+    sched.observed(PipelineStatus(1, "active"), T0 + 3)
+    pick = sched.pick(T0 + 3, only=Priority.INTERACTIVE)
+    assert pick is not None and (pick.pipeline_id, pick.priority) == (2, Priority.INTERACTIVE)
 
 
 def test_follow_asks_every_few_seconds_then_tapers_and_stops_when_settled() -> None:
