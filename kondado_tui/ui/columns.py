@@ -199,4 +199,4 @@ def _message(row: Row, palette: Palette) -> Text:
     msg = first_line(row.raw_msg)
     if not msg:
         return Text("")
-    return Text(msg, style=palette.severity.get(row.severity, palette.muted))
+    return Text(msg, style=palette.message(row.severity))

@@ -46,6 +46,12 @@ class Palette:
     warning: Style
     error: Style
 
+    def message(self, severity: Severity) -> Style:
+        """Free text in a severity's colour, never reversed (blocked rows mark the status)."""
+        if severity is Severity.BLOCKED:
+            return self.error
+        return self.severity[severity]
+
     @classmethod
     def from_variables(cls, variables: Mapping[str, str]) -> Palette:
         styles = {sev: _color(variables, name) for sev, name in _SEVERITY_VARIABLE.items()}

@@ -15,13 +15,13 @@ from pathlib import Path
 
 from kondado_tui.clock import SYSTEM_CLOCK
 from kondado_tui.duplicate import MappingMemory
-from kondado_tui.models import Severity
 
 SIZE = (120, 36)
 WAIT = 120.0  # the first round asks every pipeline once, inside the rate budget
+SETTLE = 60.0
 
 
-async def capture(out: Path, size: tuple[int, int], wait: float) -> list[Path]:
+async def capture(out: Path, size: tuple[int, int], wait: float, settle: float) -> list[Path]:
     from kondado_tui.session import open_demo
     from kondado_tui.ui.app import KondadoApp
 
@@ -37,7 +37,7 @@ async def capture(out: Path, size: tuple[int, int], wait: float) -> list[Path]:
                 row.observation for row in board.rows.values()
             ):
                 await asyncio.sleep(0.5)
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(settle)  # a few runs come and go: history to show
             await pilot.pause()
 
             def save(name: str) -> None:
@@ -48,9 +48,14 @@ async def capture(out: Path, size: tuple[int, int], wait: float) -> list[Path]:
 
             app.clear_notifications()
             save("main")
-            trouble = [r for r in board.rows.values() if r.severity is Severity.ERROR]
-            if trouble:
-                app.main.table.select_key(str(trouble[0].id))
+            # The detail of the pipeline with the most runs to show (trouble breaks ties).
+            candidates = sorted(
+                board.rows.values(),
+                key=lambda r: (-len(r.history.recent_durations) if r.history else 0,
+                               not r.severity.is_trouble),
+            )
+            if candidates:
+                app.main.table.select_key(str(candidates[0].id))
             await pilot.press("enter")
             await asyncio.sleep(1.0)
             save("detail")
@@ -75,9 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--height", type=int, default=SIZE[1])
     parser.add_argument("--wait", type=float, default=WAIT,
                         help="seconds to wait for every pipeline to be observed")
+    parser.add_argument("--settle", type=float, default=SETTLE,
+                        help="seconds to keep watching after that (history for the details)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    saved = asyncio.run(capture(args.out, (args.width, args.height), args.wait))
+    saved = asyncio.run(capture(args.out, (args.width, args.height), args.wait, args.settle))
     for path in saved:
         print(path)
     return 0

@@ -17,7 +17,7 @@ from textual.widgets import Footer, Static
 
 from kondado_tui.clock import Clock
 from kondado_tui.durations import format_age, format_duration
-from kondado_tui.models import app_url
+from kondado_tui.models import app_url, status_kind
 from kondado_tui.sanitize import clean
 from kondado_tui.timeline import HistorySummary, RunSummary, Transition
 from kondado_tui.ui.backend import StoreLike
@@ -86,7 +86,8 @@ def fields_table(row: Row, now: float, palette: Palette) -> Table:
     grid.add_column()
     obs = row.observation
     kind = row.kind
-    grid.add_row("status", Text(f"{kind.glyph} {kind.label}", style=palette.severity[row.severity]))
+    grid.add_row("status", Text.assemble((f"{kind.glyph} {kind.label}",
+                                          palette.severity[row.severity])))
     grid.add_row("API value", Text(f"{clean(kind.value, keep_newlines=False)} ({kind.meaning})"))
     grid.add_row("severity", Text(row.severity.label))
     grid.add_row("id", Text(str(row.id)))
@@ -117,7 +118,7 @@ def message_block(row: Row, palette: Palette) -> RenderableType:
         return Text("raw_msg: none", style=palette.muted)
     return Group(
         Text("raw_msg", style="bold"),
-        Text(clean(msg), style=palette.severity[row.severity]),
+        Text(clean(msg), style=palette.message(row.severity)),
     )
 
 
@@ -140,7 +141,7 @@ def history_block(
         msg = clean(failure.raw_msg or "", keep_newlines=False)
         facts.add_row(
             "last failure",
-            Text(f"{when(failure.at, now)}  {failure.to_status.replace('_', ' ')}"
+            Text(f"{when(failure.at, now)}  {status_kind(failure.to_status).label}"
                  + (f": {msg}" if msg else "")),
         )
     else:
@@ -171,7 +172,7 @@ def history_block(
         msg = clean(tr.raw_msg or "", keep_newlines=False)
         table.add_row(
             Text(clock_time(tr.at)),
-            Text(f"{kind.glyph} {kind.label}", style=palette.severity[tr.status.severity]),
+            Text.assemble((f"{kind.glyph} {kind.label}", palette.severity[tr.status.severity])),
             Text(msg, style=palette.muted, overflow="ellipsis", no_wrap=True),
         )
     parts.append(table)
