@@ -60,6 +60,9 @@ class PipelineFailed:
     kind: FailureKind
     message: str  # safe to show
     at: float
+    # The API refused this pipeline as if the credentials were wrong while other
+    # pipelines answer with the same ones: the token cannot see this pipeline.
+    access_denied: bool = False
 
 
 @dataclass(frozen=True)

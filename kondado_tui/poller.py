@@ -131,6 +131,10 @@ class Poller:
         self._internal = Backoff(*INTERNAL_BACKOFF, jitter=BACKOFF_JITTER, rng=rng)
         self._bad_streak = 0
         self._bad_ids: set[int] = set()  # pipelines whose answers were unreadable, in a row
+        # An auth-looking refusal is judged by asking a pipeline that worked: until then
+        # it is a doubt, and the pipelines refused are suspects (pid -> refusal, when).
+        self._doubt: Rejected | None = None
+        self._suspects: dict[int, tuple[Rejected, float]] = {}
         self._retry_at: float | None = None  # global: nothing is asked before then
         self._connection = Connection.STARTING
         self._message = "starting: no pipeline asked yet"
@@ -314,7 +318,7 @@ class Poller:
             self._rate_limited(exc)
         except Rejected as exc:
             if exc.auth:
-                self._auth_refused(exc)
+                self._doubt_credentials(exc, pid, pick.priority)
             else:
                 self._answered()
                 self._pipeline_failed(pid, exc)
@@ -344,6 +348,7 @@ class Poller:
         previous = self._observations.get(pid)
         self._observations[pid] = observation
         self._answered()
+        self._credentials_work()
         self._last_success_at = at
         self._emit(StatusObserved(pid, observation, previous, since))
         if self._store is not None:
@@ -400,7 +405,51 @@ class Poller:
 
     def _action_succeeded(self) -> None:
         self._answered()
+        self._credentials_work()
         self._publish()
+
+    def _doubt_credentials(
+        self, exc: Rejected, pid: int | None, priority: Priority = Priority.FOLLOW
+    ) -> None:
+        """A refusal that looks like wrong credentials may concern one pipeline only (a
+        token that cannot see it, another account's pipeline). Unless the credentials
+        already failed with nothing answered since, suspect the pipeline, hold it back
+        alone and ask one that worked before: its answer decides (`_credentials_work`,
+        or a second refusal in `_auth_refused`)."""
+        if self._connection is Connection.REJECTED or self._doubt is not None:
+            self._auth_refused(exc)  # refused twice with no answer between: the credentials
+            return
+        probe = self._scheduler.probe_candidate(exclude=() if pid is None else (pid,))
+        if probe is None:
+            self._auth_refused(exc)  # nothing else to ask
+            return
+        now = self._clock.now()
+        self._doubt = exc
+        if pid is not None:
+            self._scheduler.failed(pid, now, exc.message)
+            self._suspects[pid] = (exc, now)
+        # a person's check is judged at once, even while paused; the rest as follow-ups
+        urgent = Priority.INTERACTIVE if priority is Priority.INTERACTIVE else Priority.FOLLOW
+        self._scheduler.request_now(probe, now, urgent)
+        log.info("pipeline %s refused (%s): checking the credentials with pipeline %d",
+                 pid if pid is not None else "action", exc.message, probe)
+
+    def _credentials_work(self) -> None:
+        """Something answered with these credentials: the refusals in doubt were about
+        those pipelines only. Each one backs off alone and its row says why."""
+        self._doubt = None
+        suspects, self._suspects = self._suspects, {}
+        listed = set(self._scheduler.pipeline_ids)
+        for pid, (exc, at) in suspects.items():
+            if pid not in listed:
+                continue
+            message = (
+                f"{exc.message} — other pipelines answer with the same key and token, so "
+                f"this token cannot see pipeline {pid}: check the ID, or the token's access "
+                "in the Kondado app"
+            )
+            log.info("pipeline %d: %s", pid, message)
+            self._emit(PipelineFailed(pid, exc.kind, message, at, access_denied=True))
 
     def _pipeline_failed(self, pid: int, exc: ApiError) -> None:
         now = self._clock.now()
@@ -420,7 +469,17 @@ class Poller:
         )
 
     def _auth_refused(self, exc: Rejected) -> None:
-        self._retry_at = self._auth.fail(self._clock.now())
+        """The credentials were refused: wait, then try them with a pipeline that worked
+        before (one that never worked says nothing about them)."""
+        now = self._clock.now()
+        for pid in self._suspects:
+            self._scheduler.forgive(pid)  # not their fault after all
+        self._suspects.clear()
+        self._doubt = None
+        self._retry_at = self._auth.fail(now)
+        probe = self._scheduler.probe_candidate()
+        if probe is not None:
+            self._scheduler.request_now(probe, now, Priority.FOLLOW)
         self._set_connection(
             Connection.REJECTED,
             f"{exc.message} — check `key` and `token` in the configuration (a token can be "
@@ -436,7 +495,7 @@ class Poller:
         if isinstance(exc, RateLimited):
             self._rate_limited(exc)
         elif isinstance(exc, Rejected) and exc.auth:
-            self._auth_refused(exc)
+            self._doubt_credentials(exc, None, Priority.INTERACTIVE)
         elif isinstance(exc, Unreachable):
             self._unreachable(exc)
         else:

@@ -497,6 +497,26 @@ class Scheduler:
         if t is not None:
             t.requested_at = None
 
+    def forgive(self, pipeline_id: int) -> None:
+        """A failure blamed on this pipeline was not its own: undo its backoff."""
+        t = self._tracked.get(pipeline_id)
+        if t is not None:
+            t.backoff.reset()
+            t.last_failure = ""
+
+    def probe_candidate(self, exclude: Iterable[int] = ()) -> int | None:
+        """The pipeline to test the credentials with: the one answered most recently
+        (it worked with them), else one not failing, else any; None if none is left."""
+        skip = set(exclude)
+        left = [t for t in self._tracked.values() if t.pipeline_id not in skip]
+        if not left:
+            return None
+        worked = [t for t in left if t.observed_at is not None and not t.last_failure]
+        if worked:
+            return max(worked, key=lambda t: t.observed_at or 0.0).pipeline_id
+        healthy = [t for t in left if not t.last_failure]
+        return (healthy or left)[0].pipeline_id
+
     def follow(self, pipeline_id: int, now: float) -> None:
         t = self._tracked.get(pipeline_id)
         if t is not None:

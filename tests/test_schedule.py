@@ -129,6 +129,19 @@ def test_only_explicit_requests_go_while_held() -> None:
     assert pick is not None and (pick.pipeline_id, pick.priority) == (2, Priority.INTERACTIVE)
 
 
+def test_probe_candidate_prefers_the_pipeline_answered_last() -> None:
+    sched = Scheduler(18, [1, 2, 3, 4], T0)
+    assert sched.probe_candidate(exclude=[1]) == 2  # none worked yet: any other one
+    sched.observed(PipelineStatus(2, "active"), T0)
+    sched.observed(PipelineStatus(3, "active"), T0 + 5)
+    sched.failed(3, T0 + 9, "refused")
+    assert sched.probe_candidate() == 2  # 3 answered later, but fails now
+    sched.forgive(3)
+    assert sched.probe_candidate() == 3
+    assert sched.tracked(3) is not None and sched.tracked(3).backoff.retry_at is None  # type: ignore[union-attr]
+    assert sched.probe_candidate(exclude=[1, 2, 3, 4]) is None
+
+
 def test_follow_asks_every_few_seconds_then_tapers_and_stops_when_settled() -> None:
     sched = Scheduler(18, range(1, 11), T0)
     for pid in range(1, 11):
