@@ -53,7 +53,9 @@ def run_chart(runs: list[RunSummary], palette: Palette) -> Text:
         level = round((run.duration or 0.0) / longest * (len(BARS) - 1))
         glyph_severity = RUN_OUTCOME[run.outcome][1]
         text.append(BARS[level], style=palette.severity[glyph_severity])
-    text.append(f"  longest {format_duration(longest)}, {len(finished)} runs", style=palette.muted)
+    runs_word = "run" if len(finished) == 1 else "runs"
+    text.append(f"  longest {format_duration(longest)}, {len(finished)} {runs_word}",
+                style=palette.muted)
     return text
 
 
