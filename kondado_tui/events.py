@@ -36,6 +36,7 @@ class Health:
     max_age: float = 0.0  # every pipeline is asked at least this often
     shared_ledger: bool = True  # False: fell back to in-process limiting
     ledger_note: str = ""
+    pipelines: int | None = None  # how many are monitored (None: not told)
 
 
 @dataclass(frozen=True)

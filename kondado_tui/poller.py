@@ -52,6 +52,10 @@ SLOT_SLACK = 0.02  # a slot this close is taken now (clock rounding)
 PLAN_REUSE = 0.25  # a choice made this recently still stands (no user action since)
 MAX_NAP = 30.0  # sleep in pieces: a suspended laptop's clock jumps
 HISTORY_DAYS = 14.0  # of recorded transitions read at start-up to learn rhythms
+STARTING_MESSAGE = "starting: no pipeline asked yet"
+NO_PIPELINES_MESSAGE = (
+    "no pipelines configured: press a to add one, or `kondado-tui add ID`"
+)
 
 
 class PollBudget(Protocol):
@@ -137,7 +141,7 @@ class Poller:
         self._suspects: dict[int, tuple[Rejected, float]] = {}
         self._retry_at: float | None = None  # global: nothing is asked before then
         self._connection = Connection.STARTING
-        self._message = "starting: no pipeline asked yet"
+        self._message = STARTING_MESSAGE
         self._last_success_at: float | None = None
         self._next_poll_at: float | None = None
         self._paused = False
@@ -153,9 +157,13 @@ class Poller:
         retry_at = self._retry_at
         if self._connection is Connection.RATE_LIMITED:
             retry_at = self._budget.locked_until or retry_at
+        connection, message = self._connection, self._message
+        count = len(self._scheduler.pipeline_ids)
+        if count == 0 and connection in (Connection.STARTING, Connection.OK):
+            connection, message = Connection.STARTING, NO_PIPELINES_MESSAGE  # nothing to ask
         return Health(
-            connection=self._connection,
-            message=self._message,
+            connection=connection,
+            message=message,
             retry_at=retry_at,
             last_success_at=self._last_success_at,
             paused=self._paused,
@@ -165,6 +173,7 @@ class Poller:
             max_age=self._scheduler.max_age,
             shared_ledger=self._budget.shared,
             ledger_note=self._budget.note,
+            pipelines=count,
         )
 
     @property
@@ -190,6 +199,7 @@ class Poller:
         self._scheduler.set_pipelines(ids, self._clock.now())
         kept = set(self._scheduler.pipeline_ids)
         self._observations = {p: o for p, o in self._observations.items() if p in kept}
+        self._publish()
         self._replan()
 
     def focus(self, pipeline_id: int | None) -> None:
