@@ -37,6 +37,8 @@ class Health:
     shared_ledger: bool = True  # False: fell back to in-process limiting
     ledger_note: str = ""
     pipelines: int | None = None  # how many are monitored (None: not told)
+    # rows showing a state read from history at start-up, not confirmed by the API since
+    from_history: int = 0
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,9 @@ PLAN_REUSE = 0.25  # a choice made this recently still stands (no user action si
 MAX_NAP = 30.0  # sleep in pieces: a suspended laptop's clock jumps
 HISTORY_DAYS = 14.0  # of recorded transitions read at start-up to learn rhythms
 STARTING_MESSAGE = "starting: no pipeline asked yet"
+FROM_HISTORY_MESSAGE = (
+    "starting: showing the last known states from history; none confirmed since start-up"
+)
 NO_PIPELINES_MESSAGE = (
     "no pipelines configured: press a to add one, or `kondado-tui add ID`"
 )
@@ -142,6 +145,7 @@ class Poller:
         self._retry_at: float | None = None  # global: nothing is asked before then
         self._connection = Connection.STARTING
         self._message = STARTING_MESSAGE
+        self._from_history: set[int] = set()  # seeded rows the API has not confirmed yet
         self._last_success_at: float | None = None
         self._next_poll_at: float | None = None
         self._paused = False
@@ -161,6 +165,10 @@ class Poller:
         count = len(self._scheduler.pipeline_ids)
         if count == 0 and connection in (Connection.STARTING, Connection.OK):
             connection, message = Connection.STARTING, NO_PIPELINES_MESSAGE  # nothing to ask
+        elif connection is Connection.STARTING and message == STARTING_MESSAGE and (
+            self._from_history
+        ):
+            message = FROM_HISTORY_MESSAGE
         return Health(
             connection=connection,
             message=message,
@@ -174,6 +182,7 @@ class Poller:
             shared_ledger=self._budget.shared,
             ledger_note=self._budget.note,
             pipelines=count,
+            from_history=len(self._from_history),
         )
 
     @property
@@ -199,6 +208,7 @@ class Poller:
         self._scheduler.set_pipelines(ids, self._clock.now())
         kept = set(self._scheduler.pipeline_ids)
         self._observations = {p: o for p, o in self._observations.items() if p in kept}
+        self._from_history &= kept
         self._publish()
         self._replan()
 
@@ -357,6 +367,7 @@ class Poller:
         since = self._scheduler.observed(status, at)
         previous = self._observations.get(pid)
         self._observations[pid] = observation
+        self._from_history.discard(pid)
         self._answered()
         self._credentials_work()
         self._last_success_at = at
@@ -393,6 +404,7 @@ class Poller:
                 continue
             self._scheduler.seed(observation.status, observation.observed_at, since)
             self._observations[pid] = observation
+            self._from_history.add(pid)
             self._emit(StatusObserved(pid, observation, None, since))
 
     # -- failures and health -----------------------------------------------------------

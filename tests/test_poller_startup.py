@@ -12,7 +12,9 @@ from test_poller import FakeBudget, Recorder
 from kondado_tui.api import KondadoClient
 from kondado_tui.clock import ManualClock
 from kondado_tui.events import Connection
+from kondado_tui.models import Observation, PipelineStatus
 from kondado_tui.poller import Poller
+from kondado_tui.store import HistoryStore
 
 
 @pytest.fixture
@@ -42,3 +44,32 @@ async def test_no_pipelines_says_so_instead_of_connecting(alt: AltApi) -> None:
         poller.set_pipelines([])  # removed the last one
         assert recorder.healths()[-1].connection is Connection.STARTING
         assert "no pipelines configured" in recorder.healths()[-1].message
+
+
+async def test_states_from_history_are_not_called_nothing_received(alt: AltApi) -> None:
+    clock = ManualClock()
+    store = HistoryStore(None, clock=clock)
+    for pid in (101, 102, 103):
+        store.record(Observation(PipelineStatus(pid, "active"), clock.now() - 3600))
+    budget = FakeBudget(clock)
+    recorder = Recorder()
+    alt.force_auth_failure = "401"  # the credentials fail from the start
+    async with KondadoClient(alt.base_url, alt.key, alt.token, gate=budget) as client:
+        poller = Poller(client, budget, clock, [101, 102, 103], on_event=recorder,
+                        store=store)
+        await poller.step()  # seeds from history, asks one: refused (in doubt so far)
+        health = recorder.healths()[-1]
+        assert len(recorder.observed()) == 3  # the seeded rows
+        assert health.connection is Connection.STARTING and health.from_history == 3
+        assert "last known states from history" in health.message
+        assert "none confirmed since start-up" in health.message
+        await poller.step()  # another one refused: the credentials
+        health = poller.health
+        assert health.connection is Connection.REJECTED
+        assert health.last_success_at is None and health.from_history == 3
+        alt.force_auth_failure = ""
+        poller.resume()  # try again now
+        await poller.step()
+        assert poller.health.connection is Connection.OK
+        assert poller.health.from_history == 2
+    store.close()
