@@ -543,3 +543,19 @@ async def test_moving_with_keys_and_mouse_and_clearing_change_marks(tmp_path: Pa
         await pilot.press("u")
         await pilot.pause()
         assert plain(app, other, MARK)[1] == " "
+
+
+async def test_the_detail_screen_follows_new_observations(tmp_path: Path) -> None:
+    app, poller = build(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)
+        poller.observe(3100, "active", "fixed by hand [i]really[/i]")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "fixed by hand [i]really[/i]" in text and "● active" in text
+        await pilot.press("f", "c")
+        assert ("request_now", 3100) in poller.calls and app.clipboard == app_url(3100)
