@@ -190,7 +190,7 @@ class MainScreen(Screen[None]):
     def flush(self) -> None:
         self._flush_pending = False
         self.flushes += 1
-        if not self.is_mounted:
+        if not self.is_mounted or not self.app.is_running:  # shutting down: widgets go
             return
         now = self.clock.now()
         rows = self.board.ordered(self.sort_mode, self.filter_text, now)
