@@ -40,13 +40,18 @@ class RedactingFilter(logging.Filter):
     """A logging filter that masks secrets in a record's final message."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string must not break logging
-            message = str(record.msg)
-        record.msg = redact(message)
-        record.args = None
+        _redact_record(record)
         return True
+
+
+def _redact_record(record: logging.LogRecord) -> None:
+    """Format the record's message now, masked, so no handler sees the secret."""
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken format string must not break logging
+        message = str(record.msg)
+    record.msg = redact(message)
+    record.args = None
 
 
 _installed = False
@@ -68,12 +73,7 @@ def install_log_redaction() -> None:
     def factory(*args: object, **kwargs: object) -> logging.LogRecord:
         record = previous(*args, **kwargs)
         if record.args or "token" in str(record.msg) or _secrets:
-            try:
-                message = record.getMessage()
-            except Exception:  # a broken format string must not break logging
-                message = str(record.msg)
-            record.msg = redact(message)
-            record.args = None
+            _redact_record(record)
         return record
 
     logging.setLogRecordFactory(factory)

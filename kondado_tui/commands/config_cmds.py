@@ -120,11 +120,8 @@ async def check_pipeline(config: Config, pid: int) -> PipelineStatus:
     """One status request through the shared rate budget: does this pipeline exist for us?"""
     from kondado_tui.session import open_client
 
-    client = open_client(config)
-    try:
+    async with open_client(config) as client:
         return await client.get_status(pid, Priority.INTERACTIVE)
-    finally:
-        await client.aclose()
 
 
 def handle_remove(args: argparse.Namespace) -> int:

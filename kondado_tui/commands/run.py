@@ -63,8 +63,5 @@ def handle(args: argparse.Namespace) -> int:
 
 
 async def _run(config: Config, pid: int) -> str:
-    client = open_client(config)
-    try:
+    async with open_client(config) as client:
         return await client.run(pid, Priority.INTERACTIVE)
-    finally:
-        await client.aclose()
