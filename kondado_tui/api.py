@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 import httpx
@@ -45,6 +45,14 @@ class RequestGate(Protocol):
     async def acquire(self, priority: Priority) -> None: ...
 
     def report_rate_limited(self, wait: float) -> None: ...
+
+
+@runtime_checkable
+class AnswerAwareGate(Protocol):
+    """A gate that also hears when each request's answer (or failure) is in: the request
+    has surely reached the API by then (`budget.RateBudget` spaces requests from it)."""
+
+    def request_done(self) -> None: ...
 
 
 class OpenGate:
@@ -249,6 +257,13 @@ class KondadoClient:
         json_body: dict[str, Any] | None = None,
     ) -> Any:
         await self.gate.acquire(priority)
+        try:
+            return await self._send(method, path, json_body)
+        finally:
+            if isinstance(self.gate, AnswerAwareGate):
+                self.gate.request_done()
+
+    async def _send(self, method: str, path: str, json_body: dict[str, Any] | None) -> Any:
         where = f"{method} {path}"
         try:
             response = await self._http.request(

@@ -14,6 +14,14 @@ counted on arrival; a breach blinds the monitor for 60 s. So the budget keeps, t
 * lock-out: after `report_rate_limited(wait)` nothing leaves until `now + wait`, then
   `recovery` seconds at half rate (half the window, twice the spacing).
 
+A slot is recorded when it is granted, but the request reaches the API later: after a
+busy event loop lets it go, or after a new connection's TCP and TLS handshakes (the
+first request after a pause, a retry or an idle spell), while the next one may reuse a
+warm connection and arrive at once. So the client calls `request_done()` when the
+answer (or the failure) is in: the record moves to that time, by which the request has
+surely arrived, and the spacing counts from there. Moving a record later only ever
+makes the budget stricter.
+
 The records live in a ledger (`kondado_tui.ledger`): a small sqlite file shared by every
 kondado-tui process on the host, or this process's memory when no file is given or the
 file is unusable (`shared` is then False and `note` says why).
@@ -24,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -140,6 +149,9 @@ class RateBudget:
         self._own_lockout: float | None = None  # kept even if the ledger write fails
         self._last_state = LedgerState()
         self._busy_since: float | None = None
+        # grant times of requests not yet answered (bounded: a caller may never say)
+        self._in_flight: deque[float] = deque(maxlen=64)
+        self._done_at: float | None = None  # our latest answer: the spacing counts from it
         self.ledger_path = ledger_path
         self._ledger: Ledger
         if ledger_path is None:
@@ -212,6 +224,26 @@ class RateBudget:
             self._waiters.remove(waiter)
             self._notify()
 
+    def request_done(self) -> None:
+        """A request's answer (or failure) is in: it has arrived by now, whenever it left.
+
+        Moves the record of the oldest request in flight to now (any one will do: every
+        record only moves later), so the next slot is at least `spacing` after it."""
+        now = self._clock.now()
+        self._done_at = max(now, self._done_at or now)
+        if not self._in_flight:
+            return
+        granted = self._in_flight.popleft()
+        if now <= granted:
+            return
+        try:
+            self._ledger.move(granted, now)
+        except LedgerBusy:
+            pass  # `_done_at` still holds here; other processes keep the grant time
+        except LedgerUnavailable as exc:
+            self._fall_back(str(exc))
+        self._notify()
+
     def report_rate_limited(self, wait: float) -> None:
         """The API said RATE_LIMIT_EXCEEDED: nothing leaves, from any process, until then."""
         now = self._clock.now()
@@ -239,6 +271,11 @@ class RateBudget:
         self._changed = asyncio.Event()
 
     def _merged(self, state: LedgerState) -> LedgerState:
+        done = self._done_at
+        if done is not None and state.stamps and state.stamps[-1] < done:
+            # our latest answer came after the latest record: count the spacing from it
+            # (the record moves later; none is added, so the window count is the same)
+            state = replace(state, stamps=(*state.stamps[:-1], done))
         own = self._own_lockout
         if own is None or (state.lockout_end is not None and state.lockout_end >= own):
             return state
@@ -276,6 +313,7 @@ class RateBudget:
         self._busy_since = None
         if granted:
             self._last_state = replace(state, stamps=(*state.stamps, now))
+            self._in_flight.append(now)
             self._notify()
             return None
         self._last_state = state

@@ -75,6 +75,10 @@ class Ledger(Protocol):
 
     def lock(self, now: float, until: float) -> None: ...
 
+    def move(self, at: float, to: float) -> None:
+        """Move this process's request recorded at `at` to `to` (when its answer came)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -110,6 +114,12 @@ class MemoryLedger:
             return False, state
         self._stamps.append(now)
         return True, state
+
+    def move(self, at: float, to: float) -> None:
+        if at in self._stamps:
+            self._stamps.remove(at)
+            self._stamps.append(to)
+            self._stamps.sort()
 
     def lock(self, now: float, until: float) -> None:
         current = self.read(now).lockout_end
@@ -206,6 +216,17 @@ class SqliteLedger:
                 "THEN excluded.until ELSE max(until, excluded.until) END, "
                 "reported_at = excluded.reported_at",
                 (until, now, now + MAX_LOCKOUT_SECONDS),
+            )
+
+        with self._lock:
+            self._run(step)
+
+    def move(self, at: float, to: float) -> None:
+        def step() -> None:
+            self._db.execute(
+                "UPDATE requests SET at = ? WHERE rowid = "
+                "(SELECT rowid FROM requests WHERE at = ? AND pid = ? LIMIT 1)",
+                (to, at, os.getpid()),
             )
 
         with self._lock:
