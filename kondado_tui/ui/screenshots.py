@@ -2,7 +2,8 @@
 
 Starts the built-in simulator (as `kondado-tui --demo` does), runs the dashboard headless
 until every pipeline has been observed, and saves SVGs of the main screen, the detail
-screen, the run confirmation and the help screen into `screenshots/`.
+screen, the run confirmation, the help screen, and the duplicate form and its review
+step into `screenshots/`.
 """
 
 from __future__ import annotations
@@ -12,22 +13,31 @@ import asyncio
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+from textual.widgets import Input
 
 from kondado_tui.clock import SYSTEM_CLOCK
 from kondado_tui.duplicate import MappingMemory
 
 SIZE = (120, 36)
+DUPLICATE_BASE = 2040
 WAIT = 120.0  # the first round asks every pipeline once, inside the rate budget
 SETTLE = 60.0
 
 
 async def capture(out: Path, size: tuple[int, int], wait: float, settle: float) -> list[Path]:
     from kondado_tui.session import open_demo
+    from kondado_tui.sim import SimWorld
     from kondado_tui.ui.app import KondadoApp
 
     session = open_demo(SYSTEM_CLOCK)
-    app = KondadoApp(session, clock=SYSTEM_CLOCK,
-                     memory=MappingMemory(session.config.path.parent / "duplicates.json"))
+    memory = MappingMemory(session.config.path.parent / "duplicates.json")
+    # A mapping used before for 2040, so the form opens filled as it would in real use.
+    example = SimWorld(demo=True).example_duplicate_body(DUPLICATE_BASE)
+    memory.remember({**example, "execute_immediately": "N"})
+    app = KondadoApp(session, clock=SYSTEM_CLOCK, memory=memory)
     saved: list[Path] = []
     try:
         async with app.run_test(size=size) as pilot:
@@ -68,9 +78,31 @@ async def capture(out: Path, size: tuple[int, int], wait: float, settle: float) 
             await pilot.pause()
             save("help")
             await pilot.press("escape")
+            app.main.table.select_key(str(DUPLICATE_BASE))
+            await pilot.press("d")
+            await asyncio.sleep(1.0)
+            # Collections are not remembered (they change with each roll-out): type them.
+            await pilot.press(*str(example["src_collection_id"]), "tab")
+            await pilot.press(*str(example["dest_collection_id"]), "tab", "tab")
+            await pilot.press(*"Shopify outlet orders")
+            await _still(pilot)
+            save("duplicate")
+            await pilot.press("ctrl+s")
+            await asyncio.sleep(0.5)
+            await _still(pilot)
+            save("duplicate-review")
+            await pilot.press("escape")
     finally:
         await session.aclose()
     return saved
+
+
+async def _still(pilot: Pilot[Any]) -> None:
+    """No blinking cursor in a picture."""
+    for screen in pilot.app.screen_stack:
+        for widget in screen.query(Input):
+            widget.cursor_blink = False
+    await pilot.pause()
 
 
 def main(argv: list[str] | None = None) -> int:
