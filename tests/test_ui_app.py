@@ -556,6 +556,6 @@ async def test_the_detail_screen_follows_new_observations(tmp_path: Path) -> Non
         poller.observe(3100, "active", "fixed by hand [i]really[/i]")
         await pilot.pause()
         text = screen_text(app)
-        assert "fixed by hand [i]really[/i]" in text and "● active" in text
+        assert "fixed by hand [i]really[/i]" in text and "⚠ active" in text
         await pilot.press("f", "c")
         assert ("request_now", 3100) in poller.calls and app.clipboard == app_url(3100)

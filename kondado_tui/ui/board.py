@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from kondado_tui.config import PipelineEntry
+from kondado_tui.errors import FailureKind
 from kondado_tui.events import Connection, Health, PipelineFailed, StatusObserved
 from kondado_tui.models import PENDING_KIND, Observation, Severity, StatusKind
 from kondado_tui.timeline import HistorySummary
@@ -18,6 +19,37 @@ from kondado_tui.timeline import HistorySummary
 # How much later than promised an observation may be before the row is called stale.
 STALE_MARGIN_FACTOR = 0.5
 STALE_MARGIN_MIN = 30.0
+
+# The API refused to tell us about one pipeline (the others answer): no status will come
+# until someone fixes the id or the token's rights, so the row is trouble, not "pending".
+NOT_FOUND_KIND = StatusKind(
+    "not found", "✖", Severity.ERROR, "not found",
+    "Kondado says no such pipeline exists for this key: check the id",
+)
+NO_ACCESS_KIND = StatusKind(
+    "no access", "✖", Severity.ERROR, "no access",
+    "the token may not see this pipeline: check its rights in the Kondado app",
+)
+REFUSED_KIND = StatusKind(
+    "refused", "✖", Severity.ERROR, "refused", "Kondado refused to give this pipeline's status",
+)
+WARNING_GLYPH = "⚠"
+_NOT_FOUND_WORDS = ("not_found", "not found")
+
+
+def refusal_kind(failure: PipelineFailed | None) -> StatusKind | None:
+    """What a refusal of one pipeline means, or None for a passing failure (timeouts,
+    5xx, unreadable answers) that the next ask may cure."""
+    if failure is None:
+        return None
+    if failure.access_denied:
+        return NO_ACCESS_KIND
+    if failure.kind is not FailureKind.REJECTED:
+        return None
+    text = failure.message.casefold()
+    if any(word in text for word in _NOT_FOUND_WORDS):
+        return NOT_FOUND_KIND
+    return REFUSED_KIND
 
 
 @dataclass
@@ -36,12 +68,29 @@ class Row:
         return self.entry.id
 
     @property
+    def refusal(self) -> StatusKind | None:
+        """Set when the API refuses this pipeline (not found, no access): it overrides
+        any status seen before, which can no longer be confirmed."""
+        return refusal_kind(self.failure)
+
+    @property
     def kind(self) -> StatusKind:
+        refusal = self.refusal
+        if refusal is not None:
+            return refusal
         return self.observation.status.kind if self.observation else PENDING_KIND
 
     @property
     def severity(self) -> Severity:
+        if self.refusal is not None:
+            return Severity.ERROR
         return self.observation.status.severity if self.observation else Severity.PENDING
+
+    @property
+    def glyph(self) -> str:
+        """The status glyph; ⚠ for an ok or busy status that carries a message, so a
+        warning counted in the status line can be found in the table."""
+        return WARNING_GLYPH if self.severity is Severity.WARNING else self.kind.glyph
 
     @property
     def raw_msg(self) -> str | None:
@@ -157,10 +206,10 @@ class Board:
         if not was_live:
             # The first answer of this session is the baseline: a status that was already
             # there when the user opened the dashboard is not news.
-            if new.severity.is_trouble:
+            if new.is_trouble:
                 self._alerted[row.id] = new.status
             return None
-        if new.severity.is_trouble:
+        if new.is_trouble:
             if self._alerted.get(row.id) == new.status:
                 return None
             self._alerted[row.id] = new.status
@@ -193,6 +242,12 @@ class Board:
         limit = stale_after(self.health)
         age = row.age(now)
         return limit is not None and age is not None and age > limit
+
+    def first_pass(self) -> tuple[int, int] | None:
+        """(asked, total) while some rows have had no answer nor failure this session."""
+        total = len(self.rows)
+        asked = sum(1 for row in self.rows.values() if row.live or row.failure is not None)
+        return (asked, total) if asked < total else None
 
     def marked(self) -> list[Row]:
         return [row for row in self.rows.values() if row.marked]

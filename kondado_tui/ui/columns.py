@@ -45,12 +45,14 @@ TITLES = {
 GAP = 1  # the table has no cell padding: each column ends with one blank column
 SCROLLBAR = 1
 MIN_MESSAGE = 24
+MESSAGE_WITH_FULL_STATUS = 40  # the full status words only if the message keeps this
 WIDE_MESSAGE = 60  # beyond this the name column may grow
 NAME_WIDTH = 26
 NAME_WIDTH_WIDE = 48
 STALE_MARKER = " ⚠"
 MARKED_GLYPH = "✓"
 CHANGED_GLYPH = "•"
+REFUSED_PREFIX = "the API refused: "  # how kondado_tui.api words every refusal
 
 
 RUN_OUTCOME: dict[RunOutcome, tuple[str, Severity]] = {
@@ -83,7 +85,7 @@ class Layout:
 
 def _status_text(row: Row, full: bool) -> str:
     kind = row.kind
-    return f"{kind.glyph} {kind.label if full else kind.short}"
+    return f"{row.glyph} {kind.label if full else kind.short}"
 
 
 def status_text(row: Row, width: int) -> str:
@@ -115,7 +117,9 @@ def compute_layout(total: int, rows: Sequence[Row], *, with_last_run: bool) -> L
         fixed.append((LAST_RUN, 10))
     columns = len(fixed) + 2  # + status and message
     room = total - SCROLLBAR - GAP * columns - sum(w for _, w in fixed)
-    status_w = max(short_w, min(full_w, room - MIN_MESSAGE))
+    # All full labels, or all short ones: a column sized between the two fits a few
+    # long labels, shows the rest short and wastes the difference on every row.
+    status_w = full_w if room - full_w >= MESSAGE_WITH_FULL_STATUS else short_w
     if room - status_w < MIN_MESSAGE and total < 100:
         # Really narrow: give the name less room before the message disappears.
         squeeze = min(name_w - 12, MIN_MESSAGE - (room - status_w))
@@ -193,9 +197,11 @@ def _last_run(row: Row, palette: Palette) -> Text:
 
 def _message(row: Row, palette: Palette) -> Text:
     if row.failure is not None:
-        return Text(
-            f"could not ask: {first_line(row.failure.message)}", style=palette.stale
-        )
+        # a refusal is the row's trouble (error colour); a passing failure is a side note
+        said = first_line(row.failure.message)
+        if row.refusal is not None:  # the status already says it was refused
+            return Text(said.removeprefix(REFUSED_PREFIX), style=palette.error)
+        return Text(f"could not ask: {said}", style=palette.stale)
     msg = first_line(row.raw_msg)
     if not msg:
         return Text("")

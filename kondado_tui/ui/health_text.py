@@ -12,12 +12,13 @@ from kondado_tui.durations import format_age
 from kondado_tui.events import Connection, Health
 from kondado_tui.models import KNOWN_STATUSES, PENDING_KIND, Severity
 from kondado_tui.sanitize import clean
+from kondado_tui.ui.board import WARNING_GLYPH
 from kondado_tui.ui.palette import Palette
 
 SEVERITY_GLYPH: dict[Severity, str] = {
     Severity.BLOCKED: KNOWN_STATUSES["too_many_consecutive_failed_builds__blocked"].glyph,
     Severity.ERROR: KNOWN_STATUSES["error_building_tables"].glyph,
-    Severity.WARNING: "⚠",
+    Severity.WARNING: WARNING_GLYPH,
     Severity.UNKNOWN: "?",
     Severity.BUSY: KNOWN_STATUSES["running"].glyph,
     Severity.OK: KNOWN_STATUSES["active"].glyph,
@@ -109,8 +110,12 @@ def health_line(
     filter_text: str,
     shown: int,
     total: int,
+    first_pass: tuple[int, int] | None = None,
 ) -> Text:
-    """Filter, budget, next poll, connection and the read-only/ledger markers."""
+    """Filter, budget, next poll, connection and the read-only/ledger markers.
+
+    `first_pass` (asked, total): rows still wait for their first answer of this session;
+    shown instead of the next poll so a quiet start does not look stuck."""
     text = Text(no_wrap=True, overflow="ellipsis")
     if filter_text:
         text.append(f"filter “{clean(filter_text, keep_newlines=False)}” {shown}/{total}  ",
@@ -121,6 +126,9 @@ def health_line(
         text.append("  ")
     elif health.connection is Connection.RATE_LIMITED:
         text.append(f"silent {countdown(health, now)}  ", style=palette.warning)
+    elif first_pass is not None and health.connection in (Connection.OK, Connection.STARTING):
+        asked, of = first_pass
+        text.append(f"asking {asked}/{of}…  ", style=palette.severity[Severity.BUSY])
     elif health.next_poll_at is not None:
         text.append(f"next in {max(0, int(health.next_poll_at - now + 0.999))}s  ")
     ok = health.connection is Connection.OK

@@ -88,29 +88,40 @@ def fields_table(row: Row, now: float, palette: Palette) -> Table:
     grid.add_column()
     obs = row.observation
     kind = row.kind
-    grid.add_row("status", Text.assemble((f"{kind.glyph} {kind.label}",
+    grid.add_row("status", Text.assemble((f"{row.glyph} {kind.label}",
                                           palette.severity[row.severity])))
-    grid.add_row("API value", Text(f"{clean(kind.value, keep_newlines=False)} ({kind.meaning})"))
+    if row.refusal is None:
+        grid.add_row("API value",
+                     Text(f"{clean(kind.value, keep_newlines=False)} ({kind.meaning})"))
     grid.add_row("severity", Text(row.severity.label))
     grid.add_row("id", Text(str(row.id)))
     grid.add_row("name", Text(clean(row.entry.display_name)))
     grid.add_row("group", Text(clean(row.entry.group or "—")))
     grid.add_row("app URL", Text(app_url(row.id)))
+    failure = row.failure
+    if failure is not None:
+        # said first: it is why the status below is missing or may be out of date
+        title = "asking failed" if row.refusal is not None else "last ask failed"
+        why = f"{kind.meaning}.\n" if row.refusal is not None else ""
+        grid.add_row(
+            title,
+            Text(f"{why}{clean(failure.message)} ({when(failure.at, now)})",
+                 style=palette.error),
+        )
     if obs is not None:
         st = obs.status
         flags = f"is_running={st.is_running}  is_active={st.is_active}  is_blocked={st.is_blocked}"
+        if row.refusal is not None:
+            grid.add_row("last status seen",
+                         Text(f"{st.kind.glyph} {st.kind.label} (before the refusal)"))
         grid.add_row("flags", Text(flags))
         grid.add_row("observed", Text(when(obs.observed_at, now)))
+    elif failure is not None:
+        grid.add_row("observed", Text("never: every ask so far has failed (see above)"))
     else:
         grid.add_row("observed", Text("not yet: this pipeline has not been asked about yet"))
     if row.since is not None:
         grid.add_row("in this status since", Text(when(row.since, now)))
-    if row.failure is not None:
-        grid.add_row(
-            "last ask failed",
-            Text(f"{clean(row.failure.message)} ({format_age(now - row.failure.at)} ago)",
-                 style=palette.error),
-        )
     return grid
 
 

@@ -254,6 +254,7 @@ class MainScreen(Screen[None]):
             health, now, self.palette,
             read_only=self.read_only, filter_text=self.filter_text,
             shown=self.table.row_count, total=len(self.board.rows),
+            first_pass=self.board.first_pass(),
         )
         if self._batch is not None:
             done, total = self._batch
@@ -448,7 +449,7 @@ class MainScreen(Screen[None]):
         body = Text()
         for row in rows:
             kind = row.kind
-            body.append(f"{kind.glyph} ", style=self.palette.severity[row.severity])
+            body.append(f"{row.glyph} ", style=self.palette.severity[row.severity])
             body.append(f"{clean(row.entry.display_name, keep_newlines=False)}")
             body.append(f"  ({row.id}, {kind.label})\n", style=self.palette.muted)
         busy = [r for r in rows if r.severity is Severity.BUSY

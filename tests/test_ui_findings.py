@@ -1,0 +1,110 @@
+"""Dashboard behaviour found wanting by QA against an independent API, kept fixed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_ui_app import SIZE, build, messages, plain, screen_text, seed
+
+from kondado_tui.errors import FailureKind
+from kondado_tui.events import Observation, PipelineFailed, StatusObserved
+from kondado_tui.models import PipelineStatus, Severity
+from kondado_tui.ui.columns import MESSAGE, STATUS
+from kondado_tui.ui.screens.detail import DetailScreen
+
+NOT_FOUND = "the API refused: PIPELINE_NOT_FOUND — Pipeline 4200 not found for this account"
+
+
+async def test_a_refused_pipeline_is_a_trouble_row_not_pending(tmp_path: Path) -> None:
+    app, poller = build(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        poller.emit(PipelineFailed(4200, FailureKind.REJECTED, NOT_FOUND, poller.clock.now()))
+        poller.emit(PipelineFailed(3101, FailureKind.REJECTED, "the API refused: FORBIDDEN",
+                                   poller.clock.now(), access_denied=True))
+        await pilot.pause()
+        assert plain(app, 4200, STATUS) == "✖ not found"
+        assert plain(app, 3101, STATUS) == "✖ no access"  # overrides the status seen before
+        assert "PIPELINE_NOT_FOUND" in plain(app, 4200, MESSAGE)
+        counts = app.main.board.counts()
+        assert counts[Severity.ERROR] == 3 and Severity.PENDING not in counts
+        assert set(app.main.table.shown_keys[:3]) == {"3100", "3101", "4200"}
+        # a passing failure (timeout) leaves a pending row pending
+        app.main.board.rows[4200].failure = None
+        poller.emit(PipelineFailed(4200, FailureKind.UNREACHABLE, "timed out", 0.0))
+        await pilot.pause()
+        assert plain(app, 4200, STATUS) == "… not yet observed"
+
+
+async def test_the_detail_of_a_refused_pipeline_says_asking_failed(tmp_path: Path) -> None:
+    app, poller = build(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        poller.emit(PipelineFailed(4200, FailureKind.REJECTED, NOT_FOUND, poller.clock.now()))
+        await pilot.pause()
+        app.main.table.select_key("4200")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)
+        text = screen_text(app)
+        assert "asking failed" in text and "PIPELINE_NOT_FOUND" in text
+        assert "has not been asked about yet" not in text
+        assert "every ask so far has failed" in text
+
+
+def _observe(poller: object, pid: int, status: PipelineStatus, at: float) -> StatusObserved:
+    return StatusObserved(pid, Observation(status, at), None, at)
+
+
+async def test_an_undocumented_status_flagged_blocked_raises_an_alert(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, poller = build(tmp_path)
+    bells: list[int] = []
+    monkeypatch.setattr(app, "bell", lambda: bells.append(1))
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        await pilot.pause()
+        now = poller.clock.now()
+        blocked = PipelineStatus(2040, "paused_by_billing", is_active=False, is_blocked=True)
+        poller.emit(_observe(poller, 2040, blocked, now))
+        await pilot.pause()
+        assert bells == [1]
+        assert any("paused by billing" in m for m in messages(app))
+
+
+async def test_status_column_is_full_or_short_never_in_between(tmp_path: Path) -> None:
+    app, poller = build(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        poller.observe(2040, "too_many_consecutive_failed_builds__blocked", "x")
+        await pilot.pause()
+        layout = app.main._layout
+        assert layout is not None
+        assert layout.width(STATUS) <= len("✖ build error") + 1  # the short labels
+        assert layout.width(MESSAGE) >= 40
+        assert plain(app, 2040, STATUS) == "⛔ blocked"
+
+
+async def test_warning_rows_carry_the_warning_glyph(tmp_path: Path) -> None:
+    app, poller = build(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        poller.observe(2040, "active", "the source was slow")
+        await pilot.pause()
+        assert plain(app, 2040, STATUS) == "⚠ active"
+        assert plain(app, 2041, STATUS) == "▶ running"
+
+
+async def test_first_pass_progress_in_the_status_line(tmp_path: Path) -> None:
+    app, poller = build(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        poller.observe(2040, "active")
+        poller.observe(2041, "running")
+        await pilot.pause()
+        assert "asking 2/5…" in screen_text(app)
+        seed(poller)
+        poller.emit(PipelineFailed(4200, FailureKind.UNREACHABLE, "timed out", 0.0))
+        await pilot.pause()
+        text = screen_text(app)
+        assert "asking" not in text and "next in" in text
