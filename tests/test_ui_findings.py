@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,21 @@ async def test_first_pass_progress_in_the_status_line(tmp_path: Path) -> None:
         await pilot.pause()
         text = screen_text(app)
         assert "asking" not in text and "next in" in text
+
+
+def test_history_shows_the_first_line_of_a_long_failure() -> None:
+    from rich.console import Console
+
+    from kondado_tui.timeline import HistorySummary, Transition
+    from kondado_tui.ui.palette import PLAIN
+    from kondado_tui.ui.screens.detail import history_block
+
+    raw = "\n\nTraceback head line\n" + "\n".join(f"frame {i}" for i in range(600))
+    failure = Transition(1, 100.0, "active", "too_many_consecutive_failed_builds__blocked",
+                         raw)
+    block = history_block(HistorySummary(last_failure=failure), [failure], [], 200.0, PLAIN)
+    console = Console(width=120, record=True, file=io.StringIO())
+    console.print(block)
+    text = console.export_text()
+    assert "too many consecutive failed builds blocked: Traceback head line" in text
+    assert "frame 1" not in text

@@ -18,7 +18,7 @@ from textual.widgets import Footer, Static
 from kondado_tui.clock import Clock
 from kondado_tui.durations import format_age, format_duration
 from kondado_tui.models import app_url, status_kind
-from kondado_tui.sanitize import clean
+from kondado_tui.sanitize import clean, first_line
 from kondado_tui.timeline import HistorySummary, RunSummary, Transition
 from kondado_tui.ui.backend import StoreLike
 from kondado_tui.ui.board import Row
@@ -77,7 +77,7 @@ def runs_table(runs: list[RunSummary], now: float, palette: Palette) -> Renderab
             Text(f"{glyph} {run.outcome.value}", style=palette.severity[severity]),
             Text(f"{prefix}{format_duration(took)}{doubt}"),
             Text("" if run.finished else "so far", style=palette.muted),
-            Text(clean(run.raw_msg or "", keep_newlines=False), style=palette.muted),
+            Text(first_line(run.raw_msg), style=palette.muted),
         )
     return Group(Text("Runs (newest first)", style="bold underline"), table)
 
@@ -151,7 +151,7 @@ def history_block(
     facts.add_row("last success", Text(when(summary.last_success_at, now)))
     failure = summary.last_failure
     if failure is not None:
-        msg = clean(failure.raw_msg or "", keep_newlines=False)
+        msg = first_line(failure.raw_msg)  # the whole message is shown above
         facts.add_row(
             "last failure",
             Text(f"{when(failure.at, now)}  {status_kind(failure.to_status).label}"
@@ -182,7 +182,7 @@ def history_block(
     table.add_column()
     for tr in list(reversed(transitions))[:TIMELINE_ROWS]:
         kind = tr.status.kind
-        msg = clean(tr.raw_msg or "", keep_newlines=False)
+        msg = first_line(tr.raw_msg)
         table.add_row(
             Text(clock_time(tr.at)),
             Text.assemble((f"{kind.glyph} {kind.label}", palette.severity[tr.status.severity])),
