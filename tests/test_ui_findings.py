@@ -127,3 +127,18 @@ def test_history_shows_the_first_line_of_a_long_failure() -> None:
     text = console.export_text()
     assert "too many consecutive failed builds blocked: Traceback head line" in text
     assert "frame 1" not in text
+
+
+async def test_sorted_by_a_short_id_the_titles_keep_a_gap(tmp_path: Path) -> None:
+    from kondado_tui.config import PipelineEntry
+
+    entries = (PipelineEntry(101, "a", "g1"), PipelineEntry(102, "b", "g2"))
+    app, _poller = build(tmp_path, entries=entries)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("s", "s")  # severity -> name -> id
+        await pilot.pause()
+        columns = app.main.table.ordered_columns
+        assert [c.label.plain for c in columns][3] == "id ▼"
+        for column in columns:  # every title ends before its column's gap
+            assert column.label.cell_len < column.width

@@ -52,6 +52,7 @@ NAME_WIDTH_WIDE = 48
 STALE_MARKER = " ⚠"
 MARKED_GLYPH = "✓"
 CHANGED_GLYPH = "•"
+SORT_MARK = " ▼"  # after the title of the column the rows are sorted by
 REFUSED_PREFIX = "the API refused: "  # how kondado_tui.api words every refusal
 
 
@@ -104,7 +105,8 @@ def compute_layout(total: int, rows: Sequence[Row], *, with_last_run: bool) -> L
     names = [cell_len(clean(r.entry.display_name, keep_newlines=False)) for r in rows] or [8]
     groups = [cell_len(clean(r.entry.group or "", keep_newlines=False)) for r in rows] or [0]
     name_w = min(max(max(names), 6), NAME_WIDTH)
-    id_w = max(max((len(str(r.id)) for r in rows), default=2), 2)
+    # wide enough for its title and the sort mark: "id ▼" must not touch the next title
+    id_w = max(max((len(str(r.id)) for r in rows), default=2), cell_len(TITLES[ID] + SORT_MARK))
     group_w = min(max(groups), 12)
     full_w = max((cell_len(_status_text(r, True)) for r in rows), default=12)
     short_w = max((cell_len(_status_text(r, False)) for r in rows

@@ -22,7 +22,7 @@ from textual.widgets.data_table import (
     RowKey,
 )
 
-from kondado_tui.ui.columns import GAP, ID, TITLES, Layout
+from kondado_tui.ui.columns import GAP, ID, SORT_MARK, TITLES, Layout
 
 BULK = 64  # more rows in or out than this: rebuild the rows instead of patching
 
@@ -195,7 +195,7 @@ class PipelineTable(DataTable[Text]):
         """The sorted column's title carries a ▼ (k9s-style) instead of a status-line word."""
         for key, column in self.columns.items():
             title = TITLES.get(str(key.value), "")
-            column.label = Text(title + (" ▼" if key.value == self._sorted_by else ""))
+            column.label = Text(title + (SORT_MARK if key.value == self._sorted_by else ""))
         self.refresh()
 
     def action_cursor_up(self) -> None:
