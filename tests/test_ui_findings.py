@@ -142,3 +142,23 @@ async def test_sorted_by_a_short_id_the_titles_keep_a_gap(tmp_path: Path) -> Non
         assert [c.label.plain for c in columns][3] == "id ▼"
         for column in columns:  # every title ends before its column's gap
             assert column.label.cell_len < column.width
+
+
+async def test_read_only_shows_run_and_duplicate_disabled(tmp_path: Path) -> None:
+    for read_only in (True, False):
+        app, poller = build(tmp_path, read_only=read_only)
+        async with app.run_test(size=SIZE) as pilot:
+            seed(poller)
+            await pilot.pause()
+            state = {b.binding.action: b.enabled for b in app.screen.active_bindings.values()}
+            assert state["run"] is not read_only and state["duplicate"] is not read_only
+            await pilot.press("enter")
+            await pilot.pause()
+            assert isinstance(app.screen, DetailScreen)
+            state = {b.binding.action: b.enabled for b in app.screen.active_bindings.values()}
+            assert state["run"] is not read_only
+            if read_only:
+                await pilot.press("r")
+                await pilot.pause()
+                assert isinstance(app.screen, DetailScreen)
+                assert any("read-only: running" in m for m in messages(app))

@@ -9,6 +9,7 @@ from typing import ClassVar, Protocol
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -195,6 +196,8 @@ def history_block(
 class RowCommands(Protocol):
     """What the detail screen can ask the dashboard to do for its pipeline."""
 
+    read_only: bool  # runs are disabled
+
     def run_one(self, pipeline_id: int) -> None: ...
     def ask_now(self, pipeline_id: int) -> None: ...
     def copy_url(self, pipeline_id: int) -> None: ...
@@ -277,6 +280,16 @@ class DetailScreen(Screen[None]):
         self.query_one("#title", Static).update(self._title())
         self.query_one("#fields", Static).update(fields_table(row, now, self._palette))
         self.query_one("#message", Static).update(message_block(row, self._palette))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "run" and self._commands.read_only:
+            return None  # shown disabled in the footer
+        return True
+
+    def on_key(self, event: events.Key) -> None:
+        if event.key == "r" and self._commands.read_only:
+            event.stop()
+            self._commands.run_one(self.row.id)  # says why it is disabled
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -54,6 +54,8 @@ if TYPE_CHECKING:
 SORT_COLUMN = {SortMode.SEVERITY: STATUS, SortMode.NAME: NAME, SortMode.ID: ID,
                SortMode.AGE: AGE}
 ADD_TIMEOUT = 90.0  # the status call waits its turn in the rate budget
+WRITE_ACTIONS = frozenset({"run", "duplicate"})  # what --read-only disables
+READ_ONLY_KEYS = {"r": "running pipelines", "d": "duplicating pipelines"}
 READ_ONLY_WHY = (
     "read-only: {what} is disabled (started with --read-only or [ui] read_only = true)"
 )
@@ -117,6 +119,19 @@ class MainScreen(Screen[None]):
         self._last_counts: Text | None = None
         self._last_banner: Text | None = None
         self.alert_sink: Callable[[Alert], None] = lambda alert: None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Read-only: run and duplicate are shown disabled in the footer (None)."""
+        if self.read_only and action in WRITE_ACTIONS:
+            return None
+        return True
+
+    def on_key(self, event: events.Key) -> None:
+        """A disabled key still says why it does nothing."""
+        what = READ_ONLY_KEYS.get(event.key) if self.read_only else None
+        if what is not None:
+            event.stop()
+            self.notify(READ_ONLY_WHY.format(what=what), severity="warning", markup=False)
 
     @property
     def kapp(self) -> KondadoApp:
@@ -436,7 +451,7 @@ class MainScreen(Screen[None]):
 
     def action_run(self, pipeline_id: int | None = None) -> None:
         if self.read_only:
-            self.notify(READ_ONLY_WHY.format(what="running pipelines"), severity="warning",
+            self.notify(READ_ONLY_WHY.format(what=READ_ONLY_KEYS["r"]), severity="warning",
                         markup=False)
             return
         if pipeline_id is not None:
@@ -506,7 +521,7 @@ class MainScreen(Screen[None]):
 
     def action_duplicate(self) -> None:
         if self.read_only:
-            self.notify(READ_ONLY_WHY.format(what="duplicating pipelines"),
+            self.notify(READ_ONLY_WHY.format(what=READ_ONLY_KEYS["d"]),
                         severity="warning", markup=False)
             return
         row = self.selected_row()
