@@ -56,3 +56,10 @@ def test_counts_worst_first_and_compact() -> None:
     counts = {Severity.OK: 5, Severity.BLOCKED: 1, Severity.WARNING: 2}
     assert counts_text(counts, PLAIN, compact=False).plain == "⛔ 1 blocked  ⚠ 2 warning  ● 5 ok"
     assert counts_text(counts, PLAIN, compact=True).plain == "⛔ 1 blocked  ⚠ 2 warning  ● 5"
+
+
+def test_banner_does_not_deny_the_statuses_shown_from_history() -> None:
+    down = banner(connection=Connection.UNREACHABLE, message="refused", from_history=3)
+    assert "No status has been received" not in down
+    assert "3 rows show their last known status from history" in down
+    assert "1 row shows its" in banner(connection=Connection.UNREACHABLE, from_history=1)

@@ -35,6 +35,10 @@ def countdown(health: Health, now: float) -> str:
 
 def _last_answer(health: Health, now: float) -> str:
     if health.last_success_at is None:
+        if health.from_history:
+            rows = "row shows its" if health.from_history == 1 else "rows show their"
+            return (f"{health.from_history} {rows} last known status from history, "
+                    "none confirmed since start-up.")
         return "No status has been received yet."
     return (
         f"Statuses shown are from the last answer, {format_age(now - health.last_success_at)} ago."
