@@ -162,3 +162,32 @@ async def test_read_only_shows_run_and_duplicate_disabled(tmp_path: Path) -> Non
                 await pilot.pause()
                 assert isinstance(app.screen, DetailScreen)
                 assert any("read-only: running" in m for m in messages(app))
+
+
+async def test_run_during_a_lock_out_says_when_it_will_go(tmp_path: Path) -> None:
+    import asyncio
+
+    from kondado_tui.events import Connection
+
+    app, poller = build(tmp_path)
+    release = asyncio.Event()
+
+    async def held_run(pipeline_id: int) -> str:
+        await release.wait()  # the budget holds the request until the lock-out ends
+        return "queued"
+
+    poller.run_pipeline = held_run  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        poller.set_health(connection=Connection.RATE_LIMITED,
+                          retry_at=poller.clock.now() + 46.5)
+        await pilot.pause()
+        await pilot.press("r", "y")
+        await pilot.pause()
+        assert any("will be sent when the rate-limit lock-out ends (in 47 s)" in m
+                   for m in messages(app))
+        assert not any("requested" in m for m in messages(app))
+        release.set()
+        await pilot.pause()
+        await pilot.pause()
+        assert any("requested: queued" in m for m in messages(app))

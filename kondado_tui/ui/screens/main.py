@@ -22,6 +22,7 @@ from kondado_tui.clock import Clock
 from kondado_tui.config import PipelineEntry, append_pipeline, remove_pipeline
 from kondado_tui.errors import ConfigError, KondadoError
 from kondado_tui.events import (
+    Connection,
     HealthChanged,
     PipelineFailed,
     PollerEvent,
@@ -496,6 +497,7 @@ class MainScreen(Screen[None]):
             row = self.board.rows.get(pid)
             name = clean(row.entry.display_name if row else f"pipeline {pid}",
                          keep_newlines=False)
+            self._say_if_held_back(name, pid)
             try:
                 answer = await self.session.poller.run_pipeline(pid)
             except KondadoError as exc:
@@ -516,6 +518,15 @@ class MainScreen(Screen[None]):
             self.notify(f"Batch done: {total - failures} of {total} runs requested.",
                         severity="warning" if failures else "information", markup=False)
         self.refresh_all()
+
+    def _say_if_held_back(self, name: str, pid: int) -> None:
+        """During a rate-limit lock-out a run waits silently for up to a minute: say so."""
+        health = self.session.poller.health
+        if health.connection is not Connection.RATE_LIMITED or health.retry_at is None:
+            return
+        wait = max(1, int(health.retry_at - self.clock.now() + 0.999))
+        self.notify(f"Run of {name} ({pid}) will be sent when the rate-limit lock-out ends "
+                    f"(in {wait} s).", markup=False, timeout=min(wait, 60))
 
     # -- duplicate ---------------------------------------------------------------------
 
