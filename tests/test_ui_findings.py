@@ -191,3 +191,32 @@ async def test_run_during_a_lock_out_says_when_it_will_go(tmp_path: Path) -> Non
         await pilot.pause()
         await pilot.pause()
         assert any("requested: queued" in m for m in messages(app))
+
+
+async def test_no_pipelines_the_explanation_takes_the_tables_place(tmp_path: Path) -> None:
+    from kondado_tui.events import Connection
+
+    app, poller = build(tmp_path, entries=())
+    async with app.run_test(size=SIZE) as pilot:
+        poller.set_health(connection=Connection.STARTING, pipelines=0)
+        await pilot.pause()
+        empty = app.main.query_one("#empty")
+        assert empty.region.y <= 3 and empty.region.height > 10  # at the top, not the bottom
+        assert app.main.table.has_focus  # keys (a, /, ?) still work
+        assert "nothing to ask" in str(app.main.query_one("#health").render())
+        assert "connecting" not in str(app.main.query_one("#health").render())
+
+
+async def test_toasts_leave_the_status_line_whole(tmp_path: Path) -> None:
+    from textual.widgets._toast import Toast, ToastRack
+
+    app, poller = build(tmp_path)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        seed(poller)
+        app.notify("hello", timeout=30)
+        await pilot.pause()
+        await pilot.pause()
+        (toast,) = app.main.get_child_by_type(ToastRack).query(Toast)
+        status = app.main.query_one("#statusbar")
+        assert toast.region.bottom <= status.region.y
+        assert toast.region.right == SIZE[0]

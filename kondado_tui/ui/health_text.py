@@ -81,6 +81,8 @@ def banner_text(health: Health, now: float, config_path: str = "") -> Text | Non
 
 
 def connection_word(health: Health) -> str:
+    if health.connection is Connection.STARTING and health.pipelines == 0:
+        return "nothing to ask"  # not "connecting" forever: there is nothing to poll
     return {
         Connection.STARTING: "connecting",
         Connection.OK: "connected",

@@ -74,7 +74,8 @@ class MainScreen(Screen[None]):
        typing (or a paste) lands in the filter rather than on the table's keys. */
     MainScreen #filter { height: 0; border: none; padding: 0 1; }
     MainScreen #filter.shown { height: 1; }
-    MainScreen #empty { display: none; padding: 1 2; color: $text-muted; height: auto; }
+    MainScreen PipelineTable.-empty { height: 1; }
+    MainScreen #empty { display: none; padding: 1 2; color: $text-muted; height: 1fr; }
     MainScreen #empty.shown { display: block; }
     MainScreen #statusbar { height: 1; background: $panel; }
     MainScreen #counts { width: 1fr; padding: 0 1; }
@@ -239,6 +240,9 @@ class MainScreen(Screen[None]):
 
     def _explain_emptiness(self, rows_shown: bool) -> None:
         empty = self.query_one("#empty", Static)
+        # the explanation takes the table's place (below an empty table it sat at the
+        # bottom); the table keeps its header and the focus, so every key still works
+        self.table.set_class(not rows_shown, "-empty")
         if rows_shown:
             empty.remove_class("shown")
             return
