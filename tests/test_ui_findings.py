@@ -51,6 +51,7 @@ async def test_the_detail_of_a_refused_pipeline_says_asking_failed(tmp_path: Pat
         assert "asking failed" in text and "PIPELINE_NOT_FOUND" in text
         assert "has not been asked about yet" not in text
         assert "every ask so far has failed" in text
+        assert str(app.screen.query_one("#title").render()).strip() == "pipeline 4200"
 
 
 def _observe(poller: object, pid: int, status: PipelineStatus, at: float) -> StatusObserved:
@@ -191,6 +192,10 @@ async def test_run_during_a_lock_out_says_when_it_will_go(tmp_path: Path) -> Non
         await pilot.pause()
         await pilot.pause()
         assert any("requested: queued" in m for m in messages(app))
+        await pilot.press("f")
+        assert any("The question about" in m and "will be sent when" in m
+                   for m in messages(app))
+        assert not any("Asking Kondado about" in m for m in messages(app))
 
 
 async def test_no_pipelines_the_explanation_takes_the_tables_place(tmp_path: Path) -> None:

@@ -241,8 +241,10 @@ class DetailScreen(Screen[None]):
         yield Footer()
 
     def _title(self) -> Text:
-        return Text(f"{clean(self.row.entry.display_name, keep_newlines=False)}  "
-                    f"(pipeline {self.row.id})")
+        entry = self.row.entry
+        if not entry.name:  # the display name is already "pipeline <id>"
+            return Text(entry.display_name)
+        return Text(f"{clean(entry.display_name, keep_newlines=False)}  (pipeline {entry.id})")
 
     async def on_mount(self) -> None:
         self.update_row(self.row)

@@ -429,8 +429,9 @@ class MainScreen(Screen[None]):
         if row is None:
             return self._nothing_selected()
         self.session.poller.request_now(row.id)
-        self.notify(f"Asking Kondado about {clean(row.entry.display_name)} now.",
-                    markup=False, timeout=3)
+        name = clean(row.entry.display_name, keep_newlines=False)
+        if not self._say_if_held_back(f"The question about {name}", row.id):
+            self.notify(f"Asking Kondado about {name} now.", markup=False, timeout=3)
 
     def action_pause(self) -> None:
         poller = self.session.poller
@@ -501,7 +502,7 @@ class MainScreen(Screen[None]):
             row = self.board.rows.get(pid)
             name = clean(row.entry.display_name if row else f"pipeline {pid}",
                          keep_newlines=False)
-            self._say_if_held_back(name, pid)
+            self._say_if_held_back(f"Run of {name}", pid)
             try:
                 answer = await self.session.poller.run_pipeline(pid)
             except KondadoError as exc:
@@ -523,14 +524,16 @@ class MainScreen(Screen[None]):
                         severity="warning" if failures else "information", markup=False)
         self.refresh_all()
 
-    def _say_if_held_back(self, name: str, pid: int) -> None:
-        """During a rate-limit lock-out a run waits silently for up to a minute: say so."""
+    def _say_if_held_back(self, what: str, pid: int) -> bool:
+        """During a rate-limit lock-out a request waits silently for up to a minute: say
+        so (True when said)."""
         health = self.session.poller.health
         if health.connection is not Connection.RATE_LIMITED or health.retry_at is None:
-            return
+            return False
         wait = max(1, int(health.retry_at - self.clock.now() + 0.999))
-        self.notify(f"Run of {name} ({pid}) will be sent when the rate-limit lock-out ends "
+        self.notify(f"{what} ({pid}) will be sent when the rate-limit lock-out ends "
                     f"(in {wait} s).", markup=False, timeout=min(wait, 60))
+        return True
 
     # -- duplicate ---------------------------------------------------------------------
 
