@@ -225,3 +225,14 @@ async def test_toasts_leave_the_status_line_whole(tmp_path: Path) -> None:
         status = app.main.query_one("#statusbar")
         assert toast.region.bottom <= status.region.y
         assert toast.region.right == SIZE[0]
+
+
+def test_help_explains_the_new_marks() -> None:
+    from rich.console import Console
+
+    from kondado_tui.ui.screens.help import help_text
+
+    console = Console(width=100, record=True, file=io.StringIO())
+    console.print(help_text())
+    text = console.export_text()
+    assert "⚠ active" in text and "✖ not found" in text and "✖ no access" in text
