@@ -223,7 +223,7 @@ def test_remove_an_absent_pipeline_changes_nothing(tmp_path: Path) -> None:
 
 
 def test_remove_from_a_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="kondado-tui init"):
+    with pytest.raises(ConfigError, match=r"no config file there; create one with .*init"):
         remove_pipeline(tmp_path / "config.toml", 1)
 
 
