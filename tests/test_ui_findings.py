@@ -236,3 +236,25 @@ def test_help_explains_the_new_marks() -> None:
     console.print(help_text())
     text = console.export_text()
     assert "⚠ active" in text and "✖ not found" in text and "✖ no access" in text
+
+
+async def test_a_pipeline_refused_mid_session_alerts_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, poller = build(tmp_path)
+    bells: list[int] = []
+    monkeypatch.setattr(app, "bell", lambda: bells.append(1))
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        poller.emit(PipelineFailed(4200, FailureKind.REJECTED, NOT_FOUND, poller.clock.now()))
+        await pilot.pause()
+        assert bells == []  # refused from the start: shown, not announced
+        gone = NOT_FOUND.replace("4200", "2040")
+        for _ in range(2):
+            poller.emit(PipelineFailed(2040, FailureKind.REJECTED, gone, poller.clock.now()))
+            await pilot.pause()
+        assert bells == [1]
+        assert any("not found" in m and "PIPELINE_NOT_FOUND" in m for m in messages(app))
+        poller.observe(2040, "active")
+        await pilot.pause()
+        assert any("recovered" in m for m in messages(app))

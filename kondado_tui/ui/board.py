@@ -221,10 +221,21 @@ class Board:
             )
         return None
 
-    def failed(self, event: PipelineFailed) -> None:
+    def failed(self, event: PipelineFailed) -> Alert | None:
+        """A failed ask; an alert when a pipeline that answered this session is now
+        refused (deleted, or the token lost its rights)."""
         row = self.rows.get(event.pipeline_id)
-        if row is not None:
-            row.failure = event
+        if row is None:
+            return None
+        row.failure = event
+        refusal = row.refusal
+        if refusal is None or self._alerted.get(row.id) == refusal.value:
+            return None
+        self._alerted[row.id] = refusal.value
+        if not row.live:
+            return None  # refused from the start: the baseline, shown but not announced
+        return Alert(AlertKind.TROUBLE, row.id, row.entry.display_name, refusal,
+                     event.message)
 
     def seen(self, pipeline_id: int | None) -> bool:
         """The user looked at this row: clear its change mark. True if it had one."""

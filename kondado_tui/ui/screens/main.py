@@ -324,7 +324,9 @@ class MainScreen(Screen[None]):
             self._refresh_detail(event.pipeline_id)
             self.refresh_row(event.pipeline_id)
         elif isinstance(event, PipelineFailed):
-            self.board.failed(event)
+            alert = self.board.failed(event)
+            if alert is not None:
+                self.alert_sink(alert)
             self._resolve(event.pipeline_id, event)
             self._refresh_detail(event.pipeline_id)
             self.refresh_row(event.pipeline_id)
