@@ -258,3 +258,18 @@ async def test_a_pipeline_refused_mid_session_alerts_once(
         poller.observe(2040, "active")
         await pilot.pause()
         assert any("recovered" in m for m in messages(app))
+
+
+async def test_an_undocumented_status_keeps_its_words_when_there_is_room(
+    tmp_path: Path,
+) -> None:
+    app, poller = build(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        poller.observe(2040, "too_many_consecutive_failed_builds__blocked", "x")
+        poller.observe(2041, "paused_by_billing")
+        await pilot.pause()
+        assert plain(app, 2041, STATUS) == "? paused by billing"
+        assert plain(app, 2040, STATUS) == "⛔ blocked"
+        layout = app.main._layout
+        assert layout is not None and layout.width(MESSAGE) >= 40

@@ -121,7 +121,14 @@ def compute_layout(total: int, rows: Sequence[Row], *, with_last_run: bool) -> L
     room = total - SCROLLBAR - GAP * columns - sum(w for _, w in fixed)
     # All full labels, or all short ones: a column sized between the two fits a few
     # long labels, shows the rest short and wastes the difference on every row.
-    status_w = full_w if room - full_w >= MESSAGE_WITH_FULL_STATUS else short_w
+    if room - full_w >= MESSAGE_WITH_FULL_STATUS:
+        status_w = full_w
+    else:
+        # a status the docs do not list has no short form: its words get what the
+        # message can spare
+        unknown_w = max((cell_len(_status_text(r, True)) for r in rows
+                         if r.severity is Severity.UNKNOWN), default=0)
+        status_w = max(short_w, min(unknown_w, room - MESSAGE_WITH_FULL_STATUS))
     if room - status_w < MIN_MESSAGE and total < 100:
         # Really narrow: give the name less room before the message disappears.
         squeeze = min(name_w - 12, MIN_MESSAGE - (room - status_w))
