@@ -6,6 +6,7 @@ names are shown literally, after `sanitize.clean`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
@@ -54,6 +55,7 @@ MARKED_GLYPH = "✓"
 CHANGED_GLYPH = "•"
 SORT_MARK = " ▼"  # after the title of the column the rows are sorted by
 REFUSED_PREFIX = "the API refused: "  # how kondado_tui.api words every refusal
+AGE_STEP = 10  # seconds: ages under a minute are shown in steps of this
 
 
 RUN_OUTCOME: dict[RunOutcome, tuple[str, Severity]] = {
@@ -146,6 +148,31 @@ def compute_layout(total: int, rows: Sequence[Row], *, with_last_run: bool) -> L
     return Layout(tuple(widths))
 
 
+def table_age(seconds: float) -> str:
+    """An age for the since/age columns: under a minute in 10-second steps ("<10s",
+    "10s" … "50s", rounded down like `format_age`), longer ages as `format_age`.
+
+    In whole seconds half the rows of a busy dashboard changed every second, and each
+    change repaints its row (benchmarks/results/ui_cost_findings.md); in steps a cell
+    changes at most every 10 s.
+    """
+    if not math.isfinite(seconds) or seconds < AGE_STEP:
+        return f"<{AGE_STEP}s"
+    if seconds < 60:
+        return f"{int(seconds) // AGE_STEP * AGE_STEP}s"
+    return format_age(seconds)
+
+
+def ticking_words(row: Row, now: float, stale: bool) -> dict[str, str]:
+    """The since and age cells' text: what the once-a-second tick compares with what is
+    shown, so a cell whose text is unchanged costs no rendering at all."""
+    since = "" if row.since is None else table_age(max(0.0, now - row.since))
+    age = row.age(now)
+    if age is None:
+        return {SINCE: since, AGE: "never"}
+    return {SINCE: since, AGE: table_age(age) + (STALE_MARKER if stale else "")}
+
+
 def render_cells(
     row: Row, layout: Layout, palette: Palette, now: float, stale: bool,
     only: Collection[str] | None = None,
@@ -171,15 +198,15 @@ def render_cells(
         elif key == GROUP:
             text = Text(clean(row.entry.group or "", keep_newlines=False))
         elif key == SINCE:
-            text = Text("" if row.since is None else format_age(max(0.0, now - row.since)))
+            text = Text(ticking_words(row, now, stale)[SINCE])
         elif key == AGE:
-            age = row.age(now)
-            if age is None:
-                text = Text("never", style=palette.muted)
+            words = ticking_words(row, now, stale)[AGE]
+            if row.observation is None:
+                text = Text(words, style=palette.muted)
             elif stale:
-                text = Text(format_age(age) + STALE_MARKER, style=palette.warning)
+                text = Text(words, style=palette.warning)
             else:
-                text = Text(format_age(age))
+                text = Text(words)
         elif key == LAST_RUN:
             text = _last_run(row, palette)
         else:

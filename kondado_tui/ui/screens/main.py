@@ -41,6 +41,7 @@ from kondado_tui.ui.columns import (
     Layout,
     compute_layout,
     render_cells,
+    ticking_words,
 )
 from kondado_tui.ui.health_text import banner_text, counts_text, health_line
 from kondado_tui.ui.palette import Palette
@@ -305,6 +306,12 @@ class MainScreen(Screen[None]):
                     self._stale[row.id] = stale  # the whole row changes style
                     self.table.patch(key, render_cells(row, layout, self.palette, now, stale))
                 elif row.observation is not None:
+                    shown = self.table.cells(key)
+                    words = ticking_words(row, now, stale)
+                    if shown is not None and all(
+                        shown[column].plain == words[column] for column in ticking
+                    ):
+                        continue  # nothing to render, nothing to repaint
                     self.table.patch(
                         key, render_cells(row, layout, self.palette, now, stale, only=ticking)
                     )
