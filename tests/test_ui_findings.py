@@ -35,7 +35,7 @@ async def test_a_refused_pipeline_is_a_trouble_row_not_pending(tmp_path: Path) -
         app.main.board.rows[4200].failure = None
         poller.emit(PipelineFailed(4200, FailureKind.UNREACHABLE, "timed out", 0.0))
         await pilot.pause()
-        assert plain(app, 4200, STATUS) == "… not yet observed"
+        assert plain(app, 4200, STATUS) == "… pending"
 
 
 async def test_the_detail_of_a_refused_pipeline_says_asking_failed(tmp_path: Path) -> None:

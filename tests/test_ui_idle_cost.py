@@ -6,10 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_lifecycle_repaint import RefreshSpy
 from test_ui_app import SIZE, build, plain
+from ui_fakes import ENTRIES
 
 from kondado_tui.clock import ManualClock
-from kondado_tui.ui.columns import AGE, SINCE, table_age
+from kondado_tui.config import PipelineEntry
+from kondado_tui.models import KNOWN_STATUSES, Observation, PipelineStatus, status_kind
+from kondado_tui.ui.board import Row
+from kondado_tui.ui.columns import AGE, SINCE, STATUS, compute_layout, table_age
 from kondado_tui.ui.screens import main as main_screen
 
 
@@ -55,3 +60,49 @@ async def test_a_young_age_repaints_once_per_ten_seconds_and_ticks_render_nothin
             clock.advance(1)
             app.main.tick()
         assert table.cell_updates == updates + 2 and rendered == []
+
+
+@pytest.mark.parametrize("width", [80, 120, 200])  # short status words, and full ones
+async def test_a_status_change_keeps_the_layout_and_repaints_one_row(
+    tmp_path: Path, width: int,
+) -> None:
+    app, poller = build(tmp_path)
+    async with app.run_test(size=(width, SIZE[1])) as pilot:
+        for entry in ENTRIES:
+            poller.observe(entry.id, "active")
+        await pilot.pause()
+        table = app.main.table
+        layout = table.table_layout
+        top = table.shown_keys[0]  # busy sorts above ok: a running top row stays on top
+        spy = RefreshSpy(table)
+        poller.observe(int(top), "running")  # "● active" (8 cells) -> "▶ running" (9)
+        await pilot.pause()
+        assert table.table_layout is not None and table.table_layout == layout
+        assert plain(app, int(top), STATUS) == "▶ running"
+        assert table.shown_keys[0] == top
+        assert spy.whole == 0, "the whole table was repainted"
+        assert {region.y for regions in spy.calls for region in regions} == {1}  # its line
+        for status in ("scheduled", "not_active", "building_tables", "error_building_tables",
+                       "too_many_consecutive_failed_builds__blocked", "active"):
+            poller.observe(int(top), status)
+            await pilot.pause()
+            assert table.table_layout == layout, status
+
+
+def test_the_status_column_fits_every_documented_status_and_never_shrinks() -> None:
+    active = [Row(PipelineEntry(1, "a"), Observation(PipelineStatus(1, "active"), 0.0), 0.0)]
+    for width in (80, 120, 200):
+        layout = compute_layout(width, active, with_last_run=True)
+        assert compute_layout(width, [Row(PipelineEntry(1, "a"))],  # pending
+                              with_last_run=True) == layout
+        for value in KNOWN_STATUSES:
+            changed = [Row(PipelineEntry(1, "a"),
+                           Observation(PipelineStatus(1, value), 0.0), 0.0)]
+            assert compute_layout(width, changed, with_last_run=True) == layout, value
+    # an undocumented status widens the column; once seen, it is kept when it goes away
+    odd = status_kind("rebuilding_everything_now")
+    odd_row = [Row(PipelineEntry(1, "a"),
+                   Observation(PipelineStatus(1, odd.value), 0.0), 0.0)]
+    wider = compute_layout(120, odd_row, with_last_run=True)  # short words, room to spare
+    assert wider.width(STATUS) > compute_layout(120, active, with_last_run=True).width(STATUS)
+    assert compute_layout(120, active, with_last_run=True, seen={odd}) == wider

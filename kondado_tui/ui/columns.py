@@ -7,7 +7,7 @@ names are shown literally, after `sanitize.clean`).
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from rich.cells import cell_len
@@ -15,10 +15,10 @@ from rich.style import Style
 from rich.text import Text
 
 from kondado_tui.durations import format_age, format_duration
-from kondado_tui.models import Severity
+from kondado_tui.models import KNOWN_STATUSES, PENDING_KIND, Severity, StatusKind
 from kondado_tui.sanitize import clean, first_line
 from kondado_tui.timeline import RunOutcome
-from kondado_tui.ui.board import Row
+from kondado_tui.ui.board import NO_ACCESS_KIND, NOT_FOUND_KIND, REFUSED_KIND, WARNING_GLYPH, Row
 from kondado_tui.ui.palette import Palette
 
 MARK = "mark"
@@ -66,6 +66,14 @@ RUN_OUTCOME: dict[RunOutcome, tuple[str, Severity]] = {
 }
 
 
+# Every status a row can show, undocumented ones aside. The status column is sized from
+# all of them, not from the statuses shown now: otherwise "● active" (8 cells) turning
+# into "▶ running" (9) changed the layout, and a new layout rebuilds the whole table.
+SHOWABLE_KINDS: tuple[StatusKind, ...] = (
+    *KNOWN_STATUSES.values(), PENDING_KIND, NOT_FOUND_KIND, NO_ACCESS_KIND, REFUSED_KIND,
+)
+
+
 @dataclass(frozen=True)
 class Layout:
     """Column widths for one terminal width (the message column takes the rest)."""
@@ -91,6 +99,13 @@ def _status_text(row: Row, full: bool) -> str:
     return f"{row.glyph} {kind.label if full else kind.short}"
 
 
+def _status_width(kind: StatusKind, full: bool) -> int:
+    """Cells `_status_text` takes for any row of this kind (ok and busy rows with a
+    message wear ⚠ instead of their glyph)."""
+    glyph = max(cell_len(kind.glyph), cell_len(WARNING_GLYPH))
+    return glyph + 1 + cell_len(kind.label if full else kind.short)
+
+
 def status_text(row: Row, width: int) -> str:
     """The API's status words; the short form only when the column is too narrow for them.
 
@@ -102,17 +117,25 @@ def status_text(row: Row, width: int) -> str:
     return _status_text(row, False)
 
 
-def compute_layout(total: int, rows: Sequence[Row], *, with_last_run: bool) -> Layout:
-    """Widths that fit `total` columns; the status words shrink before the message does."""
+def compute_layout(
+    total: int, rows: Sequence[Row], *, with_last_run: bool, seen: Iterable[StatusKind] = (),
+) -> Layout:
+    """Widths that fit `total` columns; the status words shrink before the message does.
+
+    The status column fits every documented status, and every status in `seen` (those
+    shown this session, undocumented ones included), so an ordinary status change keeps
+    the layout and repaints its own row only; it changes on a resize, or when a status
+    longer than all seen before appears.
+    """
     names = [cell_len(clean(r.entry.display_name, keep_newlines=False)) for r in rows] or [8]
     groups = [cell_len(clean(r.entry.group or "", keep_newlines=False)) for r in rows] or [0]
     name_w = min(max(max(names), 6), NAME_WIDTH)
     # wide enough for its title and the sort mark: "id ▼" must not touch the next title
     id_w = max(max((len(str(r.id)) for r in rows), default=2), cell_len(TITLES[ID] + SORT_MARK))
     group_w = min(max(groups), 12)
-    full_w = max((cell_len(_status_text(r, True)) for r in rows), default=12)
-    short_w = max((cell_len(_status_text(r, False)) for r in rows
-                   if r.severity is not Severity.UNKNOWN), default=12)
+    kinds = {*SHOWABLE_KINDS, *seen, *(r.kind for r in rows)}
+    full_w = max(_status_width(k, True) for k in kinds)
+    short_w = max(_status_width(k, False) for k in kinds if k.severity is not Severity.UNKNOWN)
     fixed: list[tuple[str, int]] = [(MARK, 2), (NAME, name_w), (ID, id_w)]
     if group_w and total >= 100:
         fixed.append((GROUP, max(group_w, 5)))
@@ -128,8 +151,8 @@ def compute_layout(total: int, rows: Sequence[Row], *, with_last_run: bool) -> L
     else:
         # a status the docs do not list has no short form: its words get what the
         # message can spare
-        unknown_w = max((cell_len(_status_text(r, True)) for r in rows
-                         if r.severity is Severity.UNKNOWN), default=0)
+        unknown_w = max((_status_width(k, True) for k in kinds
+                         if k.severity is Severity.UNKNOWN), default=0)
         status_w = max(short_w, min(unknown_w, room - MESSAGE_WITH_FULL_STATUS))
     if room - status_w < MIN_MESSAGE and total < 100:
         # Really narrow: give the name less room before the message disappears.

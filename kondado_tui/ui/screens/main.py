@@ -28,7 +28,7 @@ from kondado_tui.events import (
     PollerEvent,
     StatusObserved,
 )
-from kondado_tui.models import Observation, Severity, app_url
+from kondado_tui.models import Observation, Severity, StatusKind, app_url
 from kondado_tui.sanitize import clean, first_line
 from kondado_tui.ui.backend import SessionLike
 from kondado_tui.ui.board import Alert, Board, Row, SortMode
@@ -111,6 +111,9 @@ class MainScreen(Screen[None]):
         self.palette = Palette.from_variables({})
         self._layout: Layout | None = None
         self._stale: dict[int, bool] = {}
+        # every status shown this session: the status column never shrinks, so a row
+        # going back and forth between two statuses cannot flip the layout
+        self._kinds_seen: set[StatusKind] = set()
         self._dirty: set[int] = set()
         self._full = True
         self._flush_pending = False
@@ -213,9 +216,11 @@ class MainScreen(Screen[None]):
         now = self.clock.now()
         rows = self.board.ordered(self.sort_mode, self.filter_text, now)
         width = self.table.size.width or self.app.size.width
+        shown_rows = list(self.board.rows.values())
+        self._kinds_seen.update(row.kind for row in shown_rows)
         layout = compute_layout(
-            width, list(self.board.rows.values()),
-            with_last_run=self.session.store is not None,
+            width, shown_rows, with_last_run=self.session.store is not None,
+            seen=self._kinds_seen,
         )
         self._layout = layout
         order = [str(row.id) for row in rows]
