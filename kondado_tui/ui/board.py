@@ -272,20 +272,30 @@ class Board:
     def ordered(self, mode: SortMode, needle: str, now: float) -> list[Row]:
         """The rows to show, filtered and sorted; ties fall back to name then id."""
         rows = [row for row in self.rows.values() if row.matches(needle)]
-
-        def by_name(row: Row) -> tuple[str, int]:
-            return (row.entry.display_name.casefold(), row.id)
-
-        if mode is SortMode.SEVERITY:
-            rows.sort(key=lambda r: (r.severity.rank, *by_name(r)))
-        elif mode is SortMode.NAME:
-            rows.sort(key=by_name)
-        elif mode is SortMode.ID:
-            rows.sort(key=lambda r: r.id)
+        if mode is not SortMode.AGE:
+            rows.sort(key=lambda r: _place_key(r, mode))
         else:
             def oldest_first(row: Row) -> tuple[float, str, int]:
                 age = row.age(now)
-                return (-(float("inf") if age is None else age), *by_name(row))
+                return (-(float("inf") if age is None else age), *_by_name(row))
 
             rows.sort(key=oldest_first)
         return rows
+
+
+def _by_name(row: Row) -> tuple[str, int]:
+    return (row.entry.display_name.casefold(), row.id)
+
+
+def _place_key(row: Row, mode: SortMode) -> tuple[int, str, int]:
+    if mode is SortMode.SEVERITY:
+        return (row.severity.rank, *_by_name(row))
+    if mode is SortMode.NAME:
+        return (0, *_by_name(row))
+    return (row.id, "", 0)
+
+
+def sort_key(row: Row, mode: SortMode) -> tuple[int, str, int] | None:
+    """A row's place in `Board.ordered`, or None for the age sort, whose keys move with
+    the clock: an answer that leaves this key alone leaves the order alone."""
+    return None if mode is SortMode.AGE else _place_key(row, mode)

@@ -31,11 +31,12 @@ from kondado_tui.events import (
 from kondado_tui.models import Observation, Severity, StatusKind, app_url
 from kondado_tui.sanitize import clean, first_line
 from kondado_tui.ui.backend import SessionLike
-from kondado_tui.ui.board import Alert, Board, Row, SortMode
+from kondado_tui.ui.board import Alert, Board, Row, SortMode, sort_key
 from kondado_tui.ui.columns import (
     AGE,
     ID,
     NAME,
+    SHOWABLE_KINDS,
     SINCE,
     STATUS,
     Layout,
@@ -116,6 +117,10 @@ class MainScreen(Screen[None]):
         self._kinds_seen: set[StatusKind] = set()
         self._dirty: set[int] = set()
         self._full = True
+        # what the last full redraw sorted and filtered by, per row, and for which
+        # width: an answer that leaves these alone patches its row and nothing else
+        self._placed: dict[int, tuple[bool, tuple[int, str, int] | None]] = {}
+        self._placed_width = 0
         self._flush_pending = False
         self.flushes = 0  # redraws done (tests hold bursts to a few)
         self._select_after: str | None = None
@@ -214,8 +219,12 @@ class MainScreen(Screen[None]):
         if not self.is_mounted or not self.app.is_running:  # shutting down: widgets go
             return
         now = self.clock.now()
-        rows = self.board.ordered(self.sort_mode, self.filter_text, now)
         width = self.table.size.width or self.app.size.width
+        if not self._full and self._patch_in_place(width, now):
+            self._dirty.clear()
+            self.refresh_lines()
+            return
+        rows = self.board.ordered(self.sort_mode, self.filter_text, now)
         shown_rows = list(self.board.rows.values())
         self._kinds_seen.update(row.kind for row in shown_rows)
         layout = compute_layout(
@@ -236,6 +245,8 @@ class MainScreen(Screen[None]):
                 cells[key] = render_cells(row, layout, self.palette, now, stale)
         self._full = False
         self._dirty.clear()
+        self._placed = {pid: self._place(row) for pid, row in self.board.rows.items()}
+        self._placed_width = width
         with self.app.batch_update():
             self.table.show(layout, order, cells, SORT_COLUMN[self.sort_mode])
             self._explain_emptiness(bool(order))
@@ -243,6 +254,33 @@ class MainScreen(Screen[None]):
                 self.table.select_key(self._select_after)
                 self._select_after = None
         self.refresh_lines()
+
+    def _place(self, row: Row) -> tuple[bool, tuple[int, str, int] | None]:
+        return row.matches(self.filter_text), sort_key(row, self.sort_mode)
+
+    def _patch_in_place(self, width: int, now: float) -> bool:
+        """Redraw only the dirty rows when none of them moves, appears, disappears or
+        widens a column: O(dirty rows), not a sort and a re-measure of every row.
+        False when a full redraw is needed."""
+        layout = self._layout
+        if (layout is None or layout != self.table.table_layout or width != self._placed_width
+                or self.sort_mode is SortMode.AGE or self._select_after is not None):
+            return False
+        rows = [self.board.rows.get(pid) for pid in self._dirty]
+        for row in rows:
+            if row is None or self._placed.get(row.id) != self._place(row):
+                return False
+            if row.kind not in SHOWABLE_KINDS and row.kind not in self._kinds_seen:
+                return False  # a new undocumented status may widen the status column
+        with self.app.batch_update():
+            for row in rows:
+                key = str(row.id) if row is not None else ""
+                if row is None or self.table.cells(key) is None:
+                    continue  # filtered out, and still filtered out
+                stale = self.board.is_stale(row, now)
+                self._stale[row.id] = stale
+                self.table.patch(key, render_cells(row, layout, self.palette, now, stale))
+        return True
 
     def _explain_emptiness(self, rows_shown: bool) -> None:
         empty = self.query_one("#empty", Static)
