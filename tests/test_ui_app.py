@@ -378,7 +378,11 @@ async def test_banners_say_what_is_wrong(tmp_path: Path) -> None:
         clock.advance(15)
         app.main.tick()
         await pilot.pause()
-        assert "45s" in str(app.main.query_one("#banner").render())
+        assert "for 50s" in str(app.main.query_one("#banner").render())  # 10 s steps
+        clock.advance(42)  # the last ten seconds count down one by one
+        app.main.tick()
+        await pilot.pause()
+        assert "for 3s" in str(app.main.query_one("#banner").render())
         poller.set_health(connection=Connection.REJECTED, message="invalid token")
         await pilot.pause()
         banner = str(app.main.query_one("#banner").render())

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
+import pytest
+
 from kondado_tui.events import Connection, Health
 from kondado_tui.models import Severity
-from kondado_tui.ui.health_text import banner_text, counts_text, health_line
+from kondado_tui.ui.health_text import banner_text, counts_text, health_line, wait_words
 from kondado_tui.ui.palette import PLAIN
 
 NOW = 1_790_000_000.0
@@ -24,9 +28,9 @@ def test_each_problem_in_plain_words() -> None:
     down = banner(connection=Connection.UNREACHABLE, message="timed out after 10 s",
                   retry_at=NOW + 12.2, last_success_at=NOW - 180)
     assert down.startswith("Kondado API unreachable: timed out after 10 s.")
-    assert "Trying again in 13s." in down and "3m ago" in down
+    assert "Trying again in 20s." in down and "3m ago" in down
     limited = banner(connection=Connection.RATE_LIMITED, retry_at=NOW + 47)
-    assert "Nothing will be sent for 47s" in limited
+    assert "Nothing will be sent for 50s" in limited
     rejected = banner(connection=Connection.REJECTED, message="invalid key")
     assert "Check api.key and api.token in /home/u/.config/kondado-tui/config.toml" in rejected
     said = banner(connection=Connection.REJECTED,
@@ -63,3 +67,26 @@ def test_banner_does_not_deny_the_statuses_shown_from_history() -> None:
     assert "No status has been received" not in down
     assert "3 rows show their last known status from history" in down
     assert "1 row shows its" in banner(connection=Connection.UNREACHABLE, from_history=1)
+
+
+@pytest.mark.parametrize(("seconds", "shown"), [
+    (0, "0s"), (-3, "0s"), (0.2, "1s"), (2.5, "3s"), (9.5, "10s"), (10, "10s"),
+    (10.2, "20s"), (13, "20s"), (20, "20s"), (47, "50s"), (60, "60s"), (61, "70s"),
+])
+def test_waits_count_seconds_up_to_ten_then_ten_second_steps_rounded_up(
+    seconds: float, shown: str,
+) -> None:
+    assert wait_words(seconds) == shown
+
+
+def test_a_long_wait_changes_the_status_line_once_per_ten_seconds() -> None:
+    def line(now: float) -> str:
+        health = Health(Connection.RATE_LIMITED, retry_at=NOW + 60, next_poll_at=NOW + 60)
+        return health_line(health, now, PLAIN, read_only=False, filter_text="",
+                           shown=1, total=1).plain
+
+    texts = [line(NOW + t) for t in range(61)]
+    changes = sum(a != b for a, b in itertools.pairwise(texts))
+    assert changes == 5 + 10  # 60 -> 50 … 20 -> 10, then every second to 0
+    assert "silent 60s" in texts[0] and "silent 60s" in texts[9]  # never sooner than true
+    assert "silent 50s" in texts[10] and "silent 1s" in texts[59] and "silent 0s" in texts[60]

@@ -27,10 +27,24 @@ SEVERITY_GLYPH: dict[Severity, str] = {
 }
 
 
+STEP_ABOVE = 10  # seconds: shorter waits count down one by one
+STEP = 10
+
+
+def wait_words(seconds: float) -> str:
+    """A wait, rounded up so it never promises sooner than the truth: whole seconds up to
+    10 s, longer waits in 10-second steps ("20s" for 11-20 s), so the line showing a
+    long wait changes every 10 s instead of repainting every second."""
+    whole = max(0, int(seconds + 0.999))
+    if whole > STEP_ABOVE:
+        whole = -(-whole // STEP) * STEP
+    return f"{whole}s"
+
+
 def countdown(health: Health, now: float) -> str:
     if health.retry_at is None:
         return ""
-    return f"{max(0, int(health.retry_at - now + 0.999))}s"
+    return wait_words(health.retry_at - now)
 
 
 def _last_answer(health: Health, now: float) -> str:
@@ -136,7 +150,7 @@ def health_line(
         asked, of = first_pass
         text.append(f"asking {asked}/{of}…  ", style=palette.severity[Severity.BUSY])
     elif health.next_poll_at is not None:
-        text.append(f"next in {max(0, int(health.next_poll_at - now + 0.999))}s  ")
+        text.append(f"next in {wait_words(health.next_poll_at - now)}  ")
     ok = health.connection is Connection.OK
     starting = health.connection is Connection.STARTING
     text.append(f"{'●' if ok else '○'} {connection_word(health)}",
