@@ -207,8 +207,11 @@ async def run_scene(pilot: object, rig: Rig, scene: Scene) -> float:
     scene.start(server)
     await until(pilot, lambda: connection(app) is scene.expect,
                 f"{scene.name}: the app to notice ({scene.expect})")
+    # The state changes before the next paint: wait for the banner to be drawn, in words.
+    await until(pilot, lambda: "Kondado" in screen_text(app) and (
+        scene.banner in screen_text(app).lower()), f"{scene.name}: the banner to be drawn")
     text = look(rig)
-    assert "Kondado" in text  # the banner is up, in words
+    assert "Kondado" in text
     if scene.banner:
         assert scene.banner in text.lower(), f"{scene.name}: banner missing:\n{text[-3000:]}"
     await responsive(pilot, app)
@@ -267,6 +270,8 @@ async def test_every_fault_and_back(rig_parts: Rig, caplog: pytest.LogCaptureFix
         assert refused > 0
         await until(pilot, lambda: connection(app) is Connection.RATE_LIMITED,
                     "the app to hit the lock-out")
+        await until(pilot, lambda: "Rate limited" in screen_text(app),
+                    "the rate-limit banner to be drawn")
         text = look(rig)
         assert "Rate limited" in text
         await responsive(pilot, app)
