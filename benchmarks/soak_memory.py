@@ -2,6 +2,8 @@
 
     python benchmarks/soak_memory.py           # a simulated week in ~8.5 minutes
     python benchmarks/soak_memory.py --quick   # a simulated week in ~75 seconds
+    python benchmarks/soak_memory.py --minutes 70   # 70 real minutes: ~8 simulated weeks
+                                                    # and more requests than a real day
 
 The real dashboard runs on a 120x36 pty against 30 simulated pipelines living 1200x
 (quick: 10000x) faster than real time, so each answer tends to show a change: a run
@@ -61,10 +63,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="10000x world, ~75 s")
     parser.add_argument("--app-speed", type=float, default=None, metavar="X",
                         help="the app's clock speed (default 20, quick 40): requests/min / 20")
+    parser.add_argument("--minutes", type=float, default=None, metavar="M",
+                        help="run for M real minutes instead of one simulated week")
     args = parser.parse_args()
     world_speed = 10_000.0 if args.quick else 1200.0
     app_speed = args.app_speed or (40.0 if args.quick else 20.0)
-    duration = WEEK / world_speed + 15
+    duration = args.minutes * 60 if args.minutes else WEEK / world_speed + 15
     every = 5.0 if args.quick else 15.0
     retention_days = duration * app_speed / 4 / 86400  # a quarter of the run, in app time
 
@@ -110,15 +114,22 @@ def main() -> int:
     late_asked = samples[-1][4] - samples[len(samples) - len(late)][4]
     late_per_request = slope(late) * (late[-1][0] - late[0][0]) * 1024 / late_asked \
         if late_asked else 0.0
+    stride = max(1, len(samples) // 40)  # a long soak's table keeps ~40 rows; the fit uses all
+    shown = samples[::stride]
+    if shown[-1] is not samples[-1]:
+        shown.append(samples[-1])
     rows = [[f"{t:.0f}", f"{t * world_speed / 86400:.2f}", f"{rss:.1f}", n, asked,
-             f"{cpu:.1f}"] for t, rss, n, cpu, asked in samples]
+             f"{cpu:.1f}"] for t, rss, n, cpu, asked in shown]
     table = _pty.markdown_table(
         ["real s", "simulated days", "RSS MiB", "history rows", "requests", "app CPU s"],
         rows)
     first, last = samples[reached], samples[-1]
+    command = "python benchmarks/soak_memory.py" + (" --quick" if args.quick else "") + (
+        f" --minutes {args.minutes:g}" if args.minutes else "")
     text = (
-        "# Memory over a simulated week\n\n"
-        f"`python benchmarks/soak_memory.py{' --quick' if args.quick else ''}`: "
+        f"# Memory over {duration * world_speed / 86400:.0f} simulated days "
+        f"({duration / 60:.0f} real minutes)\n\n"
+        f"`{command}`: "
         f"{PIPELINES} pipelines at {world_speed:g}x, the app's clock at {app_speed:g}x "
         f"({requests} requests answered), retention {retention_days * 1440:.0f} min of app "
         f"time ({retention_real:.0f} real s) and {MAX_ROWS} rows per pipeline (cap {cap} "
@@ -132,7 +143,7 @@ def main() -> int:
         f"{_pty.machine_note()}\n"
     )
     print(text)
-    _pty.write_result("soak_memory", text)
+    _pty.write_result("soak_memory_long" if args.minutes else "soak_memory", text)
     return 0
 
 
