@@ -1,4 +1,4 @@
-"""What every subcommand does the same way: load the config from the global options."""
+"""What every subcommand does the same way: read its arguments, load the config."""
 
 from __future__ import annotations
 
@@ -7,7 +7,29 @@ import os
 import sys
 from pathlib import Path
 
-from kondado_tui.config import Config, load_config
+from kondado_tui.config import Config, PipelineRefError, load_config, parse_pipeline_ref
+from kondado_tui.durations import DurationError, parse_duration
+from kondado_tui.exitcodes import EXIT_USAGE
+
+
+def pipeline_arg(text: str) -> int:
+    """argparse type of every pipeline argument: an id (`2040`) or its app URL.
+
+    The message names the bad value and shows both accepted forms; argparse prefixes it
+    with the argument's name and exits with EXIT_USAGE.
+    """
+    try:
+        return parse_pipeline_ref(text)
+    except PipelineRefError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def duration_arg(text: str) -> float:
+    """argparse type of a duration option (`90s`, `30m`, `24h`, `7d`, `1h30m`)."""
+    try:
+        return parse_duration(text)
+    except DurationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def load_for_command(args: argparse.Namespace, *, require_credentials: bool = True) -> Config:
@@ -40,7 +62,7 @@ def read_only_refusal(action: str) -> int:
         "(--read-only, or [ui] read_only = true in the config)",
         file=sys.stderr,
     )
-    return 2
+    return EXIT_USAGE
 
 
 def _path(value: str | None) -> Path | None:

@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from kondado_tui import paths
-from kondado_tui.cli_support import credentials_fix, load_for_command
+from kondado_tui.cli_support import credentials_fix, load_for_command, pipeline_arg
 from kondado_tui.config import (
     ENV_KEY,
     ENV_TOKEN,
@@ -21,7 +21,6 @@ from kondado_tui.config import (
     PipelineEntry,
     append_pipeline,
     normalize_entry,
-    parse_pipeline_ref,
     remove_pipeline,
     write_starter_config,
 )
@@ -47,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         description="Add a pipeline to the config after checking it with one status "
         "request. Comments and layout of the file are kept.",
     )
-    add.add_argument("ref", metavar="ID|URL", help=REF_HELP)
+    add.add_argument("pipeline_id", metavar="ID|URL", type=pipeline_arg, help=REF_HELP)
     add.add_argument("--name", metavar="NAME", help="a name to show instead of the id")
     add.add_argument("--group", metavar="GROUP", help="a group to list it under")
     add.add_argument(
@@ -62,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         description="Remove a pipeline's [[pipelines]] entry from the config (comments "
         "inside that entry go with it; everything else is kept). Its history is kept.",
     )
-    remove.add_argument("ref", metavar="ID|URL", help=REF_HELP)
+    remove.add_argument("pipeline_id", metavar="ID|URL", type=pipeline_arg, help=REF_HELP)
     remove.set_defaults(handler=handle_remove)
 
 
@@ -86,7 +85,7 @@ def handle_init(args: argparse.Namespace) -> int:
 def handle_add(args: argparse.Namespace) -> int:
     from kondado_tui.exitcodes import EXIT_API, EXIT_OK, EXIT_USAGE
 
-    pid = parse_pipeline_ref(args.ref)
+    pid: int = args.pipeline_id
     config = load_for_command(args, require_credentials=not args.no_check)
     entry = normalize_entry(config.path, PipelineEntry(pid, args.name, args.group))
     for known in config.pipelines:
@@ -127,7 +126,7 @@ async def check_pipeline(config: Config, pid: int) -> PipelineStatus:
 def handle_remove(args: argparse.Namespace) -> int:
     from kondado_tui.exitcodes import EXIT_OK, EXIT_USAGE
 
-    pid = parse_pipeline_ref(args.ref)
+    pid: int = args.pipeline_id
     config = load_for_command(args, require_credentials=False)
     names = {p.id: p.display_name for p in config.pipelines}
     if not remove_pipeline(config.path, pid):

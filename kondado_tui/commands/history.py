@@ -14,12 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kondado_tui.cli_support import load_for_command
+from kondado_tui.cli_support import duration_arg, load_for_command, pipeline_arg
 from kondado_tui.clock import SYSTEM_CLOCK, Clock
 from kondado_tui.commands.output import format_table
-from kondado_tui.config import Config, parse_pipeline_ref
-from kondado_tui.durations import DurationError, parse_duration
-from kondado_tui.errors import ConfigError
+from kondado_tui.config import Config
 from kondado_tui.models import status_kind
 from kondado_tui.paths import default_history_path
 from kondado_tui.sanitize import clean, first_line
@@ -47,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         ),
     )
     parser.add_argument(
-        "pipeline", metavar="ID", nargs="?", type=_pipeline,
+        "pipeline", metavar="ID", nargs="?", type=pipeline_arg,
         help="only this pipeline (an id or its app URL)",
     )
     parser.add_argument(
@@ -62,19 +60,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.set_defaults(handler=handle)
 
 
-def _pipeline(text: str) -> int:
-    try:
-        return parse_pipeline_ref(text)
-    except ConfigError as exc:  # argparse only turns these into usage errors
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def _since(text: str) -> Since:
     if text.strip().lower() == EVERYTHING:
         return Since(None, EVERYTHING)
     try:
-        return Since(parse_duration(text), text.strip())
-    except DurationError as exc:
+        return Since(duration_arg(text), text.strip())
+    except argparse.ArgumentTypeError as exc:
         raise argparse.ArgumentTypeError(f"{exc} (or '{EVERYTHING}')") from None
 
 

@@ -7,7 +7,12 @@ import asyncio
 import sys
 from typing import Any
 
-from kondado_tui.cli_support import credentials_fix, load_for_command, read_only_refusal
+from kondado_tui.cli_support import (
+    credentials_fix,
+    load_for_command,
+    pipeline_arg,
+    read_only_refusal,
+)
 from kondado_tui.commands.output import confirm
 from kondado_tui.config import Config
 from kondado_tui.errors import Rejected
@@ -21,15 +26,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="run a pipeline now",
         description="Queue a run of a pipeline (like pressing RUN in Kondado's app).",
     )
-    parser.add_argument("pipeline_id", metavar="ID", type=_positive_int, help="pipeline id")
+    parser.add_argument("pipeline_id", metavar="ID", type=pipeline_arg,
+                        help="pipeline id, or its app URL")
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     parser.set_defaults(handler=handle)
-
-
-def _positive_int(text: str) -> int:
-    if not text.strip().isdigit() or int(text) <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a pipeline id (a positive integer)")
-    return int(text)
 
 
 def handle(args: argparse.Namespace) -> int:

@@ -16,11 +16,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from kondado_tui.api import KondadoClient
-from kondado_tui.cli_support import credentials_fix, load_for_command
+from kondado_tui.cli_support import (
+    credentials_fix,
+    duration_arg,
+    load_for_command,
+    pipeline_arg,
+)
 from kondado_tui.clock import SYSTEM_CLOCK, Clock
 from kondado_tui.commands.output import Progress, format_table
 from kondado_tui.config import Config
-from kondado_tui.durations import DurationError, format_age, parse_duration
+from kondado_tui.durations import format_age
 from kondado_tui.errors import ApiError, RateLimited, Rejected, Unreachable
 from kondado_tui.models import Observation, PipelineStatus, Priority
 from kondado_tui.sanitize import first_line
@@ -39,28 +44,15 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         ),
     )
     parser.add_argument(
-        "ids", metavar="ID", nargs="*", type=_pipeline_id,
-        help="pipeline ids (default: every pipeline in the config)",
+        "ids", metavar="ID", nargs="*", type=pipeline_arg,
+        help="pipeline ids or app URLs (default: every pipeline in the config)",
     )
     parser.add_argument("--json", action="store_true", help="print a JSON list")
     parser.add_argument(
-        "--max-age", metavar="DURATION", type=_duration,
+        "--max-age", metavar="DURATION", type=duration_arg,
         help="reuse observations younger than this (e.g. 5m) made by any process on this host",
     )
     parser.set_defaults(handler=handle)
-
-
-def _pipeline_id(text: str) -> int:
-    if not text.strip().isdigit() or int(text) <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a pipeline id (a positive integer)")
-    return int(text)
-
-
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except DurationError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 @dataclass

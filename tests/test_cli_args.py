@@ -1,0 +1,83 @@
+"""Bad pipeline arguments: every command that takes one refuses it the same way.
+
+One argparse type (`cli_support.pipeline_arg`) reads ids and app URLs for `status`,
+`run`, `history`, `add` and `remove`: a bad value is one line naming it and both accepted
+forms, exit status 2, and nothing is asked of the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from kondado_tui.cli import main
+from kondado_tui.exitcodes import EXIT_USAGE
+from kondado_tui.sim import SimServer, SimWorld
+
+COMMANDS = (["status"], ["run", "--yes"], ["history"], ["add"], ["remove"])
+BAD = (
+    ("abc", "'abc' is not a pipeline id or a Kondado pipeline URL"),
+    ("0", "'0': a pipeline id is a positive integer"),
+    ("-5", "'-5' is not a pipeline id"),
+    ("https://example.com/pipelines/3", "is not a pipeline id or a Kondado pipeline URL"),
+    ("https://app.kondado.com.br/pipelines/0", "is not a pipeline id"),
+    ("2040\x1b]0;owned\x07", "is not a pipeline id"),
+)
+
+
+@pytest.fixture
+def sim(sim_factory: Callable[..., SimServer]) -> SimServer:
+    """The demo account (pipeline 2040 exists), rate limits off."""
+    return sim_factory(world=SimWorld(demo=True), rate_limit=False)
+
+
+@pytest.fixture
+def config(tmp_path: Path, sim: SimServer, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[api]\nbase_url = "{sim.base_url}"\nkey = "{sim.key}"\ntoken = "{sim.token}"\n'
+        f'[history]\npath = "{tmp_path / "history.sqlite3"}"\n[[pipelines]]\nid = 2040\n'
+    )
+    path.chmod(0o600)
+    return path
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
+@pytest.mark.parametrize(("value", "message"), BAD, ids=[b[0][:12] for b in BAD])
+def test_a_bad_pipeline_argument_is_one_usage_line(
+    config: Path, sim: SimServer, capsys: pytest.CaptureFixture[str],
+    command: list[str], value: str, message: str,
+) -> None:
+    before = config.read_text()
+    with pytest.raises(SystemExit) as exited:
+        main(["--config", str(config), *command, value])
+    assert exited.value.code == EXIT_USAGE
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if ": error: " in line]
+    assert len(errors) == 1
+    assert message in errors[0]
+    assert "e.g. 2040 or https://app.kondado.com.br/pipelines/2040" in errors[0]
+    assert f"kondado-tui {command[0]}: error: argument ID" in errors[0]
+    assert "\x1b" not in err and "Traceback" not in err
+    assert sim.log == []
+    assert config.read_text() == before
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status", "--json", "https://app.kondado.com.br/pipelines/2040"],
+        ["run", "--yes", "app.kondado.com.br/pipelines/2040/"],
+    ],
+)
+def test_status_and_run_take_an_app_url_too(
+    config: Path, sim: SimServer, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    assert main(["--config", str(config), *argv]) == 0
+    assert "2040" in capsys.readouterr().out
+    wanted = ("GET", "/pipelines/2040/status") if argv[0] == "status" else (
+        "POST", "/pipelines/2040/run")
+    assert [(r.method, r.path) for r in sim.log] == [wanted]
