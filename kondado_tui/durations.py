@@ -9,8 +9,11 @@ from __future__ import annotations
 import math
 import re
 
-_UNITS: dict[str, float] = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-_PART = re.compile(r"(\d+(?:\.\d+)?|\.\d+)([smhdw])")
+# One table of units: the parser reads all of them; ages and run times are shown in the
+# ones from days down (largest first), so "14d" rather than "2w".
+_UNITS: dict[str, int] = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+_SHOWN: tuple[tuple[str, int], ...] = tuple((u, n) for u, n in _UNITS.items() if u != "w")
+_PART = re.compile(r"(\d+(?:\.\d+)?|\.\d+)([" + "".join(_UNITS) + "])")
 EXAMPLES = "90s, 30m, 24h, 7d or 1h30m"
 
 
@@ -46,27 +49,24 @@ def parse_duration(text: str) -> float:
 
 def format_age(seconds: float) -> str:
     """The largest whole unit, for narrow columns: `45s`, `12m`, `3h`, `2d` (rounded down)."""
-    if not math.isfinite(seconds) or seconds < 0:
-        seconds = 0.0
-    whole = int(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m"
-    if whole < 86400:
-        return f"{whole // 3600}h"
-    return f"{whole // 86400}d"
+    whole = int(_not_negative(seconds))
+    unit, size = _largest_unit(whole)
+    return f"{whole // size}{unit}"
 
 
 def format_duration(seconds: float) -> str:
     """Two units where they matter, for run times: `45s`, `12m 05s`, `3h 07m`, `2d 04h`."""
-    if not math.isfinite(seconds) or seconds < 0:
-        seconds = 0.0
-    whole = round(seconds)
-    if whole < 60:
+    whole = round(_not_negative(seconds))
+    unit, size = _largest_unit(whole)
+    if size == 1:
         return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m {whole % 60:02d}s"
-    if whole < 86400:
-        return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
-    return f"{whole // 86400}d {whole % 86400 // 3600:02d}h"
+    next_unit, next_size = _SHOWN[_SHOWN.index((unit, size)) + 1]
+    return f"{whole // size}{unit} {whole % size // next_size:02d}{next_unit}"
+
+
+def _largest_unit(whole: int) -> tuple[str, int]:
+    return next((unit, size) for unit, size in _SHOWN if whole >= size or size == 1)
+
+
+def _not_negative(seconds: float) -> float:
+    return seconds if math.isfinite(seconds) and seconds > 0 else 0.0

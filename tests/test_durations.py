@@ -68,3 +68,25 @@ def test_format_age(seconds: float, age: str) -> None:
 )
 def test_format_duration(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+# Pinned at every unit boundary before age and duration came to share one unit ladder.
+@pytest.mark.parametrize(
+    ("seconds", "age", "duration"),
+    [
+        (0.49, "0s", "0s"), (0.5, "0s", "0s"), (1.5, "1s", "2s"), (59.4, "59s", "59s"),
+        (59.5, "59s", "1m 00s"), (60.5, "1m", "1m 00s"), (61, "1m", "1m 01s"),
+        (3599.4, "59m", "59m 59s"), (3599.5, "59m", "1h 00m"), (3660, "1h", "1h 01m"),
+        (86399, "23h", "23h 59m"), (86399.6, "23h", "1d 00h"), (90061, "1d", "1d 01h"),
+        (14 * 86400, "14d", "14d 00h"), (10**7, "115d", "115d 17h"),
+        (float("nan"), "0s", "0s"), (float("inf"), "0s", "0s"), (float("-inf"), "0s", "0s"),
+    ],
+)
+def test_age_and_duration_at_the_unit_boundaries(seconds: float, age: str, duration: str) -> None:
+    assert (format_age(seconds), format_duration(seconds)) == (age, duration)
+
+
+def test_a_duration_leads_with_the_age_of_its_rounded_seconds() -> None:
+    for seconds in [*range(0, 200_000, 13), *range(86_000, 90_000)]:
+        for value in (seconds, seconds + 0.5, seconds + 0.51):
+            assert format_duration(value).split()[0] == format_age(round(value))
