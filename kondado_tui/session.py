@@ -7,7 +7,8 @@ so they are wired the same way everywhere (one budget per process, shared via th
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,17 +31,32 @@ def open_budget(config: Config, clock: Clock = SYSTEM_CLOCK) -> RateBudget:
     return RateBudget(per_minute=config.api.requests_per_minute, clock=clock, ledger_path=ledger)
 
 
-def open_client(
-    config: Config, clock: Clock = SYSTEM_CLOCK, budget: RateBudget | None = None
-) -> KondadoClient:
-    """A client whose every request goes through the host-wide rate budget."""
+def open_client(config: Config, budget: RateBudget) -> KondadoClient:
+    """A client whose every request goes through the host-wide rate budget.
+
+    The caller owns (and closes) the budget: a one-shot command uses `command_api`.
+    """
     return KondadoClient(
         config.api.base_url,
         config.api.key,
         config.api.token,
         timeout=config.api.timeout,
-        gate=budget or open_budget(config, clock),
+        gate=budget,
     )
+
+
+@asynccontextmanager
+async def command_api(
+    config: Config, clock: Clock = SYSTEM_CLOCK
+) -> AsyncIterator[tuple[KondadoClient, RateBudget]]:
+    """A client and its rate budget for one command; both closed on the way out, the
+    budget's ledger connection too (a command may run inside a long-lived script)."""
+    budget = open_budget(config, clock)
+    try:
+        async with open_client(config, budget) as client:
+            yield client, budget
+    finally:
+        budget.close()
 
 
 def open_store(config: Config, clock: Clock = SYSTEM_CLOCK) -> HistoryStore:
@@ -69,7 +85,7 @@ class Session:
         cls, config: Config, clock: Clock = SYSTEM_CLOCK, *, with_history: bool = True
     ) -> Session:
         budget = open_budget(config, clock)
-        client = open_client(config, clock, budget)
+        client = open_client(config, budget)
         store = open_store(config, clock) if with_history else None
         listeners: list[Listener] = []
 
@@ -149,4 +165,4 @@ def open_demo(clock: Clock = SYSTEM_CLOCK, speed: float | None = None) -> Sessio
     return session
 
 
-__all__ = ["Session", "open_budget", "open_client", "open_demo", "open_store"]
+__all__ = ["Session", "command_api", "open_budget", "open_client", "open_demo", "open_store"]

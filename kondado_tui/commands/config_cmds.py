@@ -117,9 +117,9 @@ def handle_add(args: argparse.Namespace) -> int:
 
 async def check_pipeline(config: Config, pid: int) -> PipelineStatus:
     """One status request through the shared rate budget: does this pipeline exist for us?"""
-    from kondado_tui.session import open_client
+    from kondado_tui.session import command_api
 
-    async with open_client(config) as client:
+    async with command_api(config) as (client, _):
         return await client.get_status(pid, Priority.INTERACTIVE)
 
 

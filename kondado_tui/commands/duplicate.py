@@ -44,7 +44,7 @@ from kondado_tui.duplicate import (
 from kondado_tui.errors import ApiError, ConfigError, KondadoError, RateLimited, Unreachable
 from kondado_tui.models import APP_URL, Priority
 from kondado_tui.sanitize import clean
-from kondado_tui.session import open_client
+from kondado_tui.session import command_api
 
 # Which option sets each field: problems name the option the user typed.
 _OPTION_OF = {
@@ -279,11 +279,8 @@ def _entry(config: Config, pipeline_id: int) -> PipelineEntry | None:
 
 
 async def _send(config: Config, body: dict[str, Any]) -> int:
-    client = open_client(config)
-    try:
+    async with command_api(config) as (client, _):
         return await client.duplicate(body, Priority.INTERACTIVE)
-    finally:
-        await client.aclose()
 
 
 def _after_success(

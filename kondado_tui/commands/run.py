@@ -17,7 +17,7 @@ from kondado_tui.commands.output import confirm
 from kondado_tui.config import Config
 from kondado_tui.errors import Rejected
 from kondado_tui.models import Priority
-from kondado_tui.session import open_client
+from kondado_tui.session import command_api
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -63,5 +63,5 @@ def handle(args: argparse.Namespace) -> int:
 
 
 async def _run(config: Config, pid: int) -> str:
-    async with open_client(config) as client:
+    async with command_api(config) as (client, _):
         return await client.run(pid, Priority.INTERACTIVE)

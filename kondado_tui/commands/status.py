@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kondado_tui.api import KondadoClient
+from kondado_tui.budget import RateBudget
 from kondado_tui.cli_support import (
     credentials_fix,
     duration_arg,
@@ -29,7 +30,7 @@ from kondado_tui.durations import format_age
 from kondado_tui.errors import ApiError, RateLimited, Rejected, Unreachable
 from kondado_tui.models import Observation, PipelineStatus, Priority
 from kondado_tui.sanitize import first_line
-from kondado_tui.session import open_budget, open_client, open_store
+from kondado_tui.session import command_api, open_store
 from kondado_tui.store import HistoryStore
 
 
@@ -95,23 +96,43 @@ def handle(args: argparse.Namespace) -> int:
 
 async def collect(config: Config, rows: list[Row], max_age: float | None, clock: Clock) -> str:
     """Fill `rows` in place. Returns why it stopped early ("" when every row was asked)."""
-    store: HistoryStore | None = None
+    store = await _open_history(config, clock)
+    try:
+        if max_age is not None and store is not None:
+            ids = [r.pipeline_id for r in rows]
+            fresh = await asyncio.to_thread(store.fresh_observations, max_age, ids)
+            for row in rows:
+                if row.pipeline_id in fresh:
+                    row.observation, row.cached = fresh[row.pipeline_id], True
+        todo = [row for row in rows if row.observation is None]
+        if not todo:
+            return ""
+        async with command_api(config, clock) as (client, budget):
+            return await _ask_each(config, client, budget, todo, store, clock)
+    finally:
+        if store is not None:
+            store.close()
+
+
+async def _open_history(config: Config, clock: Clock) -> HistoryStore | None:
     try:
         store = await asyncio.to_thread(open_store, config, clock)
     except Exception:  # history is a convenience here: never a reason to fail a check
-        store = None
-    if store is not None and store.note:
+        return None
+    if store.note:
         print(f"kondado-tui: note: {store.note}", file=sys.stderr)
-    if max_age is not None and store is not None:
-        ids = [r.pipeline_id for r in rows]
-        fresh = await asyncio.to_thread(store.fresh_observations, max_age, ids)
-        for row in rows:
-            if row.pipeline_id in fresh:
-                row.observation, row.cached = fresh[row.pipeline_id], True
-    budget = open_budget(config, clock)
-    client = open_client(config, clock, budget)
+    return store
+
+
+async def _ask_each(
+    config: Config,
+    client: KondadoClient,
+    budget: RateBudget,
+    todo: list[Row],
+    store: HistoryStore | None,
+    clock: Clock,
+) -> str:
     progress = Progress()
-    todo = [row for row in rows if row.observation is None]
     answered = False  # the credentials worked in this run: a later refusal is per pipeline
     try:
         for done, row in enumerate(todo):
@@ -142,9 +163,6 @@ async def collect(config: Config, rows: list[Row], max_age: float | None, clock:
         return ""
     finally:
         progress.done()
-        await client.aclose()
-        if store is not None:
-            store.close()
 
 
 async def _ask(client: KondadoClient, pipeline_id: int, clock: Clock) -> PipelineStatus:

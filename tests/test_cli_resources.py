@@ -1,0 +1,96 @@
+"""One-shot commands leave no database open: the rate ledger and the history store are
+closed before the command returns (scripts may call `cli.main` in a long-lived process).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kondado_tui.cli import main
+from kondado_tui.sim import SimServer, SimWorld
+
+DUPLICATE = ["--from", "2040", "--src", "5052", "--dest", "7002", "--table", "=outlet_orders",
+             "--table", "line_items=outlet_line_items", "--table", "customers=outlet_customers",
+             "--table", "fulfillments=outlet_fulfillments", "--yes", "--no-save"]
+
+
+@pytest.fixture
+def demo(sim_factory: Callable[..., SimServer]) -> SimServer:
+    return sim_factory(world=SimWorld(demo=True), rate_limit=False)
+
+
+@pytest.fixture
+def config(tmp_path: Path, demo: SimServer, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[api]\nbase_url = "{demo.base_url}"\nkey = "{demo.key}"\ntoken = "{demo.token}"\n'
+        f'ledger = "{tmp_path / "ledger.sqlite3"}"\n'
+        f'[history]\npath = "{tmp_path / "history.sqlite3"}"\n[[pipelines]]\nid = 2040\n'
+    )
+    path.chmod(0o600)
+    return path
+
+
+@pytest.fixture
+def connections(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, sqlite3.Connection]]]:
+    """Every sqlite connection opened while the test runs, with the file it opened."""
+    opened: list[tuple[str, sqlite3.Connection]] = []
+    real = sqlite3.connect
+
+    def connect(database: Any, *args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn = real(database, *args, **kwargs)
+        opened.append((str(database), conn))
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    yield opened
+
+
+def _is_open(conn: sqlite3.Connection) -> bool:
+    try:
+        conn.execute("SELECT 1")
+    except sqlite3.ProgrammingError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("argv", "opens"),
+    [
+        (["status"], {"ledger.sqlite3", "history.sqlite3"}),
+        (["status", "--json", "2040", "2041"], {"ledger.sqlite3", "history.sqlite3"}),
+        (["run", "2040", "--yes"], {"ledger.sqlite3"}),
+        (["add", "2041"], {"ledger.sqlite3"}),
+        (["duplicate", *DUPLICATE], {"ledger.sqlite3"}),
+        (["history"], {"history.sqlite3"}),
+    ],
+    ids=["status", "status-json", "run", "add", "duplicate", "history"],
+)
+def test_a_command_closes_every_database_it_opened(
+    config: Path, connections: list[tuple[str, sqlite3.Connection]],
+    argv: list[str], opens: set[str],
+) -> None:
+    if argv == ["history"]:
+        assert main(["--config", str(config), "status"]) == 0  # something to read
+        connections.clear()
+    assert main(["--config", str(config), *argv]) in (0, 1)
+    assert {Path(name).name for name, _ in connections} >= opens
+    assert [name for name, conn in connections if _is_open(conn)] == []
+
+
+def test_status_with_every_answer_fresh_opens_no_ledger(
+    config: Path, demo: SimServer, connections: list[tuple[str, sqlite3.Connection]]
+) -> None:
+    assert main(["--config", str(config), "status"]) == 0
+    asked = len(demo.log)
+    connections.clear()
+    assert main(["--config", str(config), "status", "--max-age", "1h"]) == 0
+    assert len(demo.log) == asked
+    assert {Path(name).name for name, _ in connections} == {"history.sqlite3"}
+    assert not any(_is_open(conn) for _, conn in connections)
