@@ -13,6 +13,7 @@ import pytest
 
 from kondado_tui.cli import main
 from kondado_tui.sim import SimServer, SimWorld
+from kondado_tui.store import HistoryStore
 
 DUPLICATE = ["--from", "2040", "--src", "5052", "--dest", "7002", "--table", "=outlet_orders",
              "--table", "line_items=outlet_line_items", "--table", "customers=outlet_customers",
@@ -38,13 +39,22 @@ def config(tmp_path: Path, demo: SimServer, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @pytest.fixture
-def connections(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, sqlite3.Connection]]]:
+def statements() -> list[str]:
+    """Every SQL statement run on the connections the `connections` fixture saw."""
+    return []
+
+
+@pytest.fixture
+def connections(
+    monkeypatch: pytest.MonkeyPatch, statements: list[str]
+) -> Iterator[list[tuple[str, sqlite3.Connection]]]:
     """Every sqlite connection opened while the test runs, with the file it opened."""
     opened: list[tuple[str, sqlite3.Connection]] = []
     real = sqlite3.connect
 
     def connect(database: Any, *args: Any, **kwargs: Any) -> sqlite3.Connection:
         conn = real(database, *args, **kwargs)
+        conn.set_trace_callback(statements.append)
         opened.append((str(database), conn))
         return conn
 
@@ -94,3 +104,17 @@ def test_status_with_every_answer_fresh_opens_no_ledger(
     assert len(demo.log) == asked
     assert {Path(name).name for name, _ in connections} == {"history.sqlite3"}
     assert not any(_is_open(conn) for _, conn in connections)
+
+
+def test_one_shot_commands_skip_the_whole_file_check(
+    config: Path, tmp_path: Path, connections: list[tuple[str, sqlite3.Connection]],
+    statements: list[str],
+) -> None:
+    """quick_check reads the whole history (0.08 s at 200,000 rows, 0.4 s at a million):
+    the dashboard runs it at start; `status` and `history` read and write without it."""
+    for argv in (["status"], ["history"]):
+        assert main(["--config", str(config), *argv]) == 0
+    assert any("FROM transitions" in s for s in statements)  # the history was used
+    assert not [s for s in statements if "quick_check" in s]
+    HistoryStore(tmp_path / "history.sqlite3").close()  # what the dashboard opens
+    assert [s for s in statements if "quick_check" in s] == ["PRAGMA quick_check"]

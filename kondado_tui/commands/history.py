@@ -94,7 +94,8 @@ def handle(args: argparse.Namespace, clock: Clock = SYSTEM_CLOCK) -> int:
 
 def _read(config: Config, clock: Clock, pipeline: int | None, since: float | None
           ) -> list[Transition]:
-    store = open_store(config, clock)  # with the configured retention: opening prunes
+    # With the configured retention (opening prunes); the dashboard checks the file whole.
+    store = open_store(config, clock, quick_check=False)
     try:
         transitions = store.transitions(pipeline, since)
         if store.note:

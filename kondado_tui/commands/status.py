@@ -13,6 +13,7 @@ import asyncio
 import json
 import sys
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from kondado_tui.api import KondadoClient
@@ -116,7 +117,7 @@ async def collect(config: Config, rows: list[Row], max_age: float | None, clock:
 
 async def _open_history(config: Config, clock: Clock) -> HistoryStore | None:
     try:
-        store = await asyncio.to_thread(open_store, config, clock)
+        store = await asyncio.to_thread(partial(open_store, config, clock, quick_check=False))
     except Exception:  # history is a convenience here: never a reason to fail a check
         return None
     if store.note:
