@@ -112,3 +112,23 @@ def test_observations_from_before_the_session_are_remembered_not_announced() -> 
     assert b.rows[1].unseen_change
     later = observed(1, "too_many_consecutive_failed_builds__blocked", at=T0 + 65)
     assert b.observe(later) is not None
+
+
+def test_severity_sort_keeps_busy_and_ok_together_by_name() -> None:
+    """A run starting or ending must not move its row: running, scheduled, building and
+    active share a group ordered by name; trouble stays on top, disabled and pending last."""
+    names = ["delta", "alpha", "echo", "charlie", "bravo", "foxtrot", "golf", "hotel"]
+    b = Board.of([PipelineEntry(i, name, None) for i, name in enumerate(names, start=1)])
+    b.observe(observed(1, "running"))
+    b.observe(observed(2, "active"))
+    b.observe(observed(3, "scheduled"))
+    b.observe(observed(4, "building_tables"))
+    b.observe(observed(5, "not_active"))
+    b.observe(observed(6, "error_building_tables"))
+    b.observe(observed(7, "active", "slow source"))  # a warning: trouble group
+    # 8 (hotel) is never observed: pending
+    order = [r.entry.name for r in b.ordered(SortMode.SEVERITY, "", T0)]
+    assert order == ["foxtrot", "golf", "alpha", "charlie", "delta", "echo", "bravo", "hotel"]
+    for status in ("running", "scheduled", "active", "building_tables"):
+        b.observe(observed(2, status))  # alpha starts and ends a run
+        assert [r.entry.name for r in b.ordered(SortMode.SEVERITY, "", T0)] == order

@@ -130,7 +130,7 @@ class Alert:
 
 
 class SortMode(Enum):
-    SEVERITY = "severity"  # trouble on top (default)
+    SEVERITY = "severity"  # trouble on top, calm rows by name, disabled/pending last (default)
     NAME = "name"
     ID = "id"
     AGE = "age"  # the oldest observation first
@@ -283,13 +283,28 @@ class Board:
         return rows
 
 
+# The severity sort's groups. Busy (running, scheduled, building) and ok share one group,
+# ordered by name: every run starting or ending would otherwise move its row (and redraw
+# the screen) although nothing needs the user's eye. Trouble keeps its own order on top.
+SORT_GROUP: dict[Severity, int] = {
+    Severity.BLOCKED: 0,
+    Severity.ERROR: 1,
+    Severity.WARNING: 2,
+    Severity.UNKNOWN: 3,
+    Severity.BUSY: 4,
+    Severity.OK: 4,
+    Severity.DISABLED: 5,
+    Severity.PENDING: 6,
+}
+
+
 def _by_name(row: Row) -> tuple[str, int]:
     return (row.entry.display_name.casefold(), row.id)
 
 
 def _place_key(row: Row, mode: SortMode) -> tuple[int, str, int]:
     if mode is SortMode.SEVERITY:
-        return (row.severity.rank, *_by_name(row))
+        return (SORT_GROUP[row.severity], *_by_name(row))
     if mode is SortMode.NAME:
         return (0, *_by_name(row))
     return (row.id, "", 0)

@@ -24,7 +24,8 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("space", "mark / unmark a row for a batch run"),
     ("d", "duplicate the selected pipeline"),
     ("/", "filter by name, id, status or group (esc clears)"),
-    ("s", "cycle the sort: severity, name, id, age"),
+    ("s", "cycle the sort: severity (trouble on top, then by name; disabled and "
+          "pending last), name, id, age"),
     ("f", "ask Kondado about the selected pipeline now"),
     ("p", "pause / resume polling"),
     ("c", "copy the pipeline's app URL (OSC 52) and show it"),
