@@ -68,6 +68,25 @@ def _plain(text: str) -> Text:
 # -- rows -------------------------------------------------------------------------------
 
 
+def _input(value: str, placeholder: str, id: str, classes: str | None = None) -> Input:
+    return Input(value, placeholder=placeholder, id=id, classes=classes, compact=True,
+                 select_on_focus=False)
+
+
+def _message() -> Static:
+    """The line under a field or row where its problem is shown."""
+    return Static("", classes="message", markup=False)
+
+
+def _pair(left: Widget, arrow: str, right: Input) -> ComposeResult:
+    """A table or parameter row: `path → name` or `name = value`, its message below."""
+    with Horizontal(classes="line"):
+        yield left
+        yield Label(Text(arrow), classes="arrow")
+        yield right
+    yield _message()
+
+
 class FieldRow(Vertical):
     """A labelled input with its message underneath."""
 
@@ -81,9 +100,8 @@ class FieldRow(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="line"):
             yield Label(Text(self._label), classes="label")
-            yield Input(self._value, placeholder=self._placeholder, id=self.key,
-                        compact=True, select_on_focus=False)
-        yield Static("", classes="message", markup=False)
+            yield _input(self._value, self._placeholder, self.key)
+        yield _message()
 
 
 class TableRowEditor(Vertical):
@@ -97,18 +115,14 @@ class TableRowEditor(Vertical):
         self.uid = next(_ids)
 
     def compose(self) -> ComposeResult:
-        with Horizontal(classes="line"):
-            if self.is_main:
-                yield Label(Text("main table"), classes="path main")
-            else:
-                yield Input(self._row.path, placeholder="path in the base, e.g. line_items",
-                            id=f"{self.section}-{self.uid}-path", classes="path",
-                            compact=True, select_on_focus=False)
-            yield Label(Text("→"), classes="arrow")
-            yield Input(self._row.name, placeholder="new table name",
-                        id=f"{self.section}-{self.uid}-name", classes="name",
-                        compact=True, select_on_focus=False)
-        yield Static("", classes="message", markup=False)
+        prefix = f"{self.section}-{self.uid}"
+        path: Widget = (
+            Label(Text("main table"), classes="path main") if self.is_main
+            else _input(self._row.path, "path in the base, e.g. line_items",
+                        f"{prefix}-path", "path")
+        )
+        name = _input(self._row.name, "new table name", f"{prefix}-name", "name")
+        yield from _pair(path, "→", name)
 
     @property
     def row(self) -> TableRow:
@@ -134,15 +148,10 @@ class ParamRowEditor(Vertical):
         self.uid = next(_ids)
 
     def compose(self) -> ComposeResult:
-        with Horizontal(classes="line"):
-            yield Input(self._row.name, placeholder="parameter name",
-                        id=f"param-{self.uid}-name", classes="pname",
-                        compact=True, select_on_focus=False)
-            yield Label(Text("="), classes="arrow")
-            yield Input(self._row.value, placeholder='value: text, 12, true, [1, 2], "12"',
-                        id=f"param-{self.uid}-value", classes="value",
-                        compact=True, select_on_focus=False)
-        yield Static("", classes="message", markup=False)
+        name = _input(self._row.name, "parameter name", f"param-{self.uid}-name", "pname")
+        value = _input(self._row.value, 'value: text, 12, true, [1, 2], "12"',
+                       f"param-{self.uid}-value", "value")
+        yield from _pair(name, "=", value)
 
     @property
     def row(self) -> ParamRow:
