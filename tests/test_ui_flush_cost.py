@@ -9,8 +9,10 @@ import pytest
 from test_ui_app import SIZE, build, plain
 from ui_fakes import ENTRIES
 
+from kondado_tui.models import Observation
+from kondado_tui.timeline import HistorySummary, RunOutcome, RunSummary, Transition
 from kondado_tui.ui.board import Board
-from kondado_tui.ui.columns import MESSAGE, STATUS
+from kondado_tui.ui.columns import LAST_RUN, MESSAGE, STATUS
 from kondado_tui.ui.screens import main as main_screen
 
 
@@ -103,3 +105,51 @@ async def test_a_filtered_table_shows_a_row_that_starts_matching_and_hides_one_t
         poller.observe(2041, "active")
         await pilot.pause()
         assert table.shown_keys == []
+
+
+class SummaryStore:
+    """History that only knows the summaries a test gives it."""
+
+    def __init__(self) -> None:
+        self.summaries: dict[int, HistorySummary] = {}
+        self.asked: list[int] = []
+
+    def last_observations(self, ids: object = None) -> dict[int, tuple[Observation, float]]:
+        return {}
+
+    def transitions(self, *args: object, **kwargs: object) -> list[Transition]:
+        return []
+
+    def runs(self, pipeline_id: int, limit: int = 50) -> list[RunSummary]:
+        return []
+
+    def summary(self, pipeline_id: int, durations: int = 20) -> HistorySummary:
+        self.asked.append(pipeline_id)
+        return self.summaries.get(pipeline_id, HistorySummary())
+
+
+async def test_a_new_history_summary_redraws_its_row_without_sorting(
+    tmp_path: Path, counter: Counter,
+) -> None:
+    """A status change reloads that pipeline's summary (the last-run column); that used
+    to redraw every row (sort, measure, render all 1000 at 1000 pipelines)."""
+    app, poller = build(tmp_path)
+    store = SummaryStore()
+    app.session.store = store  # type: ignore[attr-defined]
+    async with app.run_test(size=SIZE) as pilot:
+        for entry in ENTRIES:
+            poller.observe(entry.id, "active")
+        await pilot.pause()
+        sorts, layouts = counter.sorts, counter.layouts
+        now = app.clock.now()
+        store.summaries[2040] = HistorySummary(
+            last_run=RunSummary(2040, now - 65, now, RunOutcome.OK, "active"))
+        store.asked.clear()
+        poller.observe(2040, "running")  # a change: its summary is read again
+        for _ in range(100):
+            await pilot.pause(0.01)
+            if plain(app, 2040, LAST_RUN):
+                break
+        assert store.asked == [2040]
+        assert plain(app, 2040, LAST_RUN).startswith("✓ 1m")
+        assert (counter.sorts, counter.layouts) == (sorts, layouts)

@@ -131,11 +131,14 @@ class KondadoApp(App[int]):
             summaries = await asyncio.to_thread(read)
         except Exception:
             return  # the last-run column stays empty; the detail screen says why
+        # Only the rows whose summary changed are redrawn: a summary never moves a row
+        # nor changes the layout. (A full redraw here, after every status change, was
+        # the most expensive thing the idle 1000-pipeline dashboard did.)
         for pid, summary in summaries.items():
             row = self.main.board.rows.get(pid)
-            if row is not None:
+            if row is not None and row.history != summary:
                 row.history = summary
-        self.main.schedule_refresh()
+                self.main.refresh_row(pid)
 
     # -- poller events ----------------------------------------------------------------------
 

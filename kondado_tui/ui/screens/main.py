@@ -388,10 +388,6 @@ class MainScreen(Screen[None]):
             else:
                 self.refresh_lines()
 
-    def schedule_refresh(self) -> None:
-        """`refresh_all` once for a burst of events (kept for callers of that name)."""
-        self.refresh_all()
-
     def _resolve(self, pid: int, event: PollerEvent) -> None:
         waiter = self._waiting.pop(pid, None)
         if waiter is not None and not waiter.done():
