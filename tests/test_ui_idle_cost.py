@@ -106,3 +106,32 @@ def test_the_status_column_fits_every_documented_status_and_never_shrinks() -> N
     wider = compute_layout(120, odd_row, with_last_run=True)  # short words, room to spare
     assert wider.width(STATUS) > compute_layout(120, active, with_last_run=True).width(STATUS)
     assert compute_layout(120, active, with_last_run=True, seen={odd}) == wider
+
+
+async def test_the_tick_updates_the_rows_on_screen_and_a_row_scrolled_into_view_catches_up(
+    tmp_path: Path,
+) -> None:
+    """At 1000 pipelines the tick walked every row each second; rows off screen now wait
+    until they come into view."""
+    many = tuple(PipelineEntry(10_000 + i, f"pipeline {i:04}", None) for i in range(1000))
+    app, poller = build(tmp_path, entries=many)
+    clock = app.clock
+    assert isinstance(clock, ManualClock)
+    async with app.run_test(size=SIZE) as pilot:
+        for entry in many:
+            poller.observe(entry.id, "active")
+        await pilot.pause()
+        table = app.main.table
+        last = table.shown_keys[-1]
+        on_screen = table.visible_keys()
+        assert 0 < len(on_screen) <= SIZE[1] and last not in on_screen
+        updates = table.cell_updates
+        clock.advance(10)
+        app.main.tick()
+        assert table.cell_updates - updates == 2 * len(on_screen)  # since and age
+        assert plain(app, int(on_screen[0]), AGE) == "10s"
+        assert plain(app, int(last), AGE) == "<10s"  # off screen: not touched yet
+        await pilot.press("end")
+        await pilot.pause()
+        assert last in table.visible_keys()
+        assert plain(app, int(last), AGE) == "10s" and plain(app, int(last), SINCE) == "10s"

@@ -111,6 +111,7 @@ class MainScreen(Screen[None]):
         self.filter_text = ""
         self.palette = Palette.from_variables({})
         self._layout: Layout | None = None
+        self._table: PipelineTable | None = None
         self._stale: dict[int, bool] = {}
         # every status shown this session: the status column never shrinks, so a row
         # going back and forth between two statuses cannot flip the layout
@@ -153,7 +154,11 @@ class MainScreen(Screen[None]):
 
     @property
     def table(self) -> PipelineTable:
-        return self.query_one(PipelineTable)
+        # looked up once: the table lives as long as the screen, and a DOM query per
+        # row per tick showed in the profile
+        if self._table is None:
+            self._table = self.query_one(PipelineTable)
+        return self._table
 
     # -- composition and refresh -------------------------------------------------------
 
@@ -249,6 +254,7 @@ class MainScreen(Screen[None]):
         self._placed_width = width
         with self.app.batch_update():
             self.table.show(layout, order, cells, SORT_COLUMN[self.sort_mode])
+            self._bring_up_to_date(self.table)  # rows that moved into view
             self._explain_emptiness(bool(order))
             if self._select_after is not None:
                 self.table.select_key(self._select_after)
@@ -304,7 +310,9 @@ class MainScreen(Screen[None]):
         empty.update(Text(text))
         empty.add_class("shown")
 
-    def refresh_lines(self) -> None:
+    def refresh_lines(self, *, counts: bool = True) -> None:
+        """The banner and the status line. `counts=False`: the per-severity counts are
+        known unchanged (the tick: they change only with an event or a redraw)."""
         now = self.clock.now()
         health = self.board.health
         banner = self.query_one("#banner", Static)
@@ -323,42 +331,59 @@ class MainScreen(Screen[None]):
         if self._batch is not None:
             done, total = self._batch
             line = Text.assemble((f"runs {done}/{total}  ", self.palette.warning), line)
-        counts = counts_text(self.board.counts(), self.palette,
-                             compact=self.size.width < 150)
         if line != self._last_status:
             self._last_status = line
             self.query_one("#health", Static).update(line)
-        if counts != self._last_counts:
-            self._last_counts = counts
-            self.query_one("#counts", Static).update(counts)
+        if not counts:
+            return
+        counted = counts_text(self.board.counts(), self.palette,
+                              compact=self.size.width < 150)
+        if counted != self._last_counts:
+            self._last_counts = counted
+            self.query_one("#counts", Static).update(counted)
 
     def tick(self) -> None:
-        """Once a second: ages, staleness, countdowns. Only changed cells are touched."""
+        """Once a second: ages, staleness and countdowns of the rows on screen; only
+        changed cells are touched. A row off screen is brought up to date when it comes
+        into view (`PipelineTable.ViewMoved`, or a redraw that moves rows): at 1000
+        pipelines, walking every row each second was most of the idle CPU."""
         if not self.is_mounted or self._layout is None:
             return
-        now = self.clock.now()
-        layout = self._layout
-        ticking = {k for k in (SINCE, AGE) if k in layout.keys}
         with self.app.batch_update():
-            for key in self.table.shown_keys:
-                row = self.board.rows.get(int(key))
-                if row is None:
-                    continue
-                stale = self.board.is_stale(row, now)
-                if stale != self._stale.get(row.id):
-                    self._stale[row.id] = stale  # the whole row changes style
-                    self.table.patch(key, render_cells(row, layout, self.palette, now, stale))
-                elif row.observation is not None:
-                    shown = self.table.cells(key)
-                    words = ticking_words(row, now, stale)
-                    if shown is not None and all(
-                        shown[column].plain == words[column] for column in ticking
-                    ):
-                        continue  # nothing to render, nothing to repaint
-                    self.table.patch(
-                        key, render_cells(row, layout, self.palette, now, stale, only=ticking)
-                    )
-            self.refresh_lines()
+            self._bring_up_to_date(self.table)
+            self.refresh_lines(counts=False)
+
+    @on(PipelineTable.ViewMoved)
+    def _view_moved(self) -> None:
+        if self.is_mounted and self._layout is not None:
+            with self.app.batch_update():
+                self._bring_up_to_date(self.table)
+
+    def _bring_up_to_date(self, table: PipelineTable) -> None:
+        """The ticking cells (since, age) and the stale style of the rows on screen."""
+        layout = self._layout
+        if layout is None:
+            return
+        now = self.clock.now()
+        ticking = {k for k in (SINCE, AGE) if k in layout.keys}
+        for key in table.visible_keys():
+            row = self.board.rows.get(int(key))
+            if row is None:
+                continue
+            stale = self.board.is_stale(row, now)
+            if stale != self._stale.get(row.id):
+                self._stale[row.id] = stale  # the whole row changes style
+                table.patch(key, render_cells(row, layout, self.palette, now, stale))
+            elif row.observation is not None:
+                shown = table.cells(key)
+                words = ticking_words(row, now, stale)
+                if shown is not None and all(
+                    shown[column].plain == words[column] for column in ticking
+                ):
+                    continue  # nothing to render, nothing to repaint
+                table.patch(
+                    key, render_cells(row, layout, self.palette, now, stale, only=ticking)
+                )
 
     def on_resize(self) -> None:
         self.refresh_all()

@@ -13,7 +13,9 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.coordinate import Coordinate
 from textual.geometry import Region
+from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import (
     CellDoesNotExist,
@@ -38,6 +40,10 @@ def same_text(a: Text, b: Text) -> bool:
 
 
 class PipelineTable(DataTable[Text]):
+    class ViewMoved(Message):
+        """Other rows came into view: their ages may be behind (the once-a-second tick
+        only updates the rows on screen)."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select_cursor", "details"),
         Binding("j", "cursor_down", "down", show=False),
@@ -78,6 +84,21 @@ class PipelineTable(DataTable[Text]):
     @property
     def shown_keys(self) -> list[str]:
         return [str(row.key.value) for row in self.ordered_rows]
+
+    def visible_keys(self) -> list[str]:
+        """The rows on screen, top to bottom (rows are one line high; one spare row, as
+        the header takes a line)."""
+        if not self.columns:
+            return []
+        first = max(0, int(self.scroll_y))
+        last = min(self.row_count, first + self.size.height)
+        return [str(self.coordinate_to_cell_key(Coordinate(index, 0)).row_key.value)
+                for index in range(first, last)]
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if int(old_value) != int(new_value):
+            self.post_message(self.ViewMoved())
 
     def cells(self, key: str) -> dict[str, Text] | None:
         return self._shown.get(key)
