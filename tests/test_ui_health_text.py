@@ -8,7 +8,13 @@ import pytest
 
 from kondado_tui.events import Connection, Health
 from kondado_tui.models import Severity
-from kondado_tui.ui.health_text import banner_text, counts_text, health_line, wait_words
+from kondado_tui.ui.health_text import (
+    banner_text,
+    counts_text,
+    health_line,
+    next_poll_words,
+    wait_words,
+)
 from kondado_tui.ui.palette import PLAIN
 
 NOW = 1_790_000_000.0
@@ -51,9 +57,20 @@ def test_status_line_markers() -> None:
     health = Health(Connection.RATE_LIMITED, retry_at=NOW + 30, next_poll_at=NOW + 30)
     assert "silent 30s" in health_line(health, NOW, PLAIN, read_only=False, filter_text="",
                                        shown=1, total=1).plain
-    health = Health(Connection.OK, next_poll_at=NOW + 2.5)
-    assert "next in 3s" in health_line(health, NOW, PLAIN, read_only=False, filter_text="",
-                                       shown=1, total=1).plain
+    health = Health(Connection.OK, next_poll_at=NOW + 25)
+    assert "next in 30s" in health_line(health, NOW, PLAIN, read_only=False, filter_text="",
+                                        shown=1, total=1).plain
+
+
+def test_the_next_call_under_ten_seconds_does_not_count_down() -> None:
+    """A countdown at the usual ~3 s pace repainted the status line every second."""
+    lines = {
+        health_line(Health(Connection.OK, next_poll_at=NOW + wait), NOW, PLAIN,
+                    read_only=False, filter_text="", shown=1, total=1).plain
+        for wait in (0, 0.5, 2.5, 3.3, 9.9)
+    }
+    assert len(lines) == 1 and "next in <10s" in lines.pop()
+    assert next_poll_words(10) == "10s" and next_poll_words(10.5) == "20s"
 
 
 def test_counts_worst_first_and_compact() -> None:

@@ -41,6 +41,15 @@ def wait_words(seconds: float) -> str:
     return f"{whole}s"
 
 
+def next_poll_words(seconds: float) -> str:
+    """The status line's "next in": "<10s" for any wait under 10 s. At the usual pace
+    (a call every ~3 s) a second-by-second countdown repainted the line every second
+    for nothing a user acts on; longer waits count as `wait_words`."""
+    if seconds < STEP_ABOVE:
+        return f"<{STEP_ABOVE}s"
+    return wait_words(seconds)
+
+
 def countdown(health: Health, now: float) -> str:
     if health.retry_at is None:
         return ""
@@ -150,7 +159,7 @@ def health_line(
         asked, of = first_pass
         text.append(f"asking {asked}/{of}…  ", style=palette.severity[Severity.BUSY])
     elif health.next_poll_at is not None:
-        text.append(f"next in {wait_words(health.next_poll_at - now)}  ")
+        text.append(f"next in {next_poll_words(health.next_poll_at - now)}  ")
     ok = health.connection is Connection.OK
     starting = health.connection is Connection.STARTING
     text.append(f"{'●' if ok else '○'} {connection_word(health)}",
