@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rich.text import Text
 from test_lifecycle_repaint import RefreshSpy
 from test_ui_app import SIZE, build, plain
+from textual.widgets import Static
 from ui_fakes import ENTRIES
 
 from kondado_tui.clock import ManualClock
@@ -135,3 +137,27 @@ async def test_the_tick_updates_the_rows_on_screen_and_a_row_scrolled_into_view_
         await pilot.pause()
         assert last in table.visible_keys()
         assert plain(app, int(last), AGE) == "10s" and plain(app, int(last), SINCE) == "10s"
+
+
+async def test_the_status_line_is_laid_out_again_only_when_its_width_changes(
+    tmp_path: Path,
+) -> None:
+    app, poller = build(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        poller.set_health(used_last_minute=11)
+        await pilot.pause()
+        health = app.main.query_one("#health", Static)
+        layouts: list[bool] = []
+        real_update = health.update
+
+        def spying_update(content: Text, *, layout: bool = True) -> None:
+            layouts.append(layout)
+            real_update(content, layout=layout)
+
+        health.update = spying_update  # type: ignore[method-assign]
+        poller.set_health(used_last_minute=12)  # "12/18" for "11/18": same width
+        await pilot.pause()
+        poller.set_health(used_last_minute=9)  # one cell narrower
+        await pilot.pause()
+        assert layouts == [False, True]
+        assert "9/18 req/min" in str(health.render())
