@@ -90,16 +90,18 @@ class MainScreen(Screen[None]):
     MainScreen #counts { width: 1fr; padding: 0 1; }
     MainScreen #health { width: auto; padding: 0 1; }
     """
+    # The footer shows these in this order after the table's "⏎ details" and cuts what
+    # does not fit: the most needed come first, so run, help and quit survive 80 columns.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "run", "run"),
+        Binding("question_mark", "app.help", "help"),
+        Binding("q", "app.quit", "quit"),
         Binding("space", "mark", "mark"),
-        Binding("d", "duplicate", "duplicate"),
         # priority: handled as the key arrives, so what is typed next goes to the filter
         Binding("slash", "filter", "filter", priority=True),
         Binding("s", "sort", "sort"),
-        Binding("question_mark", "app.help", "help"),
-        Binding("q", "app.quit", "quit"),
         Binding("f", "ask_now", "ask now"),
+        Binding("d", "duplicate", "duplicate"),
         Binding("p", "pause", "pause"),
         Binding("c", "copy_url", "copy URL"),
         Binding("a", "add", "add", show=False),
