@@ -7,13 +7,13 @@ The real `kondado-tui` runs on a 120x36 pseudo-terminal against a world this scr
 controls: every pipeline answers `active`, until one is switched. Bytes are counted as
 read from the pty's master side (what would cross an SSH connection).
 
-1. Idle: bytes per minute with nothing changing (the ages tick: a row asked less than a
-   minute ago shows its age in seconds, so it is repainted every second).
+1. Idle: bytes per minute with no status changing (what remains: each answer repaints
+   its row, ages under a minute step every 10 s, the status line).
 2. One status change: the pipeline under the cursor (the dashboard asks it every 10 s)
-   switches to `running`, which sorts it where it already is (busy rows come before the
-   OK ones). The burst that follows the answer is counted, and the screen rows it moved
-   the cursor to. For scale: the burst after an answer that changed nothing, and a full
-   repaint of the screen.
+   switches to `running`, which keeps its place (busy and ok rows share one group of the
+   default sort, by name). The burst that follows the answer is counted, and the screen
+   rows it moved the cursor to. For scale: the burst after an answer that changed
+   nothing, and a full repaint of the screen.
 3. The same pipeline switching to `not_active`: it sorts to the bottom of the table, so
    every row below its old place moves up one line (a legitimate repaint of the table).
 """
