@@ -133,6 +133,12 @@ async def test_the_tick_updates_the_rows_on_screen_and_a_row_scrolled_into_view_
         assert table.cell_updates - updates == 2 * len(on_screen)  # since and age
         assert plain(app, int(on_screen[0]), AGE) == "10s"
         assert plain(app, int(last), AGE) == "<10s"  # off screen: not touched yet
+        below = table.shown_keys[len(on_screen)]  # the first row under the screen
+        assert plain(app, int(below), AGE) == "<10s"
+        poller.observe(int(on_screen[0]), "not_active")  # to the bottom: rows move up
+        await pilot.pause()
+        assert below in table.visible_keys()
+        assert plain(app, int(below), AGE) == "10s"  # brought up to date as it came in
         await pilot.press("end")
         await pilot.pause()
         assert last in table.visible_keys()
