@@ -12,7 +12,19 @@ import pytest
 from textual import events
 from textual.widgets import Input
 from textual.widgets.data_table import ColumnKey
-from ui_fakes import ENTRIES, FakePoller, FakeSession, make_config
+from ui_fakes import (
+    ENTRIES,
+    SIZE,
+    FakePoller,
+    FakeSession,
+    build,
+    make_config,
+    messages,
+    plain,
+    record_bells,
+    screen_text,
+    seed,
+)
 
 from kondado_tui.clock import ManualClock
 from kondado_tui.config import PipelineEntry
@@ -28,44 +40,7 @@ from kondado_tui.ui.screens.duplicate import DuplicateScreen
 from kondado_tui.ui.screens.help import HelpScreen
 from kondado_tui.ui.widgets.pipeline_table import PipelineTable
 
-SIZE = (120, 36)
 NAME_KEY, STATUS_KEY = ColumnKey(NAME), ColumnKey(STATUS)
-
-
-def messages(app: KondadoApp) -> list[str]:
-    return [f"{n.title} {n.message}" for n in app._notifications]
-
-
-def screen_text(app: KondadoApp) -> str:
-    return app.export_screenshot().replace("&#160;", " ")
-
-
-def plain(app: KondadoApp, pid: int, column: str) -> str:
-    cells = app.main.table.cells(str(pid))
-    assert cells is not None, f"row {pid} not shown"
-    return cells[column].plain
-
-
-def build(tmp_path: Path, *, read_only: bool = False, desktop_notify: bool = False,
-          entries: tuple[PipelineEntry, ...] = ENTRIES) -> tuple[KondadoApp, FakePoller]:
-    clock = ManualClock(frozen=True)
-    poller = FakePoller(clock, [e.id for e in entries])
-    config_path = tmp_path / "config.toml"
-    lines = ['[api]\nkey = "k"\ntoken = "t"\n']
-    for e in entries:
-        lines.append(f"\n[[pipelines]]\nid = {e.id}\n")
-    config_path.write_text("".join(lines))
-    config = make_config(config_path, entries, read_only=read_only,
-                         desktop_notify=desktop_notify)
-    app = KondadoApp(FakeSession(config, poller), clock=clock, env={"TERM": "xterm"})
-    return app, poller
-
-
-def seed(poller: FakePoller) -> None:
-    poller.observe(2040, "active")
-    poller.observe(2041, "running")
-    poller.observe(3100, "error_building_tables", "could not create table orders")
-    poller.observe(3101, "not_active")
 
 
 async def test_rows_show_glyph_words_and_first_line(tmp_path: Path) -> None:
@@ -337,8 +312,7 @@ async def test_alert_on_turning_into_trouble_not_at_startup(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app, poller = build(tmp_path, desktop_notify=True)
-    bells: list[int] = []
-    monkeypatch.setattr(app, "bell", lambda: bells.append(1))
+    bells = record_bells(app, monkeypatch)
     async with app.run_test(size=SIZE) as pilot:
         seed(poller)  # 3100 is already in error: the baseline
         await pilot.pause()
@@ -463,8 +437,7 @@ async def test_no_bell_when_the_config_says_so(tmp_path: Path,
     poller = FakePoller(clock, [1])
     config = make_config(tmp_path / "c.toml", (PipelineEntry(1, "one"),), bell=False)
     app = KondadoApp(FakeSession(config, poller), clock=clock, env={})
-    bells: list[int] = []
-    monkeypatch.setattr(app, "bell", lambda: bells.append(1))
+    bells = record_bells(app, monkeypatch)
     async with app.run_test(size=SIZE) as pilot:
         poller.observe(1, "active")
         poller.observe(1, "error_building_tables", "boom")

@@ -6,11 +6,11 @@ import io
 from pathlib import Path
 
 import pytest
-from test_ui_app import SIZE, build, messages, plain, screen_text, seed
+from ui_fakes import SIZE, build, messages, plain, record_bells, screen_text, seed
 
 from kondado_tui.errors import FailureKind
-from kondado_tui.events import Observation, PipelineFailed, StatusObserved
-from kondado_tui.models import PipelineStatus, Severity
+from kondado_tui.events import PipelineFailed, StatusObserved
+from kondado_tui.models import Observation, PipelineStatus, Severity
 from kondado_tui.ui.columns import MESSAGE, STATUS
 from kondado_tui.ui.screens.detail import DetailScreen
 
@@ -54,7 +54,7 @@ async def test_the_detail_of_a_refused_pipeline_says_asking_failed(tmp_path: Pat
         assert str(app.screen.query_one("#title").render()).strip() == "pipeline 4200"
 
 
-def _observe(poller: object, pid: int, status: PipelineStatus, at: float) -> StatusObserved:
+def _observe(pid: int, status: PipelineStatus, at: float) -> StatusObserved:
     return StatusObserved(pid, Observation(status, at), None, at)
 
 
@@ -62,14 +62,13 @@ async def test_an_undocumented_status_flagged_blocked_raises_an_alert(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app, poller = build(tmp_path)
-    bells: list[int] = []
-    monkeypatch.setattr(app, "bell", lambda: bells.append(1))
+    bells = record_bells(app, monkeypatch)
     async with app.run_test(size=SIZE) as pilot:
         seed(poller)
         await pilot.pause()
         now = poller.clock.now()
         blocked = PipelineStatus(2040, "paused_by_billing", is_active=False, is_blocked=True)
-        poller.emit(_observe(poller, 2040, blocked, now))
+        poller.emit(_observe(2040, blocked, now))
         await pilot.pause()
         assert bells == [1]
         assert any("paused by billing" in m for m in messages(app))
@@ -242,8 +241,7 @@ async def test_a_pipeline_refused_mid_session_alerts_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app, poller = build(tmp_path)
-    bells: list[int] = []
-    monkeypatch.setattr(app, "bell", lambda: bells.append(1))
+    bells = record_bells(app, monkeypatch)
     async with app.run_test(size=SIZE) as pilot:
         seed(poller)
         poller.emit(PipelineFailed(4200, FailureKind.REJECTED, NOT_FOUND, poller.clock.now()))

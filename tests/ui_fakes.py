@@ -1,4 +1,5 @@
-"""A poller and session that emit the same events as the real ones, driven by hand.
+"""A poller and session that emit the same events as the real ones, driven by hand,
+and the dashboard built on them (`build`, `seed`) with the helpers its tests read it by.
 
 For UI tests that need exact control (alerts, banners, snapshots); tests that can use
 the simulator over real HTTP do so instead.
@@ -12,7 +13,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from kondado_tui.clock import Clock
+import pytest
+
+from kondado_tui.clock import Clock, ManualClock
 from kondado_tui.config import ApiSettings, Config, HistorySettings, PipelineEntry, UiSettings
 from kondado_tui.errors import FailureKind, Rejected
 from kondado_tui.events import (
@@ -24,6 +27,7 @@ from kondado_tui.events import (
     StatusObserved,
 )
 from kondado_tui.models import Observation, PipelineStatus
+from kondado_tui.ui.app import KondadoApp
 
 
 class FakePoller:
@@ -157,3 +161,50 @@ ENTRIES = (
 )
 
 _ = Rejected  # re-exported for tests that raise API refusals
+
+# -- the dashboard on a FakePoller ----------------------------------------------------
+
+SIZE = (120, 36)
+
+
+def messages(app: KondadoApp) -> list[str]:
+    return [f"{n.title} {n.message}" for n in app._notifications]
+
+
+def screen_text(app: KondadoApp) -> str:
+    return app.export_screenshot().replace("&#160;", " ")
+
+
+def plain(app: KondadoApp, pid: int, column: str) -> str:
+    cells = app.main.table.cells(str(pid))
+    assert cells is not None, f"row {pid} not shown"
+    return cells[column].plain
+
+
+def build(tmp_path: Path, *, read_only: bool = False, desktop_notify: bool = False,
+          entries: tuple[PipelineEntry, ...] = ENTRIES) -> tuple[KondadoApp, FakePoller]:
+    clock = ManualClock(frozen=True)
+    poller = FakePoller(clock, [e.id for e in entries])
+    config_path = tmp_path / "config.toml"
+    lines = ['[api]\nkey = "k"\ntoken = "t"\n']
+    for e in entries:
+        lines.append(f"\n[[pipelines]]\nid = {e.id}\n")
+    config_path.write_text("".join(lines))
+    config = make_config(config_path, entries, read_only=read_only,
+                         desktop_notify=desktop_notify)
+    app = KondadoApp(FakeSession(config, poller), clock=clock, env={"TERM": "xterm"})
+    return app, poller
+
+
+def seed(poller: FakePoller) -> None:
+    poller.observe(2040, "active")
+    poller.observe(2041, "running")
+    poller.observe(3100, "error_building_tables", "could not create table orders")
+    poller.observe(3101, "not_active")
+
+
+def record_bells(app: KondadoApp, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The terminal bells the app rings from now on (one 1 each)."""
+    bells: list[int] = []
+    monkeypatch.setattr(app, "bell", lambda: bells.append(1))
+    return bells
