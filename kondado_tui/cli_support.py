@@ -46,6 +46,18 @@ def load_for_command(args: argparse.Namespace, *, require_credentials: bool = Tr
     return config
 
 
+def config_names(config: Config) -> dict[int, str]:
+    """The names the config gives pipelines. An unnamed one has none here: output shows
+    its id alone, never a made-up 'pipeline N' as if it were a name (JSON: null)."""
+    return {p.id: p.name for p in config.pipelines if p.name}
+
+
+def pipeline_label(config: Config, pipeline_id: int) -> str:
+    """How a message names a pipeline: 'Shopify orders (2040)', or 'pipeline 2040'."""
+    name = config_names(config).get(pipeline_id)
+    return f"{name} ({pipeline_id})" if name else f"pipeline {pipeline_id}"
+
+
 def credentials_fix(config: Config | None = None) -> str:
     """What to do when the API turns the key or token down (wrong, or deactivated)."""
     where = f"[api] of {config.path}" if config is not None else "[api] of your config"

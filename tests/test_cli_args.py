@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cli_helpers import isolate_dirs, write_config
 
 from kondado_tui.cli import main
 from kondado_tui.exitcodes import EXIT_USAGE
@@ -33,16 +34,14 @@ def sim(sim_factory: Callable[..., SimServer]) -> SimServer:
     return sim_factory(world=SimWorld(demo=True), rate_limit=False)
 
 
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate_dirs(tmp_path, monkeypatch)
+
+
 @pytest.fixture
-def config(tmp_path: Path, sim: SimServer, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    path = tmp_path / "config.toml"
-    path.write_text(
-        f'[api]\nbase_url = "{sim.base_url}"\nkey = "{sim.key}"\ntoken = "{sim.token}"\n'
-        f'[history]\npath = "{tmp_path / "history.sqlite3"}"\n[[pipelines]]\nid = 2040\n'
-    )
-    path.chmod(0o600)
-    return path
+def config(tmp_path: Path, sim: SimServer) -> Path:
+    return write_config(tmp_path, sim)
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import isolate_dirs, write_config
 
 from kondado_tui.cli import main
 from kondado_tui.sim import SimServer, SimWorld
@@ -25,17 +26,14 @@ def demo(sim_factory: Callable[..., SimServer]) -> SimServer:
     return sim_factory(world=SimWorld(demo=True), rate_limit=False)
 
 
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate_dirs(tmp_path, monkeypatch)
+
+
 @pytest.fixture
-def config(tmp_path: Path, demo: SimServer, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    path = tmp_path / "config.toml"
-    path.write_text(
-        f'[api]\nbase_url = "{demo.base_url}"\nkey = "{demo.key}"\ntoken = "{demo.token}"\n'
-        f'ledger = "{tmp_path / "ledger.sqlite3"}"\n'
-        f'[history]\npath = "{tmp_path / "history.sqlite3"}"\n[[pipelines]]\nid = 2040\n'
-    )
-    path.chmod(0o600)
-    return path
+def config(tmp_path: Path, demo: SimServer) -> Path:
+    return write_config(tmp_path, demo)
 
 
 @pytest.fixture

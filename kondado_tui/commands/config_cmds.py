@@ -13,7 +13,12 @@ import sys
 from typing import Any
 
 from kondado_tui import paths
-from kondado_tui.cli_support import credentials_fix, load_for_command, pipeline_arg
+from kondado_tui.cli_support import (
+    config_names,
+    credentials_fix,
+    load_for_command,
+    pipeline_arg,
+)
 from kondado_tui.config import (
     ENV_KEY,
     ENV_TOKEN,
@@ -90,9 +95,10 @@ def handle_add(args: argparse.Namespace) -> int:
     entry = normalize_entry(config.path, PipelineEntry(pid, args.name, args.group))
     for known in config.pipelines:
         if known.id == pid:
+            named = f" (as '{clean(known.name)}')" if known.name else ""
             print(
-                f"kondado-tui: pipeline {pid} is already in {config.path} "
-                f"(as '{clean(known.display_name)}'); nothing to add",
+                f"kondado-tui: pipeline {pid} is already in {config.path}{named}; "
+                "nothing to add",
                 file=sys.stderr,
             )
             return EXIT_USAGE
@@ -128,15 +134,15 @@ def handle_remove(args: argparse.Namespace) -> int:
 
     pid: int = args.pipeline_id
     config = load_for_command(args, require_credentials=False)
-    names = {p.id: p.display_name for p in config.pipelines}
+    listed = ", ".join(str(p.id) for p in config.pipelines) or "none"
+    name = config_names(config).get(pid)
     if not remove_pipeline(config.path, pid):
-        listed = ", ".join(str(i) for i in names) or "none"
         print(
             f"kondado-tui: pipeline {pid} is not in {config.path} (listed: {listed}); "
             "nothing was changed",
             file=sys.stderr,
         )
         return EXIT_USAGE
-    shown = f" ({clean(names[pid])})" if names.get(pid) != f"pipeline {pid}" else ""
+    shown = f" ({name})" if name else ""
     print(f"Removed pipeline {pid}{shown} from {config.path}. Its recorded history is kept.")
     return EXIT_OK

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kondado_tui.cli_support import load_for_command, read_only_refusal
+from kondado_tui.cli_support import load_for_command, pipeline_label, read_only_refusal
 from kondado_tui.commands.output import confirm
 from kondado_tui.config import Config, PipelineEntry, append_pipeline
 from kondado_tui.duplicate import (
@@ -234,7 +234,7 @@ def handle(args: argparse.Namespace) -> int:
     if config.ui.read_only:
         return read_only_refusal("duplicate a pipeline")
     base = _entry(config, body["pipeline_id"])
-    base_label = f"{base.display_name} ({base.id})" if base else f"pipeline {body['pipeline_id']}"
+    base_label = pipeline_label(config, body["pipeline_id"])
     print(f"Duplicating {base_label} with this body:", file=sys.stderr)
     print(body_json(body), file=sys.stderr)
     print(tables_warning(body), file=sys.stderr)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kondado_tui.cli_support import duration_arg, load_for_command, pipeline_arg
+from kondado_tui.cli_support import config_names, duration_arg, load_for_command, pipeline_arg
 from kondado_tui.clock import SYSTEM_CLOCK, Clock
 from kondado_tui.commands.output import format_table
 from kondado_tui.config import Config
@@ -74,7 +74,7 @@ def handle(args: argparse.Namespace, clock: Clock = SYSTEM_CLOCK) -> int:
     path = config.history.path or default_history_path()
     seconds = args.since.seconds
     since = None if seconds is None else clock.now() - seconds
-    names = {p.id: p.display_name for p in config.pipelines}
+    names = config_names(config)
     if not path.exists():
         _say(f"no history yet: {path} does not exist (the dashboard and "
              "'kondado-tui status' record it as they poll)")

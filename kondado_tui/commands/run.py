@@ -11,6 +11,7 @@ from kondado_tui.cli_support import (
     credentials_fix,
     load_for_command,
     pipeline_arg,
+    pipeline_label,
     read_only_refusal,
 )
 from kondado_tui.commands.output import confirm
@@ -39,8 +40,7 @@ def handle(args: argparse.Namespace) -> int:
     if config.ui.read_only:
         return read_only_refusal("run a pipeline")
     pid: int = args.pipeline_id
-    names = {p.id: p.display_name for p in config.pipelines}
-    label = f"{names[pid]} ({pid})" if pid in names else f"pipeline {pid}"
+    label = pipeline_label(config, pid)
     answer = confirm(f"Run {label} now?", assume_yes=args.yes)
     if answer is None:
         print(

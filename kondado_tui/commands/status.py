@@ -19,6 +19,7 @@ from typing import Any
 from kondado_tui.api import KondadoClient
 from kondado_tui.budget import RateBudget
 from kondado_tui.cli_support import (
+    config_names,
     credentials_fix,
     duration_arg,
     load_for_command,
@@ -78,7 +79,7 @@ def handle(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    names = {p.id: p.display_name for p in config.pipelines}
+    names = config_names(config)
     rows = [Row(pid, names.get(pid, "")) for pid in ids]
     aborted = asyncio.run(collect(config, rows, args.max_age, SYSTEM_CLOCK))
     now = SYSTEM_CLOCK.now()
