@@ -32,6 +32,9 @@ COMMAND_MODULES = (
     "kondado_tui.commands.sim",
 )
 
+# Commands that read no config: the global options mean nothing after them.
+WITHOUT_CONFIG = frozenset({"sim"})
+
 
 class ArgumentParser(argparse.ArgumentParser):
     """argparse that exits 2 with a one-line hint instead of a bare usage dump."""
@@ -48,11 +51,7 @@ def build_parser() -> ArgumentParser:
         epilog="Without a command, opens the live dashboard.",
     )
     parser.add_argument("--version", action="version", version=f"kondado-tui {__version__}")
-    parser.add_argument("--config", metavar="PATH", help="config file (default: see README)")
-    parser.add_argument(
-        "--read-only", action="store_true", help="never run or duplicate pipelines"
-    )
-    parser.add_argument("--base-url", metavar="URL", help="API base URL (overrides the config)")
+    _add_global_options(parser, after_command=False)
     parser.add_argument(
         "--demo",
         action="store_true",
@@ -63,7 +62,27 @@ def build_parser() -> ArgumentParser:
     for name in COMMAND_MODULES:
         module = importlib.import_module(name)
         module.register(subparsers)
+    for command, subparser in subparsers.choices.items():
+        if command not in WITHOUT_CONFIG:
+            _add_global_options(subparser, after_command=True)
     return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
+    """The options every command reads its config by. Typed after the command they
+    work too (`kondado-tui status --config x`): there they default to SUPPRESS, so one
+    given before the command is not reset by its absence after it."""
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if after_command else value
+
+    group = parser.add_argument_group("global options") if after_command else parser
+    group.add_argument("--config", metavar="PATH", default=default(None),
+                       help="config file (default: see README)")
+    group.add_argument("--read-only", action="store_true", default=default(False),
+                       help="never run or duplicate pipelines")
+    group.add_argument("--base-url", metavar="URL", default=default(None),
+                       help="API base URL (overrides the config)")
 
 
 def _open_tui(args: argparse.Namespace) -> int:

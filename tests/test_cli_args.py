@@ -80,3 +80,33 @@ def test_status_and_run_take_an_app_url_too(
     wanted = ("GET", "/pipelines/2040/status") if argv[0] == "status" else (
         "POST", "/pipelines/2040/run")
     assert [(r.method, r.path) for r in sim.log] == [wanted]
+
+
+# -- global options after the command (found trying the CLI: `status --config x` was read
+# as a pipeline id, `run 2040 --config x` as an unrecognized argument) -----------------
+
+
+def test_global_options_work_after_the_command(
+    config: Path, sim: SimServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["status", "2040", "--config", str(config)]) == 0
+    assert "2040" in capsys.readouterr().out
+    assert main(["run", "2040", "--yes", "--config", str(config), "--read-only"]) == EXIT_USAGE
+    assert "read-only mode is on" in capsys.readouterr().err
+    assert main(["history", "--base-url", "http://127.0.0.1:9", "--config", str(config)]) == 0
+    assert [r.method for r in sim.log] == ["GET"]  # status asked; run refused before sending
+
+
+def test_global_options_before_the_command_are_kept(
+    config: Path, sim: SimServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--config", str(config), "--read-only", "run", "2040", "--yes"]) == EXIT_USAGE
+    assert "read-only mode is on" in capsys.readouterr().err
+    assert sim.log == []
+
+
+def test_sim_takes_no_config_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["sim", "--config", "x"])
+    assert exited.value.code == EXIT_USAGE
+    assert "unrecognized arguments: --config x" in capsys.readouterr().err
