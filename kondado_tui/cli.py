@@ -11,8 +11,8 @@ import sys
 from collections.abc import Sequence
 
 from kondado_tui import __version__
-from kondado_tui.cli_support import credentials_fix
-from kondado_tui.errors import ApiError, ConfigError, KondadoError, Rejected, ValidationError
+from kondado_tui.cli_support import credentials_hint
+from kondado_tui.errors import ApiError, ConfigError, KondadoError, ValidationError
 from kondado_tui.exitcodes import (
     EXIT_API,
     EXIT_BUG,
@@ -102,9 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"kondado-tui: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except ApiError as exc:
-        print(f"kondado-tui: {exc}", file=sys.stderr)
-        if isinstance(exc, Rejected) and exc.auth:
-            print(f"kondado-tui: {credentials_fix()}", file=sys.stderr)
+        print(f"kondado-tui: {exc}{credentials_hint(exc)}", file=sys.stderr)
         return EXIT_API
     except KondadoError as exc:
         print(f"kondado-tui: {exc}", file=sys.stderr)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from kondado_tui.config import Config, PipelineRefError, load_config, parse_pipeline_ref
 from kondado_tui.durations import DurationError, parse_duration
+from kondado_tui.errors import ApiError, Rejected
 from kondado_tui.exitcodes import EXIT_USAGE
 
 
@@ -66,6 +67,13 @@ def credentials_fix(config: Config | None = None) -> str:
         "(KONDADO_KEY / KONDADO_TOKEN override them); a token deactivated in the Kondado "
         "app needs a new one"
     )
+
+
+def credentials_hint(exc: ApiError, config: Config | None = None) -> str:
+    """A line to add after the API's refusal of the key or token ("" for other errors)."""
+    if isinstance(exc, Rejected) and exc.auth:
+        return f"\nkondado-tui: {credentials_fix(config)}"
+    return ""
 
 
 def read_only_refusal(action: str) -> int:

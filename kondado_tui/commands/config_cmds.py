@@ -15,7 +15,7 @@ from typing import Any
 from kondado_tui import paths
 from kondado_tui.cli_support import (
     config_names,
-    credentials_fix,
+    credentials_hint,
     load_for_command,
     pipeline_arg,
 )
@@ -29,7 +29,7 @@ from kondado_tui.config import (
     remove_pipeline,
     write_starter_config,
 )
-from kondado_tui.errors import ApiError, Rejected
+from kondado_tui.errors import ApiError
 from kondado_tui.models import PipelineStatus, Priority
 from kondado_tui.sanitize import clean
 
@@ -107,9 +107,8 @@ def handle_add(args: argparse.Namespace) -> int:
         try:
             status = asyncio.run(check_pipeline(config, pid))
         except ApiError as exc:
-            print(f"kondado-tui: pipeline {pid} was not added: {exc}", file=sys.stderr)
-            if isinstance(exc, Rejected) and exc.auth:
-                print(f"kondado-tui: {credentials_fix(config)}", file=sys.stderr)
+            print(f"kondado-tui: pipeline {pid} was not added: {exc}"
+                  f"{credentials_hint(exc, config)}", file=sys.stderr)
             return EXIT_API
         seen = f" (status now: {clean(status.status, keep_newlines=False)})"
     append_pipeline(config.path, entry)

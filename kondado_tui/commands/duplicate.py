@@ -13,7 +13,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kondado_tui.cli_support import load_for_command, pipeline_label, read_only_refusal
+from kondado_tui.cli_support import (
+    credentials_hint,
+    load_for_command,
+    pipeline_label,
+    read_only_refusal,
+)
 from kondado_tui.commands.output import confirm
 from kondado_tui.config import Config, PipelineEntry, append_pipeline
 from kondado_tui.duplicate import (
@@ -264,7 +269,8 @@ def handle(args: argparse.Namespace) -> int:
         )
         return EXIT_API
     except ApiError as exc:
-        print(f"kondado-tui: {exc}\nNothing was created.", file=sys.stderr)
+        print(f"kondado-tui: {exc}\nNothing was created.{credentials_hint(exc, config)}",
+              file=sys.stderr)
         return EXIT_API
 
     print(new_id)  # alone on stdout: `NEW=$(kondado-tui duplicate ... --yes)`

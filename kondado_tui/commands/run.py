@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from kondado_tui.cli_support import (
-    credentials_fix,
+    credentials_hint,
     load_for_command,
     pipeline_arg,
     pipeline_label,
@@ -16,7 +16,7 @@ from kondado_tui.cli_support import (
 )
 from kondado_tui.commands.output import confirm
 from kondado_tui.config import Config
-from kondado_tui.errors import Rejected
+from kondado_tui.errors import ApiError
 from kondado_tui.models import Priority
 from kondado_tui.session import command_api
 
@@ -53,10 +53,8 @@ def handle(args: argparse.Namespace) -> int:
         return EXIT_OK
     try:
         message = asyncio.run(_run(config, pid))
-    except Rejected as exc:
-        if not exc.auth:
-            raise
-        print(f"kondado-tui: {exc}\nkondado-tui: {credentials_fix(config)}", file=sys.stderr)
+    except ApiError as exc:
+        print(f"kondado-tui: {exc}{credentials_hint(exc, config)}", file=sys.stderr)
         return EXIT_API
     print(f"{label}: {message}")
     return EXIT_OK

@@ -20,7 +20,7 @@ from kondado_tui.api import KondadoClient
 from kondado_tui.budget import RateBudget
 from kondado_tui.cli_support import (
     config_names,
-    credentials_fix,
+    credentials_hint,
     duration_arg,
     load_for_command,
     pipeline_arg,
@@ -153,7 +153,7 @@ async def _ask_each(
             except Rejected as exc:
                 row.error = exc.message
                 if exc.auth and not answered:
-                    return f"stopped asking: {exc.message}\nkondado-tui: {credentials_fix(config)}"
+                    return f"stopped asking: {exc.message}{credentials_hint(exc, config)}"
                 continue
             except ApiError as exc:
                 row.error = exc.message
