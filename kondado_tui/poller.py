@@ -331,7 +331,7 @@ class Poller:
 
     async def _ask(self, pick: Pick) -> None:
         pid = pick.pipeline_id
-        self._scheduler.asking(pid)
+        self._scheduler.asking(pid, pick.priority, self._clock.now())
         try:
             status = await self._client.get_status(pid, pick.priority)
         except RateLimited as exc:

@@ -32,18 +32,24 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from kondado_tui.budget import BudgetPolicy
 from kondado_tui.models import PipelineStatus, Priority
 from kondado_tui.timeline import Transition
 
 # -- tuning (seconds unless named otherwise) --------------------------------------------
 
-BACKGROUND_SHARE = 0.85  # of the per-minute budget, what routine polling may plan on
-MAX_AGE_FACTOR = 3.0  # max_age = the round-robin cycle of the list times this
+# Routine polling is a strict sweep (the row seen longest ago first) with at least this
+# share of the automatic requests, and targeted polls (runs near their end, expected
+# starts, the selected row) with the rest; the sweep takes every request nothing
+# targeted wants. The share bounds every row's age whatever the targets want.
+SWEEP_SHARE = 0.6
+SWEEP_CREDIT_CAP = 2.0  # sweeps owed at most (a burst of targets cannot bank more)
+SWEEP_MIN_GAP = 5.0  # the sweep never asks a row again sooner than this
+ACTIVE_MEMORY = 6 * 3600.0  # a row seen changing this recently is watched, not only swept
+# A long list leaves less for each row: targeted intervals stretch by cycle / this (>= 1),
+# so watching runs closely does not starve the sweep.
+LOAD_REFERENCE_CYCLE = 100.0  # about 25 pipelines at 18 a minute
 MIN_MAX_AGE = 60.0
-STALE_GUARD = 0.85  # past this fraction of max_age, a pipeline jumps the queue
-MIN_IDLE_INTERVAL = 30.0
-IDLE_FACTOR = 1.0  # idle pipelines without a rhythm: this times the round-robin cycle
-
 SCHEDULED_INTERVAL = 10.0  # queued runs start within seconds to a minute
 # A run of unknown length is asked every `elapsed / RUNNING_FRACTION`, within bounds:
 # the delay to see its end stays a fraction of its length.
@@ -54,7 +60,6 @@ RUNNING_OVERDUE_INTERVAL = 15.0  # longer than any run seen so far: ends any mom
 WINDOW_LOOKS = 10.0  # asks spread over an expected start or end window
 START_WINDOW_INTERVALS = (8.0, 30.0)
 BUILDING_INTERVAL = 30.0  # building tables takes minutes
-LOAD_REFERENCE_CYCLE = 200.0  # about 50 pipelines at 18 a minute
 TROUBLE_FACTOR = 0.6  # runs of a pipeline whose last run failed or warned
 FOCUS_INTERVAL = 10.0
 FOLLOW_STEPS: tuple[tuple[float, float], ...] = (
@@ -341,6 +346,7 @@ class Tracked:
     follow_from: float | None = None
     follow_saw_busy: bool = False
     last_failure: str = ""
+    changed_at: float | None = None  # last change of status seen by asking (not history)
 
 
 @dataclass(frozen=True)
@@ -357,6 +363,10 @@ class Scheduler:
         self.per_minute = per_minute
         self._tracked: dict[int, Tracked] = {}
         self._focus: int | None = None
+        self._sweep_credit = 0.0  # sweeps owed (`SWEEP_SHARE` of each automatic request)
+        self._swept: int | None = None  # the sweep's choice at the last pick
+        self._automatic_at: float | None = None  # the last automatic request left then
+        self._now_hint = now  # the time of the last pick (asking() takes no time)
         self.set_pipelines(pipeline_ids, now)
 
     # -- the list ---------------------------------------------------------------------
@@ -379,23 +389,26 @@ class Scheduler:
 
     @property
     def cycle(self) -> float:
-        """Seconds to ask every pipeline once with the background share of the budget."""
-        rate = max(self.per_minute * BACKGROUND_SHARE, 0.1) / 60.0
-        return len(self._tracked) / rate
-
-    @property
-    def max_age(self) -> float:
-        """Every pipeline is asked at least this often (while the API answers)."""
-        return max(MIN_MAX_AGE, self.cycle * MAX_AGE_FACTOR)
+        """Seconds a plain round robin takes to ask every pipeline once: the number of
+        pipelines over what the budget lets automatic requests have."""
+        return len(self._tracked) / background_rate(self.per_minute)
 
     @property
     def load_factor(self) -> float:
-        """How much busy and expected-start intervals stretch for a long list (>= 1)."""
         return max(1.0, self.cycle / LOAD_REFERENCE_CYCLE)
 
     @property
-    def idle_interval(self) -> float:
-        return min(max(MIN_IDLE_INTERVAL, self.cycle * IDLE_FACTOR), self.max_age)
+    def sweep_cycle(self) -> float:
+        """The sweep alone, at its guaranteed share, goes round the list in this time."""
+        return self.cycle / SWEEP_SHARE
+
+    @property
+    def max_age(self) -> float:
+        """Every pipeline is asked at least this often (while the API answers): a row
+        unasked for a sweep cycle goes next, and the next automatic slot comes within the
+        budget's window (other requests may have filled it)."""
+        window = BudgetPolicy(per_minute=max(1, int(self.per_minute))).window
+        return max(MIN_MAX_AGE, self.sweep_cycle + window)
 
     # -- what happened ----------------------------------------------------------------
 
@@ -435,6 +448,7 @@ class Scheduler:
         if old is None or old.status != status.status or t.since is None:
             t.since = at
             if old is not None and last_seen is not None:
+                t.changed_at = at
                 window = Window(last_seen, at)
                 if status.status in RUN_STATUSES and old.status not in RUN_STATUSES:
                     # A run the user asked for says nothing about the schedule.
@@ -490,13 +504,6 @@ class Scheduler:
         elif priority.value < t.request_priority.value:
             t.request_priority = priority
 
-    def asking(self, pipeline_id: int) -> None:
-        """A request for this pipeline leaves: a pending `request_now` is served by it,
-        whatever the answer (a failure must not repeat a key press)."""
-        t = self._tracked.get(pipeline_id)
-        if t is not None:
-            t.requested_at = None
-
     def forgive(self, pipeline_id: int) -> None:
         """A failure blamed on this pipeline was not its own: undo its backoff."""
         t = self._tracked.get(pipeline_id)
@@ -530,16 +537,17 @@ class Scheduler:
     # -- the choice -------------------------------------------------------------------
 
     def interval(self, pipeline_id: int, now: float) -> float:
-        """How long after its last ask this pipeline should be asked again."""
+        """How long after its last ask this pipeline wants asking again (targeted polls;
+        `math.inf`: only the sweep asks it)."""
         t = self._tracked[pipeline_id]
-        interval = self._base_interval(t, now)
+        interval = self._target_interval(t, now)
         if t.follow_from is not None:
             interval = min(interval, _follow_interval(now - t.follow_from))
         if pipeline_id == self._focus:
             interval = min(interval, FOCUS_INTERVAL)
-        return max(1.0, min(interval, self.max_age * STALE_GUARD))
+        return max(1.0, interval)
 
-    def _base_interval(self, t: Tracked, now: float) -> float:
+    def _target_interval(self, t: Tracked, now: float) -> float:
         if t.status is None:
             return 0.0
         status = t.status.status
@@ -549,23 +557,25 @@ class Scheduler:
         if status == "building_tables":
             return BUILDING_INTERVAL
         if status in QUIET_STATUSES:
-            return self.max_age
+            return math.inf
         # Failures show at the end of runs, and the run after a failure fails more often
-        # than others: watch those closer. A long list leaves less for each: watching
-        # runs as closely as with a short one would starve the idle rows.
+        # than others: watch those closer.
         factor = TROUBLE_FACTOR if _looks_failed(t.status) else 1.0
         factor *= self.load_factor
         if status == "running":
-            return self._running_interval(t, last, now) * factor
+            # never less often than half a round robin's cycle
+            return min(self._running_interval(t, last, now) * factor, self.cycle / 2.0)
         start = t.rhythm.next_start(last)
         if start is not None and now < start.start:
             return start.start - last  # nothing expected before the window opens
         if start is not None and now <= start.end:
             looks = _clamp(2.0 * start.half_width / WINDOW_LOOKS, *START_WINDOW_INTERVALS)
             return looks * factor
-        # No rhythm yet (or the run did not come): look often enough to catch runs and
-        # learn one. A regular beat could keep missing a regular schedule: vary it.
-        return self.idle_interval * _vary(t.pipeline_id, last)
+        if t.changed_at is not None and now - t.changed_at < ACTIVE_MEMORY:
+            # Runs lately but no rhythm yet: at least a round robin's look, so its
+            # starts are seen precisely enough to learn one.
+            return self.cycle
+        return math.inf  # nothing lately (or the run did not come): the sweep looks
 
     def _running_interval(self, t: Tracked, last: float, now: float) -> float:
         """A run ends (and a failure shows) at its end: the longer it has run, the less
@@ -586,7 +596,9 @@ class Scheduler:
             return t.requested_at
         if t.asked_at is None:
             return now
-        due = t.asked_at + self.interval(pipeline_id, now)
+        sweep = max(t.asked_at + SWEEP_MIN_GAP, self._spare_at())
+        stale = t.asked_at + self.sweep_cycle
+        due = min(t.asked_at + self.interval(pipeline_id, now), sweep, stale)
         if t.backoff.retry_at is not None:
             due = max(due, t.backoff.retry_at)
         return due
@@ -596,48 +608,121 @@ class Scheduler:
             return None
         return min(self.due_at(pid, now) for pid in self._tracked)
 
+    def asking(
+        self, pipeline_id: int, priority: Priority = Priority.BACKGROUND, now: float | None = None
+    ) -> None:
+        """A request for this pipeline leaves (`now`: by default, at the last `pick`): a
+        pending `request_now` is served by it, whatever the answer (a failure must not
+        repeat a key press). Automatic requests count towards the sweep's share."""
+        t = self._tracked.get(pipeline_id)
+        if t is None:
+            return
+        t.requested_at = None
+        if priority is Priority.INTERACTIVE:
+            return
+        self._automatic_at = self._now_hint if now is None else now
+        self._sweep_credit = min(self._sweep_credit + SWEEP_SHARE, SWEEP_CREDIT_CAP)
+        if self._swept == pipeline_id:
+            self._sweep_credit = max(0.0, self._sweep_credit - 1.0)
+        self._swept = None
+
     def pick(self, now: float, only: Priority | None = None) -> Pick | None:
         """The pipeline to ask now, or None when none is due.
 
         `only`: consider only requests (`request_now`) of this priority or a more urgent
         one: what still goes while polling is paused or held back.
+
+        Order: requests, then the sweep when it is owed its share (or a row nears
+        `max_age`), follow-ups of the user's runs, the targeted polls most overdue
+        against their interval, and the sweep with whatever is left.
         """
-        best: tuple[tuple[float, float], Pick] | None = None
-        guard = self.max_age * STALE_GUARD
+        requested: tuple[tuple[float, float], Pick] | None = None
+        follow: tuple[float, Pick] | None = None
+        target: tuple[float, Pick] | None = None
+        sweep: tuple[tuple[bool, float, float], Tracked] | None = None
+        oldest: tuple[tuple[float, float], Tracked] | None = None
+        key: tuple[bool, float, float]
+        first: Tracked | None = None
         for pid, t in self._tracked.items():
             if t.requested_at is not None:
                 if only is not None and t.request_priority.value > only.value:
                     continue
                 # the most urgent first, then the oldest request
-                key = (t.request_priority.value / 10.0, t.requested_at)
-                pick = Pick(pid, t.request_priority, "requested")
-            elif only is not None:
+                rank = (t.request_priority.value / 10.0, t.requested_at)
+                if requested is None or rank < requested[0]:
+                    requested = (rank, Pick(pid, t.request_priority, "requested"))
                 continue
-            elif t.asked_at is None:
-                key = (1.0, 0.0)
-                pick = Pick(pid, Priority.BACKGROUND, "first look")
-            elif t.backoff.retry_at is not None and now < t.backoff.retry_at:
+            if only is not None or (t.backoff.retry_at is not None and now < t.backoff.retry_at):
                 continue
-            elif t.follow_from is not None and _follow_due(t, now):
-                key = (2.0, t.asked_at)
-                pick = Pick(pid, Priority.FOLLOW, "follow")
-            else:
-                seen = t.observed_at if t.observed_at is not None else t.asked_at
-                if now - seen >= guard:
-                    # Stale: the likeliest to have changed since it was seen goes first.
-                    overdue = (now - t.asked_at) / self.interval(pid, t.asked_at)
-                    key = (3.0, -overdue)
-                    pick = Pick(pid, Priority.BACKGROUND, "stale")
-                else:
-                    interval = self.interval(pid, now)
-                    if now < t.asked_at + interval:
-                        continue
-                    key = (4.0, -(now - t.asked_at) / interval)
-                    reason = "focus" if pid == self._focus else "due"
-                    pick = Pick(pid, Priority.BACKGROUND, reason)
-            if best is None or key < best[0]:
-                best = (key, pick)
-        return best[1] if best else None
+            if t.asked_at is None:
+                first = first or t  # never asked: before any other
+                continue
+            if (
+                t.follow_from is not None
+                and _follow_due(t, now)
+                and (follow is None or t.asked_at < follow[0])
+            ):
+                follow = (t.asked_at, Pick(pid, Priority.FOLLOW, "follow"))
+            interval = self.interval(pid, now)
+            overdue = (now - t.asked_at) / interval
+            due = now >= t.asked_at + interval  # as due_at() says (no rounding apart)
+            if due and (target is None or -overdue < target[0]):
+                reason = "focus" if pid == self._focus else "due"
+                target = (-overdue, Pick(pid, Priority.BACKGROUND, reason))
+            seen = t.asked_at  # (an answer is noted as an ask too)
+            if oldest is None or (seen, -overdue) < oldest[0]:
+                oldest = ((seen, -overdue), t)
+            # oldest first, rows whose next change nothing predicts before the others
+            key = (self._predictable(t, now), seen, -overdue)
+            if now >= t.asked_at + SWEEP_MIN_GAP and (sweep is None or key < sweep[0]):
+                sweep = (key, t)
+        self._swept = None
+        self._now_hint = now
+        if requested is not None:
+            return requested[1]
+        if first is not None:
+            return self._sweep_pick(first, "first look")
+        if oldest is not None and now >= oldest[0][0] + self.sweep_cycle:
+            return self._sweep_pick(oldest[1], "stale")
+        if sweep is not None and self._sweep_credit >= 1.0:
+            return self._sweep_pick(sweep[1], "sweep")
+        if follow is not None:
+            return follow[1]
+        if target is not None:
+            return target[1]
+        if sweep is not None and now >= self._spare_at():
+            return self._sweep_pick(sweep[1], "sweep")
+        return None
+
+    def _spare_at(self) -> float:
+        """When the sweep may spend a spare request: evenly spaced at the budget's rate,
+        so the rolling window never fills with them and a row that becomes due (or
+        stale) finds a slot at once."""
+        if self._automatic_at is None:
+            return -math.inf
+        return self._automatic_at + 1.0 / background_rate(self.per_minute)
+
+    def _predictable(self, t: Tracked, now: float) -> bool:
+        """Nothing should change before its next targeted look: disabled or blocked, or
+        idle with a learned rhythm whose next start is still ahead. The sweep asks these
+        last (they are still asked within `max_age`: others can press RUN in the app)."""
+        if t.status is None or t.status.status in BUSY_STATUSES:
+            return False
+        if t.status.status in QUIET_STATUSES:
+            return True
+        start = t.rhythm.next_start(t.asked_at if t.asked_at is not None else now)
+        return start is not None and now < start.start
+
+    def _sweep_pick(self, t: Tracked, reason: str) -> Pick:
+        self._swept = t.pipeline_id
+        return Pick(t.pipeline_id, Priority.BACKGROUND, reason)
+
+
+def background_rate(per_minute: float) -> float:
+    """Requests a second the rate budget lets automatic traffic have (its window less
+    the reserve kept for key presses)."""
+    policy = BudgetPolicy(per_minute=max(1, int(per_minute)))
+    return policy.cap(Priority.BACKGROUND) / policy.window
 
 
 def _follow_interval(elapsed: float) -> float:
@@ -650,12 +735,6 @@ def _follow_interval(elapsed: float) -> float:
 def _follow_due(t: Tracked, now: float) -> bool:
     assert t.follow_from is not None
     return t.asked_at is None or now - t.asked_at >= _follow_interval(now - t.follow_from)
-
-
-def _vary(pipeline_id: int, at: float) -> float:
-    """A factor in [0.7, 1.3), fixed for a pipeline and a time (no hidden state)."""
-    mixed = (pipeline_id * 2_654_435_761 + int(at * 1000) * 40_503) % 1_000_003
-    return 0.7 + 0.6 * mixed / 1_000_003
 
 
 def _looks_failed(status: PipelineStatus) -> bool:

@@ -9,13 +9,13 @@ from collections.abc import Callable
 
 import pytest
 
+from kondado_tui.budget import BudgetPolicy
 from kondado_tui.models import PipelineStatus, Priority
 from kondado_tui.schedule import (
-    BACKGROUND_SHARE,
     FOCUS_INTERVAL,
-    MAX_AGE_FACTOR,
     PIPELINE_BACKOFF_BASE,
     PIPELINE_BACKOFF_CAP,
+    SWEEP_SHARE,
     Backoff,
     Rhythm,
     Scheduler,
@@ -54,11 +54,47 @@ def max_gap(times: list[float], start: float, end: float) -> float:
 
 
 def test_max_age_follows_the_budget_and_the_count() -> None:
+    window = BudgetPolicy().window
     sched = Scheduler(18, range(50), T0)
-    assert sched.max_age == pytest.approx(50 / (18 * BACKGROUND_SHARE) * 60 * MAX_AGE_FACTOR)
+    # round robin at what the budget leaves automatic requests: 16 per 61 s
+    assert sched.cycle == pytest.approx(50 / 16 * window)
+    assert sched.max_age == pytest.approx(sched.cycle / SWEEP_SHARE + window)
     sched.set_pipelines(range(200), T0)
-    assert sched.max_age == pytest.approx(4 * 50 / (18 * BACKGROUND_SHARE) * 60 * MAX_AGE_FACTOR)
-    assert Scheduler(18, [1], T0).max_age == 60.0  # never promises less than a minute
+    assert sched.max_age == pytest.approx(4 * 50 / 16 * window / SWEEP_SHARE + window)
+    assert Scheduler(18, [1], T0).max_age >= 60.0  # never promises less than a minute
+
+
+def test_every_slot_is_used_and_every_row_is_asked_at_least_as_a_round_robin_would() -> None:
+    """Idle rows with nothing predicted: the sweep asks them in turn, using every slot."""
+    sched = Scheduler(18, range(1, 11), T0)
+    asked = drive(sched, lambda pid, now: "active", T0, 1800)
+    assert sum(len(v) for v in asked.values()) >= 1800 / SLOT - 2
+    for pid in range(1, 11):
+        assert max_gap(asked[pid], T0 + 60, T0 + 1800) <= 10 * SLOT + 1, pid
+
+
+def test_the_sweep_keeps_its_share_when_targets_want_everything() -> None:
+    """Twenty running rows want far more than the budget: the idle rows are still swept
+    at the guaranteed share, oldest first, well within max_age."""
+    ids = list(range(1, 41))
+    sched = Scheduler(18, ids, T0)
+    asked = drive(sched, lambda pid, now: "running" if pid <= 20 else "active", T0, 3 * 3600)
+    idle = range(21, 41)
+    idle_asks = sum(len(asked[pid]) for pid in idle)
+    total = sum(len(v) for v in asked.values())
+    assert idle_asks >= SWEEP_SHARE * total * 0.4  # idle rows are half the list
+    for pid in idle:
+        assert max_gap(asked[pid], T0 + 600, T0 + 3 * 3600) <= sched.sweep_cycle + SLOT, pid
+
+
+def test_quiet_and_predicted_rows_are_swept_last() -> None:
+    """A disabled row changes only by hand: the sweep asks the unpredictable rows first,
+    and the disabled one only when it is a whole sweep cycle old."""
+    sched = Scheduler(18, range(1, 31), T0)
+    asked = drive(sched, lambda pid, now: "not_active" if pid == 1 else "active", T0, 3600)
+    busiest_idle = min(len(asked[pid]) for pid in range(2, 31))
+    assert len(asked[1]) < busiest_idle
+    assert max_gap(asked[1], T0 + 60, T0 + 3600) <= sched.max_age
 
 
 def test_busy_pipelines_are_asked_more_often_than_idle_ones() -> None:
@@ -106,13 +142,13 @@ def test_request_now_goes_first_even_during_backoff() -> None:
     for pid in (1, 2, 3):
         sched.observed(PipelineStatus(pid, "active"), T0)
     sched.failed(2, T0 + 1)
-    assert sched.pick(T0 + 5) is None  # nothing due
-    sched.request_now(2, T0 + 5)
-    pick = sched.pick(T0 + 5)
+    assert sched.pick(T0 + 2) is None  # nothing due (the sweep waits SWEEP_MIN_GAP)
+    sched.request_now(2, T0 + 2)
+    pick = sched.pick(T0 + 2)
     # a person's key press: the budget's reserve, not the queue of automatic traffic
     assert pick is not None and pick.pipeline_id == 2 and pick.priority is Priority.INTERACTIVE
-    sched.observed(PipelineStatus(2, "active"), T0 + 6)
-    assert sched.pick(T0 + 7) is None  # the request was answered
+    sched.observed(PipelineStatus(2, "active"), T0 + 3)
+    assert sched.pick(T0 + 4) is None  # the request was answered
 
 
 def test_only_explicit_requests_go_while_held() -> None:
