@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from kondado_tui import __version__
-from kondado_tui.cli_support import credentials_hint
+from kondado_tui.cli_support import credentials_hint, quiet_library_logs
 from kondado_tui.errors import ApiError, ConfigError, KondadoError, ValidationError
 from kondado_tui.exitcodes import (
     EXIT_API,
@@ -95,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     install_log_redaction()
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.handler is not _open_tui:
+        quiet_library_logs()
     try:
         code: int = args.handler(args)
         return code

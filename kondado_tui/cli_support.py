@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import math
 import os
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+from kondado_tui.api import KondadoClient
+from kondado_tui.budget import RateBudget
+from kondado_tui.clock import SYSTEM_CLOCK, Clock
 from kondado_tui.config import Config, PipelineRefError, load_config, parse_pipeline_ref
 from kondado_tui.durations import DurationError, parse_duration
 from kondado_tui.errors import ApiError, Rejected
 from kondado_tui.exitcodes import EXIT_USAGE
+from kondado_tui.session import command_api
 
 
 def pipeline_arg(text: str) -> int:
@@ -45,6 +53,36 @@ def load_for_command(args: argparse.Namespace, *, require_credentials: bool = Tr
     for warning in config.warnings:
         print(f"kondado-tui: warning: {warning}", file=sys.stderr)
     return config
+
+
+def quiet_library_logs() -> None:
+    """Commands say what happened in their own words (notes, errors, exit status); the
+    core's log lines would repeat it unformatted through logging's last-resort handler.
+    Records still propagate to handlers a calling script installs."""
+    logger = logging.getLogger("kondado_tui")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+
+
+@asynccontextmanager
+async def api_for_command(
+    config: Config, what: str, clock: Clock = SYSTEM_CLOCK
+) -> AsyncIterator[tuple[KondadoClient, RateBudget]]:
+    """`session.command_api`, telling the user first what the budget will make them wait
+    for: a rate-limit lock-out still running (`what` is sent when it ends), or a rate
+    ledger it cannot share with the other kondado-tui processes."""
+    async with command_api(config, clock) as (client, budget):
+        if not budget.shared and budget.note:
+            print(f"kondado-tui: note: {budget.note}", file=sys.stderr)
+        until = budget.locked_until
+        if until is not None:
+            wait = math.ceil(until - clock.now())
+            print(
+                f"kondado-tui: the API locked this key out for going over its rate limit: {what} "
+                f"will be sent when the lock-out ends, in {wait} s (Ctrl-C gives up)",
+                file=sys.stderr,
+            )
+        yield client, budget
 
 
 def config_names(config: Config) -> dict[int, str]:

@@ -3,6 +3,10 @@ traceback, never the token; a refused key or token says where to fix it."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +15,7 @@ from cli_helpers import isolate_dirs, write_config
 
 from kondado_tui.cli import main
 from kondado_tui.exitcodes import EXIT_API
+from kondado_tui.ledger import SqliteLedger
 from kondado_tui.sim import SimServer, SimWorld
 
 TOKEN = "SEEDED-failures-T0KEN-77"
@@ -58,3 +63,46 @@ def test_an_unreachable_api_is_one_line(
     assert any("cannot connect to http://127.0.0.1:9" in line for line in said)
     assert "check key and token" not in err
     assert TOKEN not in out + err and "Traceback" not in err
+
+
+# -- rate-limit lock-outs (found trying the CLI: `run` waited up to a minute in silence,
+# and the budget's log line reached stderr unformatted) ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "what"),
+    [(["run", "2040", "--yes"], "the run"), (["status", "2040"], "the first question")],
+)
+def test_a_command_says_it_waits_for_a_lock_out(
+    tmp_path: Path, sim: SimServer, capsys: pytest.CaptureFixture[str],
+    argv: list[str], what: str,
+) -> None:
+    config = write_config(tmp_path, sim)
+    ledger = SqliteLedger(tmp_path / "ledger.sqlite3")
+    now = time.time()
+    ledger.lock(now, now + 1.5)  # another kondado-tui process was locked out
+    ledger.close()
+    assert main(["--config", str(config), *argv]) == 0
+    err = capsys.readouterr().err
+    assert (f"the API locked this key out for going over its rate limit: {what} will be "
+            "sent when the lock-out ends, in 2 s (Ctrl-C gives up)") in err
+    assert time.time() - now >= 1.4 and len(sim.log) == 1
+
+
+def test_a_rate_limited_status_is_told_once_in_the_commands_words(
+    tmp_path: Path, sim_factory: Callable[..., SimServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real process (pytest's own log handlers would hide logging's last resort)."""
+    isolate_dirs(tmp_path, monkeypatch)
+    sim = sim_factory(world=SimWorld(demo=True), token=TOKEN, rpm=1)
+    config = write_config(tmp_path, sim, [(2040, None), (2051, None)])
+    done = subprocess.run(
+        [sys.executable, "-m", "kondado_tui", "--config", str(config), "status"],
+        capture_output=True, text=True, timeout=60, env={**os.environ},
+    )
+    assert done.returncode == EXIT_API
+    lines = done.stderr.splitlines()
+    assert lines, done.stderr
+    assert all(line.startswith("kondado-tui: ") for line in lines), done.stderr
+    assert "stopped asking: rate limited by the API" in done.stderr
+    assert "Traceback" not in done.stderr and TOKEN not in done.stdout + done.stderr

@@ -14,6 +14,7 @@ from typing import Any
 
 from kondado_tui import paths
 from kondado_tui.cli_support import (
+    api_for_command,
     config_names,
     credentials_hint,
     load_for_command,
@@ -122,9 +123,7 @@ def handle_add(args: argparse.Namespace) -> int:
 
 async def check_pipeline(config: Config, pid: int) -> PipelineStatus:
     """One status request through the shared rate budget: does this pipeline exist for us?"""
-    from kondado_tui.session import command_api
-
-    async with command_api(config) as (client, _):
+    async with api_for_command(config, "the check") as (client, _):
         return await client.get_status(pid, Priority.INTERACTIVE)
 
 

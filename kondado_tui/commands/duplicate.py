@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kondado_tui.cli_support import (
+    api_for_command,
     credentials_hint,
     load_for_command,
     pipeline_label,
@@ -49,7 +50,6 @@ from kondado_tui.duplicate import (
 from kondado_tui.errors import ApiError, ConfigError, KondadoError, RateLimited, Unreachable
 from kondado_tui.models import APP_URL, Priority
 from kondado_tui.sanitize import clean
-from kondado_tui.session import command_api
 
 # Which option sets each field: problems name the option the user typed.
 _OPTION_OF = {
@@ -285,7 +285,7 @@ def _entry(config: Config, pipeline_id: int) -> PipelineEntry | None:
 
 
 async def _send(config: Config, body: dict[str, Any]) -> int:
-    async with command_api(config) as (client, _):
+    async with api_for_command(config, "the new pipeline's request") as (client, _):
         return await client.duplicate(body, Priority.INTERACTIVE)
 
 

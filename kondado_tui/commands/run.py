@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from kondado_tui.cli_support import (
+    api_for_command,
     credentials_hint,
     load_for_command,
     pipeline_arg,
@@ -18,7 +19,6 @@ from kondado_tui.commands.output import confirm
 from kondado_tui.config import Config
 from kondado_tui.errors import ApiError
 from kondado_tui.models import Priority
-from kondado_tui.session import command_api
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -61,5 +61,5 @@ def handle(args: argparse.Namespace) -> int:
 
 
 async def _run(config: Config, pid: int) -> str:
-    async with command_api(config) as (client, _):
+    async with api_for_command(config, "the run") as (client, _):
         return await client.run(pid, Priority.INTERACTIVE)

@@ -19,6 +19,7 @@ from typing import Any
 from kondado_tui.api import KondadoClient
 from kondado_tui.budget import RateBudget
 from kondado_tui.cli_support import (
+    api_for_command,
     config_names,
     credentials_hint,
     duration_arg,
@@ -32,7 +33,7 @@ from kondado_tui.durations import format_age
 from kondado_tui.errors import ApiError, RateLimited, Rejected, Unreachable
 from kondado_tui.models import Observation, PipelineStatus, Priority
 from kondado_tui.sanitize import first_line
-from kondado_tui.session import command_api, open_store
+from kondado_tui.session import open_store
 from kondado_tui.store import HistoryStore
 
 
@@ -109,7 +110,7 @@ async def collect(config: Config, rows: list[Row], max_age: float | None, clock:
         todo = [row for row in rows if row.observation is None]
         if not todo:
             return ""
-        async with command_api(config, clock) as (client, budget):
+        async with api_for_command(config, "the first question", clock) as (client, budget):
             return await _ask_each(config, client, budget, todo, store, clock)
     finally:
         if store is not None:
