@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import sys
 from collections.abc import Sequence
 
@@ -97,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.handler is not _open_tui:
         quiet_library_logs()
+        _never_fail_on_encoding()
     try:
         code: int = args.handler(args)
         return code
@@ -121,6 +123,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_BUG
+
+
+def _never_fail_on_encoding() -> None:
+    """A terminal or file whose encoding lacks a glyph (✖, ▶, —) gets '?' for it, not a
+    UnicodeEncodeError (a latin-1 locale, PYTHONIOENCODING=ascii). JSON is ASCII anyway."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="replace")
 
 
 def run() -> None:

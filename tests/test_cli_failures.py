@@ -106,3 +106,18 @@ def test_a_rate_limited_status_is_told_once_in_the_commands_words(
     assert all(line.startswith("kondado-tui: ") for line in lines), done.stderr
     assert "stopped asking: rate limited by the API" in done.stderr
     assert "Traceback" not in done.stderr and TOKEN not in done.stdout + done.stderr
+
+
+def test_an_output_encoding_without_the_glyphs_gets_question_marks(
+    tmp_path: Path, sim: SimServer
+) -> None:
+    """Found trying the CLI: PYTHONIOENCODING=ascii (or a latin-1 locale) was exit 70."""
+    config = write_config(tmp_path, sim, [(2040, None), (2071, "Events — Redshift")])
+    done = subprocess.run(
+        [sys.executable, "-m", "kondado_tui", "--config", str(config), "status"],
+        capture_output=True, timeout=60, env={**os.environ, "PYTHONIOENCODING": "ascii"},
+    )
+    assert done.returncode == 1, done.stderr  # 2071 is blocked in the demo account
+    out = done.stdout.decode("ascii")
+    assert "? active" in out and "Events ? Redshift" in out
+    assert done.stderr == b""
