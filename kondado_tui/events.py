@@ -5,10 +5,11 @@ The poller calls one callback with these; the TUI turns each into a Textual mess
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 
-from kondado_tui.errors import FailureKind
+from kondado_tui.errors import ApiError, FailureKind, Rejected
 from kondado_tui.models import Observation
 
 
@@ -55,6 +56,46 @@ class StatusObserved:
         )
 
 
+class Refusal(Enum):
+    """Why the API will not give one pipeline's status while it answers for others.
+    No status will come until someone fixes the id or the token's rights."""
+
+    NOT_FOUND = "not_found"  # no such pipeline for this key (deleted, or a wrong id)
+    NO_ACCESS = "no_access"  # the credentials work, but this token may not see it
+    REFUSED = "refused"  # another refusal of this pipeline: the API's text says why
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+# Wordings seen for a missing pipeline: "Pipeline not found", "PIPELINE_NOT_FOUND",
+# "No pipeline 12 in this account", "no such pipeline", "does not exist", "unknown pipeline".
+_NOT_FOUND_TEXT = re.compile(
+    r"not[\s_-]*found|no[\s_-]+such|does\s*n[o']?t\s+exist|unknown[\s_-]+pipeline"
+    r"|\bno\s+pipeline\b",
+    re.IGNORECASE,
+)
+
+
+def refusal_of(exc: ApiError, *, credentials_work: bool = False) -> Refusal | None:
+    """What a failure to ask about one pipeline says about that pipeline (None: nothing,
+    e.g. a timeout or an unreadable answer: the next ask may work).
+
+    The one place refusals are classified, from the HTTP status and the API's error text
+    (any wording). An auth-looking refusal (401, 403, "permission", "token") is only
+    NO_ACCESS once other pipelines answered with the same credentials
+    (`credentials_work`); before that it may be the credentials that are wrong.
+    """
+    if not isinstance(exc, Rejected):
+        return None
+    if exc.http_status == 404 or _NOT_FOUND_TEXT.search(f"{exc.error} {exc.message}"):
+        return Refusal.NOT_FOUND
+    if exc.auth or exc.http_status in (401, 403):
+        return Refusal.NO_ACCESS if credentials_work else None
+    return Refusal.REFUSED
+
+
 @dataclass(frozen=True)
 class PipelineFailed:
     """Asking about one pipeline failed (the others may be fine)."""
@@ -65,7 +106,22 @@ class PipelineFailed:
     at: float
     # The API refused this pipeline as if the credentials were wrong while other
     # pipelines answer with the same ones: the token cannot see this pipeline.
+    # Kept for older readers: the same as `refusal is Refusal.NO_ACCESS`.
     access_denied: bool = False
+    # Set when the API refused this pipeline for good (not found, no access, ...);
+    # None for a passing failure (timeout, 5xx, unreadable answer).
+    refusal: Refusal | None = None
+    # When this refusal was first met (earlier than `at` when it repeats, or when it
+    # comes from history after a restart); None for a passing failure.
+    since: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.access_denied and self.refusal is None:
+            object.__setattr__(self, "refusal", Refusal.NO_ACCESS)
+        if self.refusal is Refusal.NO_ACCESS:
+            object.__setattr__(self, "access_denied", True)
+        if self.refusal is not None and self.since is None:
+            object.__setattr__(self, "since", self.at)
 
 
 @dataclass(frozen=True)

@@ -14,16 +14,18 @@ freshness benchmark drives `step()` in virtual time, so it measures this very co
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from kondado_tui.clock import Clock
 from kondado_tui.errors import (
     ApiError,
     BadAnswer,
+    FailureKind,
     RateLimited,
     Rejected,
     Unreachable,
@@ -34,7 +36,9 @@ from kondado_tui.events import (
     HealthChanged,
     PipelineFailed,
     PollerEvent,
+    Refusal,
     StatusObserved,
+    refusal_of,
 )
 from kondado_tui.models import Observation, PipelineStatus, Priority
 from kondado_tui.redact import redact
@@ -112,6 +116,28 @@ class HistoryLike(Protocol):
         limit: int | None = None,
     ) -> list[Transition]: ...
 
+    def record_refusal(
+        self, pipeline_id: int, refusal: Refusal, message: str, at: float
+    ) -> bool: ...
+
+    def refusals(self, ids: Iterable[int] | None = None) -> Mapping[int, RefusalLike]: ...
+
+
+class RefusalLike(Protocol):
+    """What the poller reads of `store.StoredRefusal`."""
+
+    @property
+    def refusal(self) -> Refusal: ...
+
+    @property
+    def message(self) -> str: ...
+
+    @property
+    def since(self) -> float: ...
+
+    @property
+    def last_at(self) -> float: ...
+
 
 class Poller:
     def __init__(
@@ -143,6 +169,10 @@ class Poller:
         self._doubt: Rejected | None = None
         self._suspects: dict[int, tuple[Rejected, float]] = {}
         self._retry_at: float | None = None  # global: nothing is asked before then
+        # Pipelines the API refuses to describe: how, and since when (until one answers);
+        # and the refusals history has not been told yet.
+        self._refused: dict[int, tuple[Refusal, float]] = {}
+        self._unstored: list[PipelineFailed] = []
         self._connection = Connection.STARTING
         self._message = STARTING_MESSAGE
         self._from_history: set[int] = set()  # seeded rows the API has not confirmed yet
@@ -209,6 +239,7 @@ class Poller:
         kept = set(self._scheduler.pipeline_ids)
         self._observations = {p: o for p, o in self._observations.items() if p in kept}
         self._from_history &= kept
+        self._refused = {p: r for p, r in self._refused.items() if p in kept}
         self._publish()
         self._replan()
 
@@ -294,6 +325,7 @@ class Poller:
             await self._ask(pick)
             now = self._clock.now()
             wake_at, _ = self._plan(now)  # kept for the next turn; also the health's next
+        await self._store_refusals()
         self._internal.reset()
         self._publish()
         return wake_at
@@ -368,6 +400,7 @@ class Poller:
         previous = self._observations.get(pid)
         self._observations[pid] = observation
         self._from_history.discard(pid)
+        self._refused.pop(pid, None)
         self._answered()
         self._credentials_work()
         self._last_success_at = at
@@ -406,6 +439,19 @@ class Poller:
             self._observations[pid] = observation
             self._from_history.add(pid)
             self._emit(StatusObserved(pid, observation, None, since))
+        try:
+            refused = await asyncio.to_thread(store.refusals, ids)
+        except Exception as exc:
+            log.warning("history: could not read the refusals: %s", _describe(exc))
+            return
+        for pid, stored in refused.items():
+            if pid in self._refused or pid not in ids:
+                continue
+            # Refused when last asked: say so (and since when) until it is asked again.
+            self._refused[pid] = (stored.refusal, stored.since)
+            self._emit(PipelineFailed(pid, FailureKind.REJECTED, stored.message,
+                                      stored.last_at, refusal=stored.refusal,
+                                      since=stored.since))
 
     # -- failures and health -----------------------------------------------------------
 
@@ -465,19 +511,51 @@ class Poller:
         for pid, (exc, at) in suspects.items():
             if pid not in listed:
                 continue
+            refusal = refusal_of(exc, credentials_work=True) or Refusal.NO_ACCESS
+            if refusal is Refusal.NOT_FOUND:
+                what = f"pipeline {pid} does not exist for this token: check the ID"
+            else:
+                what = (f"this token cannot see pipeline {pid}: check the ID, or the "
+                        "token's access in the Kondado app")
             message = (
                 f"{exc.message} — other pipelines answer with the same key and token, so "
-                f"this token cannot see pipeline {pid}: check the ID, or the token's access "
-                "in the Kondado app"
+                f"{what}"
             )
             log.info("pipeline %d: %s", pid, message)
-            self._emit(PipelineFailed(pid, exc.kind, message, at, access_denied=True))
+            self._refuse(PipelineFailed(pid, exc.kind, message, at, refusal=refusal))
 
     def _pipeline_failed(self, pid: int, exc: ApiError) -> None:
         now = self._clock.now()
         self._scheduler.failed(pid, now, exc.message)
         log.info("pipeline %d: %s", pid, exc.message)
-        self._emit(PipelineFailed(pid, exc.kind, exc.message, now))
+        refusal = refusal_of(exc)
+        if refusal is None:
+            self._emit(PipelineFailed(pid, exc.kind, exc.message, now))
+        else:
+            self._refuse(PipelineFailed(pid, exc.kind, exc.message, now, refusal=refusal))
+
+    def _refuse(self, failure: PipelineFailed) -> None:
+        """Tell front ends (with since when this refusal has lasted) and history."""
+        pid, refusal = failure.pipeline_id, failure.refusal
+        assert refusal is not None
+        known = self._refused.get(pid)
+        since = known[1] if known is not None and known[0] is refusal else failure.at
+        self._refused[pid] = (refusal, since)
+        failure = dataclasses.replace(failure, since=since)
+        self._unstored.append(failure)
+        self._emit(failure)
+
+    async def _store_refusals(self) -> None:
+        pending, self._unstored = self._unstored, []
+        if self._store is None:
+            return
+        for failure in pending:
+            assert failure.refusal is not None
+            try:
+                await asyncio.to_thread(self._store.record_refusal, failure.pipeline_id,
+                                        failure.refusal, failure.message, failure.at)
+            except Exception as exc:  # history is a convenience: monitoring goes on
+                log.warning("history: could not record a refusal: %s", _describe(exc))
 
     def _rate_limited(self, exc: RateLimited) -> None:
         now = self._clock.now()
@@ -583,4 +661,4 @@ def _describe(exc: BaseException) -> str:
     return redact(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
 
 
-__all__ = ["HistoryLike", "PollBudget", "Poller", "StatusClient"]
+__all__ = ["HistoryLike", "PollBudget", "Poller", "RefusalLike", "StatusClient"]

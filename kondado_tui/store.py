@@ -24,9 +24,11 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from kondado_tui.clock import SYSTEM_CLOCK, Clock
+from kondado_tui.events import Refusal
 from kondado_tui.models import KNOWN_STATUSES, Observation, PipelineStatus
 from kondado_tui.redact import redact
 from kondado_tui.timeline import (
@@ -40,11 +42,14 @@ from kondado_tui.timeline import (
     summarize,
 )
 
-__all__ = ["SCHEMA_VERSION", "HistoryStore", "RunSummary", "Transition"]
+__all__ = ["SCHEMA_VERSION", "HistoryStore", "RunSummary", "StoredRefusal", "Transition"]
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+# 1: transitions and last observations. 2: refusals (a pipeline the API refused to
+# describe: not found, no access), as transitions with `refusal` set and the current
+# refusal per pipeline. A format-1 file is upgraded in place when opened.
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT = 5.0  # seconds a write waits for another process's write
 PRUNE_EVERY = 500  # writes between two retention passes
 RAW_MSG_LIMIT = 16_000  # characters kept of a raw_msg (they can be whole stack traces)
@@ -65,7 +70,8 @@ CREATE TABLE IF NOT EXISTS transitions (
     raw_msg TEXT,
     is_running INTEGER NOT NULL,
     is_active INTEGER NOT NULL,
-    is_blocked INTEGER NOT NULL
+    is_blocked INTEGER NOT NULL,
+    refusal TEXT
 );
 CREATE INDEX IF NOT EXISTS transitions_by_pipeline ON transitions (pipeline_id, at);
 CREATE INDEX IF NOT EXISTS transitions_by_time ON transitions (at);
@@ -82,12 +88,29 @@ CREATE TABLE IF NOT EXISTS last_observations (
     observed_at REAL NOT NULL,
     since REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS refusals (
+    pipeline_id INTEGER PRIMARY KEY,
+    refusal TEXT NOT NULL,
+    message TEXT,
+    since REAL NOT NULL,
+    last_at REAL NOT NULL
+);
 """
 
 _TRANSITION_COLUMNS = (
     "pipeline_id, at, from_status, to_status, raw_msg, previous_seen_at, "
-    "is_running, is_active, is_blocked"
+    "is_running, is_active, is_blocked, refusal"
 )
+
+
+@dataclass(frozen=True)
+class StoredRefusal:
+    """The API refuses to describe a pipeline: how, since when, and when last asked."""
+
+    refusal: Refusal
+    message: str
+    since: float
+    last_at: float
 
 
 class _SetAside(Exception):
@@ -164,6 +187,38 @@ class HistoryStore:
             if self._writes % PRUNE_EVERY == 0:
                 self._prune()
             return changed
+
+    def record_refusal(
+        self, pipeline_id: int, refusal: Refusal, message: str, at: float
+    ) -> bool:
+        """Remember that the API refused this pipeline at `at`; True when the refusal
+        begins (a transition into it is recorded), False when it goes on (or is older
+        than an answer another process stored). The next `record` of an answer ends it."""
+        text = _stored_msg(message)
+        with self._lock:
+            try:
+                with self._write() as conn:
+                    changed = self._refuse(conn, pipeline_id, refusal, text, at)
+            except sqlite3.Error as exc:
+                self._trouble["write"] = (f"History could not be saved ({_reason(exc)}); "
+                                          "the monitor goes on without it.")
+                return False
+            self._trouble.pop("write", None)
+            self._seen.pop(pipeline_id, None)  # the next answer is a transition
+            return changed
+
+    def refusals(self, ids: Iterable[int] | None = None) -> dict[int, StoredRefusal]:
+        """Pipelines the API refuses to describe now (as last asked), and since when."""
+        sql = "SELECT pipeline_id, refusal, message, since, last_at FROM refusals"
+        found: dict[int, StoredRefusal] = {}
+        for pid, refusal, message, since, last_at in self._select_ids(sql, ids):
+            kind = _refusal(refusal)
+            if kind is not None:
+                found[_int(pid)] = StoredRefusal(
+                    kind, "" if message is None else str(message), _float(since),
+                    _float(last_at),
+                )
+        return found
 
     def last_observations(
         self, ids: Iterable[int] | None = None
@@ -289,11 +344,18 @@ class HistoryStore:
             (pid,),
         ).fetchone()
         flags = (int(status.is_running), int(status.is_active), int(status.is_blocked))
+        refused = conn.execute(
+            "SELECT refusal, last_at FROM refusals WHERE pipeline_id = ?", (pid,)
+        ).fetchone()
+        if refused is not None and obs.observed_at >= refused[1]:
+            # It answers again: the refusal is over, whatever it answers.
+            conn.execute("DELETE FROM refusals WHERE pipeline_id = ?", (pid,))
+            row = (refused[0], None, refused[1])
         if row is not None:
             old_status, old_msg, observed_at = row
             if observed_at - STALE_RACE_WINDOW < obs.observed_at < observed_at:
                 return False
-            if (old_status, old_msg) == (status.status, raw_msg):
+            if refused is None and (old_status, old_msg) == (status.status, raw_msg):
                 conn.execute(
                     "UPDATE last_observations SET observed_at = ?, is_running = ?, "
                     "is_active = ?, is_blocked = ? WHERE pipeline_id = ?",
@@ -315,6 +377,44 @@ class HistoryStore:
             "is_running, is_active, is_blocked, observed_at, since) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (pid, status.status, raw_msg, *flags, obs.observed_at, obs.observed_at),
+        )
+        return True
+
+    def _refuse(
+        self, conn: sqlite3.Connection, pid: int, refusal: Refusal, message: str | None,
+        at: float,
+    ) -> bool:
+        current = conn.execute(
+            "SELECT refusal, last_at FROM refusals WHERE pipeline_id = ?", (pid,)
+        ).fetchone()
+        last = conn.execute(
+            "SELECT status, observed_at FROM last_observations WHERE pipeline_id = ?", (pid,)
+        ).fetchone()
+        if last is not None and at < last[1]:
+            return False  # another process saw an answer later
+        if current is not None and current[0] == refusal.value:
+            conn.execute(
+                "UPDATE refusals SET last_at = MAX(last_at, ?), message = ? "
+                "WHERE pipeline_id = ?",
+                (at, message, pid),
+            )
+            return False
+        if current is not None:
+            from_status, previous = str(current[0]), float(current[1])
+        elif last is not None:
+            from_status, previous = str(last[0]), float(last[1])
+        else:
+            from_status, previous = None, None
+        conn.execute(
+            "INSERT INTO transitions (pipeline_id, at, previous_seen_at, from_status, "
+            "to_status, raw_msg, is_running, is_active, is_blocked, refusal) "
+            "VALUES (?, ?, ?, ?, ?, ?, 0, 1, 0, ?)",
+            (pid, at, previous, from_status, refusal.value, message, refusal.value),
+        )
+        conn.execute(
+            "INSERT OR REPLACE INTO refusals (pipeline_id, refusal, message, since, last_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (pid, refusal.value, message, at, at),
         )
         return True
 
@@ -483,10 +583,7 @@ class HistoryStore:
                 # Another process may have created it since we looked.
                 version = int(conn.execute("PRAGMA user_version").fetchone()[0])
                 if version < SCHEMA_VERSION:
-                    for statement in _SCHEMA.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
-                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                    _upgrade(conn)
                 conn.execute("COMMIT")
             except BaseException:
                 with contextlib.suppress(sqlite3.Error):
@@ -536,10 +633,7 @@ class HistoryStore:
                 "keeps its history in memory only."
             )
         conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-        for statement in _SCHEMA.split(";"):
-            if statement.strip():
-                conn.execute(statement)
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        _upgrade(conn)
         self.persistent = False
         return conn
 
@@ -548,6 +642,28 @@ class HistoryStore:
         if text not in self._notes:
             self._notes.append(text)
             del self._notes[:-3]  # the first problem and the latest ones are enough
+
+
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """Bring an empty or older file to `SCHEMA_VERSION` (inside the caller's transaction).
+    Format 1 lacks `transitions.refusal` and the `refusals` table; its rows stay as they
+    are (NULL: an answer)."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "transitions" in tables:
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(transitions)")}
+        if "refusal" not in columns:
+            conn.execute("ALTER TABLE transitions ADD COLUMN refusal TEXT")
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _refusal(value: object) -> Refusal | None:
+    try:
+        return Refusal(value)
+    except ValueError:
+        return None  # written by a newer version: shown as its status text
 
 
 def _stored_msg(raw_msg: str | None) -> str | None:
@@ -561,7 +677,7 @@ def _stored_msg(raw_msg: str | None) -> str | None:
 
 
 def _transition(row: tuple[object, ...]) -> Transition:
-    pid, at, from_status, to_status, raw_msg, previous, running, active, blocked = row
+    pid, at, from_status, to_status, raw_msg, previous, running, active, blocked, refused = row
     return Transition(
         pipeline_id=_int(pid),
         at=_float(at),
@@ -572,6 +688,7 @@ def _transition(row: tuple[object, ...]) -> Transition:
         is_running=bool(running),
         is_active=bool(active),
         is_blocked=bool(blocked),
+        refusal=None if refused is None else _refusal(refused),
     )
 
 

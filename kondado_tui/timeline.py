@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from kondado_tui.events import Refusal
 from kondado_tui.models import PipelineStatus, Severity, status_kind
 
 
@@ -36,6 +37,9 @@ class Transition:
     is_running: bool = False
     is_active: bool = True
     is_blocked: bool = False
+    # Set when the API refused to describe the pipeline from `at` on (not found, no
+    # access): `to_status` then holds `refusal.value` and `raw_msg` the API's text.
+    refusal: Refusal | None = None
 
     @property
     def status(self) -> PipelineStatus:
