@@ -40,6 +40,7 @@ ENV_TOKEN = "KONDADO_TOKEN"
 ENV_BASE_URL = "KONDADO_BASE_URL"
 NEW_FILE_MODE = 0o600
 APP_PIPELINE_URL = re.compile(r"^/pipelines/([0-9]+)(?:/.*)?$")
+MAX_PIPELINE_ID = 2**63 - 1  # what the history (SQLite INTEGER) can hold
 
 
 # -- the contract ----------------------------------------------------------------------
@@ -457,8 +458,9 @@ def _pipelines(reader: _Reader, raw: Any) -> tuple[PipelineEntry, ...]:
                                "add id = <the number at the end of the pipeline's app URL>",
                                index)
         pid = item["id"]
-        if pid <= 0:
-            raise reader.error("pipelines.id", f"{pid} is not a positive integer",
+        if not 0 < pid <= MAX_PIPELINE_ID:
+            problem = "is too large" if pid > 0 else "is not a positive integer"
+            raise reader.error("pipelines.id", f"{pid} {problem}",
                                "use the number at the end of the pipeline's app URL", index)
         if pid in seen:
             raise reader.error("pipelines.id", f"pipeline {pid} is listed twice (entries "
@@ -679,6 +681,8 @@ def parse_pipeline_ref(text: str) -> int:
     example = "e.g. 2040 or https://app.kondado.com.br/pipelines/2040"
     if re.fullmatch(r"#?[0-9]+", ref):
         pid = int(ref.lstrip("#"))
+        if pid > MAX_PIPELINE_ID:
+            raise PipelineRefError(f"'{shown}' is too large for a pipeline id ({example})")
         if pid <= 0:
             raise PipelineRefError(f"'{shown}': a pipeline id is a positive integer ({example})")
         return pid
@@ -695,7 +699,7 @@ def parse_pipeline_ref(text: str) -> int:
         and match
     ):
         pid = int(match.group(1))
-        if pid > 0:
+        if 0 < pid <= MAX_PIPELINE_ID:
             return pid
     raise PipelineRefError(
         f"'{shown}' is not a pipeline id or a Kondado pipeline URL ({example})"
