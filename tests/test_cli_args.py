@@ -14,6 +14,7 @@ import pytest
 from cli_helpers import isolate_dirs, write_config
 
 from kondado_tui.cli import main
+from kondado_tui.config import MAX_PIPELINE_ID
 from kondado_tui.exitcodes import EXIT_USAGE
 from kondado_tui.sim import SimServer, SimWorld
 
@@ -25,6 +26,9 @@ BAD = (
     ("https://example.com/pipelines/3", "is not a pipeline id or a Kondado pipeline URL"),
     ("https://app.kondado.com.br/pipelines/0", "is not a pipeline id"),
     ("2040\x1b]0;owned\x07", "is not a pipeline id"),
+    # found trying the CLI: `history 99999999999999999999999` was exit 70 (OverflowError)
+    ("99999999999999999999999", "'99999999999999999999999' is too large for a pipeline id"),
+    ("https://app.kondado.com.br/pipelines/99999999999999999999999", "is not a pipeline id"),
 )
 
 
@@ -110,3 +114,22 @@ def test_sim_takes_no_config_options(capsys: pytest.CaptureFixture[str]) -> None
         main(["sim", "--config", "x"])
     assert exited.value.code == EXIT_USAGE
     assert "unrecognized arguments: --config x" in capsys.readouterr().err
+
+
+def test_the_largest_id_the_history_holds_is_accepted(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--config", str(config), "status"]) == 0  # the history file exists
+    capsys.readouterr()
+    assert main(["--config", str(config), "history", str(MAX_PIPELINE_ID), "--json"]) == 0
+    assert capsys.readouterr().out.strip() == "[]"
+
+
+def test_a_config_id_too_large_for_the_history_is_a_config_error(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config.write_text(config.read_text().replace("id = 2040", f"id = {MAX_PIPELINE_ID + 1}"))
+    assert main(["--config", str(config), "history"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"pipelines[1].id: {MAX_PIPELINE_ID + 1} is too large" in err
+    assert "Traceback" not in err and "unexpected" not in err
