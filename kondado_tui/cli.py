@@ -87,6 +87,16 @@ def _add_global_options(parser: argparse.ArgumentParser, *, after_command: bool)
 
 
 def _open_tui(args: argparse.Namespace) -> int:
+    # The dashboard reads keys from stdin and draws on stderr: from cron or a pipe it
+    # would wait forever, writing escape sequences into a log.
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        print(
+            "kondado-tui: the dashboard needs a terminal (standard input and standard error "
+            "are not one here); from scripts and cron use 'kondado-tui status' "
+            "(see 'kondado-tui --help' for every command)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     from kondado_tui.ui.launch import launch
 
     return launch(args)

@@ -14,7 +14,7 @@ import pytest
 from cli_helpers import isolate_dirs, write_config
 
 from kondado_tui.cli import main
-from kondado_tui.exitcodes import EXIT_API
+from kondado_tui.exitcodes import EXIT_API, EXIT_USAGE
 from kondado_tui.ledger import SqliteLedger
 from kondado_tui.sim import SimServer, SimWorld
 
@@ -121,3 +121,21 @@ def test_an_output_encoding_without_the_glyphs_gets_question_marks(
     out = done.stdout.decode("ascii")
     assert "? active" in out and "Events ? Redshift" in out
     assert done.stderr == b""
+
+
+@pytest.mark.parametrize("argv", [[], ["--demo"]], ids=["dashboard", "demo"])
+def test_the_dashboard_without_a_terminal_says_so_and_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str]
+) -> None:
+    """Found trying the CLI: `kondado-tui </dev/null` drew the dashboard into stderr and
+    waited for keys forever (from cron: a hung job and escape sequences in its mail)."""
+    isolate_dirs(tmp_path, monkeypatch)
+    done = subprocess.run(
+        [sys.executable, "-m", "kondado_tui", *argv], stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=30,
+    )
+    assert done.returncode == EXIT_USAGE
+    assert done.stdout == ""
+    assert done.stderr.startswith("kondado-tui: the dashboard needs a terminal")
+    assert "kondado-tui status" in done.stderr and "\x1b" not in done.stderr
+    assert done.stderr.count("\n") == 1
