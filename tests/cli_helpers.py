@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from kondado_tui.sim import SimServer
+from kondado_tui.sim import SimServer, SimWorld
 
 Entry = tuple[int, str | None]  # (id, name or None)
+
+# `duplicate` of the demo account's 2040 that the simulator accepts, sent without asking.
+DUPLICATE = ["--from", "2040", "--src", "5052", "--dest", "7002", "--table", "=outlet_orders",
+             "--table", "line_items=outlet_line_items", "--table", "customers=outlet_customers",
+             "--table", "fulfillments=outlet_fulfillments", "--yes", "--no-save"]
+
+
+def demo_sim(sim_factory: Callable[..., SimServer], tmp_path: Path,
+             monkeypatch: pytest.MonkeyPatch, **options: Any) -> SimServer:
+    """The demo account (2040 active, 2071 blocked, ...), rate limits off unless
+    `options` say otherwise; the process's state and config defaults kept in tmp."""
+    isolate_dirs(tmp_path, monkeypatch)
+    return sim_factory(world=SimWorld(demo=True), **{"rate_limit": False, **options})
 
 
 def isolate_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cli_helpers import isolate_dirs, write_config
+from cli_helpers import demo_sim, write_config
 
 from kondado_tui.cli import main
 from kondado_tui.config import MAX_PIPELINE_ID
 from kondado_tui.exitcodes import EXIT_USAGE
-from kondado_tui.sim import SimServer, SimWorld
+from kondado_tui.sim import SimServer
 
 COMMANDS = (["status"], ["run", "--yes"], ["history"], ["add"], ["remove"])
 BAD = (
@@ -33,14 +33,9 @@ BAD = (
 
 
 @pytest.fixture
-def sim(sim_factory: Callable[..., SimServer]) -> SimServer:
-    """The demo account (pipeline 2040 exists), rate limits off."""
-    return sim_factory(world=SimWorld(demo=True), rate_limit=False)
-
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    isolate_dirs(tmp_path, monkeypatch)
+def sim(sim_factory: Callable[..., SimServer], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> SimServer:
+    return demo_sim(sim_factory, tmp_path, monkeypatch)
 
 
 @pytest.fixture

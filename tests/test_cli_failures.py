@@ -11,17 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cli_helpers import isolate_dirs, write_config
+from cli_helpers import DUPLICATE, demo_sim, isolate_dirs, write_config
 
 from kondado_tui.cli import main
 from kondado_tui.exitcodes import EXIT_API, EXIT_USAGE
 from kondado_tui.ledger import SqliteLedger
-from kondado_tui.sim import SimServer, SimWorld
+from kondado_tui.sim import SimServer
 
 TOKEN = "SEEDED-failures-T0KEN-77"
-DUPLICATE = ["--from", "2040", "--src", "5052", "--dest", "7002", "--table", "=outlet_orders",
-             "--table", "line_items=outlet_line_items", "--table", "customers=outlet_customers",
-             "--table", "fulfillments=outlet_fulfillments", "--yes", "--no-save"]
 COMMANDS = {
     "status": ["status"],
     "status-json": ["status", "--json"],
@@ -34,8 +31,7 @@ COMMANDS = {
 @pytest.fixture
 def sim(sim_factory: Callable[..., SimServer], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> SimServer:
-    isolate_dirs(tmp_path, monkeypatch)
-    return sim_factory(world=SimWorld(demo=True), token=TOKEN, rate_limit=False)
+    return demo_sim(sim_factory, tmp_path, monkeypatch, token=TOKEN)
 
 
 @pytest.mark.parametrize("argv", COMMANDS.values(), ids=COMMANDS.keys())
@@ -93,8 +89,7 @@ def test_a_rate_limited_status_is_told_once_in_the_commands_words(
     tmp_path: Path, sim_factory: Callable[..., SimServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A real process (pytest's own log handlers would hide logging's last resort)."""
-    isolate_dirs(tmp_path, monkeypatch)
-    sim = sim_factory(world=SimWorld(demo=True), token=TOKEN, rpm=1)
+    sim = demo_sim(sim_factory, tmp_path, monkeypatch, token=TOKEN, rate_limit=True, rpm=1)
     config = write_config(tmp_path, sim, [(2040, None), (2051, None)])
     done = subprocess.run(
         [sys.executable, "-m", "kondado_tui", "--config", str(config), "status"],

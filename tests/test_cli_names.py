@@ -11,22 +11,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cli_helpers import isolate_dirs, write_config
+from cli_helpers import DUPLICATE, demo_sim, write_config
 
 from kondado_tui.cli import main
-from kondado_tui.sim import SimServer, SimWorld
+from kondado_tui.sim import SimServer
 
 ENTRIES = ((2040, None), (2051, "Sessions"))
-DUPLICATE = ["--from", "2040", "--src", "5052", "--dest", "7002", "--table", "=outlet_orders",
-             "--table", "line_items=outlet_line_items", "--table", "customers=outlet_customers",
-             "--table", "fulfillments=outlet_fulfillments", "--yes", "--no-save"]
 
 
 @pytest.fixture
 def config(tmp_path: Path, sim_factory: Callable[..., SimServer],
            monkeypatch: pytest.MonkeyPatch) -> Path:
-    isolate_dirs(tmp_path, monkeypatch)
-    sim = sim_factory(world=SimWorld(demo=True), rate_limit=False)
+    sim = demo_sim(sim_factory, tmp_path, monkeypatch)
     return write_config(tmp_path, sim, ENTRIES)
 
 

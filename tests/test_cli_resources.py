@@ -10,25 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_helpers import isolate_dirs, write_config
+from cli_helpers import DUPLICATE, demo_sim, write_config
 
 from kondado_tui.cli import main
-from kondado_tui.sim import SimServer, SimWorld
+from kondado_tui.sim import SimServer
 from kondado_tui.store import HistoryStore
-
-DUPLICATE = ["--from", "2040", "--src", "5052", "--dest", "7002", "--table", "=outlet_orders",
-             "--table", "line_items=outlet_line_items", "--table", "customers=outlet_customers",
-             "--table", "fulfillments=outlet_fulfillments", "--yes", "--no-save"]
 
 
 @pytest.fixture
-def demo(sim_factory: Callable[..., SimServer]) -> SimServer:
-    return sim_factory(world=SimWorld(demo=True), rate_limit=False)
-
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    isolate_dirs(tmp_path, monkeypatch)
+def demo(sim_factory: Callable[..., SimServer], tmp_path: Path,
+         monkeypatch: pytest.MonkeyPatch) -> SimServer:
+    return demo_sim(sim_factory, tmp_path, monkeypatch)
 
 
 @pytest.fixture
