@@ -16,6 +16,10 @@ read from the pty's master side (what would cross an SSH connection).
    nothing, and a full repaint of the screen.
 3. The same pipeline switching to `not_active`: it sorts to the bottom of the table, so
    every row below its old place moves up one line (a legitimate repaint of the table).
+4. A run starting and ending in the middle of the table: the cursor goes down to the
+   11th row (so the dashboard asks it every 10 s), which switches to `running`, then
+   back to `active`. Busy and ok rows share a group of the default sort, so neither
+   moves the row (before that grouping, each jumped it to the top and back).
 """
 
 from __future__ import annotations
@@ -65,10 +69,11 @@ class ControlledWorld(SimWorld):
             return [t for t, p, s in self._served if p == pid and status in (None, s)]
 
 
-def wait_served(world: ControlledWorld, pid: int, status: str, timeout: float) -> float:
+def wait_served(world: ControlledWorld, pid: int, status: str, timeout: float,
+                since: float = 0.0) -> float:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        times = world.served(pid, status)
+        times = [t for t in world.served(pid, status) if t >= since]
         if times:
             return times[0]
         time.sleep(0.05)
@@ -114,6 +119,18 @@ def main() -> int:
             world.set_status(focused, "not_active")
             served = wait_served(world, focused, "not_active", 60)
             move = burst(child, served)
+
+            middle = sorted((i for i in ids if i != focused), key=_pty.pipeline_name)[10]
+            time.sleep(1)
+            child.write(b"j" * 10)
+            time.sleep(1)
+            world.set_status(middle, "running")
+            served = wait_served(world, middle, "running", 60)
+            run_starts = burst(child, served)
+            time.sleep(1)
+            switched = time.monotonic()
+            world.set_status(middle, "active")
+            run_ends = burst(child, wait_served(world, middle, "active", 60, since=switched))
             alive = child.alive
         finally:
             child.stop()
@@ -129,6 +146,9 @@ def main() -> int:
          f"{no_change[0]} B", str(no_change[1])],
         ["one status change, row stays in place", f"{change[0]} B", str(change[1])],
         ["one status change, row moves to the bottom", f"{move[0]} B", str(move[1])],
+        ["a run starts on the 11th row (active -> running)", f"{run_starts[0]} B",
+         str(run_starts[1])],
+        ["the run ends (running -> active)", f"{run_ends[0]} B", str(run_ends[1])],
         ["first full screen, for scale", f"{full[0]} B", str(full[1])],
     ]
     table = _pty.markdown_table(["what", "bytes to the terminal", "screen rows painted"], rows)
