@@ -2,6 +2,8 @@
 
     python benchmarks/freshness.py            # one simulated day, 10, 50 and 200 pipelines
     python benchmarks/freshness.py --quick    # a few simulated hours, in seconds
+    python benchmarks/freshness.py --seeds 7,11,23   # several accounts: the spread too
+    python benchmarks/freshness.py --why      # also: where our requests went, and why
 
 Everything runs in virtual time, in process: the simulator's lifecycle model (`SimWorld`)
 behind a tiny client that answers `get_status` from `world.status`, the real `RateBudget`
@@ -12,7 +14,8 @@ requests at the same times.
 
 For every true change in the world's ground-truth transition log, the delay until the
 monitor first saw the new state is measured; a change overwritten before any request saw
-it is a miss. Results go to stdout and to benchmarks/results/freshness.md.
+it is a miss. "Oldest row" is the longest any pipeline went unasked (after the first
+ten minutes). Results go to stdout and to benchmarks/results/freshness.md.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import itertools
 import random
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +40,7 @@ from kondado_tui.errors import ApiError, Rejected
 from kondado_tui.events import PollerEvent, StatusObserved
 from kondado_tui.models import PipelineStatus, Priority, status_kind
 from kondado_tui.poller import Poller
+from kondado_tui.schedule import Pick
 from kondado_tui.sim import SimWorld, Transition
 from kondado_tui.sim import catalogue as cat
 from kondado_tui.sim.world import Plan
@@ -88,6 +93,8 @@ class Trace:
     )
     run_requests: list[tuple[float, int]] = field(default_factory=list)  # accepted runs
     requests: int = 0
+    # (the scheduler's reason, the status last seen) -> status requests: where they went
+    why: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def note(self, status: PipelineStatus, at: float) -> None:
         self.seen[status.pipeline_id].append((at, status.status, status.raw_msg))
@@ -130,6 +137,7 @@ async def drive_ours(world: SimWorld, clock: ManualClock, end: float, seed: int)
     poller = Poller(
         client, budget, clock, world.pipeline_ids, on_event=on_event, rng=random.Random(seed)
     )
+    count_reasons(poller, trace)
     pending = user_runs(world, clock.now(), end, seed)
     while clock.now() < end:
         wake_at = min(await poller.step(), end)
@@ -142,6 +150,31 @@ async def drive_ours(world: SimWorld, clock: ManualClock, end: float, seed: int)
             clock.set(wake_at)
     trace.requests = client.requests
     return trace
+
+
+def count_reasons(poller: Poller, trace: Trace) -> None:
+    """Instrument the scheduler: each request is counted under the reason of the pick
+    that sent it and the status the pipeline had when last seen."""
+    scheduler = poller.scheduler
+    pick, asking = scheduler.pick, scheduler.asking
+    last: dict[int, str] = {}
+
+    def counting_pick(now: float, only: Priority | None = None) -> Pick | None:
+        chosen = pick(now, only)
+        if chosen is not None:
+            last[chosen.pipeline_id] = chosen.reason
+        return chosen
+
+    def counting_asking(
+        pipeline_id: int, priority: Priority = Priority.BACKGROUND, now: float | None = None
+    ) -> None:
+        tracked = scheduler.tracked(pipeline_id)
+        status = tracked.status.status if tracked and tracked.status else "(never seen)"
+        trace.why[(last.get(pipeline_id, "?"), status)] += 1
+        asking(pipeline_id, priority, now)
+
+    scheduler.pick = counting_pick  # type: ignore[method-assign]
+    scheduler.asking = counting_asking  # type: ignore[method-assign]
 
 
 async def drive_round_robin(
@@ -174,6 +207,7 @@ class Score:
     run_follow_delays: list[float]
     runs_unseen: int  # user's runs that were over before any request saw them busy
     requests: int
+    oldest_row: float  # the longest any pipeline went unasked (after the first 10 min)
 
     @property
     def miss_rate(self) -> float:
@@ -187,7 +221,7 @@ def is_failure(t: Transition) -> bool:
     return t.old == "running" and t.raw_msg in FAILURE_MESSAGES
 
 
-def score(truth: list[Transition], trace: Trace, end: float) -> Score:
+def score(truth: list[Transition], trace: Trace, start: float, end: float) -> Score:
     by_pipeline: dict[int, list[Transition]] = defaultdict(list)
     for t in truth:
         by_pipeline[t.pipeline_id].append(t)
@@ -235,8 +269,18 @@ def score(truth: list[Transition], trace: Trace, end: float) -> Score:
         else:
             follow.append(first - asked_at)
     return Score(
-        failures, completions, changes, missed, follow, follow_missed, trace.requests
+        failures, completions, changes, missed, follow, follow_missed, trace.requests,
+        oldest_row(trace, start, end),
     )
+
+
+def oldest_row(trace: Trace, start: float, end: float) -> float:
+    settled = start + 600.0  # the first look at every row is over by then
+    worst = 0.0
+    for seen in trace.seen.values():
+        times = [settled, *(at for at, _, _ in seen if at > settled), end]
+        worst = max(worst, max(b - a for a, b in itertools.pairwise(times)))
+    return worst
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -259,22 +303,88 @@ def ratio(ours: float | None, theirs: float | None) -> str:
     return f"{ours / theirs:.2f}"
 
 
-async def compare(pipelines: int, seconds: float, seed: int) -> tuple[Score, Score, float]:
+@dataclass
+class Compared:
+    pipelines: int
+    seed: int
+    ours: Score
+    rr: Score
+    max_age: float  # what ours promises
+    why: Counter[tuple[str, str]]
+
+
+async def compare(pipelines: int, seconds: float, seed: int) -> Compared:
     results: list[Score] = []
     max_age = 0.0
+    why: Counter[tuple[str, str]] = Counter()
     for driver in (drive_ours, drive_round_robin):
         clock = ManualClock(1_790_000_000.0)
         world = SimWorld(pipelines=pipelines, seed=seed, clock=clock, speed=1.0)
-        end = clock.now() + seconds
+        start = clock.now()
+        end = start + seconds
         trace = await driver(world, clock, end, seed)
         truth = [t for t in world.transitions() if t.time <= end]
-        results.append(score(truth, trace, end))
+        results.append(score(truth, trace, start, end))
         if driver is drive_ours:
+            why = trace.why
             budget = RateBudget(per_minute=PER_MINUTE, clock=clock, ledger_path=None)
             probe = Poller(WorldClient(world, budget), budget, clock, world.pipeline_ids,
                            on_event=lambda e: None)
             max_age = probe.max_age
-    return results[0], results[1], max_age
+    return Compared(pipelines, seed, results[0], results[1], max_age, why)
+
+
+METRICS: tuple[tuple[str, Callable[[Score], float | None]], ...] = (
+    ("failure detected, p50", lambda s: pct(s.failure_delays, 50)),
+    ("failure detected, p95", lambda s: pct(s.failure_delays, 95)),
+    ("run end detected, p50", lambda s: pct(s.completion_delays, 50)),
+    ("run end detected, p95", lambda s: pct(s.completion_delays, 95)),
+    ("user's run seen busy, p50", lambda s: pct(s.run_follow_delays, 50)),
+    ("user's run seen busy, p95", lambda s: pct(s.run_follow_delays, 95)),
+    ("changes missed", lambda s: s.miss_rate),
+    ("oldest row", lambda s: s.oldest_row),
+)
+
+
+def spread(rows: list[Compared], seconds: float) -> str:
+    """Per size and metric, the ratio ours / round robin on each seed."""
+    seeds = sorted({r.seed for r in rows})
+    lines = [
+        f"Ratio ours / round robin per seed (simulated {seconds / HOUR:g} h each); "
+        "lower is better.",
+        "",
+        "| pipelines | metric | " + " | ".join(f"seed {s}" for s in seeds) + " | worst |",
+        "|---:|---|" + "---:|" * (len(seeds) + 1),
+    ]
+    for n in sorted({r.pipelines for r in rows}):
+        for label, get in METRICS:
+            ratios: list[float] = []
+            cells: list[str] = []
+            for seed in seeds:
+                found = [r for r in rows if (r.pipelines, r.seed) == (n, seed)]
+                a, b = (get(found[0].ours), get(found[0].rr)) if found else (None, None)
+                if a is None or not b:
+                    cells.append("–")
+                    continue
+                ratios.append(a / b)
+                cells.append(f"{a / b:.2f}")
+            worst = f"{max(ratios):.2f}" if ratios else "–"
+            lines.append(f"| {n} | {label} | " + " | ".join(cells) + f" | {worst} |")
+    return "\n".join(lines)
+
+
+def where_requests_went(rows: list[Compared]) -> str:
+    lines = ["Where our requests went (reason of the pick, status last seen), first seed:", ""]
+    first = min(r.seed for r in rows)
+    for r in rows:
+        if r.seed != first:
+            continue
+        total = sum(r.why.values()) or 1
+        lines.append(f"- {r.pipelines} pipelines: " + "; ".join(
+            f"{reason} {status} {count / total:.0%}"
+            for (reason, status), count in r.why.most_common(8)
+        ))
+    return "\n".join(lines)
 
 
 def table(rows: list[tuple[int, Score, Score, float]], seconds: float, seed: int) -> str:
@@ -287,14 +397,7 @@ def table(rows: list[tuple[int, Score, Score, float]], seconds: float, seed: int
     ]
     for n, ours, rr, max_age in rows:
         metrics: list[tuple[str, str, str, str]] = []
-        for label, get in (
-            ("failure detected, p50", lambda s: pct(s.failure_delays, 50)),
-            ("failure detected, p95", lambda s: pct(s.failure_delays, 95)),
-            ("run end detected, p50", lambda s: pct(s.completion_delays, 50)),
-            ("run end detected, p95", lambda s: pct(s.completion_delays, 95)),
-            ("user's run seen busy, p50", lambda s: pct(s.run_follow_delays, 50)),
-            ("user's run seen busy, p95", lambda s: pct(s.run_follow_delays, 95)),
-        ):
+        for label, get in METRICS[:6]:
             a, b = get(ours), get(rr)
             metrics.append((label, fmt_s(a), fmt_s(b), ratio(a, b)))
         metrics.append((
@@ -313,8 +416,12 @@ def table(rows: list[tuple[int, Score, Score, float]], seconds: float, seed: int
             "requests sent", str(ours.requests), str(rr.requests),
             ratio(ours.requests, rr.requests),
         ))
-        metrics.append(("max_age (every row asked at least this often)", fmt_s(max_age),
-                        "–", "–"))
+        metrics.append((
+            "oldest row (longest unasked)", fmt_s(ours.oldest_row), fmt_s(rr.oldest_row),
+            ratio(ours.oldest_row, rr.oldest_row),
+        ))
+        metrics.append(("max_age promised (every row asked at least this often)",
+                        fmt_s(max_age), "–", "–"))
         for label, a_s, b_s, r in metrics:
             lines.append(f"| {n} | {label} | {a_s} | {b_s} | {r} |")
     return "\n".join(lines)
@@ -323,23 +430,35 @@ def table(rows: list[tuple[int, Score, Score, float]], seconds: float, seed: int
 async def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="4 simulated hours, not a day")
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=None, help="one seed (default 7)")
+    parser.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")],
+                        default=None, help="several seeds, e.g. 7,11,23: adds the spread")
     parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")],
                         default=[10, 50, 200])
+    parser.add_argument("--why", action="store_true", help="where our requests went")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
+    seeds = args.seeds or [args.seed if args.seed is not None else 7]
     seconds = 4 * HOUR if args.quick else 24 * HOUR
-    rows = []
+    compared: list[Compared] = []
     began = time.perf_counter()
-    for n in args.sizes:
-        t0 = time.perf_counter()
-        ours, rr, max_age = await compare(n, seconds, args.seed)
-        rows.append((n, ours, rr, max_age))
-        print(f"{n} pipelines: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    for seed in seeds:
+        for n in args.sizes:
+            t0 = time.perf_counter()
+            compared.append(await compare(n, seconds, seed))
+            print(f"seed {seed}, {n} pipelines: {time.perf_counter() - t0:.1f} s",
+                  file=sys.stderr)
     command = "python benchmarks/freshness.py" + (" --quick" if args.quick else "")
-    if args.seed != 7:
-        command += f" --seed {args.seed}"
-    text = table(rows, seconds, args.seed)
+    if args.seeds:
+        command += " --seeds " + ",".join(map(str, seeds))
+    elif seeds != [7]:
+        command += f" --seed {seeds[0]}"
+    first = [c for c in compared if c.seed == seeds[0]]
+    text = table([(c.pipelines, c.ours, c.rr, c.max_age) for c in first], seconds, seeds[0])
+    if len(seeds) > 1:
+        text += "\n\n" + spread(compared, seconds)
+    if args.why:
+        text += "\n\n" + where_requests_went(compared)
     report = f"{text}\n\nProduced by `{command}` in {time.perf_counter() - began:.0f} s.\n"
     print(report)
     if not args.no_write:

@@ -4,20 +4,23 @@ Every method takes the current time, so the scheduler runs in virtual time in te
 in the freshness benchmark. The poller asks `pick(now)` whenever the rate budget has a
 slot, and sleeps until `next_due_at()` when nothing is due.
 
-How due times are chosen (the README's "How polling works" says the same in prose):
+How the requests are shared (the README's "How polling works" says the same in prose):
 
-- Each pipeline has a *desired interval* from what we know of it: busy statuses
-  (scheduled, running, building tables) change soon and get short intervals; idle ones
-  get the round-robin cycle of the whole list; disabled and blocked ones longer still.
-- A learned `Rhythm` (start times and run durations seen so far) moves due times to
-  where changes are expected: around the next predicted start, and around the predicted
-  end of a run in progress, where a failure shows.
+- A strict *sweep* asks the row seen longest ago. It is owed at least `SWEEP_SHARE` of the
+  automatic requests and takes every slot nothing targeted wants, paced evenly at the
+  budget's rate (a burst would fill the budget's window and hold back what becomes due).
+  That alone bounds every row's age: `max_age` is the sweep's cycle at its share plus
+  one budget window. Rows whose next change is predicted far off (disabled or blocked,
+  or idle with a learned rhythm before its next start) are swept last, within `max_age`.
+- *Targeted* polls get the rest, most overdue against their interval first: busy
+  statuses (scheduled, running, building tables) change soon; a learned `Rhythm` (start
+  times and run durations seen so far) places looks around the next predicted start and
+  the predicted end of a run in progress, where a failure shows; a row seen changing
+  lately but with no rhythm yet gets a round robin's look. A long list stretches these
+  intervals.
 - A selected pipeline (`focus`) gets a short interval; `follow` (after a run or a
   duplicate) asks every few seconds for a minute and then tapers until the pipeline
   settles; `request_now` makes a pipeline the very next one asked.
-- When several are due, the one most overdue relative to its interval goes first, so
-  under a tight budget every interval stretches in proportion instead of some never
-  being asked. Any pipeline nearing `max_age` jumps the queue: no row goes stale.
 - Failures back off: one pipeline's errors only delay that pipeline (`Backoff`); the
   poller keeps a global `Backoff` (with jitter) for transport and credential failures.
 """
@@ -46,8 +49,9 @@ SWEEP_SHARE = 0.6
 SWEEP_CREDIT_CAP = 2.0  # sweeps owed at most (a burst of targets cannot bank more)
 SWEEP_MIN_GAP = 5.0  # the sweep never asks a row again sooner than this
 ACTIVE_MEMORY = 6 * 3600.0  # a row seen changing this recently is watched, not only swept
-# A long list leaves less for each row: targeted intervals stretch by cycle / this (>= 1),
-# so watching runs closely does not starve the sweep.
+# A long list leaves less for each row: targeted intervals stretch by cycle / this (never
+# below 1; about 7.6 at 200 pipelines), so watching runs closely does not starve the
+# sweep of the rows nothing predicts.
 LOAD_REFERENCE_CYCLE = 100.0  # about 25 pipelines at 18 a minute
 MIN_MAX_AGE = 60.0
 SCHEDULED_INTERVAL = 10.0  # queued runs start within seconds to a minute
@@ -572,8 +576,8 @@ class Scheduler:
             looks = _clamp(2.0 * start.half_width / WINDOW_LOOKS, *START_WINDOW_INTERVALS)
             return looks * factor
         if t.changed_at is not None and now - t.changed_at < ACTIVE_MEMORY:
-            # Runs lately but no rhythm yet: at least a round robin's look, so its
-            # starts are seen precisely enough to learn one.
+            # Runs lately but no rhythm yet: a round robin's look, so its starts are
+            # seen precisely enough to learn one.
             return self.cycle
         return math.inf  # nothing lately (or the run did not come): the sweep looks
 
