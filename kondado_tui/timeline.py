@@ -122,6 +122,15 @@ class HistorySummary:
     recent_durations: tuple[float, ...] = ()  # finished runs seen whole, oldest first
 
 
+def refusal_named(status: str | None) -> Refusal | None:
+    """The refusal a transition's `from_status`/`to_status` names, if it is one (a
+    transition out of a refusal has the refusal's value as its `from_status`)."""
+    try:
+        return Refusal(status)
+    except ValueError:
+        return None
+
+
 def is_busy(status: str) -> bool:
     """A status that belongs to a run (scheduled, running, building tables)."""
     return status_kind(status).severity is Severity.BUSY

@@ -107,3 +107,11 @@ def test_refusal_messages_are_stored_redacted_and_cut(tmp_path: Path) -> None:
     assert "s3cr3t-token-value" not in stored.message
     assert len(stored.message) <= 16_000
     store.close()
+
+
+def test_refusal_named_reads_both_ends_of_a_refusal_transition() -> None:
+    from kondado_tui.timeline import refusal_named
+
+    assert refusal_named("not_found") is Refusal.NOT_FOUND
+    assert refusal_named("no_access") is Refusal.NO_ACCESS
+    assert refusal_named("active") is None and refusal_named(None) is None
