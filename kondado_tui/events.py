@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from kondado_tui.errors import ApiError, FailureKind, Rejected
-from kondado_tui.models import Observation
+from kondado_tui.models import Observation, Severity, StatusKind
 
 
 class Connection(Enum):
@@ -67,6 +67,28 @@ class Refusal(Enum):
     @property
     def label(self) -> str:
         return self.value.replace("_", " ")
+
+    @property
+    def kind(self) -> StatusKind:
+        """How a refused row reads: trouble (no status will come until someone acts),
+        with what to check, for the table, the detail screen and `history`."""
+        return _REFUSAL_KINDS[self]
+
+
+_REFUSAL_KINDS = {
+    Refusal.NOT_FOUND: StatusKind(
+        "not found", "✖", Severity.ERROR, "not found",
+        "Kondado says no such pipeline exists for this key: check the id",
+    ),
+    Refusal.NO_ACCESS: StatusKind(
+        "no access", "✖", Severity.ERROR, "no access",
+        "the token may not see this pipeline: check its rights in the Kondado app",
+    ),
+    Refusal.REFUSED: StatusKind(
+        "refused", "✖", Severity.ERROR, "refused",
+        "Kondado refused to give this pipeline's status",
+    ),
+}
 
 
 # Wordings seen for a missing pipeline: "Pipeline not found", "PIPELINE_NOT_FOUND",

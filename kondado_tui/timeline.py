@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from kondado_tui.events import Refusal
-from kondado_tui.models import PipelineStatus, Severity, status_kind
+from kondado_tui.models import PipelineStatus, Severity, StatusKind, status_kind
 
 
 @dataclass(frozen=True)
@@ -129,6 +129,12 @@ def refusal_named(status: str | None) -> Refusal | None:
         return Refusal(status)
     except ValueError:
         return None
+
+
+def stored_kind(status: str) -> StatusKind:
+    """How a status as the history stores it reads: an API status, or a refusal's value."""
+    refusal = refusal_named(status)
+    return refusal.kind if refusal is not None else status_kind(status)
 
 
 def is_busy(status: str) -> bool:

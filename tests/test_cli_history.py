@@ -11,6 +11,7 @@ import pytest
 
 from kondado_tui.cli import main
 from kondado_tui.clock import SYSTEM_CLOCK
+from kondado_tui.events import Refusal
 from kondado_tui.models import Observation, PipelineStatus
 from kondado_tui.store import HistoryStore
 
@@ -64,17 +65,17 @@ def test_json_lists_the_last_day_by_default(
     assert entries == [
         {"time": _iso(NOW - 2 * HOUR), "id": 2040, "name": "Orders to warehouse",
          "from_status": "active", "to_status": "running", "raw_msg": None,
-         "previous_seen_at": _iso(NOW - 30 * HOUR)},
+         "refusal": None, "previous_seen_at": _iso(NOW - 30 * HOUR)},
         {"time": _iso(NOW - 2 * HOUR + 600), "id": 2040, "name": "Orders to warehouse",
          "from_status": "running", "to_status": "active", "raw_msg": None,
-         "previous_seen_at": _iso(NOW - 2 * HOUR)},
+         "refusal": None, "previous_seen_at": _iso(NOW - 2 * HOUR)},
         {"time": _iso(NOW - HOUR), "id": 2041, "name": None,
          "from_status": None, "to_status": "active", "raw_msg": None,
-         "previous_seen_at": None},
+         "refusal": None, "previous_seen_at": None},
         {"time": _iso(NOW - HOUR + 60), "id": 2041, "name": None,
          "from_status": "active", "to_status": "too_many_consecutive_failed_builds",
          "raw_msg": "\x1b]0;pwned\x07Could not connect\x1b[2J to the source\nsecond line",
-         "previous_seen_at": _iso(NOW - HOUR)},
+         "refusal": None, "previous_seen_at": _iso(NOW - HOUR)},
     ]
     assert "\x1b" not in out  # JSON escapes it: nothing reaches the terminal raw
 
@@ -172,3 +173,24 @@ def test_a_missing_config_is_a_usage_error(
 ) -> None:
     assert main(["--config", str(tmp_path / "nope.toml"), "history"]) == 2
     assert "no config file there" in capsys.readouterr().err
+
+
+def test_a_refusal_reads_as_one_in_the_table_and_in_json(
+    setup: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, history = setup
+    with HistoryStore(history, clock=SYSTEM_CLOCK) as store:
+        store.record_refusal(2040, Refusal.NOT_FOUND, "Pipeline not found", NOW - 600)
+        store.record(Observation(PipelineStatus(2040, "active"), NOW - 60))
+    assert main(["--config", str(config), "history", "2040", "--since", "1h"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    began = next(line for line in lines if "Pipeline not found" in line)
+    assert "✖ not found" in began and "? not_found" not in began
+    ended = lines[-1]
+    assert "not found" in ended and "● active" in ended  # from the refusal, back to active
+    assert main(["--config", str(config), "history", "2040", "--since", "1h", "--json"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    assert [(e["from_status"], e["to_status"], e["refusal"]) for e in entries] == [
+        ("active", "not_found", "not_found"),
+        ("not_found", "active", None),
+    ]

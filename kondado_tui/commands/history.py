@@ -18,11 +18,10 @@ from kondado_tui.cli_support import config_names, duration_arg, load_for_command
 from kondado_tui.clock import SYSTEM_CLOCK, Clock
 from kondado_tui.commands.output import format_table
 from kondado_tui.config import Config
-from kondado_tui.models import status_kind
 from kondado_tui.paths import default_history_path
 from kondado_tui.sanitize import clean, first_line
 from kondado_tui.session import open_store
-from kondado_tui.timeline import Transition
+from kondado_tui.timeline import Transition, stored_kind
 
 DEFAULT_SINCE = "24h"
 EVERYTHING = "all"
@@ -55,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--json", action="store_true",
         help="print a JSON list (time in ISO-8601 UTC, id, name, from_status, to_status, "
-        "raw_msg)",
+        "raw_msg, refusal, previous_seen_at)",
     )
     parser.set_defaults(handler=handle)
 
@@ -121,6 +120,9 @@ def _as_json(t: Transition, names: dict[int, str]) -> dict[str, object]:
         "from_status": t.from_status,
         "to_status": t.to_status,
         "raw_msg": t.raw_msg,
+        # Set when the API refused to describe the pipeline from `time` on; `to_status`
+        # then holds the same value ("not_found", "no_access", "refused").
+        "refusal": None if t.refusal is None else t.refusal.value,
         # The change happened between this and `time` (null: the first sighting).
         "previous_seen_at": None if t.previous_seen_at is None else _iso(t.previous_seen_at),
     }
@@ -130,8 +132,8 @@ def _as_table(transitions: list[Transition], names: dict[int, str]) -> str:
     rows = []
     for t in transitions:
         local = datetime.fromtimestamp(t.at).astimezone()
-        before = "(first seen)" if t.from_status is None else status_kind(t.from_status).label
-        after = status_kind(t.to_status)
+        before = "(first seen)" if t.from_status is None else stored_kind(t.from_status).label
+        after = stored_kind(t.to_status)
         rows.append([
             local.strftime("%Y-%m-%d %H:%M:%S"),
             str(t.pipeline_id),
