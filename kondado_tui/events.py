@@ -48,6 +48,9 @@ class StatusObserved:
     observation: Observation
     previous: Observation | None
     since: float  # when the pipeline entered this status (as far as we know)
+    # `since` is only when the pipeline was first seen, already in this status: it
+    # entered it at some unknown time before (a lower bound, not a transition seen).
+    since_first_seen: bool = False
 
     @property
     def changed(self) -> bool:

@@ -108,6 +108,8 @@ class HistoryLike(Protocol):
         self, ids: Iterable[int] | None = None
     ) -> dict[int, tuple[Observation, float]]: ...
 
+    def first_sightings(self, ids: Iterable[int] | None = None) -> set[int]: ...
+
     def transitions(
         self,
         pipeline_id: int | None = None,
@@ -176,6 +178,8 @@ class Poller:
         self._connection = Connection.STARTING
         self._message = STARTING_MESSAGE
         self._from_history: set[int] = set()  # seeded rows the API has not confirmed yet
+        # Rows still in the status they were first seen in: their `since` is a lower bound.
+        self._first_seen: set[int] = set()
         self._last_success_at: float | None = None
         self._next_poll_at: float | None = None
         self._paused = False
@@ -398,13 +402,18 @@ class Poller:
         observation = Observation(status, at)
         since = self._scheduler.observed(status, at)
         previous = self._observations.get(pid)
+        if previous is None:
+            self._first_seen.add(pid)
+        elif since == at:
+            self._first_seen.discard(pid)  # a change seen between two looks
         self._observations[pid] = observation
         self._from_history.discard(pid)
         self._refused.pop(pid, None)
         self._answered()
         self._credentials_work()
         self._last_success_at = at
-        self._emit(StatusObserved(pid, observation, previous, since))
+        self._emit(StatusObserved(pid, observation, previous, since,
+                                  since_first_seen=pid in self._first_seen))
         if self._store is not None:
             try:
                 await asyncio.to_thread(self._store.record, observation)
@@ -419,6 +428,7 @@ class Poller:
         ids = self._scheduler.pipeline_ids
         try:
             seeds = await asyncio.to_thread(store.last_observations, ids)
+            self._first_seen |= await asyncio.to_thread(store.first_sightings, ids)
         except Exception as exc:
             log.warning("history: could not read the last observations: %s", _describe(exc))
             return
@@ -438,7 +448,8 @@ class Poller:
             self._scheduler.seed(observation.status, observation.observed_at, since)
             self._observations[pid] = observation
             self._from_history.add(pid)
-            self._emit(StatusObserved(pid, observation, None, since))
+            self._emit(StatusObserved(pid, observation, None, since,
+                                      since_first_seen=pid in self._first_seen))
         try:
             refused = await asyncio.to_thread(store.refusals, ids)
         except Exception as exc:

@@ -242,6 +242,16 @@ class HistoryStore:
             result[_int(pid)] = (Observation(pipeline_status, _float(observed_at)), _float(since))
         return result
 
+    def first_sightings(self, ids: Iterable[int] | None = None) -> set[int]:
+        """Pipelines still in the state this history first saw them in: their `since` is
+        only when they were first seen (they entered that state earlier, unseen)."""
+        sql = (
+            "SELECT pipeline_id FROM (SELECT o.pipeline_id AS pipeline_id "
+            "FROM last_observations AS o JOIN transitions AS t ON t.pipeline_id = "
+            "o.pipeline_id AND t.at = o.since AND t.from_status IS NULL)"
+        )
+        return {_int(row[0]) for row in self._select_ids(sql, ids)}
+
     def fresh_observations(
         self, max_age: float, ids: Iterable[int] | None = None
     ) -> dict[int, Observation]:
