@@ -6,13 +6,17 @@ import io
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from ui_fakes import SIZE, build, messages, plain, record_bells, screen_text, seed
 
+from kondado_tui.clock import ManualClock
 from kondado_tui.errors import FailureKind
-from kondado_tui.events import PipelineFailed, StatusObserved
+from kondado_tui.events import PipelineFailed, Refusal, StatusObserved
 from kondado_tui.models import Observation, PipelineStatus, Severity
-from kondado_tui.ui.columns import MESSAGE, STATUS
-from kondado_tui.ui.screens.detail import DetailScreen
+from kondado_tui.store import HistoryStore
+from kondado_tui.ui.columns import MESSAGE, SINCE, STATUS
+from kondado_tui.ui.palette import PLAIN
+from kondado_tui.ui.screens.detail import DetailScreen, history_block
 
 NOT_FOUND = "the API refused: PIPELINE_NOT_FOUND — Pipeline 4200 not found for this account"
 
@@ -21,7 +25,8 @@ async def test_a_refused_pipeline_is_a_trouble_row_not_pending(tmp_path: Path) -
     app, poller = build(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         seed(poller)
-        poller.emit(PipelineFailed(4200, FailureKind.REJECTED, NOT_FOUND, poller.clock.now()))
+        poller.emit(PipelineFailed(4200, FailureKind.REJECTED, NOT_FOUND, poller.clock.now(),
+                                   refusal=Refusal.NOT_FOUND))
         poller.emit(PipelineFailed(3101, FailureKind.REJECTED, "the API refused: FORBIDDEN",
                                    poller.clock.now(), access_denied=True))
         await pilot.pause()
@@ -41,7 +46,8 @@ async def test_a_refused_pipeline_is_a_trouble_row_not_pending(tmp_path: Path) -
 async def test_the_detail_of_a_refused_pipeline_says_asking_failed(tmp_path: Path) -> None:
     app, poller = build(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        poller.emit(PipelineFailed(4200, FailureKind.REJECTED, NOT_FOUND, poller.clock.now()))
+        poller.emit(PipelineFailed(4200, FailureKind.REJECTED, NOT_FOUND, poller.clock.now(),
+                                   refusal=Refusal.NOT_FOUND))
         await pilot.pause()
         app.main.table.select_key("4200")
         await pilot.press("enter")
@@ -244,12 +250,14 @@ async def test_a_pipeline_refused_mid_session_alerts_once(
     bells = record_bells(app, monkeypatch)
     async with app.run_test(size=SIZE) as pilot:
         seed(poller)
-        poller.emit(PipelineFailed(4200, FailureKind.REJECTED, NOT_FOUND, poller.clock.now()))
+        poller.emit(PipelineFailed(4200, FailureKind.REJECTED, NOT_FOUND, poller.clock.now(),
+                                   refusal=Refusal.NOT_FOUND))
         await pilot.pause()
         assert bells == []  # refused from the start: shown, not announced
         gone = NOT_FOUND.replace("4200", "2040")
         for _ in range(2):
-            poller.emit(PipelineFailed(2040, FailureKind.REJECTED, gone, poller.clock.now()))
+            poller.emit(PipelineFailed(2040, FailureKind.REJECTED, gone, poller.clock.now(),
+                                       refusal=Refusal.NOT_FOUND))
             await pilot.pause()
         assert bells == [1]
         assert any("not found" in m and "PIPELINE_NOT_FOUND" in m for m in messages(app))
@@ -271,3 +279,53 @@ async def test_an_undocumented_status_keeps_its_words_when_there_is_room(
         assert plain(app, 2040, STATUS) == "⛔ blocked"
         layout = app.main._layout
         assert layout is not None and layout.width(MESSAGE) >= 40
+
+
+async def test_since_first_seen_reads_as_at_least_in_the_table_and_details(
+    tmp_path: Path,
+) -> None:
+    """A pipeline first seen already failing did not fail when we saw it: the since
+    column says "at least", the details say "or earlier", never an exact time."""
+    app, poller = build(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        poller.observe(3100, "error_building_tables", "boom", first_seen=True)
+        await pilot.pause()
+        assert plain(app, 3100, SINCE) == ""  # nothing known yet beyond "now"
+        poller.clock.advance(185)
+        app.main.tick()
+        await pilot.pause()
+        assert plain(app, 3100, SINCE) == "≥3m"
+        assert plain(app, 2040, SINCE) == "3m"  # a change seen: exact (to a poll)
+        app.main.table.move_cursor(row=app.main.table.get_row_index("3100"))
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)
+        assert "or earlier (it was already in it when first seen)" in screen_text(app)
+        await pilot.press("escape")
+        poller.observe(3100, "active")  # now a change is seen
+        await pilot.pause()
+        assert plain(app, 3100, SINCE) == "<10s"
+        poller.clock.advance(65)
+        app.main.tick()
+        await pilot.pause()
+        assert plain(app, 3100, SINCE) == "1m"
+
+
+def test_details_history_reads_refusals_and_first_sightings_as_such(tmp_path: Path) -> None:
+    """The detail screen's history: a refusal stored in history reads '✖ not found' (not
+    an unknown status '? not_found'), and a failure first seen already there is not
+    claimed to have happened then."""
+    clock = ManualClock()
+    now = clock.now()
+    with HistoryStore(tmp_path / "h.sqlite3", clock=clock) as store:
+        store.record(Observation(PipelineStatus(7, "error_building_tables", raw_msg="boom"),
+                                 now - 300))
+        store.record_refusal(7, Refusal.NOT_FOUND, "Pipeline not found", now - 120)
+        block = history_block(store.summary(7), store.transitions(7), store.runs(7), now, PLAIN)
+    console = Console(width=120, record=True, color_system=None)
+    console.print(block)
+    text = console.export_text()
+    assert "✖ not found" in text and "not_found" not in text
+    assert "or earlier (first seen failing)" in text
+    assert "(first seen)" in text.split("Transitions")[1]

@@ -25,6 +25,7 @@ from kondado_tui.events import (
     PipelineFailed,
     PollerEvent,
     StatusObserved,
+    refusal_of,
 )
 from kondado_tui.models import Observation, PipelineStatus
 from kondado_tui.ui.app import KondadoApp
@@ -50,7 +51,8 @@ class FakePoller:
             listener(event)
 
     def observe(self, pid: int, status: str, raw_msg: str | None = None,
-                at: float | None = None, since: float | None = None) -> None:
+                at: float | None = None, since: float | None = None,
+                first_seen: bool = False) -> None:
         at = self.clock.now() if at is None else at
         obs = Observation(PipelineStatus(pid, status, is_running=status == "running",
                                          is_active=status != "not_active",
@@ -60,7 +62,8 @@ class FakePoller:
         if previous is None or not obs.status.same_state(previous.status):
             self._since[pid] = at if since is None else since
         self._observations[pid] = obs
-        self.emit(StatusObserved(pid, obs, previous, self._since[pid]))
+        self.emit(StatusObserved(pid, obs, previous, self._since[pid],
+                                 since_first_seen=first_seen))
 
     def set_health_quietly(self, **changes: Any) -> None:
         self._health = dataclasses.replace(self._health, **changes)
@@ -91,7 +94,9 @@ class FakePoller:
             loop = asyncio.get_running_loop()
             loop.call_soon(self.observe, pipeline_id, answer.status, answer.raw_msg)
         elif isinstance(answer, str):
-            event = PipelineFailed(pipeline_id, FailureKind.REJECTED, answer, self.clock.now())
+            # classified as the real poller does, by the one classifier
+            event = PipelineFailed(pipeline_id, FailureKind.REJECTED, answer, self.clock.now(),
+                                   refusal=refusal_of(Rejected(answer)))
             asyncio.get_running_loop().call_soon(self.emit, event)
 
     def follow(self, pipeline_id: int) -> None:

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from kondado_tui.config import PipelineEntry
-from kondado_tui.errors import FailureKind
-from kondado_tui.events import Connection, Health, PipelineFailed, StatusObserved
+from kondado_tui.events import Connection, Health, PipelineFailed, Refusal, StatusObserved
 from kondado_tui.models import PENDING_KIND, Observation, Severity, StatusKind
 from kondado_tui.timeline import HistorySummary
 
@@ -22,34 +21,18 @@ STALE_MARGIN_MIN = 30.0
 
 # The API refused to tell us about one pipeline (the others answer): no status will come
 # until someone fixes the id or the token's rights, so the row is trouble, not "pending".
-NOT_FOUND_KIND = StatusKind(
-    "not found", "✖", Severity.ERROR, "not found",
-    "Kondado says no such pipeline exists for this key: check the id",
-)
-NO_ACCESS_KIND = StatusKind(
-    "no access", "✖", Severity.ERROR, "no access",
-    "the token may not see this pipeline: check its rights in the Kondado app",
-)
-REFUSED_KIND = StatusKind(
-    "refused", "✖", Severity.ERROR, "refused", "Kondado refused to give this pipeline's status",
-)
+NOT_FOUND_KIND = Refusal.NOT_FOUND.kind
+NO_ACCESS_KIND = Refusal.NO_ACCESS.kind
+REFUSED_KIND = Refusal.REFUSED.kind
 WARNING_GLYPH = "⚠"
-_NOT_FOUND_WORDS = ("not_found", "not found")
 
 
 def refusal_kind(failure: PipelineFailed | None) -> StatusKind | None:
     """What a refusal of one pipeline means, or None for a passing failure (timeouts,
     5xx, unreadable answers) that the next ask may cure."""
-    if failure is None:
+    if failure is None or failure.refusal is None:
         return None
-    if failure.access_denied:
-        return NO_ACCESS_KIND
-    if failure.kind is not FailureKind.REJECTED:
-        return None
-    text = failure.message.casefold()
-    if any(word in text for word in _NOT_FOUND_WORDS):
-        return NOT_FOUND_KIND
-    return REFUSED_KIND
+    return failure.refusal.kind
 
 
 @dataclass
@@ -57,6 +40,7 @@ class Row:
     entry: PipelineEntry
     observation: Observation | None = None
     since: float | None = None  # when it entered this status, as far as we know
+    since_first_seen: bool = False  # `since` is only when it was first seen, already in it
     failure: PipelineFailed | None = None  # the last ask failed (cleared by an answer)
     marked: bool = False  # space: selected for a batch run
     unseen_change: bool = False  # changed since the user last looked at it
@@ -72,6 +56,14 @@ class Row:
         """Set when the API refuses this pipeline (not found, no access): it overrides
         any status seen before, which can no longer be confirmed."""
         return refusal_kind(self.failure)
+
+    @property
+    def entered(self) -> tuple[float | None, bool]:
+        """Since when the row has shown what it shows (its refusal, or its status), and
+        whether that is only a lower bound (first seen already in it)."""
+        if self.refusal is not None and self.failure is not None:
+            return self.failure.since, False
+        return self.since, self.since_first_seen
 
     @property
     def kind(self) -> StatusKind:
@@ -174,13 +166,14 @@ class Board:
             rows[entry.id] = row
         self.rows = rows
 
-    def remember(self, pipeline_id: int, observation: Observation, since: float) -> None:
+    def remember(self, pipeline_id: int, observation: Observation, since: float,
+                 first_seen: bool = False) -> None:
         """A status from history or the poller's cache: the baseline, never an alert."""
         row = self.rows.get(pipeline_id)
         if row is None or row.observation is not None:
             return
         row.observation = observation
-        row.since = since
+        row.since, row.since_first_seen = since, first_seen
 
     def observe(self, event: StatusObserved, selected: int | None = None) -> Alert | None:
         row = self.rows.get(event.pipeline_id)
@@ -189,14 +182,15 @@ class Board:
         if event.observation.observed_at < self.started_at:
             # Seeded from history by the poller: what we knew before this session.
             if row.observation is None or (
-                row.observation.observed_at < event.observation.observed_at
+                row.observation.observed_at <= event.observation.observed_at
             ):
                 row.observation, row.since = event.observation, event.since
+                row.since_first_seen = event.since_first_seen
             return None
         before = row.observation
         was_live = row.live
         row.observation = event.observation
-        row.since = event.since
+        row.since, row.since_first_seen = event.since, event.since_first_seen
         row.failure = None
         row.live = True
         new = event.observation.status

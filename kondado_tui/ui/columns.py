@@ -189,7 +189,10 @@ def table_age(seconds: float) -> str:
 def ticking_words(row: Row, now: float, stale: bool) -> dict[str, str]:
     """The since and age cells' text: what the once-a-second tick compares with what is
     shown, so a cell whose text is unchanged costs no rendering at all."""
-    since = "" if row.since is None else table_age(max(0.0, now - row.since))
+    entered, lower_bound = row.entered
+    since = "" if entered is None else table_age(max(0.0, now - entered))
+    if lower_bound:  # first seen already in this status: "at least", or nothing yet
+        since = "" if since.startswith("<") else "≥" + since
     age = row.age(now)
     if age is None:
         return {SINCE: since, AGE: "never"}

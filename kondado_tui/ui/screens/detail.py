@@ -18,9 +18,9 @@ from textual.widgets import Footer, Static
 
 from kondado_tui.clock import Clock
 from kondado_tui.durations import format_age, format_duration
-from kondado_tui.models import app_url, status_kind
+from kondado_tui.models import app_url
 from kondado_tui.sanitize import clean, first_line
-from kondado_tui.timeline import HistorySummary, RunSummary, Transition
+from kondado_tui.timeline import HistorySummary, RunSummary, Transition, stored_kind
 from kondado_tui.ui.backend import StoreLike
 from kondado_tui.ui.board import Row
 from kondado_tui.ui.columns import RUN_OUTCOME
@@ -121,8 +121,11 @@ def fields_table(row: Row, now: float, palette: Palette) -> Table:
         grid.add_row("observed", Text("never: every ask so far has failed (see above)"))
     else:
         grid.add_row("observed", Text("not yet: this pipeline has not been asked about yet"))
-    if row.since is not None:
-        grid.add_row("in this status since", Text(when(row.since, now)))
+    entered, lower_bound = row.entered
+    if entered is not None:
+        what = "refused since" if row.refusal is not None else "in this status since"
+        grid.add_row(what, Text(when(entered, now) + (
+            " or earlier (it was already in it when first seen)" if lower_bound else "")))
     return grid
 
 
@@ -155,8 +158,9 @@ def history_block(
         msg = first_line(failure.raw_msg)  # the whole message is shown above
         facts.add_row(
             "last failure",
-            Text(f"{when(failure.at, now)}  {status_kind(failure.to_status).label}"
-                 + (f": {msg}" if msg else "")),
+            Text(f"{when(failure.at, now)}"
+                 + (" or earlier (first seen failing)" if failure.from_status is None else "")
+                 + f"  {stored_kind(failure.to_status).label}" + (f": {msg}" if msg else "")),
         )
     else:
         facts.add_row("last failure", Text("none recorded"))
@@ -182,11 +186,14 @@ def history_block(
     table.add_column(no_wrap=True)
     table.add_column()
     for tr in list(reversed(transitions))[:TIMELINE_ROWS]:
-        kind = tr.status.kind
+        kind = stored_kind(tr.to_status)
+        # an ok status with a message is a warning: the status carries that, a refusal not
+        severity = kind.severity if tr.refusal is not None else tr.status.severity
         msg = first_line(tr.raw_msg)
         table.add_row(
             Text(clock_time(tr.at)),
-            Text.assemble((f"{kind.glyph} {kind.label}", palette.severity[tr.status.severity])),
+            Text.assemble((f"{kind.glyph} {kind.label}", palette.severity[severity]),
+                          (" (first seen)" if tr.from_status is None else "", palette.muted)),
             Text(msg, style=palette.muted, overflow="ellipsis", no_wrap=True),
         )
     parts.append(table)

@@ -666,7 +666,7 @@ class MainScreen(Screen[None]):
             poller.set_pipelines(list(self.board.rows))
             raise KondadoError(f"could not save: {exc}") from None
         self.board.set_entries([*(r.entry for r in self.board.rows.values()), entry])
-        self.board.remember(entry.id, event.observation, event.since)
+        self.board.remember(entry.id, event.observation, event.since, event.since_first_seen)
         kind = event.observation.status.kind
         return f"Now monitoring {entry.display_name} ({entry.id}): {kind.label}."
 
