@@ -341,7 +341,7 @@ class Poller:
             return now, planned[1]  # planned at the end of the last turn, nothing changed
         held = self._paused or (self._retry_at is not None and now < self._retry_at)
         # A person's explicit request still goes, once, while polling is held.
-        pick = self._scheduler.pick(now, only=Priority.INTERACTIVE if held else None)
+        pick, due = self._scheduler.plan(now, only=Priority.INTERACTIVE if held else None)
         if pick is None and self._paused:
             self._next_poll_at = None
             return math.inf, None
@@ -349,7 +349,6 @@ class Poller:
             self._next_poll_at = self._retry_at
             return self._retry_at, None
         if pick is None:
-            due = self._scheduler.next_due_at(now)
             self._next_poll_at = due
             return (math.inf if due is None else due), None
         slot = self._budget.next_slot_at(pick.priority)
