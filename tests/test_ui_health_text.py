@@ -73,10 +73,14 @@ def test_the_next_call_under_ten_seconds_does_not_count_down() -> None:
     assert next_poll_words(10) == "10s" and next_poll_words(10.5) == "20s"
 
 
-def test_counts_worst_first_and_compact() -> None:
-    counts = {Severity.OK: 5, Severity.BLOCKED: 1, Severity.WARNING: 2}
-    assert counts_text(counts, PLAIN, compact=False).plain == "⛔ 1 blocked  ⚠ 2 warning  ● 5 ok"
-    assert counts_text(counts, PLAIN, compact=True).plain == "⛔ 1 blocked  ⚠ 2 warning  ● 5"
+def test_counts_worst_first_in_the_wordiest_form_that_fits() -> None:
+    counts = {Severity.OK: 5, Severity.BLOCKED: 1, Severity.WARNING: 2, Severity.BUSY: 0}
+    full = "⛔ 1 blocked  ⚠ 2 warning  ● 5 ok"
+    assert counts_text(counts, PLAIN, width=80).plain == full
+    assert counts_text(counts, PLAIN, width=len(full) + 1).plain == full  # ⛔ takes 2 cells
+    assert counts_text(counts, PLAIN, width=len(full)).plain == "⛔ 1 blocked  ⚠ 2 warning  ● 5"
+    assert counts_text(counts, PLAIN, width=20).plain == "⛔1 ⚠2 ●5"
+    assert counts_text(counts, PLAIN, width=3).plain == "⛔1 ⚠2 ●5"  # cut by the widget
 
 
 def test_banner_does_not_deny_the_statuses_shown_from_history() -> None:

@@ -116,17 +116,23 @@ def connection_word(health: Health) -> str:
     }[health.connection]
 
 
-def counts_text(counts: dict[Severity, int], palette: Palette, *, compact: bool) -> Text:
-    """How many pipelines per severity, worst first (`compact`: words for trouble only)."""
+def counts_text(counts: dict[Severity, int], palette: Palette, *, width: int) -> Text:
+    """How many pipelines per severity, worst first, in the wordiest form that fits in
+    `width` cells: every severity named, then trouble only, then glyphs and numbers."""
+    shown = [severity for severity in sorted(counts, key=lambda s: s.rank) if counts[severity]]
     text = Text(no_wrap=True, overflow="ellipsis")
-    for severity in sorted(counts, key=lambda s: s.rank):
-        if counts[severity]:
-            worded = not compact or severity.rank <= Severity.WARNING.rank
+    for words, gap, space in (("all", "  ", " "), ("trouble", "  ", " "), ("none", " ", "")):
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for severity in shown:
+            worded = words == "all" or (
+                words == "trouble" and severity.rank <= Severity.WARNING.rank)
             label = f" {severity.label}" if worded else ""
-            text.append(f"{SEVERITY_GLYPH[severity]} {counts[severity]}{label}",
+            text.append(f"{SEVERITY_GLYPH[severity]}{space}{counts[severity]}{label}",
                         style=palette.severity[severity])
-            text.append("  ")
-    text.rstrip()
+            text.append(gap)
+        text.rstrip()
+        if text.cell_len <= width:
+            break
     return text
 
 

@@ -340,14 +340,16 @@ class MainScreen(Screen[None]):
         if self._batch is not None:
             done, total = self._batch
             line = Text.assemble((f"runs {done}/{total}  ", self.palette.warning), line)
+        resized = _resized(self._last_status, line)
         if line != self._last_status:
-            self.query_one("#health", Static).update(
-                line, layout=_resized(self._last_status, line))
+            self.query_one("#health", Static).update(line, layout=resized)
             self._last_status = line
-        if not counts:
+        if not counts and not resized:  # the counts' room changes with the line's width
             return
-        counted = counts_text(self.board.counts(), self.palette,
-                              compact=self.size.width < 150)
+        # the counts get the width the status line on the right leaves (1 cell padding
+        # each side, a gap of 2)
+        room = self.size.width - (self._last_status or Text()).cell_len - 4
+        counted = counts_text(self.board.counts(), self.palette, width=room)
         if counted != self._last_counts:
             self.query_one("#counts", Static).update(
                 counted, layout=_resized(self._last_counts, counted))
