@@ -30,16 +30,7 @@ AddPipeline = Callable[[PipelineEntry], Awaitable[str]]
 
 
 class AddScreen(ModalScreen[AddResult | None]):
-    DEFAULT_CSS = """
-    AddScreen { align: center middle; }
-    AddScreen > Vertical {
-        width: 76; max-width: 95%; height: auto; border: round $primary;
-        background: $surface; padding: 0 1;
-    }
-    AddScreen .title { text-style: bold; margin-bottom: 1; }
-    AddScreen .error { color: $text-error; }
-    AddScreen .hint { color: $text-muted; }
-    """
+    CSS_PATH = "add.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
 
     def __init__(self, add: AddPipeline, known: set[int]) -> None:

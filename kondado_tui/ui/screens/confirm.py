@@ -13,17 +13,7 @@ from textual.widgets import Static
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    DEFAULT_CSS = """
-    ConfirmScreen { align: center middle; }
-    ConfirmScreen > Vertical {
-        width: 72; max-width: 100%; height: auto; max-height: 90%;
-        border: round $primary; background: $surface; padding: 0 1;
-    }
-    ConfirmScreen .title { text-style: bold; margin-bottom: 1; }
-    ConfirmScreen VerticalScroll { height: auto; max-height: 20; }
-    ConfirmScreen .warning { color: $text-warning; margin-top: 1; }
-    ConfirmScreen .keys { color: $text-muted; margin-top: 1; }
-    """
+    CSS_PATH = "confirm.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y,enter", "answer(True)", "yes"),
         Binding("n,escape", "answer(False)", "no"),

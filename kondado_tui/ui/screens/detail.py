@@ -211,11 +211,7 @@ class RowCommands(Protocol):
 
 
 class DetailScreen(Screen[None]):
-    DEFAULT_CSS = """
-    DetailScreen VerticalScroll { padding: 0 1; }
-    DetailScreen #title { text-style: bold; background: $panel; padding: 0 1; }
-    DetailScreen .block { margin-top: 1; }
-    """
+    CSS_PATH = "detail.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "close", "back"),
         Binding("r", "run", "run"),

@@ -72,24 +72,7 @@ def _resized(before: Text | None, after: Text) -> bool:
 
 
 class MainScreen(Screen[None]):
-    DEFAULT_CSS = """
-    MainScreen #banner {
-        display: none; background: $error 30%; color: $text; text-style: bold;
-        padding: 0 1; height: auto;
-    }
-    MainScreen #banner.shown { display: block; }
-    MainScreen #banner.rate { background: $warning 30%; }
-    /* Zero height rather than display:none, so `/` can focus it at once and fast
-       typing (or a paste) lands in the filter rather than on the table's keys. */
-    MainScreen #filter { height: 0; border: none; padding: 0 1; }
-    MainScreen #filter.shown { height: 1; }
-    MainScreen PipelineTable.-empty { height: 1; }
-    MainScreen #empty { display: none; padding: 1 2; color: $text-muted; height: 1fr; }
-    MainScreen #empty.shown { display: block; }
-    MainScreen #statusbar { height: 1; background: $panel; }
-    MainScreen #counts { width: 1fr; padding: 0 1; }
-    MainScreen #health { width: auto; padding: 0 1; }
-    """
+    CSS_PATH = "main.tcss"
     # The footer shows these in this order after the table's "⏎ details" and cuts what
     # does not fit: the most needed come first, so run, help and quit survive 80 columns.
     BINDINGS: ClassVar[list[BindingType]] = [
