@@ -327,5 +327,6 @@ def test_details_history_reads_refusals_and_first_sightings_as_such(tmp_path: Pa
     console.print(block)
     text = console.export_text()
     assert "✖ not found" in text and "not_found" not in text
+    assert "last success  none recorded" in text  # not "never": only what this host saw
     assert "or earlier (first seen failing)" in text
     assert "(first seen)" in text.split("Transitions")[1]

@@ -152,7 +152,9 @@ def history_block(
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold", no_wrap=True)
     facts.add_column()
-    facts.add_row("last success", Text(when(summary.last_success_at, now)))
+    # "never" would claim more than this host saw: history starts when we started
+    facts.add_row("last success", Text(
+        "none recorded" if summary.last_success_at is None else when(summary.last_success_at, now)))
     failure = summary.last_failure
     if failure is not None:
         msg = first_line(failure.raw_msg)  # the whole message is shown above
