@@ -1,8 +1,8 @@
 """Which pipeline to ask next, and when each one becomes due. Pure logic, no I/O.
 
 Every method takes the current time, so the scheduler runs in virtual time in tests and
-in the freshness benchmark. The poller asks `pick(now)` whenever the rate budget has a
-slot, and sleeps until `next_due_at()` when nothing is due.
+in the freshness benchmark. Each turn the poller asks `plan(now)`: the pipeline to ask
+(when the rate budget has a slot) and, when nothing is due, until when to sleep.
 
 How the requests are shared (the README's "How polling works" says the same in prose):
 

@@ -21,12 +21,16 @@ from kondado_tui.ui.screens.detail import DetailScreen, history_block
 NOT_FOUND = "the API refused: PIPELINE_NOT_FOUND — Pipeline 4200 not found for this account"
 
 
+def _not_found(pid: int, message: str, at: float) -> PipelineFailed:
+    """The API says it has no such pipeline (as the poller reports it)."""
+    return PipelineFailed(pid, FailureKind.REJECTED, message, at, refusal=Refusal.NOT_FOUND)
+
+
 async def test_a_refused_pipeline_is_a_trouble_row_not_pending(tmp_path: Path) -> None:
     app, poller = build(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         seed(poller)
-        poller.emit(PipelineFailed(4200, FailureKind.REJECTED, NOT_FOUND, poller.clock.now(),
-                                   refusal=Refusal.NOT_FOUND))
+        poller.emit(_not_found(4200, NOT_FOUND, poller.clock.now()))
         poller.emit(PipelineFailed(3101, FailureKind.REJECTED, "the API refused: FORBIDDEN",
                                    poller.clock.now(), access_denied=True))
         await pilot.pause()
@@ -46,8 +50,7 @@ async def test_a_refused_pipeline_is_a_trouble_row_not_pending(tmp_path: Path) -
 async def test_the_detail_of_a_refused_pipeline_says_asking_failed(tmp_path: Path) -> None:
     app, poller = build(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        poller.emit(PipelineFailed(4200, FailureKind.REJECTED, NOT_FOUND, poller.clock.now(),
-                                   refusal=Refusal.NOT_FOUND))
+        poller.emit(_not_found(4200, NOT_FOUND, poller.clock.now()))
         await pilot.pause()
         app.main.table.select_key("4200")
         await pilot.press("enter")
@@ -250,14 +253,12 @@ async def test_a_pipeline_refused_mid_session_alerts_once(
     bells = record_bells(app, monkeypatch)
     async with app.run_test(size=SIZE) as pilot:
         seed(poller)
-        poller.emit(PipelineFailed(4200, FailureKind.REJECTED, NOT_FOUND, poller.clock.now(),
-                                   refusal=Refusal.NOT_FOUND))
+        poller.emit(_not_found(4200, NOT_FOUND, poller.clock.now()))
         await pilot.pause()
         assert bells == []  # refused from the start: shown, not announced
         gone = NOT_FOUND.replace("4200", "2040")
         for _ in range(2):
-            poller.emit(PipelineFailed(2040, FailureKind.REJECTED, gone, poller.clock.now(),
-                                       refusal=Refusal.NOT_FOUND))
+            poller.emit(_not_found(2040, gone, poller.clock.now()))
             await pilot.pause()
         assert bells == [1]
         assert any("not found" in m and "PIPELINE_NOT_FOUND" in m for m in messages(app))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from kondado_tui.config import PipelineEntry
-from kondado_tui.events import Connection, Health, PipelineFailed, Refusal, StatusObserved
+from kondado_tui.events import Connection, Health, PipelineFailed, StatusObserved
 from kondado_tui.models import PENDING_KIND, Observation, Severity, StatusKind
 from kondado_tui.timeline import HistorySummary
 
@@ -19,20 +19,7 @@ from kondado_tui.timeline import HistorySummary
 STALE_MARGIN_FACTOR = 0.5
 STALE_MARGIN_MIN = 30.0
 
-# The API refused to tell us about one pipeline (the others answer): no status will come
-# until someone fixes the id or the token's rights, so the row is trouble, not "pending".
-NOT_FOUND_KIND = Refusal.NOT_FOUND.kind
-NO_ACCESS_KIND = Refusal.NO_ACCESS.kind
-REFUSED_KIND = Refusal.REFUSED.kind
 WARNING_GLYPH = "⚠"
-
-
-def refusal_kind(failure: PipelineFailed | None) -> StatusKind | None:
-    """What a refusal of one pipeline means, or None for a passing failure (timeouts,
-    5xx, unreadable answers) that the next ask may cure."""
-    if failure is None or failure.refusal is None:
-        return None
-    return failure.refusal.kind
 
 
 @dataclass
@@ -55,7 +42,8 @@ class Row:
     def refusal(self) -> StatusKind | None:
         """Set when the API refuses this pipeline (not found, no access): it overrides
         any status seen before, which can no longer be confirmed."""
-        return refusal_kind(self.failure)
+        failure = self.failure
+        return None if failure is None or failure.refusal is None else failure.refusal.kind
 
     @property
     def entered(self) -> tuple[float | None, bool]:

@@ -15,10 +15,11 @@ from rich.style import Style
 from rich.text import Text
 
 from kondado_tui.durations import format_age, format_duration
+from kondado_tui.events import Refusal
 from kondado_tui.models import KNOWN_STATUSES, PENDING_KIND, Severity, StatusKind
 from kondado_tui.sanitize import clean, first_line
 from kondado_tui.timeline import RunOutcome
-from kondado_tui.ui.board import NO_ACCESS_KIND, NOT_FOUND_KIND, REFUSED_KIND, WARNING_GLYPH, Row
+from kondado_tui.ui.board import WARNING_GLYPH, Row
 from kondado_tui.ui.palette import Palette
 
 MARK = "mark"
@@ -70,7 +71,7 @@ RUN_OUTCOME: dict[RunOutcome, tuple[str, Severity]] = {
 # all of them, not from the statuses shown now: otherwise "● active" (8 cells) turning
 # into "▶ running" (9) changed the layout, and a new layout rebuilds the whole table.
 SHOWABLE_KINDS: tuple[StatusKind, ...] = (
-    *KNOWN_STATUSES.values(), PENDING_KIND, NOT_FOUND_KIND, NO_ACCESS_KIND, REFUSED_KIND,
+    *KNOWN_STATUSES.values(), PENDING_KIND, *(refusal.kind for refusal in Refusal),
 )
 
 

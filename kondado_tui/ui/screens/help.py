@@ -13,8 +13,9 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from kondado_tui.events import Refusal
 from kondado_tui.models import KNOWN_STATUSES, PENDING_KIND
-from kondado_tui.ui.board import NO_ACCESS_KIND, NOT_FOUND_KIND, WARNING_GLYPH
+from kondado_tui.ui.board import WARNING_GLYPH
 from kondado_tui.ui.columns import CHANGED_GLYPH, MARKED_GLYPH, STALE_MARKER
 
 KEYS: tuple[tuple[str, str], ...] = (
@@ -52,7 +53,8 @@ def help_text() -> Group:
                                                              PENDING_KIND)]
     statuses.append(("? anything else", "a status Kondado's docs do not list, shown as sent"))
     statuses.append((f"{WARNING_GLYPH} active, running…", "an ok or busy status with a message"))
-    statuses += [(f"{k.glyph} {k.label}", k.meaning) for k in (NOT_FOUND_KIND, NO_ACCESS_KIND)]
+    refused = (Refusal.NOT_FOUND.kind, Refusal.NO_ACCESS.kind)
+    statuses += [(f"{k.glyph} {k.label}", k.meaning) for k in refused]
     return Group(
         _section("Keys", list(KEYS)),
         _section("Statuses (the API's value, underscores as spaces)", statuses),
