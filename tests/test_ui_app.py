@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from textual import events
 from textual.widgets import Input
-from textual.widgets.data_table import ColumnKey
 from ui_fakes import (
     ENTRIES,
     SIZE,
@@ -39,8 +38,6 @@ from kondado_tui.ui.screens.detail import DetailScreen
 from kondado_tui.ui.screens.duplicate import DuplicateScreen
 from kondado_tui.ui.screens.help import HelpScreen
 from kondado_tui.ui.widgets.pipeline_table import PipelineTable
-
-NAME_KEY, STATUS_KEY = ColumnKey(NAME), ColumnKey(STATUS)
 
 
 async def test_rows_show_glyph_words_and_first_line(tmp_path: Path) -> None:
@@ -204,13 +201,13 @@ async def test_filter_sort_and_clear(tmp_path: Path) -> None:
         assert not app.main.query_one("#filter", Input).has_focus
         await pilot.press("s")  # name
         assert app.main.table.shown_keys == ["3100", "3101"]
-        assert app.main.table.columns[NAME_KEY].label.plain == "name ▼"
+        assert app.main.table.column_label(NAME) == "name ▼"
         await pilot.press("escape")
         await pilot.pause()
         assert len(app.main.table.shown_keys) == len(ENTRIES)
         await pilot.press("s", "s", "s")  # id, age, severity
-        assert app.main.table.columns[STATUS_KEY].label.plain == "status ▼"
-        assert app.main.table.columns[NAME_KEY].label.plain == "name"
+        assert app.main.table.column_label(STATUS) == "status ▼"
+        assert app.main.table.column_label(NAME) == "name"
         await pilot.press("slash", *"marketing", "escape")
         await pilot.pause()
         assert len(app.main.table.shown_keys) == len(ENTRIES)

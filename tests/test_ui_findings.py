@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 import pytest
+from rich.cells import cell_len
 from rich.console import Console
 from ui_fakes import SIZE, build, messages, plain, record_bells, screen_text, seed
 
@@ -147,10 +148,11 @@ async def test_sorted_by_a_short_id_the_titles_keep_a_gap(tmp_path: Path) -> Non
         await pilot.pause()
         await pilot.press("s", "s")  # severity -> name -> id
         await pilot.pause()
-        columns = app.main.table.ordered_columns
-        assert [c.label.plain for c in columns][3] == "id ▼"
-        for column in columns:  # every title ends before its column's gap
-            assert column.label.cell_len < column.width
+        table = app.main.table
+        columns = table.column_widths()
+        assert table.column_label(columns[3][0]) == "id ▼"
+        for key, width in columns:  # every title ends before its column's gap
+            assert cell_len(table.column_label(key)) < width
 
 
 async def test_read_only_shows_run_and_duplicate_disabled(tmp_path: Path) -> None:

@@ -47,11 +47,11 @@ async def test_a_young_age_repaints_once_per_ten_seconds_and_ticks_render_nothin
         assert plain(app, 2040, AGE) == "<10s" and plain(app, 2040, SINCE) == "<10s"
         table = app.main.table
         monkeypatch.setattr(main_screen, "render_cells", counting_render)
-        updates, repaints = table.cell_updates, table._update_count
+        updates, repaints = table.cell_updates, table.lines_refreshed
         for _ in range(9):  # 1 s .. 9 s: the text stays "<10s"
             clock.advance(1)
             app.main.tick()
-        assert table.cell_updates == updates and table._update_count == repaints
+        assert table.cell_updates == updates and table.lines_refreshed == repaints
         assert rendered == []  # not even rendered to be compared
         clock.advance(1)  # 10 s: since and age both say "10s"
         app.main.tick()

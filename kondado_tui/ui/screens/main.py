@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import Footer, Input, Static
 
 from kondado_tui.clock import Clock
 from kondado_tui.config import PipelineEntry, append_pipeline, remove_pipeline
@@ -422,18 +422,15 @@ class MainScreen(Screen[None]):
 
     # -- the cursor ------------------------------------------------------------------
 
-    @on(DataTable.RowHighlighted)
-    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        key = event.row_key.value
-        if key is None:
-            return
-        pid = int(key)
+    @on(PipelineTable.RowHighlighted)
+    def _highlighted(self, event: PipelineTable.RowHighlighted) -> None:
+        pid = int(event.key)
         self.session.poller.focus(pid)
         if self.board.seen(pid):
             self.refresh_row(pid)
 
-    @on(DataTable.RowSelected)
-    def _selected(self, event: DataTable.RowSelected) -> None:
+    @on(PipelineTable.RowSelected)
+    def _selected(self, event: PipelineTable.RowSelected) -> None:
         self.action_details()
 
     def action_details(self) -> None:
