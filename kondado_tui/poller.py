@@ -320,9 +320,7 @@ class Poller:
 
         Returns the wall time to take the next turn (math.inf: only when woken).
         """
-        if not self._started:
-            self._started = True
-            await self._start()
+        await self.start()
         now = self._clock.now()
         wake_at, pick = self._plan(now)
         if pick is not None:
@@ -419,6 +417,17 @@ class Poller:
             except Exception as exc:  # history is a convenience: monitoring goes on
                 log.warning("history: could not record an observation: %s", _describe(exc))
 
+    async def start(self) -> None:
+        """Read history, once: `step` does it first unless the front end already did.
+
+        A front end calls it before polling so the table opens on the last known states
+        (emitted first, before any request), from the one read that also seeds what is
+        asked first."""
+        if self._started:
+            return
+        self._started = True
+        await self._start()
+
     async def _start(self) -> None:
         """Seed what history knows, so the table opens on the last known (aged) state."""
         store = self._store
@@ -431,6 +440,17 @@ class Poller:
         except Exception as exc:
             log.warning("history: could not read the last observations: %s", _describe(exc))
             return
+        for pid, (observation, since) in seeds.items():
+            if pid in self._observations or pid not in ids:
+                continue
+            self._scheduler.seed(observation.status, observation.observed_at, since)
+            self._observations[pid] = observation
+            self._from_history.add(pid)
+            self._emit(StatusObserved(pid, observation, None, since,
+                                      since_first_seen=pid in self._first_seen))
+        self._publish()  # "from history" from the first paint, not after the first answer
+        # The rhythms only change which pipeline is asked first: read after the states
+        # are out, so they do not delay the first paint.
         since_when = self._clock.now() - HISTORY_DAYS * 86400.0
         for pid in ids:
             try:
@@ -441,14 +461,6 @@ class Poller:
                 log.warning("history: could not read transitions: %s", _describe(exc))
                 break
             self._scheduler.learn(pid, history)
-        for pid, (observation, since) in seeds.items():
-            if pid in self._observations or pid not in ids:
-                continue
-            self._scheduler.seed(observation.status, observation.observed_at, since)
-            self._observations[pid] = observation
-            self._from_history.add(pid)
-            self._emit(StatusObserved(pid, observation, None, since,
-                                      since_first_seen=pid in self._first_seen))
         try:
             refused = await asyncio.to_thread(store.refusals, ids)
         except Exception as exc:

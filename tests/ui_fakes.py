@@ -73,6 +73,9 @@ class FakePoller:
         self.emit(HealthChanged(self._health))
 
     # -- the PollerLike surface -----------------------------------------------------------
+    async def start(self) -> None:
+        """The real poller replays history here; the fake's history is what tests emit."""
+
     async def run(self) -> None:
         self.running = True
         try:

@@ -91,20 +91,19 @@ class KondadoApp(App[int]):
         poller = self.session.poller
         self.main.remember({pid: (obs, obs.observed_at)
                             for pid, obs in poller.observations.items()})
-        store = self.session.store
-        ids = [entry.id for entry in self.session.config.pipelines]
-        if store is not None:
-            try:
-                found = await asyncio.to_thread(store.last_observations, ids)
-                self.main.remember(found)
-            except Exception as exc:  # history is a help, never a reason not to start
-                self.notify(f"History could not be read: {redact(str(exc))}",
-                            severity="warning", markup=False)
+        # History is read once, by the poller: its last known states (each `since` told
+        # as exact or as a first sighting) reach the table as events before any request,
+        # and the same read decides what is asked first.
+        try:
+            await poller.start()
+        except Exception as exc:  # history is a help, never a reason not to start
+            self.notify(f"History could not be read: {redact(str(exc))}",
+                        severity="warning", markup=False)
         if self.poll:
             self.run_worker(self._poll_forever(), name="poller", group="poller",
                             exclusive=True, exit_on_error=False)
-        if store is not None:
-            await self.load_summaries(ids)
+        if self.session.store is not None:
+            await self.load_summaries(entry.id for entry in self.session.config.pipelines)
 
     async def _poll_forever(self) -> None:
         try:

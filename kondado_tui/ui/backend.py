@@ -18,6 +18,7 @@ EventCallback = Callable[[PollerEvent], None]
 
 
 class PollerLike(Protocol):
+    async def start(self) -> None: ...  # reads history once: its states arrive as events
     async def run(self) -> None: ...
     def set_pipelines(self, ids: Iterable[int]) -> None: ...
     def focus(self, pipeline_id: int | None) -> None: ...
@@ -34,9 +35,6 @@ class PollerLike(Protocol):
 
 
 class StoreLike(Protocol):
-    def last_observations(
-        self, ids: Iterable[int] | None = None
-    ) -> dict[int, tuple[Observation, float]]: ...
     def transitions(
         self, pipeline_id: int | None = None, since: float | None = None, *,
         limit: int | None = None,
