@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from kondado_tui import __version__
-from kondado_tui.cli_support import credentials_hint, quiet_library_logs
+from kondado_tui.cli_support import credentials_hint, glue_dashed_values, quiet_library_logs
 from kondado_tui.errors import ApiError, ConfigError, KondadoError, ValidationError
 from kondado_tui.exitcodes import (
     EXIT_API,
@@ -105,7 +105,7 @@ def _open_tui(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     install_log_redaction()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(glue_dashed_values(sys.argv[1:] if argv is None else argv, parser))
     if args.handler is not _open_tui:
         quiet_library_logs()
         _never_fail_on_encoding()

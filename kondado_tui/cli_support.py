@@ -6,8 +6,9 @@ import argparse
 import logging
 import math
 import os
+import re
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -39,6 +40,57 @@ def duration_arg(text: str) -> float:
         return parse_duration(text)
     except DurationError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+# A dash then a digit or a point: `-1m`, `-5`, `-.5h`. No option of ours looks like that,
+# so after an option that takes a value it can only be that value.
+_DASHED_VALUE = re.compile(r"-[\d.]")
+
+
+def glue_dashed_values(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:
+    """`--max-age -1m` as `--max-age=-1m`, before argparse reads the words.
+
+    argparse takes a word starting with '-' for an option unless it looks like a negative
+    number (`-1m` does not), and answers a bare "expected one argument". Glued, the value
+    reaches the option's type, whose message names the option and says what a valid
+    value is. Only after an option that takes one value, within its (sub)command.
+    """
+    words = list(argv)
+    glued: list[str] = []
+    current = parser
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if word == "--":  # everything after it is positional already
+            glued.extend(words[index:])
+            break
+        following = words[index + 1] if index + 1 < len(words) else "--"  # "--": none
+        if following != "--" and word in _one_value_options(current):
+            dashed = _DASHED_VALUE.match(following) is not None
+            glued.extend([f"{word}={following}"] if dashed else [word, following])
+            index += 2
+            continue
+        current = _subcommands(current).get(word, current)
+        glued.append(word)
+        index += 1
+    return glued
+
+
+def _one_value_options(parser: argparse.ArgumentParser) -> set[str]:
+    # argparse keeps no public list of a parser's options: `_actions` is the one there is.
+    return {
+        option
+        for action in parser._actions
+        if action.nargs is None  # exactly one value (flags take none: nargs=0)
+        for option in action.option_strings
+    }
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
 
 
 def load_for_command(args: argparse.Namespace, *, require_credentials: bool = True) -> Config:

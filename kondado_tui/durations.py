@@ -37,7 +37,9 @@ def parse_duration(text: str) -> float:
         total += float(match.group(1)) * _UNITS[match.group(2)]
         position = match.end()
     if position != len(given):
-        if re.fullmatch(r"\d+(?:\.\d+)?", given):
+        if re.match(r"-[\d.]", given):
+            hint = f"negative durations are not allowed; use one like {EXAMPLES}"
+        elif re.fullmatch(r"\d+(?:\.\d+)?", given):
             hint = f"add a unit, e.g. {given}s, {given}m or {given}h"
         else:
             hint = f"use a number and a unit (s, m, h, d, w), e.g. {EXAMPLES}"

@@ -36,6 +36,8 @@ def test_parse_duration(text: str, seconds: float) -> None:
         ("h", "cannot read duration"),
         ("5m10", "cannot read duration '5m10'"),
         ("-5m", "cannot read duration '-5m'"),
+        ("-1h30m", "negative durations are not allowed; use one like 90s, 30m"),
+        ("-.5h", "negative durations are not allowed"),
         ("0s", "must be longer than zero"),
         ("0m0s", "must be longer than zero"),
     ],
