@@ -89,3 +89,26 @@ async def test_a_status_change_repaints_its_row_not_the_table(tmp_path: Path) ->
         assert len(rows) == 1
         assert "active" in table.get_cell(target, STATUS).plain
         assert "a warning about a column" in app.export_screenshot().replace("&#160;", " ")
+
+
+async def test_a_row_moving_into_trouble_repaints_the_rows_it_passed_not_the_table(
+    tmp_path: Path,
+) -> None:
+    app, poller, _clock = build(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        for entry in ENTRIES:
+            poller.observe(entry.id, "active")
+        await pilot.pause()
+        table = app.main.table
+        order = table.shown_keys
+        target = order[3]
+        spy = RefreshSpy(table)
+        poller.observe(int(target), "failed", "connection refused")
+        await pilot.pause()
+        assert table.shown_keys[0] == target
+        assert spy.whole == 0, "a re-sort refreshed the whole table"
+        lines = {y for regions in spy.calls for region in regions
+                 for y in range(region.y, region.bottom)}
+        # screen lines 1-4 held the first four rows; the header and the fifth row stay
+        assert lines == {1, 2, 3, 4}
+        assert "connection refused" in app.export_screenshot().replace("&#160;", " ")
