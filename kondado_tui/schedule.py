@@ -27,6 +27,7 @@ How the requests are shared (the README's "How polling works" says the same in p
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 import random
@@ -360,6 +361,129 @@ class Pick:
     reason: str  # for the debug log and the tests: "requested", "follow", "stale", ...
 
 
+# Heap entries: (key, stamp, pipeline id); the stamp tells a row's current entry from
+# the ones it left behind when it changed (dropped when they reach the top).
+_Entry = tuple[float, int, int]
+
+
+class _SteadyIndex:
+    """The plan's index of steady rows (see `Scheduler.plan`): what they need, by when.
+
+    A steady row has a stamp, an interval, whether it is predictable (both as they stay
+    until its steady spell ends), and entries in three heaps: by when its interval runs
+    out (until then it is not due), by when it was asked (the oldest win the sweep), and
+    by when its spell ends. Every other row is *unsteady*: worked out at every plan.
+    """
+
+    def __init__(self) -> None:
+        self.built_for: tuple[int, float] | None = None  # (list version, per_minute)
+        self.now = -math.inf  # of the last plan: a clock going back starts over
+        self.steady: dict[int, tuple[int, float, bool]] = {}  # pid -> (stamp, interval, p.)
+        self._positions: dict[int, int] = {}  # pid -> place in the list (ties: first)
+        self._unsteady: set[int] = set()
+        self._changed: set[int] = set()  # to file again at the next plan
+        self._due: dict[int, float] = {}  # steady rows whose interval ran out: asked + it
+        self._not_due: list[_Entry] = []  # (asked + interval, ...) still ahead
+        self._by_asked: tuple[list[_Entry], list[_Entry]] = ([], [])  # [predictable]
+        self._spells: list[_Entry] = []  # (end of the steady spell, ...)
+        self._stamps = itertools.count()
+
+    def rebuild(self, built_for: tuple[int, float], tracked: dict[int, Tracked]) -> None:
+        """Forget everything: every row is filed again at this plan."""
+        self.__init__()  # type: ignore[misc]
+        self.built_for = built_for
+        self._positions = {pid: i for i, pid in enumerate(tracked)}
+        self._changed = set(tracked)
+
+    def changed(self, pipeline_id: int) -> None:
+        """Something happened to this row: its entries are void until it is filed again."""
+        self._changed.add(pipeline_id)
+        self.steady.pop(pipeline_id, None)
+        self._due.pop(pipeline_id, None)
+        self._unsteady.discard(pipeline_id)
+
+    def take_changed(self) -> set[int]:
+        changed, self._changed = self._changed, set()
+        return changed
+
+    def position(self, pipeline_id: int) -> int:
+        return self._positions[pipeline_id]
+
+    def add_unsteady(self, pipeline_id: int) -> None:
+        self._unsteady.add(pipeline_id)
+
+    def add_steady(self, pipeline_id: int, asked_at: float, interval: float,
+                   predictable: bool, until: float, now: float) -> None:
+        stamp = next(self._stamps)
+        self.steady[pipeline_id] = (stamp, interval, predictable)
+        due_at = asked_at + interval  # as `plan_walk` adds them (no rounding apart)
+        if now >= due_at:
+            self._due[pipeline_id] = due_at
+        elif due_at < math.inf:
+            heapq.heappush(self._not_due, (due_at, stamp, pipeline_id))
+        heapq.heappush(self._by_asked[predictable], (asked_at, stamp, pipeline_id))
+        if until < math.inf:
+            heapq.heappush(self._spells, (until, stamp, pipeline_id))
+
+    def expire(self, now: float) -> None:
+        """Rows whose steady spell is over are filed again."""
+        while self._spells and self._spells[0][0] <= now:
+            _, stamp, pid = heapq.heappop(self._spells)
+            if self._current(stamp, pid):
+                self.changed(pid)
+        for heap in (self._not_due, *self._by_asked, self._spells):
+            if len(heap) > 2 * len(self.steady) + 64:  # mostly left-behind entries
+                heap[:] = [e for e in heap if self._current(e[1], e[2])]
+                heapq.heapify(heap)
+
+    def collect_due(self, now: float) -> None:
+        while self._not_due and self._not_due[0][0] <= now:
+            due_at, stamp, pid = heapq.heappop(self._not_due)
+            if self._current(stamp, pid):
+                self._due[pid] = due_at
+
+    def candidates(self) -> set[int]:
+        """The rows that can win a choice: the unsteady, the due, the oldest asked of the
+        predictable and of the others (all of them when several were asked together)."""
+        found = self._unsteady | self._due.keys()
+        for heap in self._by_asked:
+            found.update(pid for _, _, pid in self._oldest(heap))
+        return found
+
+    def oldest_asked(self) -> float | None:
+        tops = [e[0] for e in (self._top(h) for h in self._by_asked) if e is not None]
+        return min(tops, default=None)
+
+    def soonest_interval_due(self) -> float:
+        """The earliest `asked + interval` among the steady rows."""
+        ahead = self._top(self._not_due)
+        return min(min(self._due.values(), default=math.inf),
+                   math.inf if ahead is None else ahead[0])
+
+    def _current(self, stamp: int, pipeline_id: int) -> bool:
+        known = self.steady.get(pipeline_id)
+        return known is not None and known[0] == stamp
+
+    def _top(self, heap: list[_Entry]) -> _Entry | None:
+        while heap and not self._current(heap[0][1], heap[0][2]):
+            heapq.heappop(heap)
+        return heap[0] if heap else None
+
+    def _oldest(self, heap: list[_Entry]) -> list[_Entry]:
+        """The current entries with the smallest key (taken off, then put back)."""
+        top = self._top(heap)
+        if top is None:
+            return []
+        taken = []
+        while heap and heap[0][0] == top[0]:
+            entry = heapq.heappop(heap)
+            if self._current(entry[1], entry[2]):
+                taken.append(entry)
+        for entry in taken:
+            heapq.heappush(heap, entry)
+        return taken
+
+
 class Scheduler:
     """Due times and choices for a list of pipelines, at a given budget."""
 
@@ -371,6 +495,8 @@ class Scheduler:
         self._swept: int | None = None  # the sweep's choice at the last pick
         self._automatic_at: float | None = None  # the last automatic request left then
         self._now_hint = now  # the time of the last pick (asking() takes no time)
+        self._list_version = 0  # bumped by set_pipelines: the plan's index starts over
+        self._index = _SteadyIndex()
         self.set_pipelines(pipeline_ids, now)
 
     # -- the list ---------------------------------------------------------------------
@@ -381,6 +507,7 @@ class Scheduler:
         self._tracked = {pid: self._tracked.get(pid) or Tracked(pid) for pid in wanted}
         if self._focus not in self._tracked:
             self._focus = None
+        self._list_version += 1
 
     @property
     def pipeline_ids(self) -> list[int]:
@@ -399,7 +526,7 @@ class Scheduler:
 
     @property
     def load_factor(self) -> float:
-        return max(1.0, self.cycle / LOAD_REFERENCE_CYCLE)
+        return max(1.0, self.cycle / LOAD_REFERENCE_CYCLE)  # (also in `_target_interval`)
 
     @property
     def sweep_cycle(self) -> float:
@@ -421,6 +548,7 @@ class Scheduler:
         t = self._tracked.get(status.pipeline_id)
         if t is None or (t.observed_at is not None and t.observed_at >= observed_at):
             return
+        self._index.changed(t.pipeline_id)
         t.status, t.observed_at, t.since, t.asked_at = status, observed_at, since, observed_at
 
     def learn(self, pipeline_id: int, history: Iterable[Transition]) -> None:
@@ -428,6 +556,7 @@ class Scheduler:
         t = self._tracked.get(pipeline_id)
         if t is None:
             return
+        self._index.changed(pipeline_id)
         current: str | None = None
         for tr in history:
             if tr.pipeline_id != pipeline_id:
@@ -448,6 +577,7 @@ class Scheduler:
         t = self._tracked.get(status.pipeline_id)
         if t is None:
             return at
+        self._index.changed(t.pipeline_id)
         old, last_seen = t.status, t.observed_at
         if old is None or old.status != status.status or t.since is None:
             t.since = at
@@ -480,6 +610,7 @@ class Scheduler:
         t = self._tracked.get(pipeline_id)
         if t is None:
             return at
+        self._index.changed(pipeline_id)
         t.asked_at = at
         t.requested_at = None
         t.last_failure = message
@@ -492,6 +623,9 @@ class Scheduler:
         return self._focus
 
     def focus(self, pipeline_id: int | None) -> None:
+        for changed in (self._focus, pipeline_id):
+            if changed is not None:
+                self._index.changed(changed)
         self._focus = pipeline_id if pipeline_id in self._tracked else None
 
     def request_now(
@@ -502,6 +636,7 @@ class Scheduler:
         t = self._tracked.get(pipeline_id)
         if t is None:
             return
+        self._index.changed(pipeline_id)
         if t.requested_at is None:
             t.requested_at = now
             t.request_priority = priority
@@ -512,6 +647,7 @@ class Scheduler:
         """A failure blamed on this pipeline was not its own: undo its backoff."""
         t = self._tracked.get(pipeline_id)
         if t is not None:
+            self._index.changed(pipeline_id)
             t.backoff.reset()
             t.last_failure = ""
 
@@ -531,6 +667,7 @@ class Scheduler:
     def follow(self, pipeline_id: int, now: float) -> None:
         t = self._tracked.get(pipeline_id)
         if t is not None:
+            self._index.changed(pipeline_id)
             t.follow_from = now
             t.follow_saw_busy = False
 
@@ -543,15 +680,18 @@ class Scheduler:
     def interval(self, pipeline_id: int, now: float) -> float:
         """How long after its last ask this pipeline wants asking again (targeted polls;
         `math.inf`: only the sweep asks it)."""
-        t = self._tracked[pipeline_id]
-        interval = self._target_interval(t, now)
+        return self._interval(self._tracked[pipeline_id], now, self.cycle)
+
+    def _interval(self, t: Tracked, now: float, cycle: float) -> float:
+        """`interval`, with the list's `cycle` worked out once per plan, not per row."""
+        interval = self._target_interval(t, now, cycle)
         if t.follow_from is not None:
             interval = min(interval, _follow_interval(now - t.follow_from))
-        if pipeline_id == self._focus:
+        if t.pipeline_id == self._focus:
             interval = min(interval, FOCUS_INTERVAL)
         return max(1.0, interval)
 
-    def _target_interval(self, t: Tracked, now: float) -> float:
+    def _target_interval(self, t: Tracked, now: float, cycle: float) -> float:
         if t.status is None:
             return 0.0
         status = t.status.status
@@ -565,10 +705,10 @@ class Scheduler:
         # Failures show at the end of runs, and the run after a failure fails more often
         # than others: watch those closer.
         factor = TROUBLE_FACTOR if _looks_failed(t.status) else 1.0
-        factor *= self.load_factor
+        factor *= max(1.0, cycle / LOAD_REFERENCE_CYCLE)  # `load_factor`
         if status == "running":
             # never less often than half a round robin's cycle
-            return min(self._running_interval(t, last, now) * factor, self.cycle / 2.0)
+            return min(self._running_interval(t, last, now) * factor, cycle / 2.0)
         start = t.rhythm.next_start(last)
         if start is not None and now < start.start:
             return start.start - last  # nothing expected before the window opens
@@ -578,7 +718,7 @@ class Scheduler:
         if t.changed_at is not None and now - t.changed_at < ACTIVE_MEMORY:
             # Runs lately but no rhythm yet: a round robin's look, so its starts are
             # seen precisely enough to learn one.
-            return self.cycle
+            return cycle
         return math.inf  # nothing lately (or the run did not come): the sweep looks
 
     def _running_interval(self, t: Tracked, last: float, now: float) -> float:
@@ -621,6 +761,7 @@ class Scheduler:
         t = self._tracked.get(pipeline_id)
         if t is None:
             return
+        self._index.changed(pipeline_id)
         t.requested_at = None
         if priority is Priority.INTERACTIVE:
             return
@@ -636,9 +777,8 @@ class Scheduler:
 
     def plan(self, now: float, only: Priority | None = None) -> tuple[Pick | None, float | None]:
         """The pipeline to ask now (or None when none is due), and when the next one is
-        due: `next_due_at(now)`, from the same pass over the list (with `only`, None: a
-        held poller does not wait for due rows). One pass, not two: at 1000 pipelines the
-        second walk (each row's interval again) was half of the idle dashboard's CPU.
+        due: `next_due_at(now)` (with `only`, None: a held poller does not wait for due
+        rows). The same answer as `plan_walk`, without a walk over the whole list.
 
         `only`: consider only requests (`request_now`) of this priority or a more urgent
         one: what still goes while polling is paused or held back.
@@ -646,7 +786,53 @@ class Scheduler:
         Order: requests, then the sweep when it is owed its share (or a row nears
         `max_age`), follow-ups of the user's runs, the targeted polls most overdue
         against their interval, and the sweep with whatever is left.
+
+        How: most rows are *steady* (asked before, nothing requested, followed, focused,
+        failing or running): their interval and sweep order stay put until a known time
+        or until something happens to them, so `_SteadyIndex` keeps them in heaps. Each
+        choice above takes the first row in list order among the best, so choosing among
+        the rows that can win (every other row, the steady rows already due, and the
+        steady rows asked longest ago) gives `plan_walk`'s answer; when the next one is
+        due is the minimum over the steady rows, taken from the heaps.
         """
+        index = self._index
+        if index.built_for != (self._list_version, self.per_minute) or now < index.now:
+            index.rebuild((self._list_version, self.per_minute), self._tracked)
+        index.now = now
+        index.expire(now)
+        cycle = self.cycle
+        for pid in index.take_changed():
+            t = self._tracked.get(pid)
+            if t is not None:
+                self._settle(t, now, cycle)
+        index.collect_due(now)
+        candidates = index.candidates()
+        soonest = math.inf
+        oldest_asked = index.oldest_asked()
+        if oldest_asked is not None:  # the steady rows' part of next_due_at(now)
+            soonest = min(index.soonest_interval_due(),
+                          max(oldest_asked + SWEEP_MIN_GAP, self._spare_at()),
+                          oldest_asked + self.sweep_cycle)
+        rows = ((pid, self._tracked[pid]) for pid in sorted(candidates, key=index.position))
+        return self._choose(now, only, rows, index.steady, soonest)
+
+    def plan_walk(
+        self, now: float, only: Priority | None = None
+    ) -> tuple[Pick | None, float | None]:
+        """`plan`'s answer by the plain walk over every pipeline: the reference it is
+        held to (tests/test_schedule_plan_cost.py, benchmarks/plan_cost.py)."""
+        return self._choose(now, only, self._tracked.items(), {}, math.inf)
+
+    def _choose(
+        self,
+        now: float,
+        only: Priority | None,
+        rows: Iterable[tuple[int, Tracked]],
+        steady: dict[int, tuple[int, float, bool]],
+        soonest: float,
+    ) -> tuple[Pick | None, float | None]:
+        """`plan` over `rows` (in list order); `steady`: the rows whose (stamp, interval,
+        predictable) is known; `soonest`: when the rows left out are next due."""
         requested: tuple[tuple[float, float], Pick] | None = None
         follow: tuple[float, Pick] | None = None
         target: tuple[float, Pick] | None = None
@@ -654,9 +840,8 @@ class Scheduler:
         oldest: tuple[tuple[float, float], Tracked] | None = None
         key: tuple[bool, float, float]
         first: Tracked | None = None
-        spare_at, stale_after = self._spare_at(), self.sweep_cycle
-        soonest = math.inf  # as next_due_at() would say
-        for pid, t in self._tracked.items():
+        spare_at, stale_after, cycle = self._spare_at(), self.sweep_cycle, self.cycle
+        for pid, t in rows:
             held_back = t.backoff.retry_at is not None and now < t.backoff.retry_at
             if only is None and (t.requested_at is not None or t.asked_at is None or held_back):
                 soonest = min(soonest, self.due_at(pid, now))  # few rows: the plain way
@@ -679,7 +864,8 @@ class Scheduler:
                 and (follow is None or t.asked_at < follow[0])
             ):
                 follow = (t.asked_at, Pick(pid, Priority.FOLLOW, "follow"))
-            interval = self.interval(pid, now)
+            known = steady.get(pid)
+            interval = known[1] if known is not None else self._interval(t, now, cycle)
             due_at = min(t.asked_at + interval, max(t.asked_at + SWEEP_MIN_GAP, spare_at),
                          t.asked_at + stale_after)  # as due_at() says
             if t.backoff.retry_at is not None:
@@ -694,7 +880,8 @@ class Scheduler:
             if oldest is None or (seen, -overdue) < oldest[0]:
                 oldest = ((seen, -overdue), t)
             # oldest first, rows whose next change nothing predicts before the others
-            key = (self._predictable(t, now), seen, -overdue)
+            predictable = known[2] if known is not None else self._predictable(t, now)
+            key = (predictable, seen, -overdue)
             if now >= t.asked_at + SWEEP_MIN_GAP and (sweep is None or key < sweep[0]):
                 sweep = (key, t)
         self._swept = None
@@ -715,6 +902,47 @@ class Scheduler:
         if sweep is not None and now >= spare_at:
             return self._sweep_pick(sweep[1], "sweep"), next_due
         return None, next_due
+
+    def _settle(self, t: Tracked, now: float, cycle: float) -> None:
+        """File a row that changed (or whose steady spell ended) in the plan's index."""
+        until = self._steady_until(t, now)
+        if until <= now or t.asked_at is None:
+            self._index.add_unsteady(t.pipeline_id)
+            return
+        interval = self._interval(t, now, cycle)
+        self._index.add_steady(t.pipeline_id, t.asked_at, interval,
+                               self._predictable(t, now), until, now)
+
+    def _steady_until(self, t: Tracked, now: float) -> float:
+        """Until when (exclusive) this row's `interval` and `_predictable` keep the values
+        they have at `now`, unless something happens to it; -inf: they may change any time
+        (asked for, never asked, failing, followed, focused, running: `plan` works these
+        out every time). Follows `_target_interval`'s branches."""
+        if (
+            t.requested_at is not None
+            or t.asked_at is None
+            or t.backoff.retry_at is not None
+            or t.follow_from is not None
+            or t.pipeline_id == self._focus
+        ):
+            return -math.inf
+        if t.status is None:
+            return math.inf
+        status = t.status.status
+        if status == "running":  # the interval grows with the run's length
+            return -math.inf
+        if status in BUSY_STATUSES or status in QUIET_STATUSES:
+            return math.inf
+        start = t.rhythm.next_start(t.asked_at)
+        if start is not None and now < start.start:
+            return start.start
+        if start is not None and now <= start.end:
+            return math.nextafter(start.end, math.inf)
+        if t.changed_at is not None and now - t.changed_at < ACTIVE_MEMORY:
+            # `now - changed_at` rounds: look again a little before it can reach the limit
+            margin = 1e-9 * (abs(t.changed_at) + ACTIVE_MEMORY) + 1e-6
+            return max(t.changed_at + ACTIVE_MEMORY - margin, math.nextafter(now, math.inf))
+        return math.inf
 
     def _spare_at(self) -> float:
         """When the sweep may spend a spare request: evenly spaced at the budget's rate,
