@@ -375,25 +375,22 @@ class _SteadyIndex:
     by when its spell ends. Every other row is *unsteady*: worked out at every plan.
     """
 
-    def __init__(self) -> None:
-        self.built_for: tuple[int, float] | None = None  # (list version, per_minute)
+    def __init__(self, built_for: tuple[int, float] | None = None,
+                 tracked: dict[int, Tracked] | None = None) -> None:
+        """An index to fill: every row of `tracked` is filed at the next plan."""
+        self.built_for = built_for  # (list version, per_minute): when either changes, anew
         self.now = -math.inf  # of the last plan: a clock going back starts over
         self.steady: dict[int, tuple[int, float, bool]] = {}  # pid -> (stamp, interval, p.)
-        self._positions: dict[int, int] = {}  # pid -> place in the list (ties: first)
+        # place in the list, to break ties as the walk does (the first wins)
+        self._positions = {pid: i for i, pid in enumerate(tracked or {})}
         self._unsteady: set[int] = set()
-        self._changed: set[int] = set()  # to file again at the next plan
+        self._changed: set[int] = set(tracked or {})  # to file (again) at the next plan
+        self._again: set[int] = set()  # unsteady for now only: to file at the next plan
         self._due: dict[int, float] = {}  # steady rows whose interval ran out: asked + it
         self._not_due: list[_Entry] = []  # (asked + interval, ...) still ahead
         self._by_asked: tuple[list[_Entry], list[_Entry]] = ([], [])  # [predictable]
         self._spells: list[_Entry] = []  # (end of the steady spell, ...)
         self._stamps = itertools.count()
-
-    def rebuild(self, built_for: tuple[int, float], tracked: dict[int, Tracked]) -> None:
-        """Forget everything: every row is filed again at this plan."""
-        self.__init__()  # type: ignore[misc]
-        self.built_for = built_for
-        self._positions = {pid: i for i, pid in enumerate(tracked)}
-        self._changed = set(tracked)
 
     def changed(self, pipeline_id: int) -> None:
         """Something happened to this row: its entries are void until it is filed again."""
@@ -403,14 +400,20 @@ class _SteadyIndex:
         self._unsteady.discard(pipeline_id)
 
     def take_changed(self) -> set[int]:
-        changed, self._changed = self._changed, set()
+        """The rows to file (again) now: changed, or unsteady for now only."""
+        for pid in self._again:
+            self.changed(pid)
+        changed, self._changed, self._again = self._changed, set(), set()
         return changed
 
     def position(self, pipeline_id: int) -> int:
         return self._positions[pipeline_id]
 
-    def add_unsteady(self, pipeline_id: int) -> None:
+    def add_unsteady(self, pipeline_id: int, again: bool) -> None:
+        """`again`: it may turn steady with time alone (no event will say so)."""
         self._unsteady.add(pipeline_id)
+        if again:
+            self._again.add(pipeline_id)
 
     def add_steady(self, pipeline_id: int, asked_at: float, interval: float,
                    predictable: bool, until: float, now: float) -> None:
@@ -795,9 +798,9 @@ class Scheduler:
         steady rows asked longest ago) gives `plan_walk`'s answer; when the next one is
         due is the minimum over the steady rows, taken from the heaps.
         """
-        index = self._index
-        if index.built_for != (self._list_version, self.per_minute) or now < index.now:
-            index.rebuild((self._list_version, self.per_minute), self._tracked)
+        index, built_for = self._index, (self._list_version, self.per_minute)
+        if index.built_for != built_for or now < index.now:
+            index = self._index = _SteadyIndex(built_for, self._tracked)
         index.now = now
         index.expire(now)
         cycle = self.cycle
@@ -905,19 +908,20 @@ class Scheduler:
 
     def _settle(self, t: Tracked, now: float, cycle: float) -> None:
         """File a row that changed (or whose steady spell ended) in the plan's index."""
-        until = self._steady_until(t, now)
+        until = self._steady_until(t, now, cycle)
         if until <= now or t.asked_at is None:
-            self._index.add_unsteady(t.pipeline_id)
+            self._index.add_unsteady(t.pipeline_id, again=until == now)
             return
         interval = self._interval(t, now, cycle)
         self._index.add_steady(t.pipeline_id, t.asked_at, interval,
                                self._predictable(t, now), until, now)
 
-    def _steady_until(self, t: Tracked, now: float) -> float:
+    def _steady_until(self, t: Tracked, now: float, cycle: float) -> float:
         """Until when (exclusive) this row's `interval` and `_predictable` keep the values
-        they have at `now`, unless something happens to it; -inf: they may change any time
-        (asked for, never asked, failing, followed, focused, running: `plan` works these
-        out every time). Follows `_target_interval`'s branches."""
+        they have at `now`, unless something happens to it. -inf: until something does
+        (asked for, never asked, failing, followed, focused); `now`: they change with
+        time (a run whose interval still grows), look again at the next plan. `plan`
+        works such rows out every time. Follows the branches of `_target_interval`."""
         if (
             t.requested_at is not None
             or t.asked_at is None
@@ -929,8 +933,8 @@ class Scheduler:
         if t.status is None:
             return math.inf
         status = t.status.status
-        if status == "running":  # the interval grows with the run's length
-            return -math.inf
+        if status == "running":
+            return self._running_steady_until(t, t.asked_at, now, cycle)
         if status in BUSY_STATUSES or status in QUIET_STATUSES:
             return math.inf
         start = t.rhythm.next_start(t.asked_at)
@@ -941,8 +945,27 @@ class Scheduler:
         if t.changed_at is not None and now - t.changed_at < ACTIVE_MEMORY:
             # `now - changed_at` rounds: look again a little before it can reach the limit
             margin = 1e-9 * (abs(t.changed_at) + ACTIVE_MEMORY) + 1e-6
-            return max(t.changed_at + ACTIVE_MEMORY - margin, math.nextafter(now, math.inf))
+            return max(t.changed_at + ACTIVE_MEMORY - margin, now)
         return math.inf
+
+    def _running_steady_until(self, t: Tracked, last: float, now: float, cycle: float) -> float:
+        """`_steady_until` for a run: within a branch of `_running_interval` its interval
+        only grows with the time it has run, so once it is at the most that branch gives,
+        or at the cap of half a cycle, it stays there until the branch changes."""
+        end = t.rhythm.run_end()
+        if end is not None and now < end.start:
+            until, most = end.start, max(RUNNING_INTERVALS[1], RUNNING_EARLY_INTERVAL)
+        elif end is not None and now > end.end:
+            until, most = math.inf, min(RUNNING_INTERVALS[1], RUNNING_OVERDUE_INTERVAL)
+        else:
+            until = math.inf if end is None else math.nextafter(end.end, math.inf)
+            most = RUNNING_INTERVALS[1]
+        if (
+            self._running_interval(t, last, now) >= most
+            or self._target_interval(t, now, cycle) >= cycle / 2.0
+        ):
+            return until
+        return now  # still growing
 
     def _spare_at(self) -> float:
         """When the sweep may spend a spare request: evenly spaced at the budget's rate,

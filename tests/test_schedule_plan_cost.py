@@ -10,8 +10,10 @@ import random
 
 import pytest
 
+from kondado_tui.clock import ManualClock
 from kondado_tui.models import PipelineStatus, Priority
-from kondado_tui.schedule import ACTIVE_MEMORY, Scheduler
+from kondado_tui.schedule import ACTIVE_MEMORY, Pick, Scheduler, background_rate
+from kondado_tui.sim import SimWorld
 from kondado_tui.timeline import Transition
 
 STATUSES = ("active", "running", "scheduled", "building_tables", "not_active",
@@ -35,6 +37,23 @@ def hourly_history(pid: int, rng: random.Random, runs: int) -> list[Transition]:
     return history
 
 
+def check(scheduler: Scheduler, now: float, only: Priority | None = None) -> tuple[
+        Pick | None, float | None]:
+    """`plan` against `plan_walk`; then, beyond the answer, the index itself (private, on
+    purpose): every steady row's kept interval and sweep order are what the scheduler
+    works out now, and it is filed as due exactly when it is."""
+    answer = scheduler.plan(now, only)
+    assert answer == scheduler.plan_walk(now, only), f"at {now - T0:.6f}"
+    index = scheduler._index
+    for pid, (_, interval, predictable) in index.steady.items():
+        tracked = scheduler.tracked(pid)
+        assert tracked is not None and tracked.asked_at is not None
+        assert interval == scheduler.interval(pid, now), (pid, now - T0)
+        assert predictable == scheduler._predictable(tracked, now), (pid, now - T0)
+        assert (pid in index._due) == (now >= tracked.asked_at + interval)
+    return answer
+
+
 def walk(seed: int, steps: int, size: int, per_minute: float = 18) -> int:
     """Drive one scheduler through `steps` random events; after each, `plan` and
     `plan_walk` must agree (also held: `only=INTERACTIVE`). Returns the picks made."""
@@ -54,7 +73,7 @@ def walk(seed: int, steps: int, size: int, per_minute: float = 18) -> int:
     now = T0
     picks = 0
     next_id = size + 1
-    for step in range(steps):
+    for _ in range(steps):
         roll = rng.random()
         pid = rng.choice(ids)
         if roll < 0.04:  # the clock jumps ahead: windows, spells, follow-ups run out
@@ -63,8 +82,7 @@ def walk(seed: int, steps: int, size: int, per_minute: float = 18) -> int:
             now -= rng.uniform(0.0, 120.0)
         else:
             now += rng.choice([0.0, rng.uniform(0.0, 8.0), rng.uniform(0.0, 60.0)])
-        pick, due = scheduler.plan(now)
-        assert (pick, due) == scheduler.plan_walk(now), f"step {step} at {now - T0:.3f}"
+        pick, _ = check(scheduler, now)
         if pick is not None and rng.random() < 0.8:  # the poller asks the pick
             picks += 1
             pid = pick.pipeline_id
@@ -104,9 +122,7 @@ def walk(seed: int, steps: int, size: int, per_minute: float = 18) -> int:
             scheduler.set_pipelines(ids, now)
         elif event < 0.79:
             scheduler.per_minute = rng.choice([6, 12, 18])
-        held_pick, held_due = scheduler.plan(now, only=Priority.INTERACTIVE)
-        assert (held_pick, held_due) == scheduler.plan_walk(now, only=Priority.INTERACTIVE)
-        assert held_due is None
+        assert check(scheduler, now, only=Priority.INTERACTIVE)[1] is None
     return picks
 
 
@@ -125,8 +141,7 @@ def test_plan_agrees_with_next_due_at_after_long_idle_spells() -> None:
         scheduler.seed(PipelineStatus(pid, rng.choice(STATUSES)), T0 - pid, T0 - 600)
     for hours in range(0, 30):
         now = T0 + hours * 3600.0 + rng.uniform(0.0, 10.0)
-        pick, due = scheduler.plan(now)
-        assert (pick, due) == scheduler.plan_walk(now)
+        _, due = check(scheduler, now)
         assert due == scheduler.next_due_at(now)
 
 
@@ -153,8 +168,7 @@ def test_a_row_is_watched_until_the_very_moment_its_change_is_forgotten(
         near = math.nextafter(near, math.inf)
     reasons = set()
     for now in sorted(instants):
-        pick, due = scheduler.plan(now)
-        assert (pick, due) == scheduler.plan_walk(now), f"{now - end:+.3g}"
+        pick, _ = check(scheduler, now)
         reasons.add(pick.reason if pick else None)
     assert reasons == {"due", "sweep"}  # watched, then not: the test sees the switch
 
@@ -184,7 +198,76 @@ def test_rows_with_a_rhythm_switch_at_the_edges_of_their_start_windows() -> None
                       {math.nextafter(e, side) for e in edges for side in (-math.inf, math.inf)})
     switched = 0
     for now in instants:
-        pick, due = scheduler.plan(now)
-        assert (pick, due) == scheduler.plan_walk(now), f"{now - T0:.9f}"
+        pick, _ = check(scheduler, now)
         switched += pick is not None and pick.reason == "due"
     assert switched >= 8  # rows were due (inside their windows) when the test looked
+
+
+@pytest.mark.parametrize(("seed", "size"), [(7, 30), (11, 120)])
+def test_plan_chooses_what_the_walk_chooses_over_the_simulated_world(
+    seed: int, size: int
+) -> None:
+    """Real lifecycles (runs of every length on schedules, failures, blocked and disabled
+    pipelines) asked as the poller asks them, plus the user's runs: several simulated
+    hours, the two plans compared at every turn."""
+    clock = ManualClock(T0)
+    world = SimWorld(pipelines=size, seed=seed, clock=clock)
+    ids = world.pipeline_ids
+    scheduler = Scheduler(per_minute=18, pipeline_ids=ids, now=T0)
+    rng = random.Random(seed)
+    pace = 1.0 / background_rate(18)
+    kinds = set()
+    while clock.now() < T0 + 6 * 3600.0:
+        now = clock.now()
+        pick, due = check(scheduler, now)
+        if pick is not None:
+            kinds.add(pick.reason)
+            entry = world.status(pick.pipeline_id)
+            scheduler.asking(pick.pipeline_id, pick.priority, now)
+            scheduler.observed(PipelineStatus(pick.pipeline_id, entry["status"],
+                                              is_running=entry["is_running"],
+                                              raw_msg=entry["raw_msg"]), now)
+        roll = rng.random()
+        if roll < 0.002:  # the user runs one and watches it
+            pid = rng.choice(ids)
+            world.run(pid)
+            scheduler.follow(pid, now)
+            scheduler.request_now(pid, now)
+        elif roll < 0.02:
+            scheduler.focus(rng.choice([None, *ids]))
+        clock.set(now + (pace if pick is not None else min(pace, max(0.1, (due or now) - now))))
+    assert {"first look", "sweep", "due", "requested"} <= kinds
+
+
+def test_a_run_is_kept_steady_only_once_its_interval_stops_growing() -> None:
+    """A run's interval grows with its length, in three branches (shorter than any run
+    seen, within the usual lengths, longer than any): the index keeps it only at the
+    most its branch gives (or at the cap), and files it again when the branch changes."""
+    ids = list(range(1, 41))  # long enough that most runs' intervals are below the cap
+    scheduler = Scheduler(per_minute=18, pipeline_ids=ids, now=T0)
+    for pid in ids[3:]:
+        scheduler.observed(PipelineStatus(pid, "not_active"), T0)
+    now = T0
+    for pid, lengths in ((1, (20.0, 30.0)), (2, (150.0, 200.0)), (3, (600.0, 900.0))):
+        for length in lengths:  # runs seen start and end (seen to the second)
+            scheduler.observed(PipelineStatus(pid, "active"), now)
+            scheduler.observed(PipelineStatus(pid, "running", is_running=True), now + 1.0)
+            scheduler.observed(PipelineStatus(pid, "active"), now + 1.0 + length)
+            now += 3600.0
+    start = now
+    for pid in (1, 2, 3):
+        scheduler.observed(PipelineStatus(pid, "active"), start - 1.0)
+        scheduler.observed(PipelineStatus(pid, "running", is_running=True), start)
+    edges = []
+    for pid in (1, 2, 3):
+        tracked = scheduler.tracked(pid)
+        assert tracked is not None
+        end = tracked.rhythm.run_end()
+        assert end is not None
+        edges += [math.nextafter(e, side) for e in (end.start, end.end)
+                  for side in (-math.inf, math.inf)] + [end.start, end.end]
+    instants = sorted({start + k / 2.0 for k in range(3000)} | set(edges))
+    for now in instants:
+        check(scheduler, now)
+    # and the runs, at their longest intervals now, are no longer worked out every turn
+    assert {1, 2, 3} <= scheduler._index.steady.keys()
