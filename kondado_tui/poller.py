@@ -434,9 +434,15 @@ class Poller:
         if store is None:
             return
         ids = self._scheduler.pipeline_ids
+
+        def read() -> tuple[dict[int, tuple[Observation, float]], set[int]]:
+            return store.last_observations(ids), store.first_sightings(ids)
+
         try:
-            seeds = await asyncio.to_thread(store.last_observations, ids)
-            self._first_seen |= await asyncio.to_thread(store.first_sightings, ids)
+            # One trip to a thread, not two: at start-up the loop is busy painting, and
+            # each trip waits for its turn (the table's first states came that much later).
+            seeds, first_seen = await asyncio.to_thread(read)
+            self._first_seen |= first_seen
         except Exception as exc:
             log.warning("history: could not read the last observations: %s", _describe(exc))
             return
