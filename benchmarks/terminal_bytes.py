@@ -20,6 +20,8 @@ read from the pty's master side (what would cross an SSH connection).
    11th row (so the dashboard asks it every 10 s), which switches to `running`, then
    back to `active`. Busy and ok rows share a group of the default sort, so neither
    moves the row (before that grouping, each jumped it to the top and back).
+5. Then that row fails: trouble sorts to the top, so the 11 rows from the top to its old
+   place each show another row (the rows below it do not change).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import _pty
 from kondado_tui.sim import SimServer, SimWorld
 
 PIPELINES = 30
+FAILING = "too_many_consecutive_failed_builds"  # trouble: sorts to the top
 BURST = 0.4  # seconds after the answer that count as its repaint
 SIZE = (120, 36)
 
@@ -131,6 +134,10 @@ def main() -> int:
             switched = time.monotonic()
             world.set_status(middle, "active")
             run_ends = burst(child, wait_served(world, middle, "active", 60, since=switched))
+            time.sleep(1)
+            switched = time.monotonic()
+            world.set_status(middle, FAILING)
+            fails = burst(child, wait_served(world, middle, FAILING, 60, since=switched))
             alive = child.alive
         finally:
             child.stop()
@@ -149,6 +156,7 @@ def main() -> int:
         ["a run starts on the 11th row (active -> running)", f"{run_starts[0]} B",
          str(run_starts[1])],
         ["the run ends (running -> active)", f"{run_ends[0]} B", str(run_ends[1])],
+        ["then it fails: the 11th row moves to the top", f"{fails[0]} B", str(fails[1])],
         ["first full screen, for scale", f"{full[0]} B", str(full[1])],
     ]
     table = _pty.markdown_table(["what", "bytes to the terminal", "screen rows painted"], rows)

@@ -14,6 +14,7 @@ from ui_fakes import ENTRIES
 
 from kondado_tui.clock import ManualClock
 from kondado_tui.config import PipelineEntry
+from kondado_tui.events import Connection
 from kondado_tui.models import KNOWN_STATUSES, Observation, PipelineStatus, status_kind
 from kondado_tui.ui.board import Row
 from kondado_tui.ui.columns import AGE, SINCE, STATUS, compute_layout, table_age
@@ -28,12 +29,13 @@ def test_table_ages_under_a_minute_go_in_ten_second_steps(seconds: float, shown:
     assert table_age(seconds) == shown
 
 
-async def test_a_young_age_repaints_once_per_ten_seconds_and_ticks_render_nothing(
+async def test_ages_move_once_per_ten_second_step_and_ticks_between_render_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     app, poller = build(tmp_path)
     clock = app.clock
     assert isinstance(clock, ManualClock)
+    assert clock.now() % 10 == 0  # the test starts on a step of the clock
     rendered: list[object] = []
     real_render = main_screen.render_cells
 
@@ -43,25 +45,87 @@ async def test_a_young_age_repaints_once_per_ten_seconds_and_ticks_render_nothin
 
     async with app.run_test(size=SIZE) as pilot:
         poller.observe(2040, "active")
+        app.main.tick()
         await pilot.pause()
         assert plain(app, 2040, AGE) == "<10s" and plain(app, 2040, SINCE) == "<10s"
         table = app.main.table
         monkeypatch.setattr(main_screen, "render_cells", counting_render)
         updates, repaints = table.cell_updates, table.lines_refreshed
-        for _ in range(9):  # 1 s .. 9 s: the text stays "<10s"
-            clock.advance(1)
-            app.main.tick()
-        assert table.cell_updates == updates and table.lines_refreshed == repaints
-        assert rendered == []  # not even rendered to be compared
-        clock.advance(1)  # 10 s: since and age both say "10s"
+        # 1 s later the clock is in the next step: ages are shown as of its end (10 s),
+        # rounded up so a row never looks fresher than it is
+        clock.advance(1)
         app.main.tick()
         assert plain(app, 2040, AGE) == "10s" and plain(app, 2040, SINCE) == "10s"
         assert table.cell_updates == updates + 2
         rendered.clear()
-        for _ in range(9):
+        repaints = table.lines_refreshed
+        for _ in range(9):  # 2 s .. 10 s: the same step, nothing to compare or repaint
             clock.advance(1)
             app.main.tick()
-        assert table.cell_updates == updates + 2 and rendered == []
+        assert table.cell_updates == updates + 2 and table.lines_refreshed == repaints
+        assert rendered == []  # not even rendered to be compared
+        clock.advance(1)  # 11 s: the next step
+        app.main.tick()
+        assert plain(app, 2040, AGE) == "20s" and plain(app, 2040, SINCE) == "20s"
+
+
+async def test_an_answer_that_changes_nothing_waits_for_the_step_and_a_change_does_not(
+    tmp_path: Path,
+) -> None:
+    app, poller = build(tmp_path)
+    clock = app.clock
+    assert isinstance(clock, ManualClock)
+    async with app.run_test(size=SIZE) as pilot:
+        for entry in ENTRIES:
+            poller.observe(entry.id, "active")
+        clock.advance(35)
+        app.main.tick()
+        await pilot.pause()
+        assert plain(app, 2040, AGE) == "40s"
+        table = app.main.table
+        spy = RefreshSpy(table)
+        clock.advance(2)  # 37 s: the same step
+        poller.observe(2040, "active")  # asked again, nothing changed
+        app.main.tick()
+        await pilot.pause()
+        assert spy.calls == [], "an answer that changed nothing repainted at once"
+        assert plain(app, 2040, AGE) == "40s"  # older than the truth, never younger
+        clock.advance(4)  # 41 s: the next step shows the new age with every other one,
+        app.main.tick()  # as of the step's end (50 s): asked at 37 s, it is "10s" old
+        await pilot.pause()
+        assert plain(app, 2040, AGE) == "10s"
+        assert plain(app, 2041, AGE) == "50s"
+        spy.calls.clear()
+        clock.advance(1)  # a real change shows at once, its since and age with it
+        poller.observe(2041, "running")
+        await pilot.pause()
+        assert "running" in plain(app, 2041, STATUS)
+        assert plain(app, 2041, SINCE) == "<10s" and plain(app, 2041, AGE) == "<10s"
+        assert spy.calls
+
+
+async def test_the_gauge_waits_for_the_step_and_a_connection_change_does_not(
+    tmp_path: Path,
+) -> None:
+    app, poller = build(tmp_path)
+    clock = app.clock
+    assert isinstance(clock, ManualClock)
+    async with app.run_test(size=SIZE) as pilot:
+        poller.observe(2040, "active")
+        app.main.tick()
+        await pilot.pause()
+        status = app.main.query_one("#health", Static)
+        clock.advance(2)
+        poller.set_health(used_last_minute=7)
+        await pilot.pause()
+        assert "7/18" not in str(status.render())
+        clock.advance(9)
+        app.main.tick()
+        await pilot.pause()
+        assert "7/18 req/min" in str(status.render())
+        poller.set_health(connection=Connection.UNREACHABLE, message="connection refused")
+        await pilot.pause()
+        assert "unreachable" in str(status.render())  # at once, not at the step
 
 
 @pytest.mark.parametrize("width", [80, 120, 200])  # short status words, and full ones
@@ -149,8 +213,13 @@ async def test_the_status_line_is_laid_out_again_only_when_its_width_changes(
     tmp_path: Path,
 ) -> None:
     app, poller = build(tmp_path)
+    clock = app.clock
+    assert isinstance(clock, ManualClock)
     async with app.run_test(size=SIZE) as pilot:
         poller.set_health(used_last_minute=11)
+        await pilot.pause()
+        clock.advance(10)  # the gauge is shown at the next 10-second step
+        app.main.tick()
         await pilot.pause()
         health = app.main.query_one("#health", Static)
         layouts: list[bool] = []
@@ -163,7 +232,13 @@ async def test_the_status_line_is_laid_out_again_only_when_its_width_changes(
         health.update = spying_update  # type: ignore[method-assign]
         poller.set_health(used_last_minute=12)  # "12/18" for "11/18": same width
         await pilot.pause()
+        clock.advance(10)
+        app.main.tick()
+        await pilot.pause()
         poller.set_health(used_last_minute=9)  # one cell narrower
+        await pilot.pause()
+        clock.advance(10)
+        app.main.tick()
         await pilot.pause()
         assert layouts == [False, True]
         assert "9/18 req/min" in str(health.render())

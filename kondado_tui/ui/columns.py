@@ -187,9 +187,30 @@ def table_age(seconds: float) -> str:
     return format_age(seconds)
 
 
+def shown_at(now: float) -> float:
+    """The moment ages are shown for: the next 10-second step of the clock.
+
+    Every since and age on screen moves at the same step, so the whole table changes in
+    one repaint every 10 s instead of one row every second or so (each repaint costs the
+    same whatever it holds: benchmarks/results/ui_cost_findings.md). Rounding up means
+    an age is at most 10 s older than the truth and never younger: a row never looks
+    fresher than it is.
+    """
+    if not math.isfinite(now):
+        return now
+    return math.ceil(now / AGE_STEP) * AGE_STEP
+
+
+def age_step(now: float) -> int:
+    """Which 10-second step `now` is in: the tick redraws ages when this changes."""
+    return math.ceil(now / AGE_STEP) if math.isfinite(now) else 0
+
+
 def ticking_words(row: Row, now: float, stale: bool) -> dict[str, str]:
-    """The since and age cells' text: what the once-a-second tick compares with what is
-    shown, so a cell whose text is unchanged costs no rendering at all."""
+    """The since and age cells' text, as of `shown_at(now)` (`stale` is for now itself):
+    what the tick compares with what is shown, so a cell whose text is unchanged costs
+    no rendering at all."""
+    now = shown_at(now)
     entered, lower_bound = row.entered
     since = "" if entered is None else table_age(max(0.0, now - entered))
     if lower_bound:  # first seen already in this status: "at least", or nothing yet

@@ -7,6 +7,7 @@ events arrive from the app through `apply`; the table is patched, never rebuilt.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
@@ -23,6 +24,7 @@ from kondado_tui.config import PipelineEntry, append_pipeline, remove_pipeline
 from kondado_tui.errors import ConfigError, KondadoError
 from kondado_tui.events import (
     Connection,
+    Health,
     HealthChanged,
     PipelineFailed,
     PollerEvent,
@@ -40,6 +42,7 @@ from kondado_tui.ui.columns import (
     SINCE,
     STATUS,
     Layout,
+    age_step,
     compute_layout,
     render_cells,
     ticking_words,
@@ -49,7 +52,7 @@ from kondado_tui.ui.palette import Palette
 from kondado_tui.ui.screens.add import AddResult, AddScreen
 from kondado_tui.ui.screens.confirm import ConfirmScreen
 from kondado_tui.ui.screens.detail import DetailScreen
-from kondado_tui.ui.widgets.pipeline_table import PipelineTable
+from kondado_tui.ui.widgets.pipeline_table import PipelineTable, same_text
 
 if TYPE_CHECKING:
     from kondado_tui.ui.app import KondadoApp
@@ -62,6 +65,21 @@ READ_ONLY_KEYS = {"r": "running pipelines", "d": "duplicating pipelines"}
 READ_ONLY_WHY = (
     "read-only: {what} is disabled (started with --read-only or [ui] read_only = true)"
 )
+
+
+def _only_ticking(table: PipelineTable, key: str, cells: dict[str, Text]) -> bool:
+    """Whether the row shown under `key` differs from `cells` in its since/age only."""
+    shown = table.cells(key)
+    return shown is not None and all(
+        column in shown and same_text(shown[column], text)
+        for column, text in cells.items() if column not in (SINCE, AGE)
+    )
+
+
+def _headline(health: Health) -> Health:
+    """What of the API's health must show at once: all but the gauge."""
+    return dataclasses.replace(health, used_last_minute=0, next_poll_at=None,
+                               last_success_at=None)
 
 
 def _resized(before: Text | None, after: Text) -> bool:
@@ -122,6 +140,7 @@ class MainScreen(Screen[None]):
         self._last_status: Text | None = None
         self._last_counts: Text | None = None
         self._last_banner: Text | None = None
+        self._age_step = 0  # the 10-second step the ages on screen were drawn for
         self.alert_sink: Callable[[Alert], None] = lambda alert: None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -217,9 +236,11 @@ class MainScreen(Screen[None]):
             return
         now = self.clock.now()
         width = self.table.size.width or self.app.size.width
-        if not self._full and self._patch_in_place(width, now):
+        patched = None if self._full else self._patch_in_place(width, now)
+        if patched is not None:
             self._dirty.clear()
-            self.refresh_lines()
+            if patched:  # else only ages moved: they and the gauge wait for the step
+                self.refresh_lines()
             return
         rows = self.board.ordered(self.sort_mode, self.filter_text, now)
         shown_rows = list(self.board.rows.values())
@@ -256,29 +277,34 @@ class MainScreen(Screen[None]):
     def _place(self, row: Row) -> tuple[bool, tuple[int, str, int] | None]:
         return row.matches(self.filter_text), sort_key(row, self.sort_mode)
 
-    def _patch_in_place(self, width: int, now: float) -> bool:
+    def _patch_in_place(self, width: int, now: float) -> bool | None:
         """Redraw only the dirty rows when none of them moves, appears, disappears or
         widens a column: O(dirty rows), not a sort and a re-measure of every row.
-        False when a full redraw is needed."""
+        None when a full redraw is needed; else whether any row was redrawn."""
         layout = self._layout
         if (layout is None or layout != self.table.table_layout or width != self._placed_width
                 or self.sort_mode is SortMode.AGE or self._select_after is not None):
-            return False
+            return None
         rows = [self.board.rows.get(pid) for pid in self._dirty]
         for row in rows:
             if row is None or self._placed.get(row.id) != self._place(row):
-                return False
+                return None
             if row.kind not in SHOWABLE_KINDS and row.kind not in self._kinds_seen:
-                return False  # a new undocumented status may widen the status column
+                return None  # a new undocumented status may widen the status column
+        patched = False
         with self.app.batch_update():
             for row in rows:
                 key = str(row.id) if row is not None else ""
                 if row is None or self.table.cells(key) is None:
                     continue  # filtered out, and still filtered out
                 stale = self.board.is_stale(row, now)
+                cells = render_cells(row, layout, self.palette, now, stale)
+                if stale == self._stale.get(row.id) and _only_ticking(self.table, key, cells):
+                    continue  # an answer that changed nothing: its age moves at the step
                 self._stale[row.id] = stale
-                self.table.patch(key, render_cells(row, layout, self.palette, now, stale))
-        return True
+                self.table.patch(key, cells)
+                patched = True
+        return patched
 
     def _explain_emptiness(self, rows_shown: bool) -> None:
         empty = self.query_one("#empty", Static)
@@ -339,15 +365,22 @@ class MainScreen(Screen[None]):
             self._last_counts = counted
 
     def tick(self) -> None:
-        """Once a second: ages, staleness and countdowns of the rows on screen; only
-        changed cells are touched. A row off screen is brought up to date when it comes
-        into view (`PipelineTable.ViewMoved`, or a redraw that moves rows): at 1000
-        pipelines, walking every row each second was most of the idle CPU."""
-        if not self.is_mounted or self._layout is None:
+        """Once a second: the staleness of the rows on screen, and at each 10-second step
+        of the clock their ages and the status line's gauge, all in one repaint
+        (`columns.shown_at`); only changed cells are touched. A row off screen is brought
+        up to date when it comes into view (`PipelineTable.ViewMoved`, or a redraw that
+        moves rows): at 1000 pipelines, walking every row each second was most of the
+        idle CPU."""
+        if not self.is_mounted:
             return
+        step = age_step(self.clock.now())
+        ages = step != self._age_step
         with self.app.batch_update():
-            self._bring_up_to_date(self.table)
-            self.refresh_lines(counts=False)
+            if self._layout is not None:
+                self._bring_up_to_date(self.table, ages=ages)
+            if ages:
+                self._age_step = step
+                self.refresh_lines(counts=False)
 
     @on(PipelineTable.ViewMoved)
     def _view_moved(self) -> None:
@@ -355,8 +388,8 @@ class MainScreen(Screen[None]):
             with self.app.batch_update():
                 self._bring_up_to_date(self.table)
 
-    def _bring_up_to_date(self, table: PipelineTable) -> None:
-        """The ticking cells (since, age) and the stale style of the rows on screen."""
+    def _bring_up_to_date(self, table: PipelineTable, *, ages: bool = True) -> None:
+        """The stale style of the rows on screen, and (`ages`) their since and age."""
         layout = self._layout
         if layout is None:
             return
@@ -370,7 +403,7 @@ class MainScreen(Screen[None]):
             if stale != self._stale.get(row.id):
                 self._stale[row.id] = stale  # the whole row changes style
                 table.patch(key, render_cells(row, layout, self.palette, now, stale))
-            elif row.observation is not None:
+            elif ages and row.observation is not None:
                 shown = table.cells(key)
                 words = ticking_words(row, now, stale)
                 if shown is not None and all(
@@ -402,12 +435,14 @@ class MainScreen(Screen[None]):
             self._refresh_detail(event.pipeline_id)
             self.refresh_row(event.pipeline_id)
         elif isinstance(event, HealthChanged):
-            stale_before = self.board.health.max_age
+            before = self.board.health
             self.board.health = event.health
-            if event.health.max_age != stale_before:
+            if event.health.max_age != before.max_age:
                 self.refresh_all()
-            else:
+            elif _headline(event.health) != _headline(before):
                 self.refresh_lines(counts=False)  # health never changes a row's severity
+            # else only the gauge moved (requests this minute, the next call): it is
+            # shown with the ages, at the next 10-second step
 
     def _resolve(self, pid: int, event: PollerEvent) -> None:
         waiter = self._waiting.pop(pid, None)
