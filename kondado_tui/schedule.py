@@ -507,6 +507,8 @@ class Scheduler:
     def set_pipelines(self, ids: Iterable[int], now: float) -> None:
         """Keep what is known about pipelines still listed; new ones are asked first."""
         wanted = list(dict.fromkeys(ids))
+        if wanted == list(self._tracked):
+            return  # the same list: the plan's index stands
         self._tracked = {pid: self._tracked.get(pid) or Tracked(pid) for pid in wanted}
         if self._focus not in self._tracked:
             self._focus = None
@@ -695,6 +697,7 @@ class Scheduler:
         return max(1.0, interval)
 
     def _target_interval(self, t: Tracked, now: float, cycle: float) -> float:
+        # `_steady_until` knows when each branch's answer changes: change both together.
         if t.status is None:
             return 0.0
         status = t.status.status
@@ -790,9 +793,10 @@ class Scheduler:
         `max_age`), follow-ups of the user's runs, the targeted polls most overdue
         against their interval, and the sweep with whatever is left.
 
-        How: most rows are *steady* (asked before, nothing requested, followed, focused,
-        failing or running): their interval and sweep order stay put until a known time
-        or until something happens to them, so `_SteadyIndex` keeps them in heaps. Each
+        How: most rows are *steady* (asked before; not requested, followed, focused or
+        failing; a run once its interval stopped growing): their interval and sweep order
+        stay put until a known time or until something happens to them, so `_SteadyIndex`
+        keeps them in heaps (`_steady_until` says until when). Each
         choice above takes the first row in list order among the best, so choosing among
         the rows that can win (every other row, the steady rows already due, and the
         steady rows asked longest ago) gives `plan_walk`'s answer; when the next one is
@@ -920,8 +924,9 @@ class Scheduler:
         """Until when (exclusive) this row's `interval` and `_predictable` keep the values
         they have at `now`, unless something happens to it. -inf: until something does
         (asked for, never asked, failing, followed, focused); `now`: they change with
-        time (a run whose interval still grows), look again at the next plan. `plan`
-        works such rows out every time. Follows the branches of `_target_interval`."""
+        time (a run whose interval still grows, a watch about to lapse), look again at
+        the next plan. `plan` works such rows out every time. Follows the branches of
+        `_target_interval` (tests/test_schedule_plan_cost.py holds the two together)."""
         if (
             t.requested_at is not None
             or t.asked_at is None

@@ -120,6 +120,8 @@ def walk(seed: int, steps: int, size: int, per_minute: float = 18) -> int:
             ids = [*keep, *range(next_id, next_id + rng.randint(0, 3))]
             next_id = max(ids) + 1
             scheduler.set_pipelines(ids, now)
+        elif event < 0.785:  # the same list again
+            scheduler.set_pipelines(scheduler.pipeline_ids, now)
         elif event < 0.79:
             scheduler.per_minute = rng.choice([6, 12, 18])
         assert check(scheduler, now, only=Priority.INTERACTIVE)[1] is None
