@@ -128,10 +128,12 @@ def walk(seed: int, steps: int, size: int, per_minute: float = 18) -> int:
     return picks
 
 
-@pytest.mark.parametrize(("seed", "size"), [(1, 12), (2, 60), (3, 250), (4, 5), (5, 40)])
-def test_plan_chooses_what_the_plain_walk_chooses(seed: int, size: int) -> None:
-    picks = walk(seed, steps=4000, size=size)
-    assert picks > 1000  # the walk asked a lot, not just sat idle
+@pytest.mark.parametrize(("seed", "size", "steps"),
+                         [(1, 12, 4000), (2, 60, 4000), (3, 250, 2000), (4, 5, 4000),
+                          (5, 40, 4000)])
+def test_plan_chooses_what_the_plain_walk_chooses(seed: int, size: int, steps: int) -> None:
+    picks = walk(seed, steps=steps, size=size)
+    assert picks > steps / 4  # the walk asked a lot, not just sat idle
 
 
 def test_plan_agrees_with_next_due_at_after_long_idle_spells() -> None:
@@ -205,7 +207,7 @@ def test_rows_with_a_rhythm_switch_at_the_edges_of_their_start_windows() -> None
     assert switched >= 8  # rows were due (inside their windows) when the test looked
 
 
-@pytest.mark.parametrize(("seed", "size"), [(7, 30), (11, 120)])
+@pytest.mark.parametrize(("seed", "size"), [(7, 30), (11, 80)])
 def test_plan_chooses_what_the_walk_chooses_over_the_simulated_world(
     seed: int, size: int
 ) -> None:
@@ -273,3 +275,16 @@ def test_a_run_is_kept_steady_only_once_its_interval_stops_growing() -> None:
         check(scheduler, now)
     # and the runs, at their longest intervals now, are no longer worked out every turn
     assert {1, 2, 3} <= scheduler._index.steady.keys()
+
+
+def test_ties_go_to_the_first_row_in_the_list_even_after_it_is_reordered() -> None:
+    """Rows asked at the same instant, in the same state, tie everywhere: the walk takes
+    the first in list order, and so must the index, after the list is reordered too."""
+    ids = [5, 3, 9, 1]
+    scheduler = Scheduler(per_minute=18, pipeline_ids=ids, now=T0)
+    for pid in ids:
+        scheduler.observed(PipelineStatus(pid, "active"), T0)
+    for order in (ids, ids[::-1], [9, 5, 1, 3]):
+        scheduler.set_pipelines(order, T0 + 60)
+        pick, _ = check(scheduler, T0 + 60)
+        assert pick is not None and pick.pipeline_id == order[0]
