@@ -1,6 +1,7 @@
-"""`Scheduler.plan` walks the list once for both answers the poller needs: what to ask
-now, and when the next pipeline is due. The second answer must be exactly what
-`next_due_at` says, in every state a row can be in (virtual time)."""
+"""`Scheduler.plan` gives both answers the poller needs at once: what to ask now, and
+when the next pipeline is due. The second answer must be exactly what `next_due_at`
+says, in every state a row can be in (virtual time). (That `plan` also chooses what the
+plain walk chooses: test_schedule_plan_cost.py.)"""
 
 from __future__ import annotations
 
