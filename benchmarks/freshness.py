@@ -156,14 +156,16 @@ def count_reasons(poller: Poller, trace: Trace) -> None:
     """Instrument the scheduler: each request is counted under the reason of the pick
     that sent it and the status the pipeline had when last seen."""
     scheduler = poller.scheduler
-    pick, asking = scheduler.pick, scheduler.asking
+    plan, asking = scheduler.plan, scheduler.asking
     last: dict[int, str] = {}
 
-    def counting_pick(now: float, only: Priority | None = None) -> Pick | None:
-        chosen = pick(now, only)
+    def counting_plan(
+        now: float, only: Priority | None = None
+    ) -> tuple[Pick | None, float | None]:
+        chosen, next_due = plan(now, only)  # the poller chooses through plan()
         if chosen is not None:
             last[chosen.pipeline_id] = chosen.reason
-        return chosen
+        return chosen, next_due
 
     def counting_asking(
         pipeline_id: int, priority: Priority = Priority.BACKGROUND, now: float | None = None
@@ -173,7 +175,7 @@ def count_reasons(poller: Poller, trace: Trace) -> None:
         trace.why[(last.get(pipeline_id, "?"), status)] += 1
         asking(pipeline_id, priority, now)
 
-    scheduler.pick = counting_pick  # type: ignore[method-assign]
+    scheduler.plan = counting_plan  # type: ignore[method-assign]
     scheduler.asking = counting_asking  # type: ignore[method-assign]
 
 

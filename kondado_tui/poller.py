@@ -434,6 +434,7 @@ class Poller:
         if store is None:
             return
         ids = self._scheduler.pipeline_ids
+        wanted = set(ids)
 
         def read() -> tuple[dict[int, tuple[Observation, float]], set[int]]:
             return store.last_observations(ids), store.first_sightings(ids)
@@ -447,7 +448,7 @@ class Poller:
             log.warning("history: could not read the last observations: %s", _describe(exc))
             return
         for pid, (observation, since) in seeds.items():
-            if pid in self._observations or pid not in ids:
+            if pid in self._observations or pid not in wanted:
                 continue
             self._scheduler.seed(observation.status, observation.observed_at, since)
             self._observations[pid] = observation
@@ -473,7 +474,7 @@ class Poller:
             log.warning("history: could not read the refusals: %s", _describe(exc))
             return
         for pid, stored in refused.items():
-            if pid in self._refused or pid not in ids:
+            if pid in self._refused or pid not in wanted:
                 continue
             # Refused when last asked: say so (and since when) until it is asked again.
             self._refused[pid] = (stored.refusal, stored.since)

@@ -3,6 +3,7 @@ change touches its own row, never the layout (benchmarks/results/ui_cost_finding
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,16 @@ from kondado_tui.clock import ManualClock
 from kondado_tui.config import PipelineEntry
 from kondado_tui.events import Connection
 from kondado_tui.models import KNOWN_STATUSES, Observation, PipelineStatus, status_kind
-from kondado_tui.ui.board import Row
-from kondado_tui.ui.columns import AGE, SINCE, STATUS, compute_layout, table_age
+from kondado_tui.ui.app import TICK_LAG, tick_delay
+from kondado_tui.ui.board import Row, stale_after
+from kondado_tui.ui.columns import (
+    AGE,
+    SINCE,
+    STALE_MARKER,
+    STATUS,
+    compute_layout,
+    table_age,
+)
 from kondado_tui.ui.screens import main as main_screen
 
 
@@ -242,3 +251,32 @@ async def test_the_status_line_is_laid_out_again_only_when_its_width_changes(
         await pilot.pause()
         assert layouts == [False, True]
         assert "9/18 req/min" in str(health.render())
+
+
+async def test_a_row_is_marked_stale_as_of_the_step_end_never_late(tmp_path: Path) -> None:
+    app, poller = build(tmp_path)
+    clock = app.clock
+    assert isinstance(clock, ManualClock)
+    start = clock.now()
+    async with app.run_test(size=SIZE) as pilot:
+        poller.set_health(max_age=123.0)  # a limit between two steps of the clock
+        poller.observe(2040, "active")
+        await pilot.pause()
+        limit = stale_after(app.main.board.health)
+        assert limit is not None and limit % 10 > 1
+        # the last moment whose step ends at or before the limit: not stale yet
+        clock.advance(math.floor(limit / 10) * 10 - 0.5)
+        app.main.tick()
+        assert not plain(app, 2040, AGE).endswith(STALE_MARKER)
+        # later in the next step, whose end is past the limit, the row is not yet older
+        # than the limit: it is marked now rather than up to 10 s late
+        clock.advance(start + limit - 0.5 - clock.now())
+        app.main.tick()
+        assert plain(app, 2040, AGE).endswith(STALE_MARKER)
+
+
+@pytest.mark.parametrize(("offset", "delay"), [(0, 10), (3, 7), (9.99, 0.01), (10, 10)])
+def test_the_tick_is_timed_just_after_the_next_step_of_the_clock(
+    offset: float, delay: float,
+) -> None:
+    assert tick_delay(1_790_000_000.0 + offset) == pytest.approx(delay + TICK_LAG)

@@ -40,7 +40,11 @@ def scene(tmp_path: Path, health: dict[str, Any] | None = None,
         if health:
             poller.set_health(**health)
         await _settle(pilot)
-        await app.workers.wait_for_complete([w for w in app.workers if w.group != "poller"])
+        # the poller and the tick run as long as the app; the rest (start-up, summaries)
+        # end (an empty list would mean every worker to `wait_for_complete`)
+        ending = [w for w in app.workers if w.group not in ("poller", "tick")]
+        if ending:
+            await app.workers.wait_for_complete(ending)
         await _settle(pilot)
         if select is not None:
             app.main.table.select_key(select)

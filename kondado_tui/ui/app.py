@@ -28,10 +28,20 @@ from kondado_tui.timeline import HistorySummary
 from kondado_tui.ui.alerts import desktop_notification
 from kondado_tui.ui.backend import SessionLike
 from kondado_tui.ui.board import Alert, AlertKind
+from kondado_tui.ui.columns import AGE_STEP, next_step_at
 from kondado_tui.ui.palette import Palette
 from kondado_tui.ui.screens.duplicate import DuplicateScreen
 from kondado_tui.ui.screens.help import HelpScreen
 from kondado_tui.ui.screens.main import MainScreen
+
+# The tick runs this long after a step of the clock begins, so it sees the new step even
+# if the timer fires a little early.
+TICK_LAG = 0.05
+
+
+def tick_delay(now: float) -> float:
+    """From `now` to just after the next 10-second step of the clock."""
+    return min(max(next_step_at(now) - now, 0.0), AGE_STEP) + TICK_LAG
 
 
 class PollerMessage(Message):
@@ -84,7 +94,7 @@ class KondadoApp(App[int]):
         for note in self.session.notes:
             self.notify(clean(note), severity="warning", markup=False, timeout=15)
         self.run_worker(self._start(), name="start", group="start", exit_on_error=False)
-        self.set_interval(1.0, self._tick, name="tick")
+        self.run_worker(self._tick_at_steps(), name="tick", group="tick")
 
     async def _start(self) -> None:
         """Show what we already know (instantly), then start asking."""
@@ -148,6 +158,15 @@ class KondadoApp(App[int]):
             self.post_message(message)
         else:
             self.call_from_thread(self.post_message, message)
+
+    async def _tick_at_steps(self) -> None:
+        """The dashboard's tick, just after each 10-second step of the clock: what it
+        draws (ages, staleness, the gauge) changes only then, so between steps the app
+        sleeps instead of waking every second to find nothing to do. The clock's own
+        sleep: a scaled clock (benchmarks, the chaos test) ticks at its pace."""
+        while True:
+            await self.clock.sleep(tick_delay(self.clock.now()))
+            self._tick()
 
     def _tick(self) -> None:
         if self.is_running:  # not while shutting down: the screens may be gone already

@@ -201,6 +201,12 @@ def shown_at(now: float) -> float:
     return math.ceil(now / AGE_STEP) * AGE_STEP
 
 
+def next_step_at(now: float) -> float:
+    """When the step after the one `now` is in begins: the next time anything the
+    tick draws can change."""
+    return (math.floor(now / AGE_STEP) + 1) * AGE_STEP
+
+
 def age_step(now: float) -> int:
     """Which 10-second step `now` is in: the tick redraws ages when this changes."""
     return math.ceil(now / AGE_STEP) if math.isfinite(now) else 0

@@ -45,6 +45,7 @@ from kondado_tui.ui.columns import (
     age_step,
     compute_layout,
     render_cells,
+    shown_at,
     ticking_words,
 )
 from kondado_tui.ui.health_text import banner_text, counts_text, health_line
@@ -258,7 +259,7 @@ class MainScreen(Screen[None]):
         for row in rows:
             key = str(row.id)
             if self._full or key in wanted:
-                stale = self.board.is_stale(row, now)
+                stale = self._is_stale(row, now)
                 self._stale[row.id] = stale
                 cells[key] = render_cells(row, layout, self.palette, now, stale)
         self._full = False
@@ -273,6 +274,11 @@ class MainScreen(Screen[None]):
                 self.table.select_key(self._select_after)
                 self._select_after = None
         self.refresh_lines()
+
+    def _is_stale(self, row: Row, now: float) -> bool:
+        """Stale as of the end of the 10-second step, like the ages shown beside it: a
+        row is marked stale up to 10 s early rather than a moment late."""
+        return self.board.is_stale(row, shown_at(now))
 
     def _place(self, row: Row) -> tuple[bool, tuple[int, str, int] | None]:
         return row.matches(self.filter_text), sort_key(row, self.sort_mode)
@@ -297,7 +303,7 @@ class MainScreen(Screen[None]):
                 key = str(row.id) if row is not None else ""
                 if row is None or self.table.cells(key) is None:
                     continue  # filtered out, and still filtered out
-                stale = self.board.is_stale(row, now)
+                stale = self._is_stale(row, now)
                 cells = render_cells(row, layout, self.palette, now, stale)
                 if stale == self._stale.get(row.id) and _only_ticking(self.table, key, cells):
                     continue  # an answer that changed nothing: its age moves at the step
@@ -365,9 +371,9 @@ class MainScreen(Screen[None]):
             self._last_counts = counted
 
     def tick(self) -> None:
-        """Once a second: the staleness of the rows on screen, and at each 10-second step
-        of the clock their ages and the status line's gauge, all in one repaint
-        (`columns.shown_at`); only changed cells are touched. A row off screen is brought
+        """At each 10-second step of the clock (the app's timer): the ages, staleness and
+        status-line gauge of the rows on screen, all in one repaint (`columns.shown_at`);
+        only changed cells are touched. A row off screen is brought
         up to date when it comes into view (`PipelineTable.ViewMoved`, or a redraw that
         moves rows): at 1000 pipelines, walking every row each second was most of the
         idle CPU."""
@@ -399,7 +405,7 @@ class MainScreen(Screen[None]):
             row = self.board.rows.get(int(key))
             if row is None:
                 continue
-            stale = self.board.is_stale(row, now)
+            stale = self._is_stale(row, now)
             if stale != self._stale.get(row.id):
                 self._stale[row.id] = stale  # the whole row changes style
                 table.patch(key, render_cells(row, layout, self.palette, now, stale))
