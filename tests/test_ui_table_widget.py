@@ -7,9 +7,8 @@ region, a row that moves the lines it passed, nothing off screen, never the whol
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
+from test_lifecycle_repaint import RefreshSpy
 from textual.app import App, ComposeResult
 from textual.geometry import Region
 
@@ -49,29 +48,6 @@ class TableApp(App[None]):
 
     def on_pipeline_table_row_selected(self, event: PipelineTable.RowSelected) -> None:
         self.seen.append(("selected", event.key))
-
-
-class RefreshSpy:
-    """Every `refresh` of a widget: the regions asked for (() = the whole widget)."""
-
-    def __init__(self, widget: Any) -> None:
-        self.calls: list[tuple[Region, ...]] = []
-        original = widget.refresh
-
-        def spy(*regions: Region, **options: Any) -> Any:
-            self.calls.append(regions)
-            return original(*regions, **options)
-
-        widget.refresh = spy
-
-    @property
-    def whole(self) -> int:
-        return sum(1 for regions in self.calls if not regions)
-
-    @property
-    def lines(self) -> set[int]:
-        return {y for regions in self.calls for region in regions
-                for y in range(region.y, region.bottom)}
 
 
 def line_text(table: PipelineTable, y: int) -> str:
