@@ -11,7 +11,9 @@ settles, CPU time (utime + stime from /proc) and bytes written to the terminal a
 counted over the window; RSS is read at the end.
 
 The baseline, measured in the same run on the same terminal: a bare Textual app showing a
-DataTable of the same size with a header and a footer (benchmarks/_bare_table.py).
+DataTable of the same size with a header and a footer (benchmarks/_bare_table.py). A
+second baseline: the same session's poller alone, no UI (benchmarks/_core_only.py), so
+the app can also be compared with what it does beyond a bare table (bare + polling).
 Results go to stdout and benchmarks/results/idle_cost.md.
 """
 
@@ -30,6 +32,7 @@ from kondado_tui.sim import SimServer, SimWorld
 
 SIZES = (30, 200, 1000)
 BARE = (sys.executable, str(Path(__file__).resolve().parent / "_bare_table.py"))
+CORE = (sys.executable, str(Path(__file__).resolve().parent / "_core_only.py"))
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,8 @@ def measure(argv: list[str], ready: bytes, settle: float, window: float) -> Idle
         child.stop()
 
 
-def measure_app(pipelines: int, settle: float, window: float) -> Idle:
+def measure_app(pipelines: int, settle: float, window: float, *, core: bool = False) -> Idle:
+    """The dashboard, or (`core`) the same session's poller alone, with no UI."""
     world = SimWorld(pipelines=pipelines, seed=7)
     with SimServer(world, rate_limit=False) as server, \
             tempfile.TemporaryDirectory(prefix="kondado-idle-") as tmp:
@@ -77,7 +81,8 @@ def measure_app(pipelines: int, settle: float, window: float) -> Idle:
         config = _pty.sim_config(Path(tmp), server.base_url, server.key, server.token, ids)
         _pty.prefill_history(Path(tmp) / "history.sqlite3", world, ids)
         # any row: which pipelines are on the first screen depends on the sort
-        return measure([*_pty.KONDADO, "--config", str(config)], b"bench-", settle, window)
+        argv = [*CORE, str(config)] if core else [*_pty.KONDADO, "--config", str(config)]
+        return measure(argv, b"bench-", settle, window)
 
 
 def measure_bare(rows: int, settle: float, window: float) -> Idle:
@@ -98,20 +103,24 @@ def main() -> int:
     for n in args.sizes:
         app = measure_app(n, settle, window)
         bare = measure_bare(n, settle, window)
+        core = measure_app(n, settle, window, core=True)
         print(f"{n}: app {app.core_percent:.2f}% core, {app.rss / 2**20:.0f} MiB, "
               f"{app.bytes_per_minute / 1024:.1f} KiB/min; bare {bare.core_percent:.2f}%, "
-              f"{bare.rss / 2**20:.0f} MiB", file=sys.stderr)
+              f"{bare.rss / 2**20:.0f} MiB; polling alone {core.core_percent:.2f}%",
+              file=sys.stderr)
         rows.append([
             n,
             f"{app.cpu_per_minute:.2f}", f"{app.core_percent:.2f}%",
             f"{bare.cpu_per_minute:.2f}", ratio(app.cpu_seconds, bare.cpu_seconds),
             f"{app.rss / 2**20:.0f}", f"{bare.rss / 2**20:.0f}", ratio(app.rss, bare.rss),
             f"{app.bytes_per_minute / 1024:.1f}", f"{bare.bytes_per_minute / 1024:.1f}",
+            f"{core.cpu_per_minute:.2f}",
+            ratio(app.cpu_seconds, bare.cpu_seconds + core.cpu_seconds),
         ])
     table = _pty.markdown_table(
         ["pipelines", "app CPU s/min", "app % of a core", "bare CPU s/min", "CPU ratio",
          "app RSS MiB", "bare RSS MiB", "RSS ratio", "app KiB/min to tty",
-         "bare KiB/min to tty"],
+         "bare KiB/min to tty", "polling alone CPU s/min", "app / (bare + polling)"],
         rows,
     )
     text = (
@@ -119,7 +128,10 @@ def main() -> int:
         f"`python benchmarks/idle_cost.py{' --quick' if args.quick else ''}`: "
         f"{window:.0f} s window after {settle:.0f} s settling, 120x36 pty, history "
         "pre-filled (steady state), the app polling at 18 requests/min. Baseline: a bare "
-        "Textual DataTable of the same size with header and footer, same run.\n\n"
+        "Textual DataTable of the same size with header and footer, same run. Second "
+        "baseline: the same session's poller alone, no UI (benchmarks/_core_only.py); "
+        "the last column compares the app with the two together, what it does that a "
+        "bare table does not.\n\n"
         f"{table}\n\n{_pty.machine_note()}\n"
     )
     print(text)
