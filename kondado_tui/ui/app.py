@@ -166,11 +166,8 @@ class KondadoApp(App[int]):
         sleep: a scaled clock (benchmarks, the chaos test) ticks at its pace."""
         while True:
             await self.clock.sleep(tick_delay(self.clock.now()))
-            self._tick()
-
-    def _tick(self) -> None:
-        if self.is_running:  # not while shutting down: the screens may be gone already
-            self.main.tick()
+            if self.is_running:  # not while shutting down: the screens may be gone
+                self.main.tick()
 
     def on_poller_message(self, message: PollerMessage) -> None:
         if not self.is_running:  # a poll that ended during shutdown (the table is gone)

@@ -196,9 +196,7 @@ def shown_at(now: float) -> float:
     an age is at most 10 s older than the truth and never younger: a row never looks
     fresher than it is.
     """
-    if not math.isfinite(now):
-        return now
-    return math.ceil(now / AGE_STEP) * AGE_STEP
+    return age_step(now) * AGE_STEP if math.isfinite(now) else now
 
 
 def next_step_at(now: float) -> float:

@@ -53,7 +53,7 @@ from kondado_tui.ui.palette import Palette
 from kondado_tui.ui.screens.add import AddResult, AddScreen
 from kondado_tui.ui.screens.confirm import ConfirmScreen
 from kondado_tui.ui.screens.detail import DetailScreen
-from kondado_tui.ui.widgets.pipeline_table import PipelineTable, same_text
+from kondado_tui.ui.widgets.pipeline_table import PipelineTable, changed_columns
 
 if TYPE_CHECKING:
     from kondado_tui.ui.app import KondadoApp
@@ -71,10 +71,7 @@ READ_ONLY_WHY = (
 def _only_ticking(table: PipelineTable, key: str, cells: dict[str, Text]) -> bool:
     """Whether the row shown under `key` differs from `cells` in its since/age only."""
     shown = table.cells(key)
-    return shown is not None and all(
-        column in shown and same_text(shown[column], text)
-        for column, text in cells.items() if column not in (SINCE, AGE)
-    )
+    return shown is not None and set(changed_columns(shown, cells)) <= {SINCE, AGE}
 
 
 def _headline(health: Health) -> Health:
@@ -373,20 +370,19 @@ class MainScreen(Screen[None]):
     def tick(self) -> None:
         """At each 10-second step of the clock (the app's timer): the ages, staleness and
         status-line gauge of the rows on screen, all in one repaint (`columns.shown_at`);
-        only changed cells are touched. A row off screen is brought
-        up to date when it comes into view (`PipelineTable.ViewMoved`, or a redraw that
-        moves rows): at 1000 pipelines, walking every row each second was most of the
-        idle CPU."""
-        if not self.is_mounted:
-            return
+        only changed cells are touched. Within a step nothing it draws can change (all
+        of it is drawn as of the step's end), so a second call does nothing. A row off
+        screen is brought up to date when it comes into view (`PipelineTable.ViewMoved`,
+        or a redraw that moves rows): at 1000 pipelines, walking every row each second
+        was most of the idle CPU."""
         step = age_step(self.clock.now())
-        ages = step != self._age_step
+        if not self.is_mounted or step == self._age_step:
+            return
+        self._age_step = step
         with self.app.batch_update():
             if self._layout is not None:
-                self._bring_up_to_date(self.table, ages=ages)
-            if ages:
-                self._age_step = step
-                self.refresh_lines(counts=False)
+                self._bring_up_to_date(self.table)
+            self.refresh_lines(counts=False)
 
     @on(PipelineTable.ViewMoved)
     def _view_moved(self) -> None:
@@ -394,8 +390,8 @@ class MainScreen(Screen[None]):
             with self.app.batch_update():
                 self._bring_up_to_date(self.table)
 
-    def _bring_up_to_date(self, table: PipelineTable, *, ages: bool = True) -> None:
-        """The stale style of the rows on screen, and (`ages`) their since and age."""
+    def _bring_up_to_date(self, table: PipelineTable) -> None:
+        """The stale style, since and age of the rows on screen."""
         layout = self._layout
         if layout is None:
             return
@@ -409,7 +405,7 @@ class MainScreen(Screen[None]):
             if stale != self._stale.get(row.id):
                 self._stale[row.id] = stale  # the whole row changes style
                 table.patch(key, render_cells(row, layout, self.palette, now, stale))
-            elif ages and row.observation is not None:
+            elif row.observation is not None:
                 shown = table.cells(key)
                 words = ticking_words(row, now, stale)
                 if shown is not None and all(

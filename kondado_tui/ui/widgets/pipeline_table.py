@@ -38,6 +38,14 @@ def _column(index: int) -> Style:
     return Style.from_meta({"column": index})
 
 
+def changed_columns(old: Mapping[str, Text] | None, fresh: Mapping[str, Text]) -> list[str]:
+    """The columns of `fresh` that differ from what `old` shows (all of them for a new row)."""
+    if old is None:
+        return list(fresh)
+    return [column for column, text in fresh.items()
+            if column not in old or not same_text(old[column], text)]
+
+
 def same_text(a: Text, b: Text) -> bool:
     """`Text.__eq__` ignores the base style; a colour change must still repaint."""
     return (
@@ -219,16 +227,11 @@ class PipelineTable(ScrollView, can_focus=True):
                     raise KeyError(f"no cells for the new row {key!r}")
                 shown[key] = old
                 continue
-            if old is None or any(
-                column not in old or not same_text(old[column], text)
-                for column, text in fresh.items()
-            ):
+            columns = changed_columns(old, fresh)
+            if columns:
                 changed.add(key)
                 self._strips.pop(key, None)
-                self.cell_updates += len(fresh) if old is None else sum(
-                    1 for column, text in fresh.items()
-                    if column not in old or not same_text(old[column], text)
-                )
+                self.cell_updates += len(columns)
             shown[key] = fresh
         for key in self._shown.keys() - shown.keys():
             self._strips.pop(key, None)
@@ -257,8 +260,7 @@ class PipelineTable(ScrollView, can_focus=True):
         old = self._shown.get(key)
         if old is None:
             return
-        columns = [column for column, text in changes.items()
-                   if column in old and not same_text(old[column], text)]
+        columns = [c for c in changed_columns(old, changes) if c in old]
         if not columns:
             return
         for column in columns:
@@ -458,7 +460,5 @@ class PipelineTable(ScrollView, can_focus=True):
             # `Text.render` leaves the text's own style to its caller
             own = console.get_style(cell.style) if cell.style else Style.null()
             segments.extend(Segment.apply_style(cell.render(console), own + _column(index)))
-        return Strip(Segment.apply_style(segments, style, post), sum(self._widths()))
-
-    def _widths(self) -> list[int]:
-        return [width for _, width in self.column_widths()]
+        return Strip(Segment.apply_style(segments, style, post),
+                     sum(width for _, width in self.column_widths()))
