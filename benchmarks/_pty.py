@@ -155,6 +155,23 @@ class PtyProcess:
             return 0.0
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
 
+    def wakeups(self) -> dict[int, int]:
+        """Voluntary context switches so far, per thread id: how often each thread woke
+        from a wait (a thread that ended is no longer counted)."""
+        counts: dict[int, int] = {}
+        try:
+            tids = os.listdir(f"/proc/{self.pid}/task")
+        except OSError:
+            return counts
+        for tid in tids:
+            try:
+                status = Path(f"/proc/{self.pid}/task/{tid}/status").read_text()
+            except OSError:
+                continue
+            found = re.search(r"^voluntary_ctxt_switches:\s+(\d+)", status, re.M)
+            counts[int(tid)] = int(found.group(1)) if found else 0
+        return counts
+
     def rss_bytes(self) -> int:
         try:
             pages = int(Path(f"/proc/{self.pid}/statm").read_text().split()[1])

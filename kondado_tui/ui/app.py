@@ -12,8 +12,10 @@ import threading
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
+from textual import constants as textual_constants
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.driver import Driver
 from textual.message import Message
 from textual.screen import Screen
 from textual.theme import Theme
@@ -29,6 +31,7 @@ from kondado_tui.ui.alerts import desktop_notification
 from kondado_tui.ui.backend import SessionLike
 from kondado_tui.ui.board import Alert, AlertKind
 from kondado_tui.ui.columns import AGE_STEP, next_step_at
+from kondado_tui.ui.lifecycle import EXIT_HANGUP, TerminalLost
 from kondado_tui.ui.palette import Palette
 from kondado_tui.ui.screens.duplicate import DuplicateScreen
 from kondado_tui.ui.screens.help import HelpScreen
@@ -85,6 +88,19 @@ class KondadoApp(App[int]):
         session.subscribe(self._on_poller_event)
 
     # -- start and stop -------------------------------------------------------------------
+
+    def on_terminal_lost(self, _message: TerminalLost) -> None:
+        """The input thread read a hang-up: end as SIGHUP would (`lifecycle.py`)."""
+        self.exit(EXIT_HANGUP, return_code=EXIT_HANGUP)
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's choice, but its Linux driver without the 10 Hz input poll."""
+        chosen = super().get_driver_class()
+        if textual_constants.DRIVER or chosen.__module__ != "textual.drivers.linux_driver":
+            return chosen  # Windows, or a driver named in TEXTUAL_DRIVER
+        from kondado_tui.ui.quiet_driver import QuietLinuxDriver  # imports termios
+
+        return QuietLinuxDriver if issubclass(QuietLinuxDriver, chosen) else chosen
 
     async def on_mount(self) -> None:
         self._loop_thread = threading.get_ident()

@@ -10,9 +10,11 @@ A dashboard left open for days meets more endings than `q`:
   killed).
 - The terminal hangs up but no SIGHUP arrives (started under `nohup`, or by a wrapper
   that ignores it): Textual's input thread then reads end-of-file in a tight loop, and
-  the orphan burns half a core for ever (measured). A watchdog looks every second
-  whether the standard streams that were terminals still are (a hung-up terminal fails
-  `isatty` with EIO) and ends the app the same way.
+  the orphan burns half a core for ever (measured). Our input thread
+  (`quiet_driver.py`) stops reading and posts `TerminalLost`, and the app ends the same
+  way at once. A watchdog backs it up: it looks whether the standard streams that were
+  terminals still are (a hung-up terminal fails `isatty` with EIO), every second with
+  Textual's own driver, once a minute behind ours.
 """
 
 from __future__ import annotations
@@ -25,12 +27,19 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from textual.message import Message
+
 from kondado_tui.clock import SYSTEM_CLOCK, Clock
 
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 WATCH_INTERVAL = 1.0  # seconds between terminal checks: the orphan's CPU until it ends
+BACKSTOP_INTERVAL = 60.0  # the same when the input thread reports a hang-up itself
 EXIT_HANGUP = 128 + signal.SIGHUP  # what a shell reports for a process ended by SIGHUP
 T = TypeVar("T")
+
+
+class TerminalLost(Message):
+    """Posted to the app by the input thread (`quiet_driver.py`): the terminal hung up."""
 
 
 class Exitable(Protocol):
@@ -134,7 +143,8 @@ def install(
 
 async def run_guarded(app: Exitable, run: Callable[[], Awaitable[T]]) -> T:
     """`await run()` (the app's `run_async`) with the lifecycle installed around it."""
-    lifecycle = install(app)
+    reports = getattr(getattr(app, "driver_class", None), "reports_hang_up", False)
+    lifecycle = install(app, interval=BACKSTOP_INTERVAL if reports else WATCH_INTERVAL)
     try:
         return await run()
     finally:
@@ -142,9 +152,11 @@ async def run_guarded(app: Exitable, run: Callable[[], Awaitable[T]]) -> T:
 
 
 __all__ = [
+    "BACKSTOP_INTERVAL",
     "EXIT_HANGUP",
     "HANDLED_SIGNALS",
     "Lifecycle",
+    "TerminalLost",
     "install",
     "run_guarded",
     "terminal_alive",

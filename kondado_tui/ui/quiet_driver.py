@@ -1,0 +1,167 @@
+"""Textual's Linux driver without its ten wake-ups a second.
+
+Textual's input thread waits for the terminal with a 0.1 s timeout, for ever, so that it
+notices two things in time: the end of a lone Esc (the key parser waits ESCDELAY for the
+rest of an escape sequence) and the request to stop reading (suspend, exit). Idle, that
+is ten wake-ups a second and, measured, the whole CPU cost of a bare Textual table
+(benchmarks/idle_cost.md). A dashboard left open for days in a tmux pane pays it every
+second of those days.
+
+This driver reads the same way, with the same parser, but waits with no timeout unless
+the parser is waiting for the rest of a sequence, and is woken through a pipe when asked
+to stop. When the terminal hangs up (end of file, EIO), it stops reading instead of
+spinning on the dead descriptor and posts `TerminalLost` to the app, which ends as a
+hang-up (`lifecycle.py`): at once, where the lifecycle's watchdog, which had to look
+every second, now only backs it up once a minute.
+
+Only `run_input_thread` differs from `LinuxDriver` (textual is pinned to 8.2.x, whose loop
+this follows); tests/test_quiet_driver.py drives keys, a lone Esc, suspend-free exit and a
+hang-up through a real pseudo-terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import threading
+import time
+from codecs import getincrementaldecoder
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual._parser import ParseError
+from textual._time import get_time
+from textual._xterm_parser import XTermParser
+from textual.drivers.linux_driver import LinuxDriver
+
+from kondado_tui.ui.lifecycle import TerminalLost
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+READ_SIZE = 4096  # as Textual's driver
+INPUT_THREAD = "kondado-input"  # its name in `top -H`, `ps -L` and /proc
+FALLBACK_TIMEOUT = 0.1  # Textual's own poll, if the parser's deadline cannot be read
+
+
+class _WakingEvent(threading.Event):
+    """The driver's stop flag: setting it also wakes the input thread."""
+
+    def __init__(self, wake: Callable[[], None]) -> None:
+        super().__init__()
+        self._wake = wake
+
+    def set(self) -> None:
+        super().set()
+        self._wake()
+
+
+def name_thread(name: str) -> None:
+    """Name the calling thread for the system (Linux; elsewhere nothing happens)."""
+    with contextlib.suppress(OSError):
+        Path(f"/proc/self/task/{threading.get_native_id()}/comm").write_text(name[:15])
+
+
+def parser_timeout(parser: XTermParser, now: float) -> float | None:
+    """How long the input thread may wait: None (for ever) unless the parser is waiting
+    for the rest of a sequence, then until its deadline."""
+    try:
+        deadline: float | None = parser._timeout_time
+    except AttributeError:  # a Textual whose parser keeps it elsewhere: poll as it does
+        return FALLBACK_TIMEOUT
+    return None if deadline is None else max(0.0, deadline - now)
+
+
+class QuietLinuxDriver(LinuxDriver):
+    """`LinuxDriver` whose input thread sleeps until there is something to read."""
+
+    reports_hang_up = True  # posts TerminalLost: the lifecycle need not poll the terminal
+
+    def __init__(
+        self,
+        app: App[object],
+        *,
+        debug: bool = False,
+        mouse: bool = True,
+        size: tuple[int, int] | None = None,
+    ) -> None:
+        super().__init__(app, debug=debug, mouse=mouse, size=size)
+        self._wake_read, self._wake_write = os.pipe()
+        self._closed = False
+        os.set_blocking(self._wake_read, False)
+        os.set_blocking(self._wake_write, False)
+        self.exit_event = _WakingEvent(self._wake)
+        self.hung_up = False  # the terminal reported end of file or an error on read
+
+    def _wake(self) -> None:
+        if self._closed:  # its number may belong to another file by now
+            return
+        with contextlib.suppress(OSError):  # full pipe: a wake-up is already pending
+            os.write(self._wake_write, b"\0")
+
+    def _drain_wake(self) -> None:
+        with contextlib.suppress(OSError):
+            while os.read(self._wake_read, 512):
+                pass
+
+    def close(self) -> None:
+        super().close()
+        if self._closed:
+            return
+        self._closed = True
+        for fd in (self._wake_read, self._wake_write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def run_input_thread(self) -> None:
+        """Wait for input and dispatch events (as `LinuxDriver.run_input_thread`)."""
+        selector = selectors.SelectSelector()
+        selector.register(self._wake_read, selectors.EVENT_READ)
+        reading = not self.hung_up
+        if reading:
+            selector.register(self.fileno, selectors.EVENT_READ)
+        parser = XTermParser(self._debug)
+        decode = getincrementaldecoder("utf-8")().decode
+
+        def read_terminal() -> None:
+            nonlocal reading
+            try:
+                data = os.read(self.fileno, READ_SIZE)
+            except OSError:
+                data = b""
+            if not data:  # hung up: stop watching it rather than spin on it
+                self.hung_up, reading = True, False
+                selector.unregister(self.fileno)
+                self._app.post_message(TerminalLost())
+                return
+            for event in parser.feed(decode(data)):
+                self.process_message(event)
+
+        def process(events: list[tuple[selectors.SelectorKey, int]]) -> None:
+            for key, _mask in events:
+                if key.fd == self._wake_read:
+                    self._drain_wake()
+                elif reading:
+                    read_terminal()
+            for event in parser.tick():
+                self.process_message(event)
+
+        name_thread(INPUT_THREAD)
+        try:
+            self._drain_wake()
+            while not self.exit_event.is_set():
+                process(selector.select(parser_timeout(parser, get_time())))
+            pending = parser_timeout(parser, get_time())
+            if pending is not None:  # a lone Esc on its way: let it through, as Textual does
+                time.sleep(min(pending, FALLBACK_TIMEOUT))
+                process([])
+        finally:
+            selector.close()
+            with contextlib.suppress(EOFError, ParseError):
+                for _event in parser.feed(""):
+                    pass
+
+
+__all__ = ["INPUT_THREAD", "QuietLinuxDriver", "name_thread", "parser_timeout"]
