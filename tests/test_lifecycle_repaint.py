@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.geometry import Region
-from ui_fakes import ENTRIES, FakePoller, FakeSession, make_config
+from ui_fakes import ENTRIES, FakePoller, FakeSession, make_config, screen_text
 
 from kondado_tui.clock import ManualClock
 from kondado_tui.ui.app import KondadoApp
@@ -116,3 +116,35 @@ async def test_a_row_moving_into_trouble_repaints_the_rows_it_passed_not_the_tab
         # screen lines 1-4 held the first four rows; the header and the fifth row stay
         assert spy.lines == {1, 2, 3, 4}
         assert "connection refused" in app.export_screenshot().replace("&#160;", " ")
+
+
+async def test_the_first_sweeps_progress_moves_with_the_step_not_each_answer(
+    tmp_path: Path,
+) -> None:
+    """"asking 2/5…" gains one at each answer of the first sweep: shown at the next
+    10-second step with the ages, not a status-line repaint per answer."""
+    app, poller, clock = build(tmp_path)
+    total = len(ENTRIES)
+    async with app.run_test(size=SIZE) as pilot:
+        poller.set_health(last_success_at=None, from_history=total)
+        for entry in ENTRIES:  # remembered from history (before this session), not stale
+            poller.observe(entry.id, "active", at=clock.now() - 30)
+        await pilot.pause()
+        assert f"asking 0/{total}" in screen_text(app)
+
+        def answer(n: int) -> None:  # the n-th answer of the sweep: nothing changed
+            poller.observe(ENTRIES[n - 1].id, "active")
+            poller.set_health(last_success_at=clock.now(), from_history=total - n)
+
+        answer(1)  # the first answer: the banner's "none confirmed" is over, at once
+        await pilot.pause()
+        assert f"asking 1/{total}" in screen_text(app)
+        spy = RefreshSpy(app.main.query_one("#health"))
+        answer(2)
+        await pilot.pause()
+        assert spy.calls == [], "the status line was repainted for one more answer"
+        assert f"asking 1/{total}" in screen_text(app)
+        clock.advance(10)
+        app.main.tick()
+        await pilot.pause()
+        assert f"asking 2/{total}" in screen_text(app)

@@ -111,6 +111,22 @@ async def test_a_row_changing_in_place_repaints_its_line() -> None:
         assert spy.lines == {3}, "an unchanged row was repainted"
 
 
+async def test_a_redraw_that_keeps_a_row_in_place_repaints_its_changed_cells_only() -> None:
+    """The 10-second step: show() with new ages, every row on its line."""
+    app = TableApp()
+    async with app.run_test(size=SIZE) as pilot:
+        app.fill()
+        await pilot.pause()
+        spy = RefreshSpy(app.table)
+        cells = {KEYS[1]: row(KEYS[1], age="2m"), KEYS[4]: row(KEYS[4], "failing", "2m")}
+        app.table.show(LAYOUT, KEYS, cells, sorted_by=STATUS)
+        # row 1: its age only; row 4: from its status to its age (one span per line)
+        assert sorted(spy.calls) == [(Region(3, 5, 38, 1),), (Region(35, 2, 6, 1),)]
+        await pilot.pause()
+        assert line_text(app.table, 2).startswith("   active     pipeline 1001        2m ")
+        assert line_text(app.table, 5).startswith("   failing    pipeline 1004        2m ")
+
+
 async def test_changes_off_screen_repaint_nothing_and_show_when_scrolled_to() -> None:
     app = TableApp()
     async with app.run_test(size=SIZE) as pilot:

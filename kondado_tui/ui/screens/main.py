@@ -75,9 +75,13 @@ def _only_ticking(table: PipelineTable, key: str, cells: dict[str, Text]) -> boo
 
 
 def _headline(health: Health) -> Health:
-    """What of the API's health must show at once: all but the gauge."""
-    return dataclasses.replace(health, used_last_minute=0, next_poll_at=None,
-                               last_success_at=None)
+    """What of the API's health must show at once: all but the gauge, and the first
+    sweep's progress ("asking 41/1000…", one more at each answer) once an answer came
+    (before it, the banner counts the rows from history)."""
+    return dataclasses.replace(
+        health, used_last_minute=0, next_poll_at=None, last_success_at=None,
+        from_history=health.from_history if health.last_success_at is None else 0,
+    )
 
 
 def _resized(before: Text | None, after: Text) -> bool:

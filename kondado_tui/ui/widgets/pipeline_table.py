@@ -217,7 +217,7 @@ class PipelineTable(ScrollView, can_focus=True):
         elif sorted_by != self._sorted_by:
             self._label_columns(sorted_by)
             self._refresh_header()
-        changed: set[str] = set()
+        changed: dict[str, list[str]] = {}
         shown: dict[str, dict[str, Text]] = {}
         for key in order:
             fresh = cells.get(key)
@@ -229,7 +229,7 @@ class PipelineTable(ScrollView, can_focus=True):
                 continue
             columns = changed_columns(old, fresh)
             if columns:
-                changed.add(key)
+                changed[key] = columns
                 self._strips.pop(key, None)
                 self.cell_updates += len(columns)
             shown[key] = fresh
@@ -246,13 +246,16 @@ class PipelineTable(ScrollView, can_focus=True):
             self.post_message(self.RowHighlighted(self._order[self.cursor_row]))
         if self._first_visible() != top:
             return  # scrolled: the whole view is repainted anyway
-        # Repaint the screen lines that show another row than before, or a changed row.
+        # Repaint the screen lines that show another row than before, and the changed
+        # cells of a row that kept its line (the 10-second step: its age only).
         after = self.visible_keys()
         for line in range(max(len(before), len(after))):
             old_key = before[line] if line < len(before) else None
             new_key = after[line] if line < len(after) else None
-            if old_key != new_key or new_key in changed:
+            if old_key != new_key:
                 self._refresh_body_line(line)
+            elif new_key is not None and new_key in changed:
+                self._refresh_cells(line, changed[new_key])
 
     def patch(self, key: str, changes: dict[str, Text]) -> None:
         """Update a few cells of one row (the once-a-second ages): only their regions
@@ -267,18 +270,8 @@ class PipelineTable(ScrollView, can_focus=True):
             old[column] = changes[column]
         self.cell_updates += len(columns)
         self._strips.pop(key, None)
-        line = self._index[key] - self._first_visible()
-        if not 0 <= line < self._body_height():
-            return  # off screen: drawn from the new cells when scrolled into view
-        x = 0
-        spans: list[tuple[int, int]] = []
-        for column, width in self.column_widths():
-            if column in columns:
-                spans.append((x, width))
-            x += width
-        left = min(x for x, _ in spans) - int(self.scroll_x)
-        right = max(x + w for x, w in spans) - int(self.scroll_x)
-        self._refresh_region(Region(left, HEADER_LINES + line, right - left, 1))
+        # off screen: drawn from the new cells when scrolled into view
+        self._refresh_cells(self._index[key] - self._first_visible(), columns)
 
     def select_key(self, key: str) -> None:
         self.touched = True
@@ -404,6 +397,23 @@ class PipelineTable(ScrollView, can_focus=True):
     def _refresh_body_line(self, line: int) -> None:
         if 0 <= line < self._body_height():
             self._refresh_region(Region(0, HEADER_LINES + line, self.size.width, 1))
+
+    def _refresh_cells(self, line: int, columns: Sequence[str]) -> None:
+        """Repaint the span of a screen line from the first to the last of `columns`:
+        Textual writes only that span, so an age that moved costs its own cell."""
+        if not 0 <= line < self._body_height():
+            return
+        x = 0
+        spans: list[tuple[int, int]] = []
+        for column, width in self.column_widths():
+            if column in columns:
+                spans.append((x, width))
+            x += width
+        if not spans:
+            return
+        left = min(x for x, _ in spans) - int(self.scroll_x)
+        right = max(x + w for x, w in spans) - int(self.scroll_x)
+        self._refresh_region(Region(left, HEADER_LINES + line, right - left, 1))
 
     def _refresh_row_at(self, index: int) -> None:
         self._refresh_body_line(index - self._first_visible())
