@@ -6,8 +6,10 @@
 The real `kondado-tui` program runs on a pseudo-terminal (120x36), pointed at a simulated
 account served by this process over loopback HTTP (real time, rate limits off; the app
 keeps its own 18 requests a minute). Its history is pre-filled with every pipeline's
-state, as after a restart: the long-running steady state, not the first sweep. After it
-settles, CPU time (utime + stime from /proc) and bytes written to the terminal are
+state, as after a restart: no row waits for a first answer to be drawn, but the session's
+first sweep (every pipeline asked once, "asking 12/30…") is still going during the window
+(it takes about 100 s at 30 pipelines, an hour at 1000). After it settles, CPU time
+(utime + stime from /proc), thread wake-ups and bytes written to the terminal are
 counted over the window; RSS is read at the end.
 
 The baseline, measured in the same run on the same terminal: a bare Textual app showing a
@@ -41,6 +43,11 @@ class Idle:
     window: float
     rss: int
     written: int  # bytes to the terminal over the window
+    wakeups: int  # times any thread woke from a wait over the window
+
+    @property
+    def wakeups_per_second(self) -> float:
+        return self.wakeups / self.window
 
     @property
     def cpu_per_minute(self) -> float:
@@ -61,13 +68,14 @@ def measure(argv: list[str], ready: bytes, settle: float, window: float) -> Idle
         if child.wait_for(ready, 120) is None:
             raise SystemExit(f"{argv[-1]}: nothing painted in 120 s:\n{child.output()[-500:]!r}")
         time.sleep(settle)
-        cpu0, t0 = child.cpu_seconds(), time.monotonic()
+        cpu0, woke0, t0 = child.cpu_seconds(), child.wakeups(), time.monotonic()
         time.sleep(window)
-        cpu1, t1 = child.cpu_seconds(), time.monotonic()
+        cpu1, woke1, t1 = child.cpu_seconds(), child.wakeups(), time.monotonic()
         rss = child.rss_bytes()
         if not child.alive:
             raise SystemExit(f"{argv[-1]} ended during the measurement")
-        return Idle(cpu1 - cpu0, t1 - t0, rss, child.bytes_between(t0, t1))
+        woke = sum(n - woke0.get(tid, 0) for tid, n in woke1.items())
+        return Idle(cpu1 - cpu0, t1 - t0, rss, child.bytes_between(t0, t1), woke)
     finally:
         child.stop()
 
@@ -116,11 +124,14 @@ def main() -> int:
             f"{app.bytes_per_minute / 1024:.1f}", f"{bare.bytes_per_minute / 1024:.1f}",
             f"{core.cpu_per_minute:.2f}",
             ratio(app.cpu_seconds, bare.cpu_seconds + core.cpu_seconds),
+            f"{app.wakeups_per_second:.1f}", f"{bare.wakeups_per_second:.1f}",
+            f"{core.wakeups_per_second:.1f}",
         ])
     table = _pty.markdown_table(
         ["pipelines", "app CPU s/min", "app % of a core", "bare CPU s/min", "CPU ratio",
          "app RSS MiB", "bare RSS MiB", "RSS ratio", "app KiB/min to tty",
-         "bare KiB/min to tty", "polling alone CPU s/min", "app / (bare + polling)"],
+         "bare KiB/min to tty", "polling alone CPU s/min", "app / (bare + polling)",
+         "app wake-ups/s", "bare wake-ups/s", "polling alone wake-ups/s"],
         rows,
     )
     text = (
@@ -130,8 +141,9 @@ def main() -> int:
         "pre-filled (steady state), the app polling at 18 requests/min. Baseline: a bare "
         "Textual DataTable of the same size with header and footer, same run. Second "
         "baseline: the same session's poller alone, no UI (benchmarks/_core_only.py); "
-        "the last column compares the app with the two together, what it does that a "
-        "bare table does not.\n\n"
+        "the app / (bare + polling) column compares the app with the two together, what "
+        "it does that a bare table does not. Wake-ups: how often any of the process's "
+        "threads woke from a wait (voluntary context switches, /proc).\n\n"
         f"{table}\n\n{_pty.machine_note()}\n"
     )
     print(text)
