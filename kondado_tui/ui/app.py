@@ -27,6 +27,7 @@ from kondado_tui.events import PollerEvent, StatusObserved
 from kondado_tui.redact import redact
 from kondado_tui.sanitize import clean, first_line
 from kondado_tui.timeline import HistorySummary
+from kondado_tui.ui import partial_updates
 from kondado_tui.ui.alerts import desktop_notification
 from kondado_tui.ui.backend import SessionLike
 from kondado_tui.ui.board import Alert, AlertKind
@@ -74,6 +75,7 @@ class KondadoApp(App[int]):
         memory: MappingMemory | None = None,
     ) -> None:
         super().__init__()
+        partial_updates.install()  # a changed span costs its own bytes, not the line's
         self.session = session
         self.clock = clock
         self.poll = poll  # False: a still picture (snapshots) — the poller never starts

@@ -129,7 +129,9 @@ class QuietLinuxDriver(LinuxDriver):
             nonlocal reading
             try:
                 data = os.read(self.fileno, READ_SIZE)
-            except OSError:
+            except BlockingIOError:  # readable a moment ago, not now: wait again
+                return
+            except OSError:  # EIO: the terminal hung up
                 data = b""
             if not data:  # hung up: stop watching it rather than spin on it
                 self.hung_up, reading = True, False
