@@ -8,14 +8,18 @@ hang-up and resize cases.
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
+from textual.drivers._writer_thread import WriterThread
 from textual.drivers.linux_driver import LinuxDriver
 from ui_fakes import ENTRIES, FakePoller, FakeSession, make_config
 
@@ -27,6 +31,7 @@ from kondado_tui.ui.quiet_driver import (
     FALLBACK_TIMEOUT,
     INPUT_THREAD,
     QuietLinuxDriver,
+    TerminalFile,
     parser_timeout,
 )
 
@@ -41,6 +46,43 @@ def _app(tmp_path: Path) -> KondadoApp:
     config = make_config(tmp_path / "config.toml", ENTRIES)
     return KondadoApp(FakeSession(config, FakePoller(clock, [e.id for e in ENTRIES])),
                       clock=clock, env={})
+
+
+class _HungUp(io.StringIO):
+    """A terminal that hung up: every write and flush fails with EIO."""
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EIO, "Input/output error")
+
+    def flush(self) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+
+def test_textuals_writer_thread_outlives_a_hung_up_terminal() -> None:
+    """Its thread ends at the first failed write; with 30 writes queued the next one
+    (the shutdown's) would block for ever. Through TerminalFile it drops them."""
+    terminal = TerminalFile(_HungUp())
+    writer = WriterThread(terminal)  # type: ignore[arg-type]
+    writer.start()
+    done = threading.Event()
+
+    def shut_down() -> None:
+        for _ in range(100):
+            writer.write("\x1b[?1049l")
+        writer.stop()
+        done.set()
+
+    threading.Thread(target=shut_down, daemon=True).start()
+    assert done.wait(5), "the writes blocked: the writer thread died"
+    assert terminal.lost
+
+
+def test_a_live_terminal_gets_every_write() -> None:
+    out = io.StringIO()
+    terminal = TerminalFile(out)
+    terminal.write("abc")
+    terminal.flush()
+    assert out.getvalue() == "abc" and not terminal.lost
 
 
 def _parser(deadline: float | None) -> Any:

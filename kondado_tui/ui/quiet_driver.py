@@ -14,9 +14,12 @@ spinning on the dead descriptor and posts `TerminalLost` to the app, which ends 
 hang-up (`lifecycle.py`): at once, where the lifecycle's watchdog, which had to look
 every second, now only backs it up once a minute.
 
-Only `run_input_thread` differs from `LinuxDriver` (textual is pinned to 8.2.x, whose loop
-this follows); tests/test_quiet_driver.py drives keys, a lone Esc, suspend-free exit and a
-hang-up through a real pseudo-terminal.
+It also hands Textual's writer thread a `TerminalFile`, which drops output once the
+terminal is gone instead of letting the thread die and the next writes block for ever.
+
+Otherwise only `run_input_thread` differs from `LinuxDriver` (textual is pinned to 8.2.x,
+whose loop this follows); tests/test_quiet_driver.py drives keys, a lone Esc, quitting and
+idling through a real pseudo-terminal, tests/test_lifecycle_terminal.py the hang-ups.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import time
 from codecs import getincrementaldecoder
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from textual._parser import ParseError
 from textual._time import get_time
@@ -44,6 +47,41 @@ if TYPE_CHECKING:
 READ_SIZE = 4096  # as Textual's driver
 INPUT_THREAD = "kondado-input"  # its name in `top -H`, `ps -L` and /proc
 FALLBACK_TIMEOUT = 0.1  # Textual's own poll, if the parser's deadline cannot be read
+
+
+class TerminalFile:
+    """The terminal as Textual's writer thread sees it, minus its one way to hang.
+
+    The writer thread has no error handling: the first failed write (EIO once the
+    terminal hung up) ends it, and the next 30 writes fill its queue, after which every
+    write blocks for ever, the shutdown's included. Here a failed write or flush marks
+    the terminal lost and later output is dropped: there is nobody to read it.
+    """
+
+    def __init__(self, file: TextIO) -> None:
+        self._file = file
+        self.lost = False
+
+    def write(self, text: str) -> int:
+        if not self.lost:
+            try:
+                return self._file.write(text)
+            except (OSError, ValueError):  # EIO, EPIPE; ValueError: closed
+                self.lost = True
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.lost:
+            try:
+                self._file.flush()
+            except (OSError, ValueError):
+                self.lost = True
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+    def isatty(self) -> bool:
+        return True
 
 
 class _WakingEvent(threading.Event):
@@ -88,6 +126,8 @@ class QuietLinuxDriver(LinuxDriver):
         size: tuple[int, int] | None = None,
     ) -> None:
         super().__init__(app, debug=debug, mouse=mouse, size=size)
+        if self._file is not None:
+            self._file = TerminalFile(self._file)  # type: ignore[assignment]
         self._wake_read, self._wake_write = os.pipe()
         self._closed = False
         os.set_blocking(self._wake_read, False)
@@ -166,4 +206,4 @@ class QuietLinuxDriver(LinuxDriver):
                     pass
 
 
-__all__ = ["INPUT_THREAD", "QuietLinuxDriver", "name_thread", "parser_timeout"]
+__all__ = ["INPUT_THREAD", "QuietLinuxDriver", "TerminalFile", "name_thread", "parser_timeout"]
