@@ -102,7 +102,7 @@ class KondadoApp(App[int]):
             return chosen  # Windows, or a driver named in TEXTUAL_DRIVER
         from kondado_tui.ui.quiet_driver import QuietLinuxDriver  # imports termios
 
-        return QuietLinuxDriver if issubclass(QuietLinuxDriver, chosen) else chosen
+        return QuietLinuxDriver
 
     async def on_mount(self) -> None:
         self._loop_thread = threading.get_ident()

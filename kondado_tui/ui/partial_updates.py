@@ -55,11 +55,8 @@ def render_segments(self: ChopsUpdate, console: Console) -> str:
                 continue
             if x < x1:
                 strip, x = _skip_before(strip, x, x1)
-            if x2 > x >= x1 and end <= x2:
-                append(move_to(x, y).segment.text)
-                append(strip.render(console))
-                continue
-            strip = strip.crop(0, min(end, x2) - x)
+            if end > x2:
+                strip = strip.crop(0, x2 - x)
             append(move_to(x, y).segment.text)
             append(strip.render(console))
 

@@ -159,14 +159,12 @@ class QuietLinuxDriver(LinuxDriver):
         """Wait for input and dispatch events (as `LinuxDriver.run_input_thread`)."""
         selector = selectors.SelectSelector()
         selector.register(self._wake_read, selectors.EVENT_READ)
-        reading = not self.hung_up
-        if reading:
+        if not self.hung_up:
             selector.register(self.fileno, selectors.EVENT_READ)
         parser = XTermParser(self._debug)
         decode = getincrementaldecoder("utf-8")().decode
 
         def read_terminal() -> None:
-            nonlocal reading
             try:
                 data = os.read(self.fileno, READ_SIZE)
             except BlockingIOError:  # readable a moment ago, not now: wait again
@@ -174,7 +172,7 @@ class QuietLinuxDriver(LinuxDriver):
             except OSError:  # EIO: the terminal hung up
                 data = b""
             if not data:  # hung up: stop watching it rather than spin on it
-                self.hung_up, reading = True, False
+                self.hung_up = True
                 selector.unregister(self.fileno)
                 self._app.post_message(TerminalLost())
                 return
@@ -185,7 +183,7 @@ class QuietLinuxDriver(LinuxDriver):
             for key, _mask in events:
                 if key.fd == self._wake_read:
                     self._drain_wake()
-                elif reading:
+                elif not self.hung_up:  # its event in the same batch as the hang-up
                     read_terminal()
             for event in parser.tick():
                 self.process_message(event)

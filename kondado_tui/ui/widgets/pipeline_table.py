@@ -258,8 +258,8 @@ class PipelineTable(ScrollView, can_focus=True):
                 self._refresh_cells(line, changed[new_key])
 
     def patch(self, key: str, changes: dict[str, Text]) -> None:
-        """Update a few cells of one row (the once-a-second ages): only their regions
-        are repainted."""
+        """Update a few cells of one row (the 10-second step's ages): only their span is
+        repainted."""
         old = self._shown.get(key)
         if old is None:
             return
@@ -403,17 +403,15 @@ class PipelineTable(ScrollView, can_focus=True):
         Textual writes only that span, so an age that moved costs its own cell."""
         if not 0 <= line < self._body_height():
             return
-        x = 0
-        spans: list[tuple[int, int]] = []
+        left: int | None = None
+        right = x = -int(self.scroll_x)
         for column, width in self.column_widths():
             if column in columns:
-                spans.append((x, width))
+                left = x if left is None else left
+                right = x + width
             x += width
-        if not spans:
-            return
-        left = min(x for x, _ in spans) - int(self.scroll_x)
-        right = max(x + w for x, w in spans) - int(self.scroll_x)
-        self._refresh_region(Region(left, HEADER_LINES + line, right - left, 1))
+        if left is not None:
+            self._refresh_region(Region(left, HEADER_LINES + line, right - left, 1))
 
     def _refresh_row_at(self, index: int) -> None:
         self._refresh_body_line(index - self._first_visible())
