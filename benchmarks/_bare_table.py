@@ -22,7 +22,8 @@ COLUMNS = ("", "status", "name", "id", "group", "since", "age", "last run", "mes
 
 class BareTable(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "quit"), Binding("r", "bell", "run"),
+        Binding("q", "quit", "quit"),
+        Binding("r", "bell", "run"),
     ]
 
     def __init__(self, rows: int) -> None:
@@ -41,9 +42,16 @@ class BareTable(App[None]):
         for i in range(self.rows):
             pid = 100_000 + i
             table.add_row(
-                Text(" "), Text("✓ active", style="green"), Text(f"bench-{pid}"),
-                Text(str(pid)), Text(""), Text("3h"), Text("12m"), Text("✓ 4m 12s"),
-                Text(""), key=str(pid),
+                Text(" "),
+                Text("✓ active", style="green"),
+                Text(f"bench-{pid}"),
+                Text(str(pid)),
+                Text(""),
+                Text("3h"),
+                Text("12m"),
+                Text("✓ 4m 12s"),
+                Text(""),
+                key=str(pid),
             )
         table.focus()
 

@@ -35,9 +35,21 @@ CSI_MOVE = re.compile(rb"\x1b\[(\d+);(\d+)H")  # cursor positioning: one per pai
 
 def terminal_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """A plain modern terminal: 256 colours, truecolor, no NO_COLOR, no theme override."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"NO_COLOR", "TEXTUAL_THEME", "KONDADO_KEY", "KONDADO_TOKEN",
-                        "KONDADO_BASE_URL", "KONDADO_TUI_CONFIG", "TMUX", "TEXTUAL"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {
+            "NO_COLOR",
+            "TEXTUAL_THEME",
+            "KONDADO_KEY",
+            "KONDADO_TOKEN",
+            "KONDADO_BASE_URL",
+            "KONDADO_TUI_CONFIG",
+            "TMUX",
+            "TEXTUAL",
+        }
+    }
     env.update({"TERM": "xterm-256color", "COLORTERM": "truecolor", "LANG": "C.UTF-8"})
     env.update(extra or {})
     return env
@@ -107,7 +119,7 @@ class PtyProcess:
                 for chunk in self.chunks:
                     if chunk.at < since:
                         continue
-                    seen = seen[-len(needle):] + chunk.data
+                    seen = seen[-len(needle) :] + chunk.data
                     if needle in seen:
                         return chunk.at
             if time.monotonic() > deadline or not self.alive:
@@ -200,8 +212,13 @@ class PtyProcess:
         return self.process.returncode
 
 
-def spawn(argv: Sequence[str], *, size: tuple[int, int] = (120, 36),
-          env: Mapping[str, str] | None = None, cwd: Path | None = None) -> PtyProcess:
+def spawn(
+    argv: Sequence[str],
+    *,
+    size: tuple[int, int] = (120, 36),
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> PtyProcess:
     """Start `argv` as the session leader of a new pty of `size` (columns, rows)."""
     master, slave = os.openpty()
     set_size(slave, *size)
@@ -210,8 +227,15 @@ def spawn(argv: Sequence[str], *, size: tuple[int, int] = (120, 36),
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
     process = subprocess.Popen(
-        list(argv), stdin=slave, stdout=slave, stderr=slave, env=dict(env or terminal_env()),
-        cwd=cwd, start_new_session=True, preexec_fn=controlling_terminal, close_fds=True,
+        list(argv),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=dict(env or terminal_env()),
+        cwd=cwd,
+        start_new_session=True,
+        preexec_fn=controlling_terminal,
+        close_fds=True,
     )
     os.close(slave)
     return PtyProcess(process, master)
@@ -229,10 +253,19 @@ def pipeline_name(pid: int) -> str:
     return f"bench-{pid}"
 
 
-def sim_config(directory: Path, base_url: str, key: str, token: str, ids: Iterable[int], *,
-               requests_per_minute: int = 18, timeout: float = 10.0,
-               retention_days: float | None = None, max_rows: int | None = None,
-               history: Path | None = None) -> Path:
+def sim_config(
+    directory: Path,
+    base_url: str,
+    key: str,
+    token: str,
+    ids: Iterable[int],
+    *,
+    requests_per_minute: int = 18,
+    timeout: float = 10.0,
+    retention_days: float | None = None,
+    max_rows: int | None = None,
+    history: Path | None = None,
+) -> Path:
     """A config file for `kondado-tui --config`; every file it names lives in `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
     lines = [
@@ -276,12 +309,15 @@ def write_result(name: str, text: str) -> Path:
 def machine_note() -> str:
     load = os.getloadavg()
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    return (f"{os.cpu_count()} CPUs, load average {load[0]:.2f} at the end; "
-            f"Python {sys.version.split()[0]}; {when}")
+    return (
+        f"{os.cpu_count()} CPUs, load average {load[0]:.2f} at the end; "
+        f"Python {sys.version.split()[0]}; {when}"
+    )
 
 
-def prefill_history(path: Path, world: object, ids: Iterable[int], *,
-                    per_minute: int = 18, entered: float = 86400.0) -> int:
+def prefill_history(
+    path: Path, world: object, ids: Iterable[int], *, per_minute: int = 18, entered: float = 86400.0
+) -> int:
     """Record every pipeline's current state as a long session would have left it: the
     state entered `entered` seconds ago, last seen at a time spread over one polling
     round (`len(ids) / per_minute` minutes), so ages are as varied as in a steady state."""

@@ -104,7 +104,8 @@ def user_runs(world: SimWorld, start: float, end: float, seed: int) -> list[tupl
     """When a person asks to run which pipeline: the same list for both strategies."""
     rng = random.Random(f"{seed}:user")
     candidates = [
-        pid for pid in world.pipeline_ids
+        pid
+        for pid in world.pipeline_ids
         if not world.spec(pid).static and world.spec(pid).plan is Plan.BUSINESS
     ]
     plan: list[tuple[float, int]] = []
@@ -159,9 +160,7 @@ def count_reasons(poller: Poller, trace: Trace) -> None:
     plan, asking = scheduler.plan, scheduler.asking
     last: dict[int, str] = {}
 
-    def counting_plan(
-        now: float, only: Priority | None = None
-    ) -> tuple[Pick | None, float | None]:
+    def counting_plan(now: float, only: Priority | None = None) -> tuple[Pick | None, float | None]:
         chosen, next_due = plan(now, only)  # the poller chooses through plan()
         if chosen is not None:
             last[chosen.pipeline_id] = chosen.reason
@@ -179,9 +178,7 @@ def count_reasons(poller: Poller, trace: Trace) -> None:
     scheduler.asking = counting_asking  # type: ignore[method-assign]
 
 
-async def drive_round_robin(
-    world: SimWorld, clock: ManualClock, end: float, seed: int
-) -> Trace:
+async def drive_round_robin(world: SimWorld, clock: ManualClock, end: float, seed: int) -> Trace:
     trace = Trace()
     budget = RateBudget(per_minute=PER_MINUTE, clock=clock, ledger_path=None)
     client = WorldClient(world, budget)
@@ -257,13 +254,19 @@ def score(truth: list[Transition], trace: Trace, start: float, end: float) -> Sc
     for asked_at, pid in trace.run_requests:
         # The run is over at the first change after the request into an idle state.
         over = next(
-            (t.time for t in by_pipeline.get(pid, [])
-             if t.time > asked_at and t.new not in ("scheduled", "running")),
+            (
+                t.time
+                for t in by_pipeline.get(pid, [])
+                if t.time > asked_at and t.new not in ("scheduled", "running")
+            ),
             end,
         )
         first = next(
-            (at for at, status, _ in trace.seen.get(pid, [])
-             if asked_at <= at < over and status in ("scheduled", "running")),
+            (
+                at
+                for at, status, _ in trace.seen.get(pid, [])
+                if asked_at <= at < over and status in ("scheduled", "running")
+            ),
             None,
         )
         if first is None:
@@ -271,7 +274,13 @@ def score(truth: list[Transition], trace: Trace, start: float, end: float) -> Sc
         else:
             follow.append(first - asked_at)
     return Score(
-        failures, completions, changes, missed, follow, follow_missed, trace.requests,
+        failures,
+        completions,
+        changes,
+        missed,
+        follow,
+        follow_missed,
+        trace.requests,
         oldest_row(trace, start, end),
     )
 
@@ -330,8 +339,13 @@ async def compare(pipelines: int, seconds: float, seed: int) -> Compared:
         if driver is drive_ours:
             why = trace.why
             budget = RateBudget(per_minute=PER_MINUTE, clock=clock, ledger_path=None)
-            probe = Poller(WorldClient(world, budget), budget, clock, world.pipeline_ids,
-                           on_event=lambda e: None)
+            probe = Poller(
+                WorldClient(world, budget),
+                budget,
+                clock,
+                world.pipeline_ids,
+                on_event=lambda e: None,
+            )
             max_age = probe.max_age
     return Compared(pipelines, seed, results[0], results[1], max_age, why)
 
@@ -382,10 +396,13 @@ def where_requests_went(rows: list[Compared]) -> str:
         if r.seed != first:
             continue
         total = sum(r.why.values()) or 1
-        lines.append(f"- {r.pipelines} pipelines: " + "; ".join(
-            f"{reason} {status} {count / total:.0%}"
-            for (reason, status), count in r.why.most_common(8)
-        ))
+        lines.append(
+            f"- {r.pipelines} pipelines: "
+            + "; ".join(
+                f"{reason} {status} {count / total:.0%}"
+                for (reason, status), count in r.why.most_common(8)
+            )
+        )
     return "\n".join(lines)
 
 
@@ -402,28 +419,41 @@ def table(rows: list[tuple[int, Score, Score, float]], seconds: float, seed: int
         for label, get in METRICS[:6]:
             a, b = get(ours), get(rr)
             metrics.append((label, fmt_s(a), fmt_s(b), ratio(a, b)))
-        metrics.append((
-            "changes missed",
-            f"{ours.miss_rate:.1%} of {ours.changes}",
-            f"{rr.miss_rate:.1%} of {rr.changes}",
-            ratio(ours.miss_rate, rr.miss_rate),
-        ))
-        metrics.append((
-            "user's runs never seen busy",
-            f"{ours.runs_unseen} of {ours.runs_unseen + len(ours.run_follow_delays)}",
-            f"{rr.runs_unseen} of {rr.runs_unseen + len(rr.run_follow_delays)}",
-            "–",
-        ))
-        metrics.append((
-            "requests sent", str(ours.requests), str(rr.requests),
-            ratio(ours.requests, rr.requests),
-        ))
-        metrics.append((
-            "oldest row (longest unasked)", fmt_s(ours.oldest_row), fmt_s(rr.oldest_row),
-            ratio(ours.oldest_row, rr.oldest_row),
-        ))
-        metrics.append(("max_age promised (every row asked at least this often)",
-                        fmt_s(max_age), "–", "–"))
+        metrics.append(
+            (
+                "changes missed",
+                f"{ours.miss_rate:.1%} of {ours.changes}",
+                f"{rr.miss_rate:.1%} of {rr.changes}",
+                ratio(ours.miss_rate, rr.miss_rate),
+            )
+        )
+        metrics.append(
+            (
+                "user's runs never seen busy",
+                f"{ours.runs_unseen} of {ours.runs_unseen + len(ours.run_follow_delays)}",
+                f"{rr.runs_unseen} of {rr.runs_unseen + len(rr.run_follow_delays)}",
+                "–",
+            )
+        )
+        metrics.append(
+            (
+                "requests sent",
+                str(ours.requests),
+                str(rr.requests),
+                ratio(ours.requests, rr.requests),
+            )
+        )
+        metrics.append(
+            (
+                "oldest row (longest unasked)",
+                fmt_s(ours.oldest_row),
+                fmt_s(rr.oldest_row),
+                ratio(ours.oldest_row, rr.oldest_row),
+            )
+        )
+        metrics.append(
+            ("max_age promised (every row asked at least this often)", fmt_s(max_age), "–", "–")
+        )
         for label, a_s, b_s, r in metrics:
             lines.append(f"| {n} | {label} | {a_s} | {b_s} | {r} |")
     return "\n".join(lines)
@@ -433,10 +463,15 @@ async def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="4 simulated hours, not a day")
     parser.add_argument("--seed", type=int, default=None, help="one seed (default 7)")
-    parser.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")],
-                        default=None, help="several seeds, e.g. 7,11,23: adds the spread")
-    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")],
-                        default=[10, 50, 200])
+    parser.add_argument(
+        "--seeds",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=None,
+        help="several seeds, e.g. 7,11,23: adds the spread",
+    )
+    parser.add_argument(
+        "--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[10, 50, 200]
+    )
     parser.add_argument("--why", action="store_true", help="where our requests went")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
@@ -448,8 +483,7 @@ async def main(argv: list[str]) -> int:
         for n in args.sizes:
             t0 = time.perf_counter()
             compared.append(await compare(n, seconds, seed))
-            print(f"seed {seed}, {n} pipelines: {time.perf_counter() - t0:.1f} s",
-                  file=sys.stderr)
+            print(f"seed {seed}, {n} pipelines: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     command = "python benchmarks/freshness.py" + (" --quick" if args.quick else "")
     if args.seeds:
         command += " --seeds " + ",".join(map(str, seeds))

@@ -83,8 +83,10 @@ def measure(argv: list[str], ready: bytes, settle: float, window: float) -> Idle
 def measure_app(pipelines: int, settle: float, window: float, *, core: bool = False) -> Idle:
     """The dashboard, or (`core`) the same session's poller alone, with no UI."""
     world = SimWorld(pipelines=pipelines, seed=7)
-    with SimServer(world, rate_limit=False) as server, \
-            tempfile.TemporaryDirectory(prefix="kondado-idle-") as tmp:
+    with (
+        SimServer(world, rate_limit=False) as server,
+        tempfile.TemporaryDirectory(prefix="kondado-idle-") as tmp,
+    ):
         ids = world.pipeline_ids
         config = _pty.sim_config(Path(tmp), server.base_url, server.key, server.token, ids)
         _pty.prefill_history(Path(tmp) / "history.sqlite3", world, ids)
@@ -112,26 +114,49 @@ def main() -> int:
         app = measure_app(n, settle, window)
         bare = measure_bare(n, settle, window)
         core = measure_app(n, settle, window, core=True)
-        print(f"{n}: app {app.core_percent:.2f}% core, {app.rss / 2**20:.0f} MiB, "
-              f"{app.bytes_per_minute / 1024:.1f} KiB/min; bare {bare.core_percent:.2f}%, "
-              f"{bare.rss / 2**20:.0f} MiB; polling alone {core.core_percent:.2f}%",
-              file=sys.stderr)
-        rows.append([
-            n,
-            f"{app.cpu_per_minute:.2f}", f"{app.core_percent:.2f}%",
-            f"{bare.cpu_per_minute:.2f}", ratio(app.cpu_seconds, bare.cpu_seconds),
-            f"{app.rss / 2**20:.0f}", f"{bare.rss / 2**20:.0f}", ratio(app.rss, bare.rss),
-            f"{app.bytes_per_minute / 1024:.1f}", f"{bare.bytes_per_minute / 1024:.1f}",
-            f"{core.cpu_per_minute:.2f}",
-            ratio(app.cpu_seconds, bare.cpu_seconds + core.cpu_seconds),
-            f"{app.wakeups_per_second:.1f}", f"{bare.wakeups_per_second:.1f}",
-            f"{core.wakeups_per_second:.1f}",
-        ])
+        print(
+            f"{n}: app {app.core_percent:.2f}% core, {app.rss / 2**20:.0f} MiB, "
+            f"{app.bytes_per_minute / 1024:.1f} KiB/min; bare {bare.core_percent:.2f}%, "
+            f"{bare.rss / 2**20:.0f} MiB; polling alone {core.core_percent:.2f}%",
+            file=sys.stderr,
+        )
+        rows.append(
+            [
+                n,
+                f"{app.cpu_per_minute:.2f}",
+                f"{app.core_percent:.2f}%",
+                f"{bare.cpu_per_minute:.2f}",
+                ratio(app.cpu_seconds, bare.cpu_seconds),
+                f"{app.rss / 2**20:.0f}",
+                f"{bare.rss / 2**20:.0f}",
+                ratio(app.rss, bare.rss),
+                f"{app.bytes_per_minute / 1024:.1f}",
+                f"{bare.bytes_per_minute / 1024:.1f}",
+                f"{core.cpu_per_minute:.2f}",
+                ratio(app.cpu_seconds, bare.cpu_seconds + core.cpu_seconds),
+                f"{app.wakeups_per_second:.1f}",
+                f"{bare.wakeups_per_second:.1f}",
+                f"{core.wakeups_per_second:.1f}",
+            ]
+        )
     table = _pty.markdown_table(
-        ["pipelines", "app CPU s/min", "app % of a core", "bare CPU s/min", "CPU ratio",
-         "app RSS MiB", "bare RSS MiB", "RSS ratio", "app KiB/min to tty",
-         "bare KiB/min to tty", "polling alone CPU s/min", "app / (bare + polling)",
-         "app wake-ups/s", "bare wake-ups/s", "polling alone wake-ups/s"],
+        [
+            "pipelines",
+            "app CPU s/min",
+            "app % of a core",
+            "bare CPU s/min",
+            "CPU ratio",
+            "app RSS MiB",
+            "bare RSS MiB",
+            "RSS ratio",
+            "app KiB/min to tty",
+            "bare KiB/min to tty",
+            "polling alone CPU s/min",
+            "app / (bare + polling)",
+            "app wake-ups/s",
+            "bare wake-ups/s",
+            "polling alone wake-ups/s",
+        ],
         rows,
     )
     text = (

@@ -43,11 +43,15 @@ def child(config: Path, speed: float, warmup: float, window: float, out: Path) -
         time.sleep(window)
         kept = tracemalloc.take_snapshot()
         traced = tracemalloc.get_traced_memory()[0]
-        skip = [tracemalloc.Filter(False, tracemalloc.__file__),
-                tracemalloc.Filter(False, "<frozen importlib._bootstrap>")]
+        skip = [
+            tracemalloc.Filter(False, tracemalloc.__file__),
+            tracemalloc.Filter(False, "<frozen importlib._bootstrap>"),
+        ]
         stats = kept.filter_traces(skip).statistics("lineno")
-        lines = [f"allocated in the last {window:.0f} s and still alive: "
-                 f"{traced / 2**20:.2f} MiB", ""]
+        lines = [
+            f"allocated in the last {window:.0f} s and still alive: {traced / 2**20:.2f} MiB",
+            "",
+        ]
         for stat in stats[:TOP]:
             frame = stat.traceback[0]
             where = f"{_short(frame.filename)}:{frame.lineno}"
@@ -61,7 +65,7 @@ def child(config: Path, speed: float, warmup: float, window: float, out: Path) -
 def _short(filename: str) -> str:
     for marker in ("site-packages/", "kondado_tui/", "lib/python3"):
         if marker in filename:
-            return filename[filename.index(marker):]
+            return filename[filename.index(marker) :]
     return filename
 
 
@@ -69,8 +73,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=6.0)
     parser.add_argument("--app-speed", type=float, default=40.0, metavar="X")
-    parser.add_argument("--child", nargs=5, metavar=("CONFIG", "SPEED", "WARMUP", "WINDOW",
-                                                     "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child",
+        nargs=5,
+        metavar=("CONFIG", "SPEED", "WARMUP", "WINDOW", "OUT"),
+        help=argparse.SUPPRESS,
+    )
     args = parser.parse_args()
     if args.child:
         config, speed, warmup, window, out = args.child
@@ -80,15 +88,32 @@ def main() -> int:
     warmup, window = duration / 3, duration * 2 / 3 - 15
     world = SimWorld(pipelines=PIPELINES, seed=5, speed=1200.0)
     ids = world.pipeline_ids
-    with SimServer(world, rate_limit=False) as server, \
-            tempfile.TemporaryDirectory(prefix="kondado-memgrowth-") as tmp:
-        config = _pty.sim_config(Path(tmp), server.base_url, server.key, server.token, ids,
-                                 requests_per_minute=20, timeout=5.0,
-                                 retention_days=warmup * args.app_speed / 2 / 86400,
-                                 max_rows=40)
+    with (
+        SimServer(world, rate_limit=False) as server,
+        tempfile.TemporaryDirectory(prefix="kondado-memgrowth-") as tmp,
+    ):
+        config = _pty.sim_config(
+            Path(tmp),
+            server.base_url,
+            server.key,
+            server.token,
+            ids,
+            requests_per_minute=20,
+            timeout=5.0,
+            retention_days=warmup * args.app_speed / 2 / 86400,
+            max_rows=40,
+        )
         out = Path(tmp) / "growth.txt"
-        argv = [sys.executable, os.path.abspath(__file__), "--child", str(config),
-                str(args.app_speed), str(warmup), str(window), str(out)]
+        argv = [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--child",
+            str(config),
+            str(args.app_speed),
+            str(warmup),
+            str(window),
+            str(out),
+        ]
         child_process = _pty.spawn(argv)
         try:
             if child_process.wait_for(_pty.pipeline_name(ids[0]).encode(), 60) is None:
@@ -104,11 +129,13 @@ def main() -> int:
             requests = len(server.log)
         finally:
             child_process.stop()
-    text = (f"# What grows: tracemalloc on the dashboard\n\n"
-            f"`python benchmarks/memory_growth.py --minutes {args.minutes:g}`: {PIPELINES} "
-            f"pipelines, the app's clock at {args.app_speed:g}x ({requests} requests "
-            f"answered), snapshots at {warmup:.0f} s and {warmup + window:.0f} s; RSS at the "
-            f"end {rss:.1f} MiB.\n\n```\n{report}```\n\n{_pty.machine_note()}\n")
+    text = (
+        f"# What grows: tracemalloc on the dashboard\n\n"
+        f"`python benchmarks/memory_growth.py --minutes {args.minutes:g}`: {PIPELINES} "
+        f"pipelines, the app's clock at {args.app_speed:g}x ({requests} requests "
+        f"answered), snapshots at {warmup:.0f} s and {warmup + window:.0f} s; RSS at the "
+        f"end {rss:.1f} MiB.\n\n```\n{report}```\n\n{_pty.machine_note()}\n"
+    )
     print(text)
     _pty.write_result("memory_growth", text)
     return 0

@@ -71,8 +71,14 @@ def build(pipelines: int, seed: int) -> tuple[SimWorld, ManualClock, Scheduler]:
     rng = random.Random(seed)
     for tr in world.transitions():
         by_pid[tr.pipeline_id].append(
-            Transition(tr.pipeline_id, tr.time, tr.old or None, tr.new, tr.raw_msg,
-                       previous_seen_at=tr.time - rng.uniform(5.0, 120.0))
+            Transition(
+                tr.pipeline_id,
+                tr.time,
+                tr.old or None,
+                tr.new,
+                tr.raw_msg,
+                previous_seen_at=tr.time - rng.uniform(5.0, 120.0),
+            )
         )
     for pid in ids:
         if rng.random() < NEVER_SEEN:
@@ -86,13 +92,15 @@ def build(pipelines: int, seed: int) -> tuple[SimWorld, ManualClock, Scheduler]:
         else:
             now = world.status(pid)  # unchanged all along
             status, raw, since = now["status"], now["raw_msg"], T0 - HISTORY
-        scheduler.seed(PipelineStatus(pid, status, is_running=status == "running",
-                                      raw_msg=raw), seen, since)
+        scheduler.seed(
+            PipelineStatus(pid, status, is_running=status == "running", raw_msg=raw), seen, since
+        )
     return world, clock, scheduler
 
 
-def drive(world: SimWorld, clock: ManualClock, scheduler: Scheduler, plan: Plan,
-          steps: int, seed: int) -> Run:
+def drive(
+    world: SimWorld, clock: ManualClock, scheduler: Scheduler, plan: Plan, steps: int, seed: int
+) -> Run:
     """The poller's turns (see the module docstring); times `plan` and the notes apart."""
     rng = random.Random(seed + 1)
     pace = 1.0 / background_rate(PER_MINUTE)
@@ -111,8 +119,12 @@ def drive(world: SimWorld, clock: ManualClock, scheduler: Scheduler, plan: Plan,
         answer = None
         if pick is not None:
             entry = world.status(pick.pipeline_id)
-            answer = PipelineStatus(pick.pipeline_id, entry["status"],
-                                    is_running=entry["is_running"], raw_msg=entry["raw_msg"])
+            answer = PipelineStatus(
+                pick.pipeline_id,
+                entry["status"],
+                is_running=entry["is_running"],
+                raw_msg=entry["raw_msg"],
+            )
         roll, pid = rng.random(), rng.choice(ids)
         started = perf()
         if pick is not None and answer is not None:
@@ -198,8 +210,12 @@ def table(rows: list[Row], seed: int) -> str:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
-    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")],
-                        default=[30, 200, 1000, 5000], help="pipeline counts (default %(default)s)")
+    parser.add_argument(
+        "--sizes",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[30, 200, 1000, 5000],
+        help="pipeline counts (default %(default)s)",
+    )
     parser.add_argument("--steps", type=int, default=3000, help="turns per size")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-write", action="store_true", help="print only")
@@ -211,16 +227,21 @@ def main(argv: list[str]) -> int:
         new = measure(n, args.steps, args.seed, "new")
         row = Row(n, args.steps, new, ref)
         rows.append(row)
-        print(f"{n} pipelines: reference {row.ref_us:.0f} µs/plan, new {row.new_us:.0f} µs/plan,"
-              f" same decisions: {row.identical}", file=sys.stderr)
+        print(
+            f"{n} pipelines: reference {row.ref_us:.0f} µs/plan, new {row.new_us:.0f} µs/plan,"
+            f" same decisions: {row.identical}",
+            file=sys.stderr,
+        )
     text = table(rows, args.seed)
     took = time.perf_counter() - started
-    footer = (f"\n\nPython {platform.python_version()}, {platform.machine()}; produced by "
-              f"`python benchmarks/plan_cost.py` in {took:.0f} s.")
+    footer = (
+        f"\n\nPython {platform.python_version()}, {platform.machine()}; produced by "
+        f"`python benchmarks/plan_cost.py` in {took:.0f} s."
+    )
     print(text + footer)
     if not args.no_write:  # the notes below the figures (from "## " on) are kept
         kept = RESULTS.read_text() if RESULTS.exists() else ""
-        notes = kept[kept.index("\n## "):] if "\n## " in kept else ""
+        notes = kept[kept.index("\n## ") :] if "\n## " in kept else ""
         RESULTS.write_text("# Plan cost\n\n" + text + footer + "\n" + notes)
     return 0 if all(r.identical for r in rows) else 1
 

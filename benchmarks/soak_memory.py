@@ -61,10 +61,20 @@ def slope(points: list[tuple[float, float]]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10000x world, ~75 s")
-    parser.add_argument("--app-speed", type=float, default=None, metavar="X",
-                        help="the app's clock speed (default 20, quick 40): requests/min / 20")
-    parser.add_argument("--minutes", type=float, default=None, metavar="M",
-                        help="run for M real minutes instead of one simulated week")
+    parser.add_argument(
+        "--app-speed",
+        type=float,
+        default=None,
+        metavar="X",
+        help="the app's clock speed (default 20, quick 40): requests/min / 20",
+    )
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=None,
+        metavar="M",
+        help="run for M real minutes instead of one simulated week",
+    )
     args = parser.parse_args()
     world_speed = 10_000.0 if args.quick else 1200.0
     app_speed = args.app_speed or (40.0 if args.quick else 20.0)
@@ -75,22 +85,42 @@ def main() -> int:
     world = SimWorld(pipelines=PIPELINES, seed=5, speed=world_speed)
     ids = world.pipeline_ids
     samples: list[tuple[float, float, int, float, int]] = []  # s, RSS MiB, rows, CPU, asked
-    with SimServer(world, rate_limit=False) as server, \
-            tempfile.TemporaryDirectory(prefix="kondado-soak-") as tmp:
+    with (
+        SimServer(world, rate_limit=False) as server,
+        tempfile.TemporaryDirectory(prefix="kondado-soak-") as tmp,
+    ):
         history = Path(tmp) / "history.sqlite3"
-        config = _pty.sim_config(Path(tmp), server.base_url, server.key, server.token, ids,
-                                 requests_per_minute=20, timeout=5.0,
-                                 retention_days=retention_days, max_rows=MAX_ROWS)
+        config = _pty.sim_config(
+            Path(tmp),
+            server.base_url,
+            server.key,
+            server.token,
+            ids,
+            requests_per_minute=20,
+            timeout=5.0,
+            retention_days=retention_days,
+            max_rows=MAX_ROWS,
+        )
         child = _pty.spawn([*SCALED_APP, str(config), str(app_speed)])
         try:
             if child.wait_for(_pty.pipeline_name(ids[0]).encode(), 60) is None:
                 raise SystemExit(f"nothing painted:\n{child.output()[-800:]!r}")
             start = time.monotonic()
             while (elapsed := time.monotonic() - start) < duration:
-                samples.append((elapsed, child.rss_bytes() / 2**20, history_rows(history),
-                                child.cpu_seconds(), len(server.log)))
-                print(f"{elapsed:6.0f} s  RSS {samples[-1][1]:6.1f} MiB  "
-                      f"history rows {samples[-1][2]}", file=sys.stderr)
+                samples.append(
+                    (
+                        elapsed,
+                        child.rss_bytes() / 2**20,
+                        history_rows(history),
+                        child.cpu_seconds(),
+                        len(server.log),
+                    )
+                )
+                print(
+                    f"{elapsed:6.0f} s  RSS {samples[-1][1]:6.1f} MiB  "
+                    f"history rows {samples[-1][2]}",
+                    file=sys.stderr,
+                )
                 if not child.alive:
                     raise SystemExit(f"the dashboard ended:\n{child.output()[-800:]!r}")
                 time.sleep(every)
@@ -101,31 +131,39 @@ def main() -> int:
     cap = PIPELINES * MAX_ROWS
     # retention is in force once its age has passed and a pruning pass has run
     retention_real = retention_days * 86400 / app_speed
-    reached = next((i for i, s in enumerate(samples)
-                    if s[0] >= retention_real and s[4] >= PRUNE_EVERY), len(samples) // 2)
+    reached = next(
+        (i for i, s in enumerate(samples) if s[0] >= retention_real and s[4] >= PRUNE_EVERY),
+        len(samples) // 2,
+    )
     reached = min(reached, len(samples) - 3) if len(samples) > 3 else 0
     steady = [(t, rss) for t, rss, *_ in samples[reached:]]
-    late = steady[len(steady) // 2:]  # the second half of the steady part
+    late = steady[len(steady) // 2 :]  # the second half of the steady part
     per_hour = slope(steady) * 3600 * 1024  # KiB per real hour
     sim_day = 86400.0 / world_speed  # real seconds per simulated day
     per_sim_day = slope(steady) * sim_day * 1024
     asked = samples[-1][4] - samples[reached][4]
     per_request = (samples[-1][1] - samples[reached][1]) * 1024 / asked if asked else 0.0
     late_asked = samples[-1][4] - samples[len(samples) - len(late)][4]
-    late_per_request = slope(late) * (late[-1][0] - late[0][0]) * 1024 / late_asked \
-        if late_asked else 0.0
+    late_per_request = (
+        slope(late) * (late[-1][0] - late[0][0]) * 1024 / late_asked if late_asked else 0.0
+    )
     stride = max(1, len(samples) // 40)  # a long soak's table keeps ~40 rows; the fit uses all
     shown = samples[::stride]
     if shown[-1] is not samples[-1]:
         shown.append(samples[-1])
-    rows = [[f"{t:.0f}", f"{t * world_speed / 86400:.2f}", f"{rss:.1f}", n, asked,
-             f"{cpu:.1f}"] for t, rss, n, cpu, asked in shown]
+    rows = [
+        [f"{t:.0f}", f"{t * world_speed / 86400:.2f}", f"{rss:.1f}", n, asked, f"{cpu:.1f}"]
+        for t, rss, n, cpu, asked in shown
+    ]
     table = _pty.markdown_table(
-        ["real s", "simulated days", "RSS MiB", "history rows", "requests", "app CPU s"],
-        rows)
+        ["real s", "simulated days", "RSS MiB", "history rows", "requests", "app CPU s"], rows
+    )
     first, last = samples[reached], samples[-1]
-    command = "python benchmarks/soak_memory.py" + (" --quick" if args.quick else "") + (
-        f" --minutes {args.minutes:g}" if args.minutes else "")
+    command = (
+        "python benchmarks/soak_memory.py"
+        + (" --quick" if args.quick else "")
+        + (f" --minutes {args.minutes:g}" if args.minutes else "")
+    )
     text = (
         f"# Memory over {duration * world_speed / 86400:.0f} simulated days "
         f"({duration / 60:.0f} real minutes)\n\n"

@@ -87,26 +87,41 @@ def main() -> int:
     args = parser.parse_args()
     runs = 1 if args.quick else 3
     world = SimWorld(pipelines=PIPELINES, seed=9)
-    results: dict[str, list[Start]] = {"empty history": [], "pre-filled history": [],
-                                       "bare DataTable": []}
+    results: dict[str, list[Start]] = {
+        "empty history": [],
+        "pre-filled history": [],
+        "bare DataTable": [],
+    }
     with SimServer(world, rate_limit=False) as server:
         for _ in range(runs):
             results["empty history"].append(app_start(world, server, prefill=False))
             results["pre-filled history"].append(app_start(world, server, prefill=True))
             results["bare DataTable"].append(
-                start_once([*BARE, str(PIPELINES)], b"bench-", probe=False))
+                start_once([*BARE, str(PIPELINES)], b"bench-", probe=False)
+            )
     bare = statistics.median(s.painted for s in results["bare DataTable"])
     rows = []
     for what, starts in results.items():
         painted = [s.painted for s in starts]
-        rows.append([
-            what, seconds(list(painted)), f"{statistics.median(painted) / bare:.1f}x",
-            "-" if what.startswith("bare") else seconds([s.answered for s in starts]),
-            f"{statistics.median(s.cpu_first_30s for s in starts):.1f} s",
-        ])
+        rows.append(
+            [
+                what,
+                seconds(list(painted)),
+                f"{statistics.median(painted) / bare:.1f}x",
+                "-" if what.startswith("bare") else seconds([s.answered for s in starts]),
+                f"{statistics.median(s.cpu_first_30s for s in starts):.1f} s",
+            ]
+        )
     table = _pty.markdown_table(
-        ["1000 pipelines", "table painted", "vs bare", "answers `?` (help shown)",
-         "CPU in the first 30 s"], rows)
+        [
+            "1000 pipelines",
+            "table painted",
+            "vs bare",
+            "answers `?` (help shown)",
+            "CPU in the first 30 s",
+        ],
+        rows,
+    )
     text = (
         "# Start-up\n\n"
         f"`python benchmarks/startup.py{' --quick' if args.quick else ''}`: median of "

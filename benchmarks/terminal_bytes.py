@@ -64,16 +64,22 @@ class ControlledWorld(SimWorld):
         status = self._fixed.get(pipeline_id, "active")
         with self._served_lock:
             self._served.append((time.monotonic(), pipeline_id, status))
-        return {"status": status, "is_running": status == "running",
-                "is_active": status != "not_active", "is_blocked": False, "raw_msg": None}
+        return {
+            "status": status,
+            "is_running": status == "running",
+            "is_active": status != "not_active",
+            "is_blocked": False,
+            "raw_msg": None,
+        }
 
     def served(self, pid: int, status: str | None = None) -> list[float]:
         with self._served_lock:
             return [t for t, p, s in self._served if p == pid and status in (None, s)]
 
 
-def wait_served(world: ControlledWorld, pid: int, status: str, timeout: float,
-                since: float = 0.0) -> float:
+def wait_served(
+    world: ControlledWorld, pid: int, status: str, timeout: float, since: float = 0.0
+) -> float:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         times = [t for t in world.served(pid, status) if t >= since]
@@ -98,8 +104,10 @@ def main() -> int:
     world = ControlledWorld(PIPELINES)
     ids = world.pipeline_ids
     focused = min(ids, key=_pty.pipeline_name)  # the top row: all OK, sorted by name
-    with SimServer(world, rate_limit=False) as server, \
-            tempfile.TemporaryDirectory(prefix="kondado-bytes-") as tmp:
+    with (
+        SimServer(world, rate_limit=False) as server,
+        tempfile.TemporaryDirectory(prefix="kondado-bytes-") as tmp,
+    ):
         config = _pty.sim_config(Path(tmp), server.base_url, server.key, server.token, ids)
         _pty.prefill_history(Path(tmp) / "history.sqlite3", world, ids)
         child = _pty.spawn([*_pty.KONDADO, "--config", str(config)], size=SIZE)
@@ -144,17 +152,29 @@ def main() -> int:
     if not alive:
         raise SystemExit("the dashboard ended during the measurement")
 
-    no_change = (int(statistics.median(b for b, _ in quiet_polls)),
-                 int(statistics.median(r for _, r in quiet_polls))) if quiet_polls else (0, 0)
+    no_change = (
+        (
+            int(statistics.median(b for b, _ in quiet_polls)),
+            int(statistics.median(r for _, r in quiet_polls)),
+        )
+        if quiet_polls
+        else (0, 0)
+    )
     full = (len(first_screen), SIZE[1])
     rows = [
         ["idle (nothing changes), per minute", f"{idle / 1024:.1f} KiB", "-"],
-        ["an answer that changed nothing (median of the last 5)",
-         f"{no_change[0]} B", str(no_change[1])],
+        [
+            "an answer that changed nothing (median of the last 5)",
+            f"{no_change[0]} B",
+            str(no_change[1]),
+        ],
         ["one status change, row stays in place", f"{change[0]} B", str(change[1])],
         ["one status change, row moves to the bottom", f"{move[0]} B", str(move[1])],
-        ["a run starts on the 11th row (active -> running)", f"{run_starts[0]} B",
-         str(run_starts[1])],
+        [
+            "a run starts on the 11th row (active -> running)",
+            f"{run_starts[0]} B",
+            str(run_starts[1]),
+        ],
         ["the run ends (running -> active)", f"{run_ends[0]} B", str(run_ends[1])],
         ["then it fails: the 11th row moves to the top", f"{fails[0]} B", str(fails[1])],
         ["first full screen, for scale", f"{full[0]} B", str(full[1])],

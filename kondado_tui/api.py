@@ -227,8 +227,10 @@ class KondadoClient:
 
     async def run(self, pipeline_id: int, priority: Priority = Priority.INTERACTIVE) -> str:
         """Queue a run. Returns the API's answer as text; raises on `success: false`."""
-        with _outcome_unknown(f"pipeline {pipeline_id} may have been queued all the same: "
-                              "look at its status before running it again"):
+        with _outcome_unknown(
+            f"pipeline {pipeline_id} may have been queued all the same: "
+            "look at its status before running it again"
+        ):
             payload = await self._request("POST", f"/pipelines/{pipeline_id}/run", priority)
             _raise_if_failed(payload, 200)
             if not isinstance(payload, dict) or payload.get("success") is not True:
@@ -242,8 +244,10 @@ class KondadoClient:
         self, body: dict[str, Any], priority: Priority = Priority.INTERACTIVE
     ) -> int:
         """Create a pipeline from another. Returns the new pipeline's id."""
-        with _outcome_unknown("the pipeline may have been created all the same: look for it "
-                              "in the Kondado app before trying again"):
+        with _outcome_unknown(
+            "the pipeline may have been created all the same: look for it "
+            "in the Kondado app before trying again"
+        ):
             payload = await self._request("POST", "/pipelines", priority, json_body=body)
             return parse_new_pipeline_id(payload)
 
@@ -319,8 +323,9 @@ class KondadoClient:
         if 300 <= code < 400:
             # not followed: the token would travel on to wherever it points
             target = urlsplit(response.headers.get("Location", ""))
-            where_to = f"{target.scheme}://{target.netloc}{target.path}" if target.netloc \
-                else target.path
+            where_to = (
+                f"{target.scheme}://{target.netloc}{target.path}" if target.netloc else target.path
+            )
             raise BadAnswer(
                 f"{where}: the API redirected (HTTP {code}) to {excerpt(where_to, 120) or '?'}; "
                 "check base_url",
@@ -361,8 +366,9 @@ def _outcome_unknown(note: str) -> Iterator[None]:
             raise
         raise Unreachable(f"{exc} — {note}", maybe_delivered=True) from None
     except BadAnswer as exc:
-        raise BadAnswer(f"{exc} — {note}", excerpt=exc.excerpt,
-                        http_status=exc.http_status) from None
+        raise BadAnswer(
+            f"{exc} — {note}", excerpt=exc.excerpt, http_status=exc.http_status
+        ) from None
 
 
 def _looks_like_html(text: str) -> bool:

@@ -78,12 +78,21 @@ def _add_global_options(parser: argparse.ArgumentParser, *, after_command: bool)
         return argparse.SUPPRESS if after_command else value
 
     group = parser.add_argument_group("global options") if after_command else parser
-    group.add_argument("--config", metavar="PATH", default=default(None),
-                       help="config file (default: see README)")
-    group.add_argument("--read-only", action="store_true", default=default(False),
-                       help="never run or duplicate pipelines")
-    group.add_argument("--base-url", metavar="URL", default=default(None),
-                       help="API base URL (overrides the config)")
+    group.add_argument(
+        "--config", metavar="PATH", default=default(None), help="config file (default: see README)"
+    )
+    group.add_argument(
+        "--read-only",
+        action="store_true",
+        default=default(False),
+        help="never run or duplicate pipelines",
+    )
+    group.add_argument(
+        "--base-url",
+        metavar="URL",
+        default=default(None),
+        help="API base URL (overrides the config)",
+    )
 
 
 def _open_tui(args: argparse.Namespace) -> int:

@@ -305,8 +305,9 @@ class _Reader:
         value = doc.get(table, {})
         if not isinstance(value, dict):
             raise self.error(
-                table, f"is {_describe(value)}, not a table", f"write [{table}] on a line of "
-                "its own and put its keys below it"
+                table,
+                f"is {_describe(value)}, not a table",
+                f"write [{table}] on a line of its own and put its keys below it",
             )
         return self.values(value, table, schema)
 
@@ -319,8 +320,10 @@ class _Reader:
             kind, example = schema[key]
             if not _fits(kind, value):
                 raise self.error(
-                    f"{name}.{key}", f"must be {_KIND_WORDS[kind]}, not {_describe(value)}",
-                    f"write it like: {key} = {example}", index,
+                    f"{name}.{key}",
+                    f"must be {_KIND_WORDS[kind]}, not {_describe(value)}",
+                    f"write it like: {key} = {example}",
+                    index,
                 )
             if kind == "number" and not math.isfinite(value):
                 raise self.error(
@@ -392,8 +395,10 @@ def _label(reader: _Reader, key: str, value: str, index: int) -> str | None:
     text = value.strip()
     if text != clean(text, keep_newlines=False):
         raise reader.error(
-            f"pipelines.{key}", "contains control characters or escape sequences",
-            "use plain text on one line", index,
+            f"pipelines.{key}",
+            "contains control characters or escape sequences",
+            "use plain text on one line",
+            index,
         )
     return text or None
 
@@ -408,7 +413,8 @@ def _validate(reader: _Reader, doc: dict[str, Any]) -> _FileSettings:
 
     if "token" in api and "token_command" in api:
         raise reader.error(
-            "api.token_command", "both token and token_command are set",
+            "api.token_command",
+            "both token and token_command are set",
             "keep only one of them (token_command is safer: the secret stays out of the file)",
         )
     if "token_command" in api:
@@ -416,14 +422,18 @@ def _validate(reader: _Reader, doc: dict[str, Any]) -> _FileSettings:
     rpm = api.get("requests_per_minute")
     if rpm is not None and not 1 <= rpm <= MAX_REQUESTS_PER_MINUTE:
         raise reader.error(
-            "api.requests_per_minute", f"{rpm} is outside 1..{MAX_REQUESTS_PER_MINUTE}",
+            "api.requests_per_minute",
+            f"{rpm} is outside 1..{MAX_REQUESTS_PER_MINUTE}",
             f"set a whole number from 1 to {MAX_REQUESTS_PER_MINUTE} (the API allows "
             f"{MAX_REQUESTS_PER_MINUTE} requests a minute for the whole key; leave room for "
             "other tools)",
         )
     if api.get("timeout", 1) <= 0:
-        raise reader.error("api.timeout", f"{api['timeout']} is not above 0",
-                           "set the seconds to wait for an answer, e.g. timeout = 10")
+        raise reader.error(
+            "api.timeout",
+            f"{api['timeout']} is not above 0",
+            "set the seconds to wait for an answer, e.g. timeout = 10",
+        )
     if "base_url" in api:
         problem = base_url_problem(api["base_url"])
         if problem:
@@ -433,45 +443,67 @@ def _validate(reader: _Reader, doc: dict[str, Any]) -> _FileSettings:
     if "path" in history:
         history = {**history, "path": _file_path(reader, "history.path", history["path"])}
     if history.get("retention_days", 1) <= 0:
-        raise reader.error("history.retention_days", f"{history['retention_days']} is not "
-                           "above 0", "set how many days of history to keep, e.g. 30")
+        raise reader.error(
+            "history.retention_days",
+            f"{history['retention_days']} is not above 0",
+            "set how many days of history to keep, e.g. 30",
+        )
     if history.get("max_rows_per_pipeline", 1) < 1:
-        raise reader.error("history.max_rows_per_pipeline", f"{history['max_rows_per_pipeline']}"
-                           " is below 1", "set how many rows to keep per pipeline, e.g. 2000")
+        raise reader.error(
+            "history.max_rows_per_pipeline",
+            f"{history['max_rows_per_pipeline']} is below 1",
+            "set how many rows to keep per pipeline, e.g. 2000",
+        )
     return _FileSettings(api, ui, history, _pipelines(reader, doc.get("pipelines", [])))
 
 
 def _pipelines(reader: _Reader, raw: Any) -> tuple[PipelineEntry, ...]:
     example = "[[pipelines]] on a line of its own, then id = 2040 below it"
     if isinstance(raw, dict):
-        raise reader.error("pipelines", "is a single table", f"write each entry as {example} "
-                           "(double brackets)")
+        raise reader.error(
+            "pipelines", "is a single table", f"write each entry as {example} (double brackets)"
+        )
     if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
-        raise reader.error("pipelines", "must be a list of [[pipelines]] entries",
-                           f"write each pipeline as {example}")
+        raise reader.error(
+            "pipelines",
+            "must be a list of [[pipelines]] entries",
+            f"write each pipeline as {example}",
+        )
     entries: list[PipelineEntry] = []
     seen: dict[int, int] = {}
     for index, item in enumerate(raw):
         reader.values(item, "pipelines", _PIPELINE, index)
         if "id" not in item:
-            raise reader.error("pipelines", "this entry has no id",
-                               "add id = <the number at the end of the pipeline's app URL>",
-                               index)
+            raise reader.error(
+                "pipelines",
+                "this entry has no id",
+                "add id = <the number at the end of the pipeline's app URL>",
+                index,
+            )
         pid = item["id"]
         if not 0 < pid <= MAX_PIPELINE_ID:
             problem = "is too large" if pid > 0 else "is not a positive integer"
-            raise reader.error("pipelines.id", f"{pid} {problem}",
-                               "use the number at the end of the pipeline's app URL", index)
+            raise reader.error(
+                "pipelines.id",
+                f"{pid} {problem}",
+                "use the number at the end of the pipeline's app URL",
+                index,
+            )
         if pid in seen:
-            raise reader.error("pipelines.id", f"pipeline {pid} is listed twice (entries "
-                               f"{seen[pid] + 1} and {index + 1})", "remove one of the two "
-                               "entries", index)
+            raise reader.error(
+                "pipelines.id",
+                f"pipeline {pid} is listed twice (entries {seen[pid] + 1} and {index + 1})",
+                "remove one of the two entries",
+                index,
+            )
         seen[pid] = index
-        entries.append(PipelineEntry(
-            pid,
-            _label(reader, "name", item["name"], index) if "name" in item else None,
-            _label(reader, "group", item["group"], index) if "group" in item else None,
-        ))
+        entries.append(
+            PipelineEntry(
+                pid,
+                _label(reader, "name", item["name"], index) if "name" in item else None,
+                _label(reader, "group", item["group"], index) if "group" in item else None,
+            )
+        )
     return tuple(entries)
 
 
@@ -509,11 +541,15 @@ def _split_command(reader: _Reader, command: str) -> list[str]:
     try:
         argv = shlex.split(command)
     except ValueError as exc:
-        raise reader.error("api.token_command", f"cannot be split into words ({exc})",
-                           "check its quotes") from None
+        raise reader.error(
+            "api.token_command", f"cannot be split into words ({exc})", "check its quotes"
+        ) from None
     if not argv:
-        raise reader.error("api.token_command", "is empty",
-                           "give the command that prints the token, or remove the line")
+        raise reader.error(
+            "api.token_command",
+            "is empty",
+            "give the command that prints the token, or remove the line",
+        )
     return argv
 
 
@@ -527,32 +563,51 @@ def _run_token_command(reader: _Reader, command: str, env: Mapping[str, str]) ->
     what = f"token_command '{clean(command)}'"
     try:
         done = subprocess.run(
-            argv, capture_output=True, stdin=subprocess.DEVNULL, env=dict(env),
-            timeout=TOKEN_COMMAND_TIMEOUT, check=False,
+            argv,
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            env=dict(env),
+            timeout=TOKEN_COMMAND_TIMEOUT,
+            check=False,
         )
     except FileNotFoundError:
-        raise reader.error("api.token_command", f"{what}: program '{clean(argv[0])}' not found",
-                           "install it or fix the command (no shell is used)") from None
+        raise reader.error(
+            "api.token_command",
+            f"{what}: program '{clean(argv[0])}' not found",
+            "install it or fix the command (no shell is used)",
+        ) from None
     except PermissionError:
-        raise reader.error("api.token_command", f"{what}: '{clean(argv[0])}' is not "
-                           "executable", "fix the command or the file's permissions") from None
+        raise reader.error(
+            "api.token_command",
+            f"{what}: '{clean(argv[0])}' is not executable",
+            "fix the command or the file's permissions",
+        ) from None
     except subprocess.TimeoutExpired:
-        raise reader.error("api.token_command", f"{what} did not finish within "
-                           f"{TOKEN_COMMAND_TIMEOUT:g} s", "check that it runs without asking "
-                           "for input, e.g. unlock the password store first") from None
+        raise reader.error(
+            "api.token_command",
+            f"{what} did not finish within {TOKEN_COMMAND_TIMEOUT:g} s",
+            "check that it runs without asking for input, e.g. unlock the password store first",
+        ) from None
     except OSError as exc:
-        raise reader.error("api.token_command", f"{what} could not start ({exc.strerror})",
-                           "fix the command") from None
+        raise reader.error(
+            "api.token_command", f"{what} could not start ({exc.strerror})", "fix the command"
+        ) from None
     token = _first_line(done.stdout)
     if done.returncode != 0:
         errors = " ".join(clean(done.stderr.decode("utf-8", "replace")).split())
         register_secret(token)  # in case the command echoed it on stderr too
         detail = f": {errors[:200]}" if errors else ""
-        raise reader.error("api.token_command", f"{what} failed (exit {done.returncode})"
-                           f"{detail}", "run it yourself to see why")
+        raise reader.error(
+            "api.token_command",
+            f"{what} failed (exit {done.returncode}){detail}",
+            "run it yourself to see why",
+        )
     if not token:
-        raise reader.error("api.token_command", f"{what} printed nothing",
-                           "it must print the token on its first line")
+        raise reader.error(
+            "api.token_command",
+            f"{what} printed nothing",
+            "it must print the token on its first line",
+        )
     register_secret(token)
     return token
 
@@ -615,8 +670,7 @@ def load_config(
         loose = _loose_permissions(path)
         if loose:
             warnings.append(
-                f"{path} holds the API token and is readable by {loose}: "
-                f"run 'chmod 600 {path}'"
+                f"{path} holds the API token and is readable by {loose}: run 'chmod 600 {path}'"
             )
     return Config(
         path=path,
@@ -646,9 +700,8 @@ def load_config(
 def _missing_credentials(path: Path, *, key: bool, token: bool) -> ConfigError:
     missing = [name for name, have in (("key", key), ("token", token)) if not have]
     how = {
-        "key": f"set {ENV_KEY}, or key = \"...\" in the [api] table",
-        "token": f"set {ENV_TOKEN}, or token_command = \"...\" (or token = \"...\") in the "
-        "[api] table",
+        "key": f'set {ENV_KEY}, or key = "..." in the [api] table',
+        "token": f'set {ENV_TOKEN}, or token_command = "..." (or token = "...") in the [api] table',
     }
     names = " and ".join(f"api.{m}" for m in missing)
     fixes = "; ".join(how[m] for m in missing)
@@ -701,9 +754,7 @@ def parse_pipeline_ref(text: str) -> int:
         pid = int(match.group(1))
         if 0 < pid <= MAX_PIPELINE_ID:
             return pid
-    raise PipelineRefError(
-        f"'{shown}' is not a pipeline id or a Kondado pipeline URL ({example})"
-    )
+    raise PipelineRefError(f"'{shown}' is not a pipeline id or a Kondado pipeline URL ({example})")
 
 
 # -- saving ----------------------------------------------------------------------------
@@ -808,8 +859,10 @@ def normalize_entry(path: Path, entry: PipelineEntry) -> PipelineEntry:
     """The entry as `load_config` would read it back (labels stripped, empty ones None);
     raises `ConfigError` for a bad id or a label with control characters."""
     if isinstance(entry.id, bool) or not isinstance(entry.id, int) or entry.id <= 0:
-        raise ConfigError(f"{path}: pipelines.id: {entry.id!r} is not a positive integer; "
-                          "use the number at the end of the pipeline's app URL")
+        raise ConfigError(
+            f"{path}: pipelines.id: {entry.id!r} is not a positive integer; "
+            "use the number at the end of the pipeline's app URL"
+        )
     table = _entry_table(PipelineEntry(entry.id, entry.name, entry.group))
     text = "[[pipelines]]\n" + tomli_w.dumps(table)
     return _validate(_Reader(path, text), tomllib.loads(text)).pipelines[0]
@@ -821,11 +874,15 @@ def _verified(path: Path, new_text: str, expected: dict[str, Any]) -> None:
         doc = tomllib.loads(new_text.removeprefix("\ufeff"))
         _validate(_Reader(path, new_text), doc)
     except (tomllib.TOMLDecodeError, ConfigError) as exc:
-        raise ConfigError(f"{path}: the edit would break the file ({exc}); nothing was "
-                          "changed, edit the file by hand") from None
+        raise ConfigError(
+            f"{path}: the edit would break the file ({exc}); nothing was "
+            "changed, edit the file by hand"
+        ) from None
     if doc != expected:
-        raise ConfigError(f"{path}: could not edit the file safely (unusual layout); nothing "
-                          "was changed, edit the [[pipelines]] entries by hand")
+        raise ConfigError(
+            f"{path}: could not edit the file safely (unusual layout); nothing "
+            "was changed, edit the [[pipelines]] entries by hand"
+        )
 
 
 def append_pipeline(path: Path, entry: PipelineEntry) -> None:
@@ -848,8 +905,9 @@ def append_pipeline(path: Path, entry: PipelineEntry) -> None:
         for known in current:
             if known.id == entry.id:
                 also = f" (as '{known.name}')" if known.name else ""
-                raise ConfigError(f"{path}: pipeline {entry.id} is already listed{also}; "
-                                  "nothing to add")
+                raise ConfigError(
+                    f"{path}: pipeline {entry.id} is already listed{also}; nothing to add"
+                )
         newline = "\r\n" if "\r\n" in text else "\n"
         block = "[[pipelines]]\n" + tomli_w.dumps(_entry_table(entry))
         if text and not text.endswith("\n"):
@@ -891,15 +949,17 @@ def _entry_span(lines: list[_Line], index: int) -> tuple[int, int]:
     above the next header belong to that one and stay; blank lines after the block go.
     """
     headers = [
-        n for n, line in enumerate(lines)
+        n
+        for n, line in enumerate(lines)
         if line.kind == "header" and line.name == "pipelines" and line.index is not None
     ]
     starts = [lines[n].index for n in headers]
     if starts != list(range(len(starts))) or index >= len(headers):
         raise ConfigError("could not find the entry's [[pipelines]] header; edit it by hand")
     first = headers[index]
-    following = next((n for n in range(first + 1, len(lines)) if lines[n].kind == "header"),
-                     len(lines))
+    following = next(
+        (n for n in range(first + 1, len(lines)) if lines[n].kind == "header"), len(lines)
+    )
     last = first  # the last line that says something about this entry
     for n in range(first + 1, following):
         if lines[n].kind in ("key", "more"):
@@ -975,19 +1035,24 @@ def write_starter_config(path: Path) -> Path:
     """Create a commented starter config (mode 0600). Refuses to overwrite anything."""
     path = paths.expand(path)
     if path.is_dir():
-        raise ConfigError(f"{path}: is a directory; give the config file's path, e.g. "
-                          f"--config {path / paths.CONFIG_FILENAME}")
+        raise ConfigError(
+            f"{path}: is a directory; give the config file's path, e.g. "
+            f"--config {path / paths.CONFIG_FILENAME}"
+        )
     if path.exists() or path.is_symlink():
-        raise ConfigError(f"{path}: a config file already exists; edit it, or remove it "
-                          "first to start over (nothing was changed)")
+        raise ConfigError(
+            f"{path}: a config file already exists; edit it, or remove it "
+            "first to start over (nothing was changed)"
+        )
     _make_dir(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, NEW_FILE_MODE)
     except FileExistsError:
         raise ConfigError(f"{path}: a config file already exists (nothing was changed)") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot create the config ({exc.strerror}); choose "
-                          "another path with --config") from None
+        raise ConfigError(
+            f"{path}: cannot create the config ({exc.strerror}); choose another path with --config"
+        ) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(STARTER_CONFIG)

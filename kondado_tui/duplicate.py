@@ -301,9 +301,7 @@ def _table_problems(draft: DuplicateDraft, section: str, problems: dict[str, str
     if not any(r.is_main for r in rows):
         how = "--table =NAME" if section == FULL else "--delta-table =NAME"
         if section == FULL:
-            problems[FULL] = (
-                f"the main table is missing: add a row with an empty path ({how})"
-            )
+            problems[FULL] = f"the main table is missing: add a row with an empty path ({how})"
         else:
             problems[DELTA] = (
                 "delta tables are given without the main table: add a row with an empty "
@@ -384,8 +382,7 @@ def validate(draft: DuplicateDraft) -> dict[str, str]:
     """Every problem of the draft: field key -> what is wrong and how to fix it."""
     problems: dict[str, str] = {}
     checks = (
-        (BASE, draft.base_id, "the id of the pipeline to copy (end of its app URL)", "2040",
-         True),
+        (BASE, draft.base_id, "the id of the pipeline to copy (end of its app URL)", "2040", True),
         (SRC, draft.src, "the id of the new source collection", "311", True),
         (DEST, draft.dest, "the id of the new destination collection", "412", True),
         (CLIENT, draft.client, "the target account's number", "12345", False),
@@ -574,8 +571,7 @@ def parse_body_text(text: str, source: str, suffix: str = "") -> dict[str, Any]:
         data: Any = json.loads(text) if as_json else tomllib.loads(text)
     except json.JSONDecodeError as exc:
         raise ValidationError(
-            {BODY: f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: "
-                   f"{exc.msg})"}
+            {BODY: f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"}
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ValidationError({BODY: f"{source}: not valid TOML ({exc})"}) from None

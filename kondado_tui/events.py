@@ -80,15 +80,24 @@ class Refusal(Enum):
 
 _REFUSAL_KINDS = {
     Refusal.NOT_FOUND: StatusKind(
-        "not found", "✖", Severity.ERROR, "not found",
+        "not found",
+        "✖",
+        Severity.ERROR,
+        "not found",
         "Kondado says no such pipeline exists for this key: check the id",
     ),
     Refusal.NO_ACCESS: StatusKind(
-        "no access", "✖", Severity.ERROR, "no access",
+        "no access",
+        "✖",
+        Severity.ERROR,
+        "no access",
         "the token may not see this pipeline: check its rights in the Kondado app",
     ),
     Refusal.REFUSED: StatusKind(
-        "refused", "✖", Severity.ERROR, "refused",
+        "refused",
+        "✖",
+        Severity.ERROR,
+        "refused",
         "Kondado refused to give this pipeline's status",
     ),
 }

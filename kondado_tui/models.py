@@ -54,15 +54,24 @@ KNOWN_STATUSES: dict[str, StatusKind] = {
             "building_tables", "◍", Severity.BUSY, "building", "(re)creating destination tables"
         ),
         StatusKind(
-            "error_building_tables", "✖", Severity.ERROR, "build error",
+            "error_building_tables",
+            "✖",
+            Severity.ERROR,
+            "build error",
             "table (re)creation failed",
         ),
         StatusKind(
-            "too_many_consecutive_failed_builds", "✖", Severity.ERROR, "failing",
+            "too_many_consecutive_failed_builds",
+            "✖",
+            Severity.ERROR,
+            "failing",
             "high error rate in recent runs",
         ),
         StatusKind(
-            "too_many_consecutive_failed_builds__blocked", "⛔", Severity.BLOCKED, "blocked",
+            "too_many_consecutive_failed_builds__blocked",
+            "⛔",
+            Severity.BLOCKED,
+            "blocked",
             "automatically disabled after failures",
         ),
     )

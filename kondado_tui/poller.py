@@ -60,9 +60,7 @@ STARTING_MESSAGE = "starting: no pipeline asked yet"
 FROM_HISTORY_MESSAGE = (
     "starting: showing the last known states from history; none confirmed since start-up"
 )
-NO_PIPELINES_MESSAGE = (
-    "no pipelines configured: press a to add one, or `kondado-tui add ID`"
-)
+NO_PIPELINES_MESSAGE = "no pipelines configured: press a to add one, or `kondado-tui add ID`"
 
 
 class PollBudget(Protocol):
@@ -199,8 +197,10 @@ class Poller:
         count = len(self._scheduler.pipeline_ids)
         if count == 0 and connection in (Connection.STARTING, Connection.OK):
             connection, message = Connection.STARTING, NO_PIPELINES_MESSAGE  # nothing to ask
-        elif connection is Connection.STARTING and message == STARTING_MESSAGE and (
-            self._from_history
+        elif (
+            connection is Connection.STARTING
+            and message == STARTING_MESSAGE
+            and (self._from_history)
         ):
             message = FROM_HISTORY_MESSAGE
         return Health(
@@ -409,8 +409,11 @@ class Poller:
         self._answered()
         self._credentials_work()
         self._last_success_at = at
-        self._emit(StatusObserved(pid, observation, previous, since,
-                                  since_first_seen=pid in self._first_seen))
+        self._emit(
+            StatusObserved(
+                pid, observation, previous, since, since_first_seen=pid in self._first_seen
+            )
+        )
         if self._store is not None:
             try:
                 await asyncio.to_thread(self._store.record, observation)
@@ -453,8 +456,11 @@ class Poller:
             self._scheduler.seed(observation.status, observation.observed_at, since)
             self._observations[pid] = observation
             self._from_history.add(pid)
-            self._emit(StatusObserved(pid, observation, None, since,
-                                      since_first_seen=pid in self._first_seen))
+            self._emit(
+                StatusObserved(
+                    pid, observation, None, since, since_first_seen=pid in self._first_seen
+                )
+            )
         self._publish()  # "from history" from the first paint, not after the first answer
         # The rhythms only change which pipeline is asked first: read after the states
         # are out, so they do not delay the first paint.
@@ -478,9 +484,16 @@ class Poller:
                 continue
             # Refused when last asked: say so (and since when) until it is asked again.
             self._refused[pid] = (stored.refusal, stored.since)
-            self._emit(PipelineFailed(pid, FailureKind.REJECTED, stored.message,
-                                      stored.last_at, refusal=stored.refusal,
-                                      since=stored.since))
+            self._emit(
+                PipelineFailed(
+                    pid,
+                    FailureKind.REJECTED,
+                    stored.message,
+                    stored.last_at,
+                    refusal=stored.refusal,
+                    since=stored.since,
+                )
+            )
 
     # -- failures and health -----------------------------------------------------------
 
@@ -528,8 +541,12 @@ class Poller:
         # a person's check is judged at once, even while paused; the rest as follow-ups
         urgent = Priority.INTERACTIVE if priority is Priority.INTERACTIVE else Priority.FOLLOW
         self._scheduler.request_now(probe, now, urgent)
-        log.info("pipeline %s refused (%s): checking the credentials with pipeline %d",
-                 pid if pid is not None else "action", exc.message, probe)
+        log.info(
+            "pipeline %s refused (%s): checking the credentials with pipeline %d",
+            pid if pid is not None else "action",
+            exc.message,
+            probe,
+        )
 
     def _credentials_work(self) -> None:
         """Something answered with these credentials: the refusals in doubt were about
@@ -544,11 +561,12 @@ class Poller:
             if refusal is Refusal.NOT_FOUND:
                 what = f"pipeline {pid} does not exist for this token: check the ID"
             else:
-                what = (f"this token cannot see pipeline {pid}: check the ID, or the "
-                        "token's access in the Kondado app")
+                what = (
+                    f"this token cannot see pipeline {pid}: check the ID, or the "
+                    "token's access in the Kondado app"
+                )
             message = (
-                f"{exc.message} — other pipelines answer with the same key and token, so "
-                f"{what}"
+                f"{exc.message} — other pipelines answer with the same key and token, so {what}"
             )
             log.info("pipeline %d: %s", pid, message)
             self._refuse(PipelineFailed(pid, exc.kind, message, at, refusal=refusal))
@@ -581,8 +599,13 @@ class Poller:
         for failure in pending:
             assert failure.refusal is not None
             try:
-                await asyncio.to_thread(self._store.record_refusal, failure.pipeline_id,
-                                        failure.refusal, failure.message, failure.at)
+                await asyncio.to_thread(
+                    self._store.record_refusal,
+                    failure.pipeline_id,
+                    failure.refusal,
+                    failure.message,
+                    failure.at,
+                )
             except Exception as exc:  # history is a convenience: monitoring goes on
                 log.warning("history: could not record a refusal: %s", _describe(exc))
 

@@ -375,8 +375,9 @@ class _SteadyIndex:
     by when its spell ends. Every other row is *unsteady*: worked out at every plan.
     """
 
-    def __init__(self, built_for: tuple[int, float] | None = None,
-                 tracked: dict[int, Tracked] | None = None) -> None:
+    def __init__(
+        self, built_for: tuple[int, float] | None = None, tracked: dict[int, Tracked] | None = None
+    ) -> None:
         """An index to fill: every row of `tracked` is filed at the next plan."""
         self.built_for = built_for  # (list version, per_minute): when either changes, anew
         self.now = -math.inf  # of the last plan: a clock going back starts over
@@ -415,8 +416,15 @@ class _SteadyIndex:
         if again:
             self._again.add(pipeline_id)
 
-    def add_steady(self, pipeline_id: int, asked_at: float, interval: float,
-                   predictable: bool, until: float, now: float) -> None:
+    def add_steady(
+        self,
+        pipeline_id: int,
+        asked_at: float,
+        interval: float,
+        predictable: bool,
+        until: float,
+        now: float,
+    ) -> None:
         stamp = next(self._stamps)
         self.steady[pipeline_id] = (stamp, interval, predictable)
         due_at = asked_at + interval  # as `plan_walk` adds them (no rounding apart)
@@ -460,8 +468,9 @@ class _SteadyIndex:
     def soonest_interval_due(self) -> float:
         """The earliest `asked + interval` among the steady rows."""
         ahead = self._top(self._not_due)
-        return min(min(self._due.values(), default=math.inf),
-                   math.inf if ahead is None else ahead[0])
+        return min(
+            min(self._due.values(), default=math.inf), math.inf if ahead is None else ahead[0]
+        )
 
     def _current(self, stamp: int, pipeline_id: int) -> bool:
         known = self.steady.get(pipeline_id)
@@ -817,9 +826,11 @@ class Scheduler:
         soonest = math.inf
         oldest_asked = index.oldest_asked()
         if oldest_asked is not None:  # the steady rows' part of next_due_at(now)
-            soonest = min(index.soonest_interval_due(),
-                          max(oldest_asked + SWEEP_MIN_GAP, self._spare_at()),
-                          oldest_asked + self.sweep_cycle)
+            soonest = min(
+                index.soonest_interval_due(),
+                max(oldest_asked + SWEEP_MIN_GAP, self._spare_at()),
+                oldest_asked + self.sweep_cycle,
+            )
         rows = ((pid, self._tracked[pid]) for pid in sorted(candidates, key=index.position))
         return self._choose(now, only, rows, index.steady, soonest)
 
@@ -873,8 +884,11 @@ class Scheduler:
                 follow = (t.asked_at, Pick(pid, Priority.FOLLOW, "follow"))
             known = steady.get(pid)
             interval = known[1] if known is not None else self._interval(t, now, cycle)
-            due_at = min(t.asked_at + interval, max(t.asked_at + SWEEP_MIN_GAP, spare_at),
-                         t.asked_at + stale_after)  # as due_at() says
+            due_at = min(
+                t.asked_at + interval,
+                max(t.asked_at + SWEEP_MIN_GAP, spare_at),
+                t.asked_at + stale_after,
+            )  # as due_at() says
             if t.backoff.retry_at is not None:
                 due_at = max(due_at, t.backoff.retry_at)
             soonest = min(soonest, due_at)
@@ -917,8 +931,9 @@ class Scheduler:
             self._index.add_unsteady(t.pipeline_id, again=until == now)
             return
         interval = self._interval(t, now, cycle)
-        self._index.add_steady(t.pipeline_id, t.asked_at, interval,
-                               self._predictable(t, now), until, now)
+        self._index.add_steady(
+            t.pipeline_id, t.asked_at, interval, self._predictable(t, now), until, now
+        )
 
     def _steady_until(self, t: Tracked, now: float, cycle: float) -> float:
         """Until when (exclusive) this row's `interval` and `_predictable` keep the values

@@ -178,8 +178,9 @@ class HistoryStore:
             try:
                 changed = self._write_observation(obs, raw_msg)
             except sqlite3.Error as exc:
-                self._trouble["write"] = (f"History could not be saved ({_reason(exc)}); "
-                                          "the monitor goes on without it.")
+                self._trouble["write"] = (
+                    f"History could not be saved ({_reason(exc)}); the monitor goes on without it."
+                )
                 previous = self._seen.get(pid)
                 changed = previous != (status.status, raw_msg)
             self._seen[pid] = (status.status, raw_msg)
@@ -188,9 +189,7 @@ class HistoryStore:
                 self._prune()
             return changed
 
-    def record_refusal(
-        self, pipeline_id: int, refusal: Refusal, message: str, at: float
-    ) -> bool:
+    def record_refusal(self, pipeline_id: int, refusal: Refusal, message: str, at: float) -> bool:
         """Remember that the API refused this pipeline at `at`; True when the refusal
         begins (a transition into it is recorded), False when it goes on (or is older
         than an answer another process stored). The next `record` of an answer ends it."""
@@ -200,8 +199,9 @@ class HistoryStore:
                 with self._write() as conn:
                     changed = self._refuse(conn, pipeline_id, refusal, text, at)
             except sqlite3.Error as exc:
-                self._trouble["write"] = (f"History could not be saved ({_reason(exc)}); "
-                                          "the monitor goes on without it.")
+                self._trouble["write"] = (
+                    f"History could not be saved ({_reason(exc)}); the monitor goes on without it."
+                )
                 return False
             self._trouble.pop("write", None)
             self._seen.pop(pipeline_id, None)  # the next answer is a transition
@@ -215,7 +215,9 @@ class HistoryStore:
             kind = _refusal(refusal)
             if kind is not None:
                 found[_int(pid)] = StoredRefusal(
-                    kind, "" if message is None else str(message), _float(since),
+                    kind,
+                    "" if message is None else str(message),
+                    _float(since),
                     _float(last_at),
                 )
         return found
@@ -313,8 +315,7 @@ class HistoryStore:
             found,
             last_failure=found.last_failure or self._last_failure_before(pipeline_id, before),
             last_message=found.last_message or self._last_message_before(pipeline_id, before),
-            last_success_at=found.last_success_at
-            or self._last_success_before(pipeline_id, before),
+            last_success_at=found.last_success_at or self._last_success_before(pipeline_id, before),
         )
 
     def close(self) -> None:
@@ -349,8 +350,7 @@ class HistoryStore:
         status = obs.status
         pid = status.pipeline_id
         row = conn.execute(
-            "SELECT status, raw_msg, observed_at FROM last_observations "
-            "WHERE pipeline_id = ?",
+            "SELECT status, raw_msg, observed_at FROM last_observations WHERE pipeline_id = ?",
             (pid,),
         ).fetchone()
         flags = (int(status.is_running), int(status.is_active), int(status.is_blocked))
@@ -391,7 +391,11 @@ class HistoryStore:
         return True
 
     def _refuse(
-        self, conn: sqlite3.Connection, pid: int, refusal: Refusal, message: str | None,
+        self,
+        conn: sqlite3.Connection,
+        pid: int,
+        refusal: Refusal,
+        message: str | None,
         at: float,
     ) -> bool:
         current = conn.execute(
@@ -404,8 +408,7 @@ class HistoryStore:
             return False  # another process saw an answer later
         if current is not None and current[0] == refusal.value:
             conn.execute(
-                "UPDATE refusals SET last_at = MAX(last_at, ?), message = ? "
-                "WHERE pipeline_id = ?",
+                "UPDATE refusals SET last_at = MAX(last_at, ?), message = ? WHERE pipeline_id = ?",
                 (at, message, pid),
             )
             return False
@@ -479,9 +482,7 @@ class HistoryStore:
     def _query(self, sql: str, params: Iterable[object] = ()) -> list[tuple[object, ...]]:
         with self._lock:
             try:
-                rows: list[tuple[object, ...]] = self._conn.execute(
-                    sql, tuple(params)
-                ).fetchall()
+                rows: list[tuple[object, ...]] = self._conn.execute(sql, tuple(params)).fetchall()
             except sqlite3.Error as exc:
                 self._trouble["read"] = f"History could not be read ({_reason(exc)})."
                 return []

@@ -267,9 +267,7 @@ def _newest(transitions: Iterable[Transition]) -> Transition | None:
 
 def recent_durations(runs: Sequence[RunSummary], count: int = 20) -> list[float]:
     """Durations of the newest `count` finished runs seen from their start, oldest first."""
-    durations = [
-        run.duration for run in runs if run.duration is not None and run.start_seen
-    ]
+    durations = [run.duration for run in runs if run.duration is not None and run.start_seen]
     return durations[-count:] if count > 0 else []
 
 

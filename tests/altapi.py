@@ -48,7 +48,7 @@ RATE_LIMIT_BODY = {
 
 LONG_MSG = (
     "Erro ao conectar na origem: não foi possível autenticar (código 28000).\n"
-    "Detalhes: FATAL: password authentication failed for user \"etl_ü\"\n"
+    'Detalhes: FATAL: password authentication failed for user "etl_ü"\n'
     "Tentativas: 3 — última às 03:14 · ☃ 日本語 テーブル\n"
     + "\n".join(f"  at step {i}: connector.fetch(page={i}) -> timeout" for i in range(40))
     + "\nEnd of trace."
@@ -61,24 +61,72 @@ MARKUP_MSG = "destination said [b]x[/] and then oops [/] here [link=http://evil]
 
 # id -> the entry as the API would hold it (plus extra fields the docs never mention)
 STARTING_PIPELINES: dict[int, dict[str, Any]] = {
-    101: {"status": "active", "is_running": False, "is_active": True, "is_blocked": False,
-          "raw_msg": None, "last_run_at": "2026-11-28T10:00:00Z", "owner": {"id": 7}},
-    102: {"status": "running", "is_running": True, "is_active": True, "is_blocked": False,
-          "raw_msg": None, "progress": 0.42},
-    103: {"status": "error_building_tables", "is_running": False, "is_active": True,
-          "is_blocked": True, "raw_msg": LONG_MSG},
-    104: {"status": "too_many_consecutive_failed_builds__blocked", "is_running": False,
-          "is_active": False, "is_blocked": True, "raw_msg": ESC_MSG},
-    105: {"status": "paused_by_billing", "is_running": False, "is_active": False,
-          "is_blocked": True, "raw_msg": "Plano suspenso: fatura em aberto"},
-    106: {"status": "not_active", "is_running": False, "is_active": False,
-          "is_blocked": False, "raw_msg": None},
-    107: {"status": "scheduled", "is_running": False, "is_active": True,
-          "is_blocked": False, "raw_msg": None},
-    108: {"status": "too_many_consecutive_failed_builds", "is_running": False,
-          "is_active": True, "is_blocked": False, "raw_msg": MARKUP_MSG},
-    109: {"status": "building_tables", "is_running": False, "is_active": True,
-          "is_blocked": True, "raw_msg": ""},
+    101: {
+        "status": "active",
+        "is_running": False,
+        "is_active": True,
+        "is_blocked": False,
+        "raw_msg": None,
+        "last_run_at": "2026-11-28T10:00:00Z",
+        "owner": {"id": 7},
+    },
+    102: {
+        "status": "running",
+        "is_running": True,
+        "is_active": True,
+        "is_blocked": False,
+        "raw_msg": None,
+        "progress": 0.42,
+    },
+    103: {
+        "status": "error_building_tables",
+        "is_running": False,
+        "is_active": True,
+        "is_blocked": True,
+        "raw_msg": LONG_MSG,
+    },
+    104: {
+        "status": "too_many_consecutive_failed_builds__blocked",
+        "is_running": False,
+        "is_active": False,
+        "is_blocked": True,
+        "raw_msg": ESC_MSG,
+    },
+    105: {
+        "status": "paused_by_billing",
+        "is_running": False,
+        "is_active": False,
+        "is_blocked": True,
+        "raw_msg": "Plano suspenso: fatura em aberto",
+    },
+    106: {
+        "status": "not_active",
+        "is_running": False,
+        "is_active": False,
+        "is_blocked": False,
+        "raw_msg": None,
+    },
+    107: {
+        "status": "scheduled",
+        "is_running": False,
+        "is_active": True,
+        "is_blocked": False,
+        "raw_msg": None,
+    },
+    108: {
+        "status": "too_many_consecutive_failed_builds",
+        "is_running": False,
+        "is_active": True,
+        "is_blocked": False,
+        "raw_msg": MARKUP_MSG,
+    },
+    109: {
+        "status": "building_tables",
+        "is_running": False,
+        "is_active": True,
+        "is_blocked": True,
+        "raw_msg": "",
+    },
 }
 # every base pipeline's table paths (duplicate must name every one)
 TABLE_PATHS: dict[int, tuple[str, ...]] = {101: ("", "items"), 102: ("",)}
@@ -177,8 +225,11 @@ class AltApi:
             self._stamps.clear()
 
     def calls(self, method: str | None = None, path_prefix: str = "") -> list[Received]:
-        return [r for r in self.received if (method is None or r.method == method)
-                and r.path.startswith(path_prefix)]
+        return [
+            r
+            for r in self.received
+            if (method is None or r.method == method) and r.path.startswith(path_prefix)
+        ]
 
     # -- the rules -----------------------------------------------------------------
 
@@ -204,8 +255,9 @@ class AltApi:
                 self._stamps[name].append(now)
         return True
 
-    def handle(self, method: str, path: str, query: dict[str, str],
-               body: bytes, client_ip: str) -> tuple[int, Any]:
+    def handle(
+        self, method: str, path: str, query: dict[str, str], body: bytes, client_ip: str
+    ) -> tuple[int, Any]:
         if path.startswith("/__alt/"):
             return self._control(path, query)
         if self.force_auth_failure:
@@ -215,20 +267,24 @@ class AltApi:
         if not self._rate_check([f"key:{self.key}", f"ip:{client_ip}"]):
             return 200, RATE_LIMIT_BODY
         parts = [p for p in path.split("/") if p]
-        if method == "GET" and len(parts) == 3 and parts[0] == "pipelines" \
-                and parts[2] == "status":
+        if method == "GET" and len(parts) == 3 and parts[0] == "pipelines" and parts[2] == "status":
             return self._status(parts[1])
-        if method == "POST" and len(parts) == 3 and parts[0] == "pipelines" \
-                and parts[2] == "run":
+        if method == "POST" and len(parts) == 3 and parts[0] == "pipelines" and parts[2] == "run":
             return self._run(parts[1])
         if method == "POST" and parts == ["pipelines"]:
             return self._duplicate(body)
-        return 404, {"success": False, "error": "NOT_FOUND",
-                     "message": f"No route for {method} {path}"}
+        return 404, {
+            "success": False,
+            "error": "NOT_FOUND",
+            "message": f"No route for {method} {path}",
+        }
 
     def _auth_failure(self, mode: str) -> tuple[int, Any]:
-        body = {"success": False, "error": "INVALID_CREDENTIALS",
-                "message": "Invalid key or token, or the token was deactivated."}
+        body = {
+            "success": False,
+            "error": "INVALID_CREDENTIALS",
+            "message": "Invalid key or token, or the token was deactivated.",
+        }
         return (int(mode) if mode in ("401", "403") else 200), body
 
     def _pipeline(self, text: str) -> tuple[int, dict[str, Any] | None]:
@@ -240,19 +296,28 @@ class AltApi:
     def _status(self, text: str) -> tuple[int, Any]:
         pid, entry = self._pipeline(text)
         if pid in self.forbidden:  # another account's pipeline: the token lacks rights
-            return 403, {"success": False, "error": "FORBIDDEN",
-                         "message": "You do not have permission to access this pipeline"}
+            return 403, {
+                "success": False,
+                "error": "FORBIDDEN",
+                "message": "You do not have permission to access this pipeline",
+            }
         if entry is None:
-            return 404, {"success": False, "error": "PIPELINE_NOT_FOUND",
-                         "message": f"Pipeline {text} not found for this account"}
+            return 404, {
+                "success": False,
+                "error": "PIPELINE_NOT_FOUND",
+                "message": f"Pipeline {text} not found for this account",
+            }
         answer = {str(pid): dict(entry)}
         return 200, ({"success": True, "data": answer} if self.wrapped else answer)
 
     def _run(self, text: str) -> tuple[int, Any]:
         _, entry = self._pipeline(text)
         if entry is None:
-            return 404, {"success": False, "error": "PIPELINE_NOT_FOUND",
-                         "message": f"Pipeline {text} not found for this account"}
+            return 404, {
+                "success": False,
+                "error": "PIPELINE_NOT_FOUND",
+                "message": f"Pipeline {text} not found for this account",
+            }
         if self.run_fails:
             return 200, {"success": False, "error": self.run_fails}
         entry.update(status="scheduled", is_running=False, raw_msg=None)
@@ -262,8 +327,11 @@ class AltApi:
         try:
             doc = json.loads(body.decode("utf-8"))
         except ValueError:
-            return 400, {"success": False, "error": "INVALID_JSON",
-                         "message": "The body is not JSON"}
+            return 400, {
+                "success": False,
+                "error": "INVALID_JSON",
+                "message": "The body is not JSON",
+            }
         problems = []
         for name in ("pipeline_id", "dest_collection_id", "src_collection_id"):
             if not isinstance(doc.get(name), int) or isinstance(doc.get(name), bool):
@@ -286,10 +354,16 @@ class AltApi:
         new_id = self.next_new_id
         self.next_new_id += 1
         self.pipelines[new_id] = {
-            "status": "building_tables", "is_running": False, "is_active": True,
-            "is_blocked": True, "raw_msg": None}
-        return 200, {"success": True, "data": {"success": True,
-                                                "data": {"new_pipeline_id": new_id}}}
+            "status": "building_tables",
+            "is_running": False,
+            "is_active": True,
+            "is_blocked": True,
+            "raw_msg": None,
+        }
+        return 200, {
+            "success": True,
+            "data": {"success": True, "data": {"new_pipeline_id": new_id}},
+        }
 
     def _control(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
         seconds = float(query.get("seconds", self.lockout))
@@ -306,13 +380,22 @@ class AltApi:
             self.run_fails = query.get("error", "")
         elif path == "/__alt/log":
             start = self.received[0].at if self.received else 0.0
-            return 200, [[round(r.at - start, 3), r.method, r.path, r.answered,
-                          r.answer == RATE_LIMIT_BODY] for r in self.received[-60:]]
+            return 200, [
+                [round(r.at - start, 3), r.method, r.path, r.answered, r.answer == RATE_LIMIT_BODY]
+                for r in self.received[-60:]
+            ]
         elif path == "/__alt/set":
             pid = int(query["id"])
-            entry = self.pipelines.setdefault(pid, {
-                "status": "active", "is_running": False, "is_active": True,
-                "is_blocked": False, "raw_msg": None})
+            entry = self.pipelines.setdefault(
+                pid,
+                {
+                    "status": "active",
+                    "is_running": False,
+                    "is_active": True,
+                    "is_blocked": False,
+                    "raw_msg": None,
+                },
+            )
             if "status" in query:
                 entry["status"] = query["status"]
                 entry["is_running"] = query["status"] == "running"
@@ -361,7 +444,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             step = max(1, len(data) // 3)
             for i in range(0, len(data), step):
-                piece = data[i:i + step]
+                piece = data[i : i + step]
                 self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
             self.wfile.write(b"0\r\n\r\n")
         else:
@@ -383,8 +466,9 @@ def main() -> None:
     parser.add_argument("--unwrapped", action="store_true")
     parser.add_argument("--no-rate-limit", action="store_true")
     args = parser.parse_args()
-    api = AltApi(wrapped=not args.unwrapped, rpm=args.rpm,
-                 rate_limit=not args.no_rate_limit).start(args.port)
+    api = AltApi(wrapped=not args.unwrapped, rpm=args.rpm, rate_limit=not args.no_rate_limit).start(
+        args.port
+    )
     print(f"base_url={api.base_url} key={api.key} token={api.token}", flush=True)
     try:
         while True:

@@ -10,8 +10,14 @@ import pytest
 
 from kondado_tui.sim import SimServer, SimWorld
 
-for _var in ("NO_COLOR", "TEXTUAL_THEME", "KONDADO_KEY", "KONDADO_TOKEN", "KONDADO_BASE_URL",
-             "KONDADO_TUI_CONFIG"):
+for _var in (
+    "NO_COLOR",
+    "TEXTUAL_THEME",
+    "KONDADO_KEY",
+    "KONDADO_TOKEN",
+    "KONDADO_BASE_URL",
+    "KONDADO_TUI_CONFIG",
+):
     os.environ.pop(_var, None)
 
 

@@ -47,15 +47,22 @@ def test_ok_status_with_raw_msg_is_a_warning() -> None:
 
 
 def test_extra_fields_are_kept() -> None:
-    status = parse_status(5, {"success": True, "data": {"5": {"status": "active",
-                                                               "kubo_status_type": "rebuilding"}}})
+    status = parse_status(
+        5, {"success": True, "data": {"5": {"status": "active", "kubo_status_type": "rebuilding"}}}
+    )
     assert status.extra == {"kubo_status_type": "rebuilding"}
 
 
 @pytest.mark.parametrize(
     "payload",
-    [[], "active", {"9": "active"}, {"9": {"state": "x"}}, {"success": True, "data": []},
-     {"1": {"status": "a"}, "2": {"status": "b"}}],
+    [
+        [],
+        "active",
+        {"9": "active"},
+        {"9": {"state": "x"}},
+        {"success": True, "data": []},
+        {"1": {"status": "a"}, "2": {"status": "b"}},
+    ],
 )
 def test_unexpected_status_shapes_are_bad_answers(payload: object) -> None:
     with pytest.raises(BadAnswer) as info:
@@ -76,8 +83,11 @@ def test_duplicate_inner_failure_is_rejected() -> None:
 
 
 def test_duplicate_rate_limited() -> None:
-    payload = {"success": False, "error": "RATE_LIMIT_EXCEEDED",
-               "message": "Too many requests. Please try again in 60 seconds."}
+    payload = {
+        "success": False,
+        "error": "RATE_LIMIT_EXCEEDED",
+        "message": "Too many requests. Please try again in 60 seconds.",
+    }
     with pytest.raises(RateLimited) as info:
         parse_new_pipeline_id(payload)
     assert info.value.retry_after == 60.0
@@ -90,8 +100,13 @@ def test_duplicate_without_id_is_bad_answer() -> None:
 
 def test_every_documented_status_has_a_kind() -> None:
     documented = [
-        "running", "scheduled", "active", "not_active", "building_tables",
-        "error_building_tables", "too_many_consecutive_failed_builds",
+        "running",
+        "scheduled",
+        "active",
+        "not_active",
+        "building_tables",
+        "error_building_tables",
+        "too_many_consecutive_failed_builds",
         "too_many_consecutive_failed_builds__blocked",
     ]
     severities = {value: status_kind(value).severity for value in documented}

@@ -10,8 +10,10 @@ from kondado_tui.errors import BadAnswer
 
 @pytest.mark.parametrize(
     "payload",
-    [{"status": "running", "is_running": True, "raw_msg": None},
-     {"success": True, "data": {"status": "running", "is_running": True}}],
+    [
+        {"status": "running", "is_running": True, "raw_msg": None},
+        {"success": True, "data": {"status": "running", "is_running": True}},
+    ],
 )
 def test_flat_entry_without_the_id_key(payload: object) -> None:
     status = parse_status(2040, payload)
@@ -40,12 +42,17 @@ def test_a_redirect_is_named_and_not_followed() -> None:
 
     def moved(request: httpx.Request) -> httpx.Response:
         seen.append(str(request.url))
-        return httpx.Response(301, headers={
-            "Location": f"https://new.example/v2{request.url.path}?{request.url.query.decode()}"})
+        return httpx.Response(
+            301,
+            headers={
+                "Location": f"https://new.example/v2{request.url.path}?{request.url.query.decode()}"
+            },
+        )
 
     async def go() -> str:
-        client = KondadoClient("https://k2.example", "k", "SECRET-redirect-77",
-                               transport=httpx.MockTransport(moved))
+        client = KondadoClient(
+            "https://k2.example", "k", "SECRET-redirect-77", transport=httpx.MockTransport(moved)
+        )
         try:
             with pytest.raises(BadAnswer) as bad:
                 await client.get_status(5)
@@ -66,8 +73,11 @@ def test_not_found_naming_the_key_is_not_a_credentials_failure(
     from kondado_tui.api import _raise_if_failed
     from kondado_tui.errors import Rejected
 
-    body = {"success": False, "error": "NOT_FOUND",
-            "message": "Pipeline 999 not found for this key"}
+    body = {
+        "success": False,
+        "error": "NOT_FOUND",
+        "message": "Pipeline 999 not found for this key",
+    }
     with pytest.raises(Rejected) as refused:
         _raise_if_failed(body, http_status)
     assert refused.value.auth is auth

@@ -65,13 +65,22 @@ class Rig:
 def rig_parts(tmp_path: Path, sim_factory: Callable[..., SimServer]) -> Iterator[Rig]:
     clock = ScaledClock(SPEED)
     world = SimWorld(pipelines=PIPELINES, seed=11, clock=clock)
-    server = sim_factory(world=world, clock=clock, key=KEY, token=TOKEN, rps=1, rpm=20,
-                         lockout=60.0)
+    server = sim_factory(
+        world=world, clock=clock, key=KEY, token=TOKEN, rps=1, rpm=20, lockout=60.0
+    )
     config_path = tmp_path / "config.toml"
-    lines = ["[api]", f'base_url = "{server.base_url}"', f'key = "{KEY}"', f'token = "{TOKEN}"',
-             f"requests_per_minute = {PER_MINUTE}", f"timeout = {TIMEOUT}",
-             f'ledger = "{tmp_path / "ledger.sqlite3"}"', "",
-             "[history]", f'path = "{tmp_path / "history.sqlite3"}"']
+    lines = [
+        "[api]",
+        f'base_url = "{server.base_url}"',
+        f'key = "{KEY}"',
+        f'token = "{TOKEN}"',
+        f"requests_per_minute = {PER_MINUTE}",
+        f"timeout = {TIMEOUT}",
+        f'ledger = "{tmp_path / "ledger.sqlite3"}"',
+        "",
+        "[history]",
+        f'path = "{tmp_path / "history.sqlite3"}"',
+    ]
     for pid in world.pipeline_ids:
         lines += ["", "[[pipelines]]", f"id = {pid}", f'name = "chaos {pid}"']
     config_path.write_text("\n".join(lines) + "\n")
@@ -97,8 +106,9 @@ def look(rig: Rig) -> str:
     return text
 
 
-async def until(pilot: object, condition: Callable[[], bool], what: str,
-                timeout: float = WAIT) -> None:
+async def until(
+    pilot: object, condition: Callable[[], bool], what: str, timeout: float = WAIT
+) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -118,9 +128,9 @@ def all_fresh(app: KondadoApp) -> bool:
     main = main_screen(app)
     now = app.clock.now()
     rows = list(main.board.rows.values())
-    return (connection(app) is Connection.OK
-            and all(r.observation is not None and not main.board.is_stale(r, now)
-                    for r in rows))
+    return connection(app) is Connection.OK and all(
+        r.observation is not None and not main.board.is_stale(r, now) for r in rows
+    )
 
 
 def stale_marks_are_honest(app: KondadoApp) -> None:
@@ -188,12 +198,16 @@ def restore_token(server: SimServer) -> None:
 
 
 SCENES = [
-    Scene("5xx HTML", Connection.UNREACHABLE, "unreachable",
-          fault(FaultMode.HTTP_500_HTML), clear),
+    Scene("5xx HTML", Connection.UNREACHABLE, "unreachable", fault(FaultMode.HTTP_500_HTML), clear),
     Scene("HTML 200", Connection.BAD_ANSWER, "", fault(FaultMode.HTML_200), clear),
     Scene("malformed JSON", Connection.BAD_ANSWER, "", fault(FaultMode.MALFORMED_JSON), clear),
-    Scene("slow", Connection.UNREACHABLE, "unreachable",
-          fault(FaultMode.SLOW, delay=4 * TIMEOUT), clear),
+    Scene(
+        "slow",
+        Connection.UNREACHABLE,
+        "unreachable",
+        fault(FaultMode.SLOW, delay=4 * TIMEOUT),
+        clear,
+    ),
     Scene("reset", Connection.UNREACHABLE, "unreachable", fault(FaultMode.RESET), clear),
     Scene("no answer", Connection.UNREACHABLE, "unreachable", fault(FaultMode.NO_ANSWER), clear),
     Scene("token rejected", Connection.REJECTED, "rejected", refuse_token, restore_token),
@@ -205,11 +219,17 @@ async def run_scene(pilot: object, rig: Rig, scene: Scene) -> float:
     every row was fresh again."""
     app, server = rig.app, rig.server
     scene.start(server)
-    await until(pilot, lambda: connection(app) is scene.expect,
-                f"{scene.name}: the app to notice ({scene.expect})")
+    await until(
+        pilot,
+        lambda: connection(app) is scene.expect,
+        f"{scene.name}: the app to notice ({scene.expect})",
+    )
     # The state changes before the next paint: wait for the banner to be drawn, in words.
-    await until(pilot, lambda: "Kondado" in screen_text(app) and (
-        scene.banner in screen_text(app).lower()), f"{scene.name}: the banner to be drawn")
+    await until(
+        pilot,
+        lambda: "Kondado" in screen_text(app) and (scene.banner in screen_text(app).lower()),
+        f"{scene.name}: the banner to be drawn",
+    )
     text = look(rig)
     assert "Kondado" in text
     if scene.banner:
@@ -218,8 +238,11 @@ async def run_scene(pilot: object, rig: Rig, scene: Scene) -> float:
     # long enough without an answer that every row must be marked stale
     limit = stale_after(main_screen(app).board.health) or 0.0
     last = main_screen(app).board.health.last_success_at or rig.clock.now()
-    await until(pilot, lambda: rig.clock.now() > last + limit + 2 * SPEED,
-                f"{scene.name}: the data to outlive its promise")
+    await until(
+        pilot,
+        lambda: rig.clock.now() > last + limit + 2 * SPEED,
+        f"{scene.name}: the data to outlive its promise",
+    )
     await pilot.pause(0.3)  # type: ignore[attr-defined]
     stale_marks_are_honest(app)
     look(rig)
@@ -268,10 +291,12 @@ async def test_every_fault_and_back(rig_parts: Rig, caplog: pytest.LogCaptureFix
         # rate limited: another program burns the key's budget; the API locks it out
         refused = await asyncio.to_thread(blast, rig.server, 25)
         assert refused > 0
-        await until(pilot, lambda: connection(app) is Connection.RATE_LIMITED,
-                    "the app to hit the lock-out")
-        await until(pilot, lambda: "Rate limited" in screen_text(app),
-                    "the rate-limit banner to be drawn")
+        await until(
+            pilot, lambda: connection(app) is Connection.RATE_LIMITED, "the app to hit the lock-out"
+        )
+        await until(
+            pilot, lambda: "Rate limited" in screen_text(app), "the rate-limit banner to be drawn"
+        )
         text = look(rig)
         assert "Rate limited" in text
         await responsive(pilot, app)

@@ -33,8 +33,9 @@ BAD = (
 
 
 @pytest.fixture
-def sim(sim_factory: Callable[..., SimServer], tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> SimServer:
+def sim(
+    sim_factory: Callable[..., SimServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> SimServer:
     return demo_sim(sim_factory, tmp_path, monkeypatch)
 
 
@@ -46,8 +47,12 @@ def config(tmp_path: Path, sim: SimServer) -> Path:
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
 @pytest.mark.parametrize(("value", "message"), BAD, ids=[b[0][:12] for b in BAD])
 def test_a_bad_pipeline_argument_is_one_usage_line(
-    config: Path, sim: SimServer, capsys: pytest.CaptureFixture[str],
-    command: list[str], value: str, message: str,
+    config: Path,
+    sim: SimServer,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+    value: str,
+    message: str,
 ) -> None:
     before = config.read_text()
     with pytest.raises(SystemExit) as exited:
@@ -76,8 +81,11 @@ def test_status_and_run_take_an_app_url_too(
 ) -> None:
     assert main(["--config", str(config), *argv]) == 0
     assert "2040" in capsys.readouterr().out
-    wanted = ("GET", "/pipelines/2040/status") if argv[0] == "status" else (
-        "POST", "/pipelines/2040/run")
+    wanted = (
+        ("GET", "/pipelines/2040/status")
+        if argv[0] == "status"
+        else ("POST", "/pipelines/2040/run")
+    )
     assert [(r.method, r.path) for r in sim.log] == [wanted]
 
 

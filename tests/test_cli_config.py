@@ -203,8 +203,11 @@ def test_add_an_already_listed_pipeline_sends_nothing(
     ],
 )
 def test_bad_input_is_a_usage_error(
-    tmp_path: Path, sim: SimServer, capsys: pytest.CaptureFixture[str],
-    argv: list[str], expected: str,
+    tmp_path: Path,
+    sim: SimServer,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    expected: str,
 ) -> None:
     path = sim_config(tmp_path, sim)
     before = path.read_text()
@@ -263,7 +266,10 @@ def test_installed_command_on_a_broken_config(tmp_path: Path) -> None:
     path.write_text('[api]\nkey = "k"\ntoken = "tok-secret-77"\n[[pipelines]]\nid = "x"\n')
     done = subprocess.run(
         [exe, "--config", str(path), "add", "5"],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
         env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")},
     )
     assert done.returncode == 2

@@ -21,10 +21,18 @@ NEGATIVE = "negative durations are not allowed; use one like 90s, 30m, 24h, 7d o
 # (command, option, value, what the one error line says)
 DASHED = (
     (["status"], "--max-age", "-1m", f"argument --max-age: cannot read duration '-1m': {NEGATIVE}"),
-    (["status"], "--max-age", "-1h30m",
-     f"argument --max-age: cannot read duration '-1h30m': {NEGATIVE}"),
-    (["history"], "--since", "-1h",
-     f"argument --since: cannot read duration '-1h': {NEGATIVE} (or 'all')"),
+    (
+        ["status"],
+        "--max-age",
+        "-1h30m",
+        f"argument --max-age: cannot read duration '-1h30m': {NEGATIVE}",
+    ),
+    (
+        ["history"],
+        "--since",
+        "-1h",
+        f"argument --since: cannot read duration '-1h': {NEGATIVE} (or 'all')",
+    ),
     (["sim"], "--pipelines", "-5x", "argument --pipelines: invalid int value: '-5x'"),
     (["sim"], "--speed", "-.5x", "argument --speed: invalid float value: '-.5x'"),
 )
@@ -43,11 +51,19 @@ def _global(command: list[str], config: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("glued", [False, True], ids=["spaced", "glued"])
-@pytest.mark.parametrize(("command", "option", "value", "message"), DASHED,
-                         ids=[f"{d[0][0]}{d[1]}{d[2]}" for d in DASHED])
+@pytest.mark.parametrize(
+    ("command", "option", "value", "message"),
+    DASHED,
+    ids=[f"{d[0][0]}{d[1]}{d[2]}" for d in DASHED],
+)
 def test_a_dashed_value_is_refused_by_its_option(
-    config: Path, capsys: pytest.CaptureFixture[str], glued: bool,
-    command: list[str], option: str, value: str, message: str,
+    config: Path,
+    capsys: pytest.CaptureFixture[str],
+    glued: bool,
+    command: list[str],
+    option: str,
+    value: str,
+    message: str,
 ) -> None:
     given = [f"{option}={value}"] if glued else [option, value]
     with pytest.raises(SystemExit) as exited:
@@ -74,28 +90,38 @@ def test_the_real_command_says_it_in_one_line_without_a_traceback(config: Path) 
     for given in (["--max-age", "-1m"], ["--max-age=-1m"]):
         done = subprocess.run(
             [sys.executable, "-m", "kondado_tui", "--config", str(config), "status", *given],
-            capture_output=True, text=True, timeout=60, env={**os.environ},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ},
         )
         assert done.returncode == EXIT_USAGE
         assert done.stdout == ""
-        assert f"kondado-tui status: error: argument --max-age: cannot read duration " \
-               f"'-1m': {NEGATIVE}" in done.stderr
+        assert (
+            f"kondado-tui status: error: argument --max-age: cannot read duration "
+            f"'-1m': {NEGATIVE}" in done.stderr
+        )
         assert "Traceback" not in done.stderr and "expected one argument" not in done.stderr
 
 
-@pytest.mark.parametrize(("argv", "parsed"), [
-    # only after an option that takes one value, within its command
-    (["status", "--max-age", "-1m"], ["status", "--max-age=-1m"]),
-    (["status", "--json", "-5"], ["status", "--json", "-5"]),  # a flag: -5 is an ID
-    (["--config", "-1", "status"], ["--config=-1", "status"]),
-    # a value that is a command's name does not switch commands
-    (["--config", "sim", "status", "--max-age", "-2h"],
-     ["--config", "sim", "status", "--max-age=-2h"]),
-    # words that can be options, '-' (standard input) and anything after '--' stay
-    (["status", "--max-age", "--json"], ["status", "--max-age", "--json"]),
-    (["duplicate", "--body", "-"], ["duplicate", "--body", "-"]),
-    (["status", "--", "--max-age", "-1m"], ["status", "--", "--max-age", "-1m"]),
-    (["status", "--max-age"], ["status", "--max-age"]),
-])
+@pytest.mark.parametrize(
+    ("argv", "parsed"),
+    [
+        # only after an option that takes one value, within its command
+        (["status", "--max-age", "-1m"], ["status", "--max-age=-1m"]),
+        (["status", "--json", "-5"], ["status", "--json", "-5"]),  # a flag: -5 is an ID
+        (["--config", "-1", "status"], ["--config=-1", "status"]),
+        # a value that is a command's name does not switch commands
+        (
+            ["--config", "sim", "status", "--max-age", "-2h"],
+            ["--config", "sim", "status", "--max-age=-2h"],
+        ),
+        # words that can be options, '-' (standard input) and anything after '--' stay
+        (["status", "--max-age", "--json"], ["status", "--max-age", "--json"]),
+        (["duplicate", "--body", "-"], ["duplicate", "--body", "-"]),
+        (["status", "--", "--max-age", "-1m"], ["status", "--", "--max-age", "-1m"]),
+        (["status", "--max-age"], ["status", "--max-age"]),
+    ],
+)
 def test_glue_dashed_values(argv: list[str], parsed: list[str]) -> None:
     assert glue_dashed_values(argv, build_parser()) == parsed

@@ -24,9 +24,20 @@ SEEDED = "SEEDED-dup-T0KEN-9a7c"
 
 # Base 2040 in the demo world: Shopify (5051) -> BigQuery (7001), four table paths.
 FLAGS = [
-    "--from", "2040", "--src", "5052", "--dest", "7002",
-    "--table", "=outlet_orders", "--table", "line_items=outlet_line_items",
-    "--table", "customers=outlet_customers", "--table", "fulfillments=outlet_fulfillments",
+    "--from",
+    "2040",
+    "--src",
+    "5052",
+    "--dest",
+    "7002",
+    "--table",
+    "=outlet_orders",
+    "--table",
+    "line_items=outlet_line_items",
+    "--table",
+    "customers=outlet_customers",
+    "--table",
+    "fulfillments=outlet_fulfillments",
 ]
 EXPECTED = {
     "pipeline_id": 2040,
@@ -56,13 +67,25 @@ def demo(sim_factory: SimFactory) -> SimServer:
 def write_config(tmp_path: Path, sim: SimServer, extra: str = "") -> Path:
     path = tmp_path / "config.toml"
     path.write_text(
-        "\n".join([
-            "# my pipelines (this comment must survive)",
-            "[api]", f'base_url = "{sim.base_url}"', f'key = "{sim.key}"',
-            f'token = "{sim.token}"', f'ledger = "{tmp_path / "ledger.sqlite3"}"', extra,
-            "[history]", f'path = "{tmp_path / "history.sqlite3"}"', "",
-            "[[pipelines]]", "id = 2040", 'name = "Shopify orders"', 'group = "shop"', "",
-        ]),
+        "\n".join(
+            [
+                "# my pipelines (this comment must survive)",
+                "[api]",
+                f'base_url = "{sim.base_url}"',
+                f'key = "{sim.key}"',
+                f'token = "{sim.token}"',
+                f'ledger = "{tmp_path / "ledger.sqlite3"}"',
+                extra,
+                "[history]",
+                f'path = "{tmp_path / "history.sqlite3"}"',
+                "",
+                "[[pipelines]]",
+                "id = 2040",
+                'name = "Shopify orders"',
+                'group = "shop"',
+                "",
+            ]
+        ),
         encoding="utf-8",
     )
     path.chmod(0o600)
@@ -93,8 +116,18 @@ def test_duplicate_sends_the_exact_body_prints_the_id_and_saves(
     tmp_path: Path, demo: SimServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = write_config(tmp_path, demo)
-    code = run(config, *FLAGS, "--name", "Outlet orders", "--client", "31552",
-               "--param", "start_date=2024-01-01", "--execute", "--yes")
+    code = run(
+        config,
+        *FLAGS,
+        "--name",
+        "Outlet orders",
+        "--client",
+        "31552",
+        "--param",
+        "start_date=2024-01-01",
+        "--execute",
+        "--yes",
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     expected = {
@@ -155,11 +188,22 @@ def test_a_body_file_with_flags_overriding_it(
     body = tmp_path / "outlet.toml"
     body.write_text(TOML_BODY, encoding="utf-8")
     config = write_config(tmp_path, demo)
-    code = run(config, "--body", str(body), "--dest", "7001",
-               "--table", "customers=outlet_clients", "--yes")
+    code = run(
+        config,
+        "--body",
+        str(body),
+        "--dest",
+        "7001",
+        "--table",
+        "customers=outlet_clients",
+        "--yes",
+    )
     assert code == 0, capsys.readouterr().err
-    expected = {**EXPECTED, "dest_collection_id": 7001,
-                "overwrite_parameters": {"shop": "loja-outlet"}}
+    expected = {
+        **EXPECTED,
+        "dest_collection_id": 7001,
+        "overwrite_parameters": {"shop": "loja-outlet"},
+    }
     expected["full_tables"] = {**EXPECTED["full_tables"], "customers": "outlet_clients"}
     assert received(demo) == [expected]
 
@@ -177,22 +221,37 @@ def test_invalid_input_lists_every_problem_and_sends_nothing(
     tmp_path: Path, demo: SimServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = write_config(tmp_path, demo)
-    code = run(config, "--from", "abc", "--dest", "0", "--table", "items=my table",
-               "--table", "nonsense", "--table", "nonsense2", "--param", "ids=[1,",
-               "--param", "novalue", "--yes")
+    code = run(
+        config,
+        "--from",
+        "abc",
+        "--dest",
+        "0",
+        "--table",
+        "items=my table",
+        "--table",
+        "nonsense",
+        "--table",
+        "nonsense2",
+        "--param",
+        "ids=[1,",
+        "--param",
+        "novalue",
+        "--yes",
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert "nothing was sent: 9 problems" in err
     for expected in (
-        "base pipeline (pipeline_id) [--from]: \"abc\" is not a whole number",
+        'base pipeline (pipeline_id) [--from]: "abc" is not a whole number',
         "source collection (src_collection_id) [--src]: required",
         "destination collection (dest_collection_id) [--dest]: must be a positive",
         "full tables (full_tables) [--table]: the main table is missing",
-        "full table \"items\": name [--table]: not allowed: space",
+        'full table "items": name [--table]: not allowed: space',
         "--table 'nonsense': write PATH=NAME",
         "--table 'nonsense2': write PATH=NAME",
         "--param 'novalue': write NAME=VALUE",
-        "parameter \"ids\": value [--param]: looks like JSON but is not valid",
+        'parameter "ids": value [--param]: looks like JSON but is not valid',
     ):
         assert expected in err
     assert received(demo) == []
@@ -200,7 +259,9 @@ def test_invalid_input_lists_every_problem_and_sends_nothing(
 
 
 def test_a_body_on_standard_input(
-    tmp_path: Path, demo: SimServer, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    demo: SimServer,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(EXPECTED)))
@@ -230,8 +291,12 @@ def test_without_a_terminal_and_without_yes_it_refuses(
 
 @pytest.mark.parametrize("answer, sent", [("n", 0), ("", 0), ("yes", 1)])
 def test_on_a_terminal_it_asks_first(
-    tmp_path: Path, demo: SimServer, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str], answer: str, sent: int,
+    tmp_path: Path,
+    demo: SimServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    answer: str,
+    sent: int,
 ) -> None:
     config = write_config(tmp_path, demo)
     monkeypatch.setattr("sys.stdin.isatty", lambda: True)
@@ -253,8 +318,19 @@ def test_read_only_refuses(
     config = write_config(tmp_path, demo, extra="[ui]\nread_only = true")
     assert run(config, *FLAGS, "--yes") == 2
     assert "read-only" in capsys.readouterr().err
-    assert main(["--config", str(write_config(tmp_path, demo)), "--read-only",
-                 "duplicate", *FLAGS, "--yes"]) == 2
+    assert (
+        main(
+            [
+                "--config",
+                str(write_config(tmp_path, demo)),
+                "--read-only",
+                "duplicate",
+                *FLAGS,
+                "--yes",
+            ]
+        )
+        == 2
+    )
     assert received(demo) == []
 
 
@@ -288,8 +364,9 @@ def test_rate_limited_exits_3_and_says_when_to_retry(
     tmp_path: Path, sim_factory: SimFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sim = sim_factory(world=SimWorld(demo=True), token=SEEDED, rps=None, rpm=1)
-    httpx.get(f"{sim.base_url}/pipelines/2040/status",
-              params={"key": sim.key, "token": sim.token})  # spends the minute's budget
+    httpx.get(
+        f"{sim.base_url}/pipelines/2040/status", params={"key": sim.key, "token": sim.token}
+    )  # spends the minute's budget
     config = write_config(tmp_path, sim)
     assert run(config, *FLAGS, "--yes") == 3
     err = capsys.readouterr().err

@@ -29,8 +29,9 @@ COMMANDS = {
 
 
 @pytest.fixture
-def sim(sim_factory: Callable[..., SimServer], tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> SimServer:
+def sim(
+    sim_factory: Callable[..., SimServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> SimServer:
     return demo_sim(sim_factory, tmp_path, monkeypatch, token=TOKEN)
 
 
@@ -70,8 +71,11 @@ def test_an_unreachable_api_is_one_line(
     [(["run", "2040", "--yes"], "the run"), (["status", "2040"], "the first question")],
 )
 def test_a_command_says_it_waits_for_a_lock_out(
-    tmp_path: Path, sim: SimServer, capsys: pytest.CaptureFixture[str],
-    argv: list[str], what: str,
+    tmp_path: Path,
+    sim: SimServer,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    what: str,
 ) -> None:
     config = write_config(tmp_path, sim)
     ledger = SqliteLedger(tmp_path / "ledger.sqlite3")
@@ -80,8 +84,10 @@ def test_a_command_says_it_waits_for_a_lock_out(
     ledger.close()
     assert main(["--config", str(config), *argv]) == 0
     err = capsys.readouterr().err
-    assert (f"the API locked this key out for going over its rate limit: {what} will be "
-            "sent when the lock-out ends, in 2 s (Ctrl-C gives up)") in err
+    assert (
+        f"the API locked this key out for going over its rate limit: {what} will be "
+        "sent when the lock-out ends, in 2 s (Ctrl-C gives up)"
+    ) in err
     assert time.time() - now >= 1.4 and len(sim.log) == 1
 
 
@@ -93,7 +99,10 @@ def test_a_rate_limited_status_is_told_once_in_the_commands_words(
     config = write_config(tmp_path, sim, [(2040, None), (2051, None)])
     done = subprocess.run(
         [sys.executable, "-m", "kondado_tui", "--config", str(config), "status"],
-        capture_output=True, text=True, timeout=60, env={**os.environ},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ},
     )
     assert done.returncode == EXIT_API
     lines = done.stderr.splitlines()
@@ -110,7 +119,9 @@ def test_an_output_encoding_without_the_glyphs_gets_question_marks(
     config = write_config(tmp_path, sim, [(2040, None), (2071, "Events — Redshift")])
     done = subprocess.run(
         [sys.executable, "-m", "kondado_tui", "--config", str(config), "status"],
-        capture_output=True, timeout=60, env={**os.environ, "PYTHONIOENCODING": "ascii"},
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, "PYTHONIOENCODING": "ascii"},
     )
     assert done.returncode == 1, done.stderr  # 2071 is blocked in the demo account
     out = done.stdout.decode("ascii")
@@ -126,8 +137,11 @@ def test_the_dashboard_without_a_terminal_says_so_and_exits_2(
     waited for keys forever (from cron: a hung job and escape sequences in its mail)."""
     isolate_dirs(tmp_path, monkeypatch)
     done = subprocess.run(
-        [sys.executable, "-m", "kondado_tui", *argv], stdin=subprocess.DEVNULL,
-        capture_output=True, text=True, timeout=30,
+        [sys.executable, "-m", "kondado_tui", *argv],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert done.returncode == EXIT_USAGE
     assert done.stdout == ""

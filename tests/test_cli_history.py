@@ -43,8 +43,12 @@ def setup(tmp_path: Path) -> tuple[Path, Path]:
             (NOW - 2 * HOUR, 2040, "running", None),
             (NOW - 2 * HOUR + 600, 2040, "active", None),
             (NOW - 1 * HOUR, 2041, "active", None),
-            (NOW - 1 * HOUR + 60, 2041, "too_many_consecutive_failed_builds",
-             "\x1b]0;pwned\x07Could not connect\x1b[2J to the source\nsecond line"),
+            (
+                NOW - 1 * HOUR + 60,
+                2041,
+                "too_many_consecutive_failed_builds",
+                "\x1b]0;pwned\x07Could not connect\x1b[2J to the source\nsecond line",
+            ),
         ]:
             store.record(Observation(PipelineStatus(pid, status, raw_msg=msg), at))
     return config, history
@@ -63,19 +67,46 @@ def test_json_lists_the_last_day_by_default(
     assert err == ""
     entries = json.loads(out)
     assert entries == [
-        {"time": _iso(NOW - 2 * HOUR), "id": 2040, "name": "Orders to warehouse",
-         "from_status": "active", "to_status": "running", "raw_msg": None,
-         "refusal": None, "previous_seen_at": _iso(NOW - 30 * HOUR)},
-        {"time": _iso(NOW - 2 * HOUR + 600), "id": 2040, "name": "Orders to warehouse",
-         "from_status": "running", "to_status": "active", "raw_msg": None,
-         "refusal": None, "previous_seen_at": _iso(NOW - 2 * HOUR)},
-        {"time": _iso(NOW - HOUR), "id": 2041, "name": None,
-         "from_status": None, "to_status": "active", "raw_msg": None,
-         "refusal": None, "previous_seen_at": None},
-        {"time": _iso(NOW - HOUR + 60), "id": 2041, "name": None,
-         "from_status": "active", "to_status": "too_many_consecutive_failed_builds",
-         "raw_msg": "\x1b]0;pwned\x07Could not connect\x1b[2J to the source\nsecond line",
-         "refusal": None, "previous_seen_at": _iso(NOW - HOUR)},
+        {
+            "time": _iso(NOW - 2 * HOUR),
+            "id": 2040,
+            "name": "Orders to warehouse",
+            "from_status": "active",
+            "to_status": "running",
+            "raw_msg": None,
+            "refusal": None,
+            "previous_seen_at": _iso(NOW - 30 * HOUR),
+        },
+        {
+            "time": _iso(NOW - 2 * HOUR + 600),
+            "id": 2040,
+            "name": "Orders to warehouse",
+            "from_status": "running",
+            "to_status": "active",
+            "raw_msg": None,
+            "refusal": None,
+            "previous_seen_at": _iso(NOW - 2 * HOUR),
+        },
+        {
+            "time": _iso(NOW - HOUR),
+            "id": 2041,
+            "name": None,
+            "from_status": None,
+            "to_status": "active",
+            "raw_msg": None,
+            "refusal": None,
+            "previous_seen_at": None,
+        },
+        {
+            "time": _iso(NOW - HOUR + 60),
+            "id": 2041,
+            "name": None,
+            "from_status": "active",
+            "to_status": "too_many_consecutive_failed_builds",
+            "raw_msg": "\x1b]0;pwned\x07Could not connect\x1b[2J to the source\nsecond line",
+            "refusal": None,
+            "previous_seen_at": _iso(NOW - HOUR),
+        },
     ]
     assert "\x1b" not in out  # JSON escapes it: nothing reaches the terminal raw
 
@@ -87,7 +118,9 @@ def test_json_for_one_pipeline_over_a_longer_window(
     assert main(["--config", str(config), "history", "2040", "--since", "2d", "--json"]) == 0
     entries = json.loads(capsys.readouterr().out)
     assert [(e["from_status"], e["to_status"]) for e in entries] == [
-        (None, "active"), ("active", "running"), ("running", "active"),
+        (None, "active"),
+        ("active", "running"),
+        ("running", "active"),
     ]
     assert main(["--config", str(config), "history", "2040", "--since", "90m", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []

@@ -20,8 +20,9 @@ ENTRIES = ((2040, None), (2051, "Sessions"))
 
 
 @pytest.fixture
-def config(tmp_path: Path, sim_factory: Callable[..., SimServer],
-           monkeypatch: pytest.MonkeyPatch) -> Path:
+def config(
+    tmp_path: Path, sim_factory: Callable[..., SimServer], monkeypatch: pytest.MonkeyPatch
+) -> Path:
     sim = demo_sim(sim_factory, tmp_path, monkeypatch)
     return write_config(tmp_path, sim, ENTRIES)
 

@@ -18,8 +18,9 @@ from kondado_tui.store import HistoryStore
 
 
 @pytest.fixture
-def demo(sim_factory: Callable[..., SimServer], tmp_path: Path,
-         monkeypatch: pytest.MonkeyPatch) -> SimServer:
+def demo(
+    sim_factory: Callable[..., SimServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> SimServer:
     return demo_sim(sim_factory, tmp_path, monkeypatch)
 
 
@@ -73,8 +74,10 @@ def _is_open(conn: sqlite3.Connection) -> bool:
     ids=["status", "status-json", "run", "add", "duplicate", "history"],
 )
 def test_a_command_closes_every_database_it_opened(
-    config: Path, connections: list[tuple[str, sqlite3.Connection]],
-    argv: list[str], opens: set[str],
+    config: Path,
+    connections: list[tuple[str, sqlite3.Connection]],
+    argv: list[str],
+    opens: set[str],
 ) -> None:
     if argv == ["history"]:
         assert main(["--config", str(config), "status"]) == 0  # something to read
@@ -97,7 +100,9 @@ def test_status_with_every_answer_fresh_opens_no_ledger(
 
 
 def test_one_shot_commands_skip_the_whole_file_check(
-    config: Path, tmp_path: Path, connections: list[tuple[str, sqlite3.Connection]],
+    config: Path,
+    tmp_path: Path,
+    connections: list[tuple[str, sqlite3.Connection]],
     statements: list[str],
 ) -> None:
     """quick_check reads the whole history (0.08 s at 200,000 rows, 0.4 s at a million):

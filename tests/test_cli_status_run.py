@@ -22,9 +22,17 @@ SEEDED = "SEEDED-cli-T0KEN-42f1"
 
 
 def _config(tmp_path: Path, sim: SimServer, ids: list[int], extra: str = "") -> Path:
-    lines = ["[api]", f'base_url = "{sim.base_url}"', f'key = "{sim.key}"',
-             f'token = "{sim.token}"', f'ledger = "{tmp_path / "ledger.sqlite3"}"', extra,
-             "[history]", f'path = "{tmp_path / "history.sqlite3"}"', ""]
+    lines = [
+        "[api]",
+        f'base_url = "{sim.base_url}"',
+        f'key = "{sim.key}"',
+        f'token = "{sim.token}"',
+        f'ledger = "{tmp_path / "ledger.sqlite3"}"',
+        extra,
+        "[history]",
+        f'path = "{tmp_path / "history.sqlite3"}"',
+        "",
+    ]
     for pid in ids:
         lines += ["[[pipelines]]", f"id = {pid}", f'name = "P{pid}"', ""]
     path = tmp_path / "config.toml"
@@ -43,8 +51,9 @@ def _demo(sim_factory: SimFactory, **options: Any) -> SimServer:
     return sim_factory(world=SimWorld(demo=True), token=SEEDED, rate_limit=False, **options)
 
 
-def test_status_healthy_exits_0(tmp_path: Path, sim_factory: SimFactory,
-                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_healthy_exits_0(
+    tmp_path: Path, sim_factory: SimFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
     sim = _demo(sim_factory)
     config = _config(tmp_path, sim, [2040, 2041])
     assert main(["--config", str(config), "status"]) == 0
@@ -52,8 +61,9 @@ def test_status_healthy_exits_0(tmp_path: Path, sim_factory: SimFactory,
     assert "P2040" in out and "active" in out and "running" in out
 
 
-def test_status_json_and_unhealthy_exit_1(tmp_path: Path, sim_factory: SimFactory,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_json_and_unhealthy_exit_1(
+    tmp_path: Path, sim_factory: SimFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
     sim = _demo(sim_factory)
     config = _config(tmp_path, sim, [2040, 2071, 2082])
     assert main(["--config", str(config), "status", "--json"]) == 1
@@ -62,8 +72,15 @@ def test_status_json_and_unhealthy_exit_1(tmp_path: Path, sim_factory: SimFactor
     assert rows[1]["status"] == "too_many_consecutive_failed_builds__blocked"
     assert rows[2]["status"] == "paused_by_support"  # an undocumented value is kept
     for row in rows:
-        assert {"id", "name", "status", "is_running", "is_active", "is_blocked",
-                "raw_msg"} <= row.keys()
+        assert {
+            "id",
+            "name",
+            "status",
+            "is_running",
+            "is_active",
+            "is_blocked",
+            "raw_msg",
+        } <= row.keys()
 
 
 def test_status_unknown_pipeline_exits_3_with_api_text(
@@ -78,11 +95,13 @@ def test_status_unknown_pipeline_exits_3_with_api_text(
 
 
 @pytest.mark.parametrize(
-    "fault", [FaultMode.HTTP_500_HTML, FaultMode.HTML_200, FaultMode.MALFORMED_JSON,
-              FaultMode.RESET],
+    "fault",
+    [FaultMode.HTTP_500_HTML, FaultMode.HTML_200, FaultMode.MALFORMED_JSON, FaultMode.RESET],
 )
 def test_status_faults_exit_3_with_a_clear_message(
-    tmp_path: Path, sim_factory: SimFactory, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    sim_factory: SimFactory,
+    capsys: pytest.CaptureFixture[str],
     fault: FaultMode,
 ) -> None:
     sim = _demo(sim_factory)
@@ -96,8 +115,9 @@ def test_status_faults_exit_3_with_a_clear_message(
     assert any(w in text for w in ("HTML", "JSON", "reset", "server failed", "connect"))
 
 
-def test_status_rejected_token_exits_3(tmp_path: Path, sim_factory: SimFactory,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_rejected_token_exits_3(
+    tmp_path: Path, sim_factory: SimFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
     sim = _demo(sim_factory)
     config = _config(tmp_path, sim, [2040, 2041])
     text = config.read_text().replace(SEEDED, "WRONG-" + SEEDED)
@@ -132,8 +152,9 @@ def test_status_bad_max_age_is_a_usage_error(
     assert "add a unit" in capsys.readouterr().err
 
 
-def test_run_with_yes_prints_the_answer(tmp_path: Path, sim_factory: SimFactory,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_with_yes_prints_the_answer(
+    tmp_path: Path, sim_factory: SimFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
     sim = _demo(sim_factory)
     config = _config(tmp_path, sim, [2040])
     assert main(["--config", str(config), "run", "2040", "--yes"]) == 0
@@ -141,8 +162,9 @@ def test_run_with_yes_prints_the_answer(tmp_path: Path, sim_factory: SimFactory,
     assert [r.path for r in sim.log] == ["/pipelines/2040/run"]
 
 
-def test_run_refused_by_plan_exits_3(tmp_path: Path, sim_factory: SimFactory,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_refused_by_plan_exits_3(
+    tmp_path: Path, sim_factory: SimFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
     sim = _demo(sim_factory)
     world = sim.world
     essentials = [pid for pid in world.pipeline_ids if world.spec(pid).plan is Plan.ESSENTIALS]
@@ -161,8 +183,9 @@ def test_run_without_terminal_or_yes_sends_nothing(
     assert sim.log == []
 
 
-def test_run_read_only_refuses(tmp_path: Path, sim: SimServer,
-                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_read_only_refuses(
+    tmp_path: Path, sim: SimServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = _config(tmp_path, sim, [2040])
     assert main(["--config", str(config), "--read-only", "run", "2040", "--yes"]) == 2
     assert "read-only" in capsys.readouterr().err

@@ -68,8 +68,10 @@ def leftovers(directory: Path) -> list[str]:
 def test_append_adds_one_block_and_keeps_every_byte(tmp_path: Path) -> None:
     path = write(tmp_path, ORIGINAL)
     append_pipeline(path, PipelineEntry(7, 'Say "hi" ☃', "ops"))
-    assert path.read_text() == ORIGINAL + '\n[[pipelines]]\nid = 7\nname = "Say \\"hi\\" ☃"\n' \
+    assert (
+        path.read_text() == ORIGINAL + '\n[[pipelines]]\nid = 7\nname = "Say \\"hi\\" ☃"\n'
         'group = "ops"\n'
+    )
     assert load_config(path, {}, require_credentials=False).pipelines[-1] == PipelineEntry(
         7, 'Say "hi" ☃', "ops"
     )
@@ -85,8 +87,10 @@ def test_append_to_a_file_without_final_newline(tmp_path: Path) -> None:
 def test_append_keeps_windows_line_endings(tmp_path: Path) -> None:
     path = write(tmp_path, '# c\r\n[api]\r\nkey = "k"\r\n')
     append_pipeline(path, PipelineEntry(3, "three"))
-    assert path.read_bytes() == b'# c\r\n[api]\r\nkey = "k"\r\n\r\n[[pipelines]]\r\nid = 3\r\n' \
+    assert (
+        path.read_bytes() == b'# c\r\n[api]\r\nkey = "k"\r\n\r\n[[pipelines]]\r\nid = 3\r\n'
         b'name = "three"\r\n'
+    )
 
 
 def test_append_creates_a_private_file_and_its_folders(tmp_path: Path) -> None:
@@ -276,10 +280,13 @@ labels = st.none() | st.text(
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(entries=st.lists(
-    st.builds(PipelineEntry, st.integers(1, 10**12), labels, labels),
-    max_size=5, unique_by=lambda e: e.id,
-))
+@given(
+    entries=st.lists(
+        st.builds(PipelineEntry, st.integers(1, 10**12), labels, labels),
+        max_size=5,
+        unique_by=lambda e: e.id,
+    )
+)
 def test_any_entries_round_trip(tmp_path: Path, entries: list[PipelineEntry]) -> None:
     base = ORIGINAL.split("# --- pipelines ---")[0].rstrip("\n") + "\n"
     path = write(tmp_path, base)

@@ -18,8 +18,7 @@ def test_explicit_path_wins(tmp_path: Path) -> None:
 
 
 def test_environment_variable_then_xdg(tmp_path: Path) -> None:
-    env = {"KONDADO_TUI_CONFIG": "~/kt.toml", "HOME": "/home/ana",
-           "XDG_CONFIG_HOME": str(tmp_path)}
+    env = {"KONDADO_TUI_CONFIG": "~/kt.toml", "HOME": "/home/ana", "XDG_CONFIG_HOME": str(tmp_path)}
     assert paths.config_path(None, env) == Path("/home/ana/kt.toml")
     del env["KONDADO_TUI_CONFIG"]
     assert paths.config_path(None, env) == tmp_path / "kondado-tui" / "config.toml"

@@ -65,7 +65,10 @@ def test_a_complete_draft_is_valid_and_builds_the_documented_body() -> None:
 def test_optional_fields_are_omitted_when_empty() -> None:
     body = build_body(good(client="  ", name="   "))
     assert set(body) == {
-        "pipeline_id", "dest_collection_id", "src_collection_id", "full_tables",
+        "pipeline_id",
+        "dest_collection_id",
+        "src_collection_id",
+        "full_tables",
         "execute_immediately",
     }
     assert body["execute_immediately"] == "N"
@@ -195,7 +198,7 @@ def test_parameters_are_checked(rows: list[ParamRow], key: str, expected: str) -
         ("1e3", 1000.0),
         ("true", True),
         ("false", False),
-        ("[1, \"a\"]", [1, "a"]),
+        ('[1, "a"]', [1, "a"]),
         ('"12"', "12"),
         ('"null"', "null"),
         ("007", "007"),  # not a JSON number: kept as typed
@@ -284,8 +287,13 @@ def test_a_toml_body_file_round_trips_through_the_draft(tmp_path: Path) -> None:
 
 def test_a_json_body_file_without_extension_is_told_by_its_content(tmp_path: Path) -> None:
     path = tmp_path / "body"
-    body = {"pipeline_id": 1, "src_collection_id": 2, "dest_collection_id": 3,
-            "full_tables": {"": "t"}, "execute_immediately": "Y"}
+    body = {
+        "pipeline_id": 1,
+        "src_collection_id": 2,
+        "dest_collection_id": 3,
+        "full_tables": {"": "t"},
+        "execute_immediately": "Y",
+    }
     path.write_text(json.dumps(body), encoding="utf-8")
     draft, problems = draft_from_body(load_body_file(path))
     assert problems == {}
@@ -301,8 +309,9 @@ def test_a_json_body_file_without_extension_is_told_by_its_content(tmp_path: Pat
         ("missing.json", None, "no such file"),
     ],
 )
-def test_bad_body_files_are_named(tmp_path: Path, name: str, text: str | None,
-                                  expected: str) -> None:
+def test_bad_body_files_are_named(
+    tmp_path: Path, name: str, text: str | None, expected: str
+) -> None:
     path = tmp_path / name
     if text is not None:
         path.write_text(text, encoding="utf-8")

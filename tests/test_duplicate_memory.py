@@ -46,7 +46,9 @@ def test_recall_gives_back_tables_and_parameters_but_not_ids(tmp_path: Path) -> 
     assert draft.full_tables == [TableRow("", "acme_orders"), TableRow("items", "acme_items")]
     assert draft.delta_tables == [TableRow("", "acme_orders_d")]
     assert [(p.name, p.value) for p in draft.parameters] == [
-        ("ids", "[1, 2]"), ("code", '"12"'), ("start", "2024-01-01")
+        ("ids", "[1, 2]"),
+        ("code", '"12"'),
+        ("start", "2024-01-01"),
     ]
     assert memory.recall(9999) is None
     assert memory.note is None
@@ -86,7 +88,9 @@ def test_values_of_secret_looking_parameters_are_not_kept(tmp_path: Path) -> Non
     draft = memory.recall(2040)
     assert draft is not None
     assert {p.name: p.value for p in draft.parameters} == {
-        "db_password": "", "api_key": "", "start": "2024"
+        "db_password": "",
+        "api_key": "",
+        "start": "2024",
     }
 
 

@@ -24,8 +24,13 @@ from kondado_tui.sim import SimWorld
 from kondado_tui.sim.catalogue import COLLECTIONS_BY_ID
 from kondado_tui.sim.validate import validate_duplicate
 
-REQUIRED = {"pipeline_id", "dest_collection_id", "src_collection_id", "full_tables",
-            "execute_immediately"}
+REQUIRED = {
+    "pipeline_id",
+    "dest_collection_id",
+    "src_collection_id",
+    "full_tables",
+    "execute_immediately",
+}
 OPTIONAL = {"client_id", "deltas_tables", "name", "overwrite_parameters"}
 TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
@@ -82,9 +87,32 @@ NEAR_NAMES = st.tuples(
 ).map(lambda t: "".join(t) if t[1] != "0" else t[1] + t[0])
 # Text a user could type, biased towards the edges the rules care about.
 EDGY = st.sampled_from(
-    ["", " ", "0", "-1", "1", "42", " 7 ", "1.5", "1e3", "²", "12345-X", "null", "true",
-     "[1,", "[1, 2]", '{"a": 1}', '"x"', "NaN", "a b", "orders", "Orders", "x\t", "ção",
-     "9" * 25]
+    [
+        "",
+        " ",
+        "0",
+        "-1",
+        "1",
+        "42",
+        " 7 ",
+        "1.5",
+        "1e3",
+        "²",
+        "12345-X",
+        "null",
+        "true",
+        "[1,",
+        "[1, 2]",
+        '{"a": 1}',
+        '"x"',
+        "NaN",
+        "a b",
+        "orders",
+        "Orders",
+        "x\t",
+        "ção",
+        "9" * 25,
+    ]
 )
 TEXT = st.one_of(EDGY, NEAR_NAMES, st.text(max_size=12))
 TABLE_ROWS = st.lists(st.builds(TableRow, TEXT, TEXT), max_size=4)
@@ -121,8 +149,9 @@ def test_any_draft_is_refused_or_builds_a_well_shaped_body(draft: DuplicateDraft
 
 IDS = st.integers(min_value=1, max_value=2**63 - 1).map(str)
 NAMES = st.from_regex(TABLE_NAME, fullmatch=True)
-PATHS = st.text(st.characters(codec="utf-8", categories=["L", "N", "Pd", "Pc"]), min_size=1,
-                max_size=10)
+PATHS = st.text(
+    st.characters(codec="utf-8", categories=["L", "N", "Pd", "Pc"]), min_size=1, max_size=10
+)
 JSON_SCALARS = st.one_of(
     st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=10),
     st.integers(min_value=-(10**20), max_value=10**20),
@@ -138,25 +167,27 @@ def valid_drafts(draw: st.DrawFn) -> DuplicateDraft:
         if not required and draw(st.booleans()):
             return []
         paths = ["", *draw(st.lists(PATHS, max_size=3, unique=True))]
-        names = draw(st.lists(NAMES, min_size=len(paths), max_size=len(paths),
-                              unique_by=str.casefold))
+        names = draw(
+            st.lists(NAMES, min_size=len(paths), max_size=len(paths), unique_by=str.casefold)
+        )
         return [TableRow(p, n) for p, n in zip(paths, names, strict=True)]
 
-    param_names = draw(st.lists(st.from_regex(r"[a-z_]{1,10}", fullmatch=True),
-                                max_size=3, unique=True))
+    param_names = draw(
+        st.lists(st.from_regex(r"[a-z_]{1,10}", fullmatch=True), max_size=3, unique=True)
+    )
     values = [param_text(draw(PARAM_VALUES)) for _ in param_names]
     return DuplicateDraft(
         base_id=draw(IDS),
         src=draw(IDS),
         dest=draw(IDS),
         client=draw(st.one_of(st.just(""), IDS)),
-        name=draw(st.text(st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"]),
-                          max_size=20)),
+        name=draw(
+            st.text(st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"]), max_size=20)
+        ),
         execute_immediately=draw(st.booleans()),
         full_tables=tables(True),
         delta_tables=tables(False),
-        parameters=[ParamRow(n, v) for n, v in zip(param_names, values, strict=True)
-                    if v.strip()],
+        parameters=[ParamRow(n, v) for n, v in zip(param_names, values, strict=True) if v.strip()],
     )
 
 
@@ -176,10 +207,12 @@ def nearly_valid_drafts(draw: st.DrawFn) -> DuplicateDraft:
     draft = draw(valid_drafts())
     for _ in range(draw(st.integers(min_value=0, max_value=2))):
         text = draw(TEXT)
-        cells: list[tuple[Any, str]] = [(draft, a) for a in ("base_id", "src", "dest",
-                                                              "client", "name")]
-        cells += [(row, a) for row in draft.full_tables + draft.delta_tables
-                  for a in ("path", "name")]
+        cells: list[tuple[Any, str]] = [
+            (draft, a) for a in ("base_id", "src", "dest", "client", "name")
+        ]
+        cells += [
+            (row, a) for row in draft.full_tables + draft.delta_tables for a in ("path", "name")
+        ]
         cells += [(row, a) for row in draft.parameters for a in ("name", "value")]
         target, attr = draw(st.sampled_from(cells))
         setattr(target, attr, text)
@@ -189,10 +222,10 @@ def nearly_valid_drafts(draw: st.DrawFn) -> DuplicateDraft:
     if action == "drop" and rows:
         rows.pop(draw(st.integers(min_value=0, max_value=len(rows) - 1)))
     elif action == "copy" and len(rows) >= 2:  # the same path/name/value in two rows
-        i, j = draw(st.lists(st.integers(0, len(rows) - 1), min_size=2, max_size=2,
-                             unique=True))
-        attr = draw(st.sampled_from(["path", "name"] if rows is not draft.parameters
-                                    else ["name", "value"]))
+        i, j = draw(st.lists(st.integers(0, len(rows) - 1), min_size=2, max_size=2, unique=True))
+        attr = draw(
+            st.sampled_from(["path", "name"] if rows is not draft.parameters else ["name", "value"])
+        )
         text = getattr(rows[i], attr)
         if draw(st.booleans()):
             text = text.swapcase()
@@ -242,8 +275,11 @@ def test_a_repeated_path_or_parameter_name_is_always_refused(
     draft: DuplicateDraft, where: str, data: st.DataObject
 ) -> None:
     """A JSON object keeps one entry per key: a repeat would silently drop a row."""
-    rows: list[Any] = {"full": draft.full_tables, "delta": draft.delta_tables,
-                       "param": draft.parameters}[where]
+    rows: list[Any] = {
+        "full": draft.full_tables,
+        "delta": draft.delta_tables,
+        "param": draft.parameters,
+    }[where]
     if not rows:
         return
     original = data.draw(st.sampled_from(rows))
@@ -263,36 +299,43 @@ _SPECS = {pid: _WORLD.spec(pid) for pid in _WORLD.pipeline_ids}
 
 def _same_type(collection_id: int) -> list[int]:
     kind = COLLECTIONS_BY_ID[collection_id]
-    return [c.id for c in COLLECTIONS_BY_ID.values()
-            if c.type == kind.type and c.role == kind.role and c.active]
+    return [
+        c.id
+        for c in COLLECTIONS_BY_ID.values()
+        if c.type == kind.type and c.role == kind.role and c.active
+    ]
 
 
 @st.composite
 def drafts_for_the_demo_base(draw: st.DrawFn) -> DuplicateDraft:
     """What a user would type to copy the simulator's pipeline 2040: every path named."""
     paths = list(_BASE.paths)
-    names = draw(st.lists(NAMES, min_size=len(paths), max_size=len(paths),
-                          unique_by=str.casefold))
+    names = draw(st.lists(NAMES, min_size=len(paths), max_size=len(paths), unique_by=str.casefold))
     filled = sorted(k for k, v in _BASE.parameters.items() if v != "")
     chosen = draw(st.lists(st.sampled_from(filled), unique=True)) if filled else []
-    values = [param_text(draw(JSON_SCALARS.filter(lambda v: not isinstance(v, str)
-                                                  or v.strip())))
-              for _ in chosen]
-    delta_names = draw(st.one_of(
-        st.just([]),
-        st.lists(NAMES, min_size=len(paths), max_size=len(paths), unique_by=str.casefold),
-    ))
+    values = [
+        param_text(draw(JSON_SCALARS.filter(lambda v: not isinstance(v, str) or v.strip())))
+        for _ in chosen
+    ]
+    delta_names = draw(
+        st.one_of(
+            st.just([]),
+            st.lists(NAMES, min_size=len(paths), max_size=len(paths), unique_by=str.casefold),
+        )
+    )
     return DuplicateDraft(
         base_id=str(_BASE.id),
         src=str(draw(st.sampled_from(_same_type(_BASE.src_collection_id)))),
         dest=str(draw(st.sampled_from(_same_type(_BASE.dest_collection_id)))),
         client=draw(st.sampled_from(["", *map(str, sorted(_WORLD.client_ids))])),
-        name=draw(st.text(st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"]),
-                          max_size=20)),
+        name=draw(
+            st.text(st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"]), max_size=20)
+        ),
         execute_immediately=draw(st.booleans()),
         full_tables=[TableRow(p, n) for p, n in zip(paths, names, strict=True)],
         delta_tables=[TableRow(p, n) for p, n in zip(paths, delta_names, strict=True)]
-        if delta_names else [],
+        if delta_names
+        else [],
         parameters=[ParamRow(n, v) for n, v in zip(chosen, values, strict=True)],
     )
 

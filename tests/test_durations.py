@@ -52,9 +52,19 @@ def test_parse_duration_rejects_with_a_hint(text: str, hint: str) -> None:
 @pytest.mark.parametrize(
     ("seconds", "age"),
     [
-        (0, "0s"), (45.9, "45s"), (59.99, "59s"), (60, "1m"), (12 * 60 + 59, "12m"),
-        (3599, "59m"), (3600, "1h"), (3 * 3600 + 3599, "3h"), (86400, "1d"),
-        (2 * 86400 + 7200, "2d"), (-5, "0s"), (float("nan"), "0s"), (float("inf"), "0s"),
+        (0, "0s"),
+        (45.9, "45s"),
+        (59.99, "59s"),
+        (60, "1m"),
+        (12 * 60 + 59, "12m"),
+        (3599, "59m"),
+        (3600, "1h"),
+        (3 * 3600 + 3599, "3h"),
+        (86400, "1d"),
+        (2 * 86400 + 7200, "2d"),
+        (-5, "0s"),
+        (float("nan"), "0s"),
+        (float("inf"), "0s"),
     ],
 )
 def test_format_age(seconds: float, age: str) -> None:
@@ -64,8 +74,13 @@ def test_format_age(seconds: float, age: str) -> None:
 @pytest.mark.parametrize(
     ("seconds", "text"),
     [
-        (0, "0s"), (45.4, "45s"), (59.6, "1m 00s"), (725, "12m 05s"), (3 * 3600 + 7 * 60, "3h 07m"),
-        (2 * 86400 + 4 * 3600 + 59, "2d 04h"), (-1, "0s"),
+        (0, "0s"),
+        (45.4, "45s"),
+        (59.6, "1m 00s"),
+        (725, "12m 05s"),
+        (3 * 3600 + 7 * 60, "3h 07m"),
+        (2 * 86400 + 4 * 3600 + 59, "2d 04h"),
+        (-1, "0s"),
     ],
 )
 def test_format_duration(seconds: float, text: str) -> None:
@@ -76,12 +91,24 @@ def test_format_duration(seconds: float, text: str) -> None:
 @pytest.mark.parametrize(
     ("seconds", "age", "duration"),
     [
-        (0.49, "0s", "0s"), (0.5, "0s", "0s"), (1.5, "1s", "2s"), (59.4, "59s", "59s"),
-        (59.5, "59s", "1m 00s"), (60.5, "1m", "1m 00s"), (61, "1m", "1m 01s"),
-        (3599.4, "59m", "59m 59s"), (3599.5, "59m", "1h 00m"), (3660, "1h", "1h 01m"),
-        (86399, "23h", "23h 59m"), (86399.6, "23h", "1d 00h"), (90061, "1d", "1d 01h"),
-        (14 * 86400, "14d", "14d 00h"), (10**7, "115d", "115d 17h"),
-        (float("nan"), "0s", "0s"), (float("inf"), "0s", "0s"), (float("-inf"), "0s", "0s"),
+        (0.49, "0s", "0s"),
+        (0.5, "0s", "0s"),
+        (1.5, "1s", "2s"),
+        (59.4, "59s", "59s"),
+        (59.5, "59s", "1m 00s"),
+        (60.5, "1m", "1m 00s"),
+        (61, "1m", "1m 01s"),
+        (3599.4, "59m", "59m 59s"),
+        (3599.5, "59m", "1h 00m"),
+        (3660, "1h", "1h 01m"),
+        (86399, "23h", "23h 59m"),
+        (86399.6, "23h", "1d 00h"),
+        (90061, "1d", "1d 01h"),
+        (14 * 86400, "14d", "14d 00h"),
+        (10**7, "115d", "115d 17h"),
+        (float("nan"), "0s", "0s"),
+        (float("inf"), "0s", "0s"),
+        (float("-inf"), "0s", "0s"),
     ],
 )
 def test_age_and_duration_at_the_unit_boundaries(seconds: float, age: str, duration: str) -> None:

@@ -47,9 +47,18 @@ def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _config(tmp_path: Path, api: AltApi, ids: list[int], *, token: str = TOKEN) -> Path:
-    lines = ["# QA config", "[api]", f'base_url = "{api.base_url}"', f'key = "{api.key}"',
-             f'token = "{token}"', "requests_per_minute = 20", "",
-             "[history]", f'path = "{tmp_path / "history.sqlite3"}"', ""]
+    lines = [
+        "# QA config",
+        "[api]",
+        f'base_url = "{api.base_url}"',
+        f'key = "{api.key}"',
+        f'token = "{token}"',
+        "requests_per_minute = 20",
+        "",
+        "[history]",
+        f'path = "{tmp_path / "history.sqlite3"}"',
+        "",
+    ]
     for pid in ids:
         lines += ["[[pipelines]]", f"id = {pid}", f'name = "Alt {pid}"', ""]
     path = tmp_path / "config.toml"
@@ -80,19 +89,30 @@ def test_status_table_wrapped_hostile_messages(
     assert "at step 39" not in out  # a table cell holds the first line only
     assert "oops [/] here" in out  # literal text, not markup
     assert [r.path for r in alt.received] == [
-        "/pipelines/101/status", "/pipelines/103/status", "/pipelines/104/status",
-        "/pipelines/108/status"]
+        "/pipelines/101/status",
+        "/pipelines/103/status",
+        "/pipelines/104/status",
+        "/pipelines/108/status",
+    ]
     assert all(r.query == {"key": "alt-key", "token": TOKEN} for r in alt.received)
 
 
 @pytest.mark.parametrize(
     ("content_type", "gzip_answers", "chunked", "wrapped"),
-    [("", False, False, False), ("application/json", True, False, True),
-     ("text/plain", False, True, False)],
+    [
+        ("", False, False, False),
+        ("application/json", True, False, True),
+        ("text/plain", False, True, False),
+    ],
 )
 def test_status_json_whatever_the_transport(
-    tmp_path: Path, alt: AltApi, capsys: pytest.CaptureFixture[str],
-    content_type: str, gzip_answers: bool, chunked: bool, wrapped: bool,
+    tmp_path: Path,
+    alt: AltApi,
+    capsys: pytest.CaptureFixture[str],
+    content_type: str,
+    gzip_answers: bool,
+    chunked: bool,
+    wrapped: bool,
 ) -> None:
     alt.content_type, alt.gzip_answers, alt.chunked = content_type, gzip_answers, chunked
     alt.wrapped = wrapped
@@ -101,7 +121,9 @@ def test_status_json_whatever_the_transport(
     assert code == 0
     rows = json.loads(out)
     assert [(r["id"], r["status"], r["is_running"]) for r in rows] == [
-        (101, "active", False), (102, "running", True)]
+        (101, "active", False),
+        (102, "running", True),
+    ]
     assert rows[0]["raw_msg"] is None
 
 
@@ -189,9 +211,23 @@ def test_run_bad_token_names_the_fix(
 
 # -- duplicate -------------------------------------------------------------------------
 
-DUPLICATE_FLAGS = ("duplicate", "--from", "101", "--src", "5001", "--dest", "7001",
-                   "--table", "=orders_copy", "--table", "items=items_copy",
-                   "--param", "start_date=2024-01-01", "--name", "Orders (copy)")
+DUPLICATE_FLAGS = (
+    "duplicate",
+    "--from",
+    "101",
+    "--src",
+    "5001",
+    "--dest",
+    "7001",
+    "--table",
+    "=orders_copy",
+    "--table",
+    "items=items_copy",
+    "--param",
+    "start_date=2024-01-01",
+    "--name",
+    "Orders (copy)",
+)
 
 
 def test_duplicate_dry_run_sends_nothing(
@@ -201,9 +237,11 @@ def test_duplicate_dry_run_sends_nothing(
     code, out, _ = _cli(capsys, "--config", str(config), *DUPLICATE_FLAGS, "--dry-run")
     assert code == 0
     assert not alt.calls("POST")
-    body = json.loads(out[out.index("{"):out.rindex("}") + 1])
+    body = json.loads(out[out.index("{") : out.rindex("}") + 1])
     assert body["pipeline_id"] == 101 and body["full_tables"] == {
-        "": "orders_copy", "items": "items_copy"}
+        "": "orders_copy",
+        "items": "items_copy",
+    }
 
 
 def test_duplicate_sends_the_documented_body(
@@ -216,9 +254,12 @@ def test_duplicate_sends_the_documented_body(
     assert post.path == "/pipelines"
     assert post.headers.get("Content-Type", "").startswith("application/json")
     assert post.json() == {
-        "pipeline_id": 101, "src_collection_id": 5001, "dest_collection_id": 7001,
+        "pipeline_id": 101,
+        "src_collection_id": 5001,
+        "dest_collection_id": 7001,
         "full_tables": {"": "orders_copy", "items": "items_copy"},
-        "execute_immediately": "N", "name": "Orders (copy)",
+        "execute_immediately": "N",
+        "name": "Orders (copy)",
         "overwrite_parameters": {"start_date": "2024-01-01"},
     }
     assert "900001" in out
@@ -229,9 +270,22 @@ def test_duplicate_refused_shows_the_api_text(
     tmp_path: Path, alt: AltApi, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = _config(tmp_path, alt, [101])
-    code, _, err = _cli(capsys, "--config", str(config), "duplicate", "--from", "101",
-                        "--src", "5001", "--dest", "7001", "--table", "=orders_copy",
-                        "--yes", "--no-save")
+    code, _, err = _cli(
+        capsys,
+        "--config",
+        str(config),
+        "duplicate",
+        "--from",
+        "101",
+        "--src",
+        "5001",
+        "--dest",
+        "7001",
+        "--table",
+        "=orders_copy",
+        "--yes",
+        "--no-save",
+    )
     assert code == 3
     assert "full_tables must name every table path" in err
 
@@ -245,13 +299,13 @@ def test_add_by_id_and_by_url(
     config = _config(tmp_path, alt, [])
     code, _, _ = _cli(capsys, "--config", str(config), "add", "101", "--name", "Orders")
     assert code == 0
-    code, _, _ = _cli(capsys, "--config", str(config), "add",
-                      "https://app.kondado.com.br/pipelines/102")
+    code, _, _ = _cli(
+        capsys, "--config", str(config), "add", "https://app.kondado.com.br/pipelines/102"
+    )
     assert code == 0
     text = config.read_text(encoding="utf-8")
     assert "# QA config" in text and "id = 101" in text and "id = 102" in text
-    assert [r.path for r in alt.received] == ["/pipelines/101/status",
-                                              "/pipelines/102/status"]
+    assert [r.path for r in alt.received] == ["/pipelines/101/status", "/pipelines/102/status"]
 
 
 def test_add_unknown_pipeline_is_refused(
@@ -273,7 +327,9 @@ def test_history_after_status(
     assert code == 0
     rows = json.loads(out)
     assert {(r["id"], r["to_status"]) for r in rows} == {
-        (101, "active"), (104, "too_many_consecutive_failed_builds__blocked")}
+        (101, "active"),
+        (104, "too_many_consecutive_failed_builds__blocked"),
+    }
     code, out, _ = _cli(capsys, "--config", str(config), "history")
     assert code == 0 and "\x1b" not in out and "Alt 104" in out
 
@@ -310,15 +366,20 @@ def test_client_parses_every_alt_answer(alt: AltApi) -> None:
 
 def test_client_html_page_is_a_bad_answer(alt: AltApi) -> None:
     """A real HTML page (a proxy's login page) is told apart from JSON sent as text/html."""
+
     async def go() -> None:
         import httpx
 
         def page(request: httpx.Request) -> httpx.Response:
-            return httpx.Response(200, text="<!DOCTYPE html><html><body>login</body></html>",
-                                  headers={"Content-Type": "text/html"})
+            return httpx.Response(
+                200,
+                text="<!DOCTYPE html><html><body>login</body></html>",
+                headers={"Content-Type": "text/html"},
+            )
 
-        client = KondadoClient("https://k2.example", "k", TOKEN,
-                               transport=httpx.MockTransport(page))
+        client = KondadoClient(
+            "https://k2.example", "k", TOKEN, transport=httpx.MockTransport(page)
+        )
         with pytest.raises(BadAnswer) as bad:
             await client.get_status(101)
         assert "HTML" in str(bad.value) and TOKEN not in str(bad.value)
@@ -332,10 +393,15 @@ def test_client_html_page_is_a_bad_answer(alt: AltApi) -> None:
 
 def _installed(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KONDADO")}
-    env.update(HOME=str(tmp_path / "home"), XDG_STATE_HOME=str(tmp_path / "state"),
-               XDG_CONFIG_HOME=str(tmp_path / "cfg"), NO_COLOR="1")
-    done = subprocess.run([str(INSTALLED), *argv], capture_output=True, text=True,
-                          env=env, timeout=60, check=False)
+    env.update(
+        HOME=str(tmp_path / "home"),
+        XDG_STATE_HOME=str(tmp_path / "state"),
+        XDG_CONFIG_HOME=str(tmp_path / "cfg"),
+        NO_COLOR="1",
+    )
+    done = subprocess.run(
+        [str(INSTALLED), *argv], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
     assert TOKEN not in done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     return done
@@ -353,7 +419,6 @@ def test_installed_program_status_and_auth_failure(tmp_path: Path, alt: AltApi) 
     assert "Invalid key or token" in done.stdout + done.stderr
 
 
-
 def test_status_one_forbidden_pipeline_does_not_stop_the_others(
     tmp_path: Path, alt: AltApi, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -363,7 +428,10 @@ def test_status_one_forbidden_pipeline_does_not_stop_the_others(
     code, out, err = _cli(capsys, "--config", str(config), "status")
     assert code == 3
     assert [r.path for r in alt.received] == [
-        "/pipelines/101/status", "/pipelines/120/status", "/pipelines/102/status"]
+        "/pipelines/101/status",
+        "/pipelines/120/status",
+        "/pipelines/102/status",
+    ]
     assert "permission" in out and "running" in out
     assert "stopped asking" not in err
 
@@ -381,8 +449,13 @@ def test_status_first_answer_forbidden_stops_as_credentials(
 
 
 def test_lost_answers_to_run_and_duplicate_say_it_may_have_happened(alt: AltApi) -> None:
-    body = {"pipeline_id": 101, "src_collection_id": 5001, "dest_collection_id": 7001,
-            "full_tables": {"": "a", "items": "b"}, "execute_immediately": "N"}
+    body = {
+        "pipeline_id": 101,
+        "src_collection_id": 5001,
+        "dest_collection_id": 7001,
+        "full_tables": {"": "a", "items": "b"},
+        "execute_immediately": "N",
+    }
 
     async def go() -> None:
         alt.rate_limit = False
@@ -407,7 +480,9 @@ def test_lost_answers_to_run_and_duplicate_say_it_may_have_happened(alt: AltApi)
 
 
 def test_run_without_a_terminal_refuses_on_stderr(
-    tmp_path: Path, alt: AltApi, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    alt: AltApi,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import io

@@ -50,8 +50,12 @@ class RefreshSpy:
     @property
     def lines(self) -> set[int]:
         """The widget's lines asked to be repainted (not counting whole refreshes)."""
-        return {y for regions in self.calls for region in regions
-                for y in range(region.y, region.bottom)}
+        return {
+            y
+            for regions in self.calls
+            for region in regions
+            for y in range(region.y, region.bottom)
+        }
 
 
 async def test_ticking_ages_repaint_only_their_cells(tmp_path: Path) -> None:
@@ -121,7 +125,7 @@ async def test_a_row_moving_into_trouble_repaints_the_rows_it_passed_not_the_tab
 async def test_the_first_sweeps_progress_moves_with_the_step_not_each_answer(
     tmp_path: Path,
 ) -> None:
-    """"asking 2/5…" gains one at each answer of the first sweep: shown at the next
+    """ "asking 2/5…" gains one at each answer of the first sweep: shown at the next
     10-second step with the ages, not a status-line repaint per answer."""
     app, poller, clock = build(tmp_path)
     total = len(ENTRIES)

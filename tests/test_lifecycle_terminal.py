@@ -38,8 +38,15 @@ def server(sim_factory: object) -> SimServer:
 
 @pytest.fixture
 def config(tmp_path: Path, server: SimServer) -> Path:
-    return _pty.sim_config(tmp_path, server.base_url, server.key, server.token,
-                           server.world.pipeline_ids, requests_per_minute=20, timeout=2.0)
+    return _pty.sim_config(
+        tmp_path,
+        server.base_url,
+        server.key,
+        server.token,
+        server.world.pipeline_ids,
+        requests_per_minute=20,
+        timeout=2.0,
+    )
 
 
 @pytest.fixture
@@ -54,8 +61,11 @@ def started(config: Path) -> Iterator[_pty.PtyProcess]:
 
 
 def _ids(config: Path) -> list[int]:
-    return [int(line.split("=")[1]) for line in config.read_text().splitlines()
-            if line.startswith("id = ")]
+    return [
+        int(line.split("=")[1])
+        for line in config.read_text().splitlines()
+        if line.startswith("id = ")
+    ]
 
 
 def _failure(child: _pty.PtyProcess, what: str) -> str:
@@ -84,8 +94,9 @@ def _wait_for_history(path: Path, timeout: float) -> None:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
-def test_a_signal_ends_it_cleanly(started: _pty.PtyProcess, config: Path,
-                                  signum: signal.Signals) -> None:
+def test_a_signal_ends_it_cleanly(
+    started: _pty.PtyProcess, config: Path, signum: signal.Signals
+) -> None:
     history = config.parent / "history.sqlite3"
     _wait_for_history(history, STARTUP)
     config_before = config.read_bytes()
@@ -108,15 +119,18 @@ def test_a_signal_ends_it_cleanly(started: _pty.PtyProcess, config: Path,
 
 
 @pytest.mark.parametrize("hup", ["delivered", "ignored"])
-def test_a_lost_terminal_ends_it_without_burning_cpu(started: _pty.PtyProcess,
-                                                     hup: str, config: Path) -> None:
+def test_a_lost_terminal_ends_it_without_burning_cpu(
+    started: _pty.PtyProcess, hup: str, config: Path
+) -> None:
     """SSH dropped without tmux: the pty master closes. With SIGHUP ignored (nohup) the
     old behaviour was an orphan spinning on end-of-file at half a core, for ever."""
     if hup == "ignored":  # a fresh child that ignores SIGHUP, as under nohup
         started.stop()
-        code = ("import signal, sys; signal.signal(signal.SIGHUP, signal.SIG_IGN); "
-                "from kondado_tui.cli import main; "
-                f"sys.exit(main(['--config', {str(config)!r}]))")
+        code = (
+            "import signal, sys; signal.signal(signal.SIGHUP, signal.SIG_IGN); "
+            "from kondado_tui.cli import main; "
+            f"sys.exit(main(['--config', {str(config)!r}]))"
+        )
         child = _pty.spawn([sys.executable, "-c", code])
         name = _pty.pipeline_name(min(_ids(config))).encode()
         assert child.wait_for(name, STARTUP), _failure(child, "no table painted")
@@ -149,7 +163,8 @@ def test_a_resize_storm_leaves_it_working(started: _pty.PtyProcess) -> None:
     mark = time.monotonic()
     started.write(b"?")  # the help screen
     assert started.wait_for(b"command palette", 10, since=mark), _failure(
-        started, "no help screen after the storm")
+        started, "no help screen after the storm"
+    )
     assert started.alive
     started.write(b"\x1b")  # back (a lone ESC is told apart from alt+key after 100 ms)
     time.sleep(0.5)

@@ -39,8 +39,13 @@ class Tmux:
         self.env = env
 
     def __call__(self, *args: str, check: bool = True) -> str:
-        done = subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", *args],
-                              capture_output=True, text=True, env=self.env, timeout=20)
+        done = subprocess.run(
+            ["tmux", "-L", self.socket, "-f", "/dev/null", *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=20,
+        )
         if check and done.returncode != 0:
             raise AssertionError(f"tmux {' '.join(args)}: {done.stderr.strip()}")
         return done.stdout
@@ -68,8 +73,14 @@ def tmux(tmp_path: Path, sim_factory: object) -> Iterator[tuple[Tmux, Path]]:
     assert callable(sim_factory)
     server = sim_factory(rate_limit=False, pipelines=10, seed=8)
     assert isinstance(server, SimServer)
-    config = _pty.sim_config(tmp_path, server.base_url, server.key, server.token,
-                             server.world.pipeline_ids, requests_per_minute=20)
+    config = _pty.sim_config(
+        tmp_path,
+        server.base_url,
+        server.key,
+        server.token,
+        server.world.pipeline_ids,
+        requests_per_minute=20,
+    )
     env = _pty.terminal_env({"TMUX_TMPDIR": str(tmp_path)})
     control = Tmux(f"kondado-test-{secrets.token_hex(4)}", env)
     command = f"{sys.executable} -m kondado_tui --config {config}"
@@ -97,8 +108,11 @@ def test_attach_detach_resize_and_kill(tmux: tuple[Tmux, Path]) -> None:
     pid = int(control("display", "-p", "-t", "kt", "#{pane_pid}"))
 
     # attach from a smaller terminal: tmux resizes the window to the client
-    client = _pty.spawn(["tmux", "-L", control.socket, "-f", "/dev/null", "attach", "-t", "kt"],
-                        size=(90, 28), env=control.env)
+    client = _pty.spawn(
+        ["tmux", "-L", control.socket, "-f", "/dev/null", "attach", "-t", "kt"],
+        size=(90, 28),
+        env=control.env,
+    )
     try:
         deadline = time.monotonic() + WAIT
         while control.size() != (90, 27) and control.size() != (90, 28):

@@ -17,8 +17,11 @@ def test_display_width_counts_terminal_cells() -> None:
 def test_columns_after_wide_characters_line_up() -> None:
     table = format_table(
         ["ID", "STATUS", "AGE"],
-        [["104", "⛔ too many consecutive failed builds blocked", "7s"],
-         ["105", "? paused by billing", "5s"], ["106", "日本語", "1s"]],
+        [
+            ["104", "⛔ too many consecutive failed builds blocked", "7s"],
+            ["105", "? paused by billing", "5s"],
+            ["106", "日本語", "1s"],
+        ],
     )
     lines = table.splitlines()
     starts = {display_width(line[: line.rindex(" ") + 1]) for line in lines}

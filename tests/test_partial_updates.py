@@ -26,8 +26,13 @@ WIDTH = 40
 
 
 def _console() -> Console:
-    return Console(file=io.StringIO(), force_terminal=True, color_system="truecolor",
-                   width=WIDTH, legacy_windows=False)
+    return Console(
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        width=WIDTH,
+        legacy_windows=False,
+    )
 
 
 def _strip(*parts: tuple[str, str]) -> Strip:
@@ -41,7 +46,7 @@ def _play(output: str, height: int) -> tuple[list[list[str]], set[tuple[int, int
     x = y = 0
     pos = 0
     for match in CONTROL.finditer(output + "\x1b[0m"):
-        for char in output[pos:match.start()]:
+        for char in output[pos : match.start()]:
             for _ in range(2 if char in "日本" else 1):  # a wide character fills two cells
                 screen[y][x] = char
                 written.add((x, y))
@@ -52,13 +57,20 @@ def _play(output: str, height: int) -> tuple[list[list[str]], set[tuple[int, int
     return screen, written
 
 
-ROW = _strip(("   ", "bold"), ("● active  ", "green"), ("bench-22199 ", ""), ("≥1d  ", "red"),
-             ("30s    ", "blue"), ("message", "italic"))
+ROW = _strip(
+    ("   ", "bold"),
+    ("● active  ", "green"),
+    ("bench-22199 ", ""),
+    ("≥1d  ", "red"),
+    ("30s    ", "blue"),
+    ("message", "italic"),
+)
 WIDE = _strip(("ab", ""), ("日本", "red"), ("cdef", "blue"))
 
 
-def _update(line: Strip, spans: list[tuple[int, int, int]],
-            cuts: tuple[int, ...] = (0, WIDTH)) -> ChopsUpdate:
+def _update(
+    line: Strip, spans: list[tuple[int, int, int]], cuts: tuple[int, ...] = (0, WIDTH)
+) -> ChopsUpdate:
     """One screen of `len(spans)` lines, each showing `line` cut at `cuts` (widgets)."""
     height = max(y for y, _, _ in spans) + 1
     chops = []
@@ -68,16 +80,21 @@ def _update(line: Strip, spans: list[tuple[int, int, int]],
     return ChopsUpdate(chops, spans, [list(cuts[1:])] * height)
 
 
-@pytest.mark.parametrize(("line", "spans", "cuts"), [
-    (ROW, [(0, 30, 37)], (0, WIDTH)),                # the age only: the 10-second step
-    (ROW, [(0, 3, 37), (2, 30, 37)], (0, WIDTH)),    # a status change; an age two lines down
-    (ROW, [(0, 0, WIDTH)], (0, WIDTH)),              # a whole line
-    (ROW, [(0, 15, 20)], (0, 10, 25, WIDTH)),        # three widgets side by side
-    (ROW, [(1, 5, 8)], (0, WIDTH)),                  # inside one segment: from its start
-    (WIDE, [(0, 3, 6)], (0, WIDTH)),                 # from inside a wide character
-])
+@pytest.mark.parametrize(
+    ("line", "spans", "cuts"),
+    [
+        (ROW, [(0, 30, 37)], (0, WIDTH)),  # the age only: the 10-second step
+        (ROW, [(0, 3, 37), (2, 30, 37)], (0, WIDTH)),  # a status change; an age two lines down
+        (ROW, [(0, 0, WIDTH)], (0, WIDTH)),  # a whole line
+        (ROW, [(0, 15, 20)], (0, 10, 25, WIDTH)),  # three widgets side by side
+        (ROW, [(1, 5, 8)], (0, WIDTH)),  # inside one segment: from its start
+        (WIDE, [(0, 3, 6)], (0, WIDTH)),  # from inside a wide character
+    ],
+)
 def test_the_same_cells_in_every_span_and_fewer_bytes(
-    line: Strip, spans: list[tuple[int, int, int]], cuts: tuple[int, ...],
+    line: Strip,
+    spans: list[tuple[int, int, int]],
+    cuts: tuple[int, ...],
 ) -> None:
     update = _update(line, spans, cuts)
     theirs = partial_updates._TEXTUALS(update, _console())

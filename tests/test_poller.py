@@ -72,7 +72,8 @@ class Recorder:
 
     def observed(self, pid: int | None = None) -> list[StatusObserved]:
         return [
-            e for e in self.events
+            e
+            for e in self.events
             if isinstance(e, StatusObserved) and (pid is None or e.pipeline_id == pid)
         ]
 
@@ -96,7 +97,10 @@ class Harness:
         self.server = server
         self.budget = FakeBudget()
         self.client = KondadoClient(
-            server.base_url, server.key, token or server.token, timeout=timeout,
+            server.base_url,
+            server.key,
+            token or server.token,
+            timeout=timeout,
             gate=self.budget,
         )
         self.recorder = Recorder()
@@ -175,7 +179,8 @@ async def test_run_pipeline_is_followed_within_seconds(
         timeout=5,
     )
     first_busy = next(
-        e for e in h.recorder.observed(2040)
+        e
+        for e in h.recorder.observed(2040)
         if e.observation.status.status in ("scheduled", "running")
     )
     assert first_busy.observation.observed_at - started < 3.0
@@ -459,4 +464,3 @@ async def test_manual_clock_loop_makes_progress() -> None:
     asked = {e.pipeline_id for e in recorder.observed()}
     assert asked == set(world.pipeline_ids)
     assert not math.isinf(clock.now())
-

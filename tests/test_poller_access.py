@@ -76,9 +76,7 @@ async def test_wrong_credentials_stop_polling_and_retry_with_a_pipeline_that_wor
         poller = Poller(client, budget, clock, [*GOOD[:4], FORBIDDEN], on_event=recorder)
         await drive(poller, clock, clock.now() + 60)
         assert poller.health.connection is Connection.OK
-        worked_last = max(
-            poller.observations, key=lambda p: poller.observations[p].observed_at
-        )
+        worked_last = max(poller.observations, key=lambda p: poller.observations[p].observed_at)
         alt.force_auth_failure = "401"  # the token was deactivated
         failed_before = len(recorder.failed())
         sent = len(alt.received)
@@ -92,7 +90,7 @@ async def test_wrong_credentials_stop_polling_and_retry_with_a_pipeline_that_wor
         # the retry asks the pipeline that answered last, never the one that never worked
         retries_from = len(alt.received)
         await drive(poller, clock, health.retry_at + 1)
-        assert status_calls(alt)[-(len(alt.received) - retries_from):] == [worked_last]
+        assert status_calls(alt)[-(len(alt.received) - retries_from) :] == [worked_last]
         assert poller.health.connection is Connection.REJECTED
         alt.force_auth_failure = ""  # reactivated
         retry_at = poller.health.retry_at

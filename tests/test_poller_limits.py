@@ -37,7 +37,8 @@ async def test_twelve_pipelines_never_trip_the_documented_limits(
     try:
         await asyncio.sleep(DURATION / 2)
         runnable = [
-            pid for pid in world.pipeline_ids
+            pid
+            for pid in world.pipeline_ids
             if world.status(pid)["status"] in ("active", "too_many_consecutive_failed_builds")
             and world.spec(pid).plan.value == "business"
         ]

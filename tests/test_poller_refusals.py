@@ -43,23 +43,34 @@ def alt() -> Iterator[AltApi]:
 @pytest.mark.parametrize(
     ("exc", "credentials_work", "expected"),
     [
-        (Rejected("the API refused: Pipeline not found", http_status=404), False,
-         Refusal.NOT_FOUND),
+        (
+            Rejected("the API refused: Pipeline not found", http_status=404),
+            False,
+            Refusal.NOT_FOUND,
+        ),
         (Rejected("x", error="PIPELINE_NOT_FOUND", http_status=200), False, Refusal.NOT_FOUND),
-        (Rejected("the API refused: No pipeline 12 in this account."), False,
-         Refusal.NOT_FOUND),
+        (Rejected("the API refused: No pipeline 12 in this account."), False, Refusal.NOT_FOUND),
         (Rejected("the API refused: no such pipeline"), False, Refusal.NOT_FOUND),
         (Rejected("the API refused: pipeline 12 does not exist"), False, Refusal.NOT_FOUND),
-        (Rejected("pipelines/12/status: HTTP 404 Not Found", http_status=404), False,
-         Refusal.NOT_FOUND),
+        (
+            Rejected("pipelines/12/status: HTTP 404 Not Found", http_status=404),
+            False,
+            Refusal.NOT_FOUND,
+        ),
         (Rejected("HTTP 404", http_status=404), False, Refusal.NOT_FOUND),  # no words at all
         # auth-looking: only a pipeline's own refusal once other pipelines answer
         (Rejected("the API refused: FORBIDDEN", http_status=403, auth=True), False, None),
-        (Rejected("the API refused: FORBIDDEN", http_status=403, auth=True), True,
-         Refusal.NO_ACCESS),
+        (
+            Rejected("the API refused: FORBIDDEN", http_status=403, auth=True),
+            True,
+            Refusal.NO_ACCESS,
+        ),
         (Rejected("the API refused: permission denied", auth=True), True, Refusal.NO_ACCESS),
-        (Rejected("the API refused: Pipeline not found for this key", auth=True), True,
-         Refusal.NOT_FOUND),
+        (
+            Rejected("the API refused: Pipeline not found for this key", auth=True),
+            True,
+            Refusal.NOT_FOUND,
+        ),
         (Rejected("the API refused: Pipeline is not active"), False, Refusal.REFUSED),
         (Unreachable("timed out"), False, None),
         (BadAnswer("an HTML page"), False, None),
@@ -130,14 +141,16 @@ async def test_the_other_api_s_wording_gives_the_same_codes(alt: AltApi) -> None
     recorder = Recorder()
     store = HistoryStore(None, clock=clock)
     async with KondadoClient(alt.base_url, alt.key, alt.token, gate=budget) as client:
-        poller = Poller(client, budget, clock, [*GOOD, FORBIDDEN, MISSING], on_event=recorder,
-                        store=store)
+        poller = Poller(
+            client, budget, clock, [*GOOD, FORBIDDEN, MISSING], on_event=recorder, store=store
+        )
         await drive(poller, clock, 120)
     by_id = {f.pipeline_id: f for f in recorder.failed()}
     assert by_id[FORBIDDEN].refusal is Refusal.NO_ACCESS and by_id[FORBIDDEN].access_denied
     assert by_id[MISSING].refusal is Refusal.NOT_FOUND
     assert {p: r.refusal for p, r in store.refusals().items()} == {
-        FORBIDDEN: Refusal.NO_ACCESS, MISSING: Refusal.NOT_FOUND,
+        FORBIDDEN: Refusal.NO_ACCESS,
+        MISSING: Refusal.NOT_FOUND,
     }
 
 
@@ -145,8 +158,7 @@ async def test_an_answer_ends_the_refusal_in_history(sim: SimServer) -> None:
     clock = ManualClock()
     store = HistoryStore(None, clock=clock)
     pid = sim.world.pipeline_ids[0]
-    assert store.record_refusal(pid, Refusal.NO_ACCESS, "the API refused: FORBIDDEN",
-                                clock.now())
+    assert store.record_refusal(pid, Refusal.NO_ACCESS, "the API refused: FORBIDDEN", clock.now())
     clock.advance(30)
     last_refused = clock.now()
     assert not store.record_refusal(pid, Refusal.NO_ACCESS, "again", last_refused)

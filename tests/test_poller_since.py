@@ -31,9 +31,7 @@ async def _ask(poller: Poller, clock: ManualClock, pid: int) -> None:
     await poller.step()
 
 
-async def test_since_is_a_lower_bound_until_a_change_is_seen(
-    alt: AltApi, tmp_path: Path
-) -> None:
+async def test_since_is_a_lower_bound_until_a_change_is_seen(alt: AltApi, tmp_path: Path) -> None:
     clock = ManualClock()
     history = tmp_path / "history.sqlite3"
     budget = FakeBudget(clock)
@@ -56,8 +54,7 @@ async def test_since_is_a_lower_bound_until_a_change_is_seen(
         # A restart on the same history keeps the difference.
         restarted = Recorder()
         with HistoryStore(history, clock=clock) as store:
-            poller = Poller(client, budget, clock, [101, 106], on_event=restarted,
-                            store=store)
+            poller = Poller(client, budget, clock, [101, 106], on_event=restarted, store=store)
             clock.advance(60)
             await poller.step()
             seeded = {e.pipeline_id: e for e in restarted.observed() if e.previous is None}

@@ -55,8 +55,7 @@ async def test_states_from_history_are_not_called_nothing_received(alt: AltApi) 
     recorder = Recorder()
     alt.force_auth_failure = "401"  # the credentials fail from the start
     async with KondadoClient(alt.base_url, alt.key, alt.token, gate=budget) as client:
-        poller = Poller(client, budget, clock, [101, 102, 103], on_event=recorder,
-                        store=store)
+        poller = Poller(client, budget, clock, [101, 102, 103], on_event=recorder, store=store)
         await poller.step()  # seeds from history, asks one: refused (in doubt so far)
         health = recorder.healths()[-1]
         assert len(recorder.observed()) == 3  # the seeded rows

@@ -44,8 +44,9 @@ STARTUP = 30.0
 def _app(tmp_path: Path) -> KondadoApp:
     clock = ManualClock(frozen=True)
     config = make_config(tmp_path / "config.toml", ENTRIES)
-    return KondadoApp(FakeSession(config, FakePoller(clock, [e.id for e in ENTRIES])),
-                      clock=clock, env={})
+    return KondadoApp(
+        FakeSession(config, FakePoller(clock, [e.id for e in ENTRIES])), clock=clock, env={}
+    )
 
 
 class _HungUp(io.StringIO):
@@ -134,10 +135,15 @@ async def test_the_watchdog_only_backs_the_driver_up(monkeypatch: pytest.MonkeyP
 def _start(tmp_path: Path, sim_factory: Any, env: dict[str, str] | None = None) -> Any:
     server = sim_factory(rate_limit=False, pipelines=6, seed=5)
     assert isinstance(server, SimServer)
-    config = _pty.sim_config(tmp_path, server.base_url, server.key, server.token,
-                             server.world.pipeline_ids, requests_per_minute=20)
-    child = _pty.spawn([*_pty.KONDADO, "--config", str(config)],
-                       env=_pty.terminal_env(env))
+    config = _pty.sim_config(
+        tmp_path,
+        server.base_url,
+        server.key,
+        server.token,
+        server.world.pipeline_ids,
+        requests_per_minute=20,
+    )
+    child = _pty.spawn([*_pty.KONDADO, "--config", str(config)], env=_pty.terminal_env(env))
     assert child.wait_for(b"req/min", STARTUP), child.output()[-1000:]
     return child
 
@@ -187,11 +193,11 @@ def test_the_input_thread_sleeps_at_idle(started: Any) -> None:
     assert started.wakeups()[tid] > before + woke
 
 
-def test_textuals_own_driver_when_named_and_what_it_costs(tmp_path: Path,
-                                                           sim_factory: Any) -> None:
+def test_textuals_own_driver_when_named_and_what_it_costs(tmp_path: Path, sim_factory: Any) -> None:
     """TEXTUAL_DRIVER is obeyed; and the check above does see Textual's poll."""
-    child = _start(tmp_path, sim_factory,
-                   {"TEXTUAL_DRIVER": "textual.drivers.linux_driver:LinuxDriver"})
+    child = _start(
+        tmp_path, sim_factory, {"TEXTUAL_DRIVER": "textual.drivers.linux_driver:LinuxDriver"}
+    )
     try:
         steady = _steady_wakeups(child)  # ten a second: 15 in each window
         assert steady >= 12, f"Textual's input thread woke only {steady} times in 1.5 s"

@@ -319,9 +319,7 @@ def test_rhythm_moves_polls_to_the_expected_start() -> None:
 
     sched = Scheduler(18, ids, T0)
     asked = drive(sched, status, T0, 14 * 3600)
-    seen = {
-        int((t - T0 - slot_offset) // 3600) for t in asked[1] if status(1, t) == "running"
-    }
+    seen = {int((t - T0 - slot_offset) // 3600) for t in asked[1] if status(1, t) == "running"}
     late_runs = set(range(7, 13))
     assert len(seen & late_runs) >= 0.8 * len(late_runs), sorted(seen)
     rhythm = sched.tracked(1)

@@ -10,8 +10,16 @@ import random
 from kondado_tui.models import PipelineStatus
 from kondado_tui.schedule import Priority, Scheduler
 
-STATUSES = ("active", "running", "scheduled", "building_tables", "not_active",
-            "too_many_consecutive_failed_builds", "error_building_tables", "active")
+STATUSES = (
+    "active",
+    "running",
+    "scheduled",
+    "building_tables",
+    "not_active",
+    "too_many_consecutive_failed_builds",
+    "error_building_tables",
+    "active",
+)
 
 
 def test_plan_says_when_the_next_is_due_as_next_due_at_does() -> None:
@@ -27,8 +35,7 @@ def test_plan_says_when_the_next_is_due_as_next_due_at_does() -> None:
         if roll < 0.45:
             status = rng.choice(STATUSES)
             scheduler.asking(pid, Priority.BACKGROUND, now)
-            scheduler.observed(PipelineStatus(pid, status, is_running=status == "running"),
-                               now)
+            scheduler.observed(PipelineStatus(pid, status, is_running=status == "running"), now)
         elif roll < 0.55:
             scheduler.asking(pid, Priority.BACKGROUND, now)
             scheduler.failed(pid, now, "unreadable answer")  # its own backoff

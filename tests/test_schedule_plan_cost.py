@@ -16,9 +16,18 @@ from kondado_tui.schedule import ACTIVE_MEMORY, Pick, Scheduler, background_rate
 from kondado_tui.sim import SimWorld
 from kondado_tui.timeline import Transition
 
-STATUSES = ("active", "running", "scheduled", "building_tables", "not_active",
-            "too_many_consecutive_failed_builds__blocked", "error_building_tables",
-            "active", "active", "running")
+STATUSES = (
+    "active",
+    "running",
+    "scheduled",
+    "building_tables",
+    "not_active",
+    "too_many_consecutive_failed_builds__blocked",
+    "error_building_tables",
+    "active",
+    "active",
+    "running",
+)
 T0 = 1_790_000_000.0
 
 
@@ -29,16 +38,19 @@ def hourly_history(pid: int, rng: random.Random, runs: int) -> list[Transition]:
     history = []
     for k in range(runs):
         at = T0 - (runs - k) * period + offset + rng.uniform(-20.0, 20.0)
-        history.append(Transition(pid, at, "active", "running",
-                                  previous_seen_at=at - rng.uniform(5.0, 90.0)))
+        history.append(
+            Transition(pid, at, "active", "running", previous_seen_at=at - rng.uniform(5.0, 90.0))
+        )
         end = at + rng.uniform(60.0, 0.4 * period)
-        history.append(Transition(pid, end, "running", "active",
-                                  previous_seen_at=end - rng.uniform(5.0, 60.0)))
+        history.append(
+            Transition(pid, end, "running", "active", previous_seen_at=end - rng.uniform(5.0, 60.0))
+        )
     return history
 
 
-def check(scheduler: Scheduler, now: float, only: Priority | None = None) -> tuple[
-        Pick | None, float | None]:
+def check(
+    scheduler: Scheduler, now: float, only: Priority | None = None
+) -> tuple[Pick | None, float | None]:
     """`plan` against `plan_walk`; then, beyond the answer, the index itself (private, on
     purpose): every steady row's kept interval and sweep order are what the scheduler
     works out now, and it is filed as due exactly when it is."""
@@ -67,9 +79,16 @@ def walk(seed: int, steps: int, size: int, per_minute: float = 18) -> int:
         if roll < 0.85:
             status = rng.choice(STATUSES)
             seen = T0 - rng.uniform(0.0, 2.0 * scheduler.sweep_cycle)
-            scheduler.seed(PipelineStatus(pid, status, is_running=status == "running",
-                                          raw_msg=rng.choice([None, None, "warning"])),
-                           seen, seen - rng.uniform(0.0, 3600.0))
+            scheduler.seed(
+                PipelineStatus(
+                    pid,
+                    status,
+                    is_running=status == "running",
+                    raw_msg=rng.choice([None, None, "warning"]),
+                ),
+                seen,
+                seen - rng.uniform(0.0, 3600.0),
+            )
     now = T0
     picks = 0
     next_id = size + 1
@@ -91,16 +110,21 @@ def walk(seed: int, steps: int, size: int, per_minute: float = 18) -> int:
                 scheduler.failed(pid, now, "unreadable answer")  # its own backoff
             else:
                 status = rng.choice(STATUSES)
-                scheduler.observed(PipelineStatus(
-                    pid, status, is_running=status == "running",
-                    raw_msg=rng.choice([None, None, None, "error: x"])), now)
+                scheduler.observed(
+                    PipelineStatus(
+                        pid,
+                        status,
+                        is_running=status == "running",
+                        raw_msg=rng.choice([None, None, None, "error: x"]),
+                    ),
+                    now,
+                )
             continue
         event = rng.random()
         if event < 0.3:
             status = rng.choice(STATUSES)
             scheduler.asking(pid, rng.choice(list(Priority)), now)
-            scheduler.observed(PipelineStatus(pid, status, is_running=status == "running"),
-                               now)
+            scheduler.observed(PipelineStatus(pid, status, is_running=status == "running"), now)
         elif event < 0.4:
             scheduler.asking(pid, Priority.BACKGROUND, now)
             scheduler.failed(pid, now, "unreadable answer")
@@ -128,9 +152,10 @@ def walk(seed: int, steps: int, size: int, per_minute: float = 18) -> int:
     return picks
 
 
-@pytest.mark.parametrize(("seed", "size", "steps"),
-                         [(1, 12, 4000), (2, 60, 4000), (3, 250, 2000), (4, 5, 4000),
-                          (5, 40, 4000)])
+@pytest.mark.parametrize(
+    ("seed", "size", "steps"),
+    [(1, 12, 4000), (2, 60, 4000), (3, 250, 2000), (4, 5, 4000), (5, 40, 4000)],
+)
 def test_plan_chooses_what_the_plain_walk_chooses(seed: int, size: int, steps: int) -> None:
     picks = walk(seed, steps=steps, size=size)
     assert picks > steps / 4  # the walk asked a lot, not just sat idle
@@ -198,8 +223,10 @@ def test_rows_with_a_rhythm_switch_at_the_edges_of_their_start_windows() -> None
         assert start is not None  # the history taught every row a rhythm
         edges += [start.start, start.end]
     assert T0 + scheduler.sweep_cycle > max(edges)
-    instants = sorted({e + d for e in edges for d in (-1.0, 0.0)} |
-                      {math.nextafter(e, side) for e in edges for side in (-math.inf, math.inf)})
+    instants = sorted(
+        {e + d for e in edges for d in (-1.0, 0.0)}
+        | {math.nextafter(e, side) for e in edges for side in (-math.inf, math.inf)}
+    )
     switched = 0
     for now in instants:
         pick, _ = check(scheduler, now)
@@ -208,9 +235,7 @@ def test_rows_with_a_rhythm_switch_at_the_edges_of_their_start_windows() -> None
 
 
 @pytest.mark.parametrize(("seed", "size"), [(7, 30), (11, 80)])
-def test_plan_chooses_what_the_walk_chooses_over_the_simulated_world(
-    seed: int, size: int
-) -> None:
+def test_plan_chooses_what_the_walk_chooses_over_the_simulated_world(seed: int, size: int) -> None:
     """Real lifecycles (runs of every length on schedules, failures, blocked and disabled
     pipelines) asked as the poller asks them, plus the user's runs: several simulated
     hours, the two plans compared at every turn."""
@@ -228,9 +253,15 @@ def test_plan_chooses_what_the_walk_chooses_over_the_simulated_world(
             kinds.add(pick.reason)
             entry = world.status(pick.pipeline_id)
             scheduler.asking(pick.pipeline_id, pick.priority, now)
-            scheduler.observed(PipelineStatus(pick.pipeline_id, entry["status"],
-                                              is_running=entry["is_running"],
-                                              raw_msg=entry["raw_msg"]), now)
+            scheduler.observed(
+                PipelineStatus(
+                    pick.pipeline_id,
+                    entry["status"],
+                    is_running=entry["is_running"],
+                    raw_msg=entry["raw_msg"],
+                ),
+                now,
+            )
         roll = rng.random()
         if roll < 0.002:  # the user runs one and watches it
             pid = rng.choice(ids)
@@ -268,8 +299,9 @@ def test_a_run_is_kept_steady_only_once_its_interval_stops_growing() -> None:
         assert tracked is not None
         end = tracked.rhythm.run_end()
         assert end is not None
-        edges += [math.nextafter(e, side) for e in (end.start, end.end)
-                  for side in (-math.inf, math.inf)] + [end.start, end.end]
+        edges += [
+            math.nextafter(e, side) for e in (end.start, end.end) for side in (-math.inf, math.inf)
+        ] + [end.start, end.end]
     instants = sorted({start + k / 2.0 for k in range(3000)} | set(edges))
     for now in instants:
         check(scheduler, now)

@@ -18,9 +18,7 @@ import pytest
 from kondado_tui.cli import build_parser, main
 from kondado_tui.commands.sim import serve
 
-EXPORT = re.compile(
-    r"export KONDADO_BASE_URL=(\S+) KONDADO_KEY=(\S+) KONDADO_TOKEN=(\S+)"
-)
+EXPORT = re.compile(r"export KONDADO_BASE_URL=(\S+) KONDADO_KEY=(\S+) KONDADO_TOKEN=(\S+)")
 
 
 def test_serve_prints_how_to_connect_and_answers() -> None:
@@ -41,8 +39,9 @@ def test_serve_prints_how_to_connect_and_answers() -> None:
         assert "2040" in text and "Shopify orders → BigQuery" in text
         assert "rate limits off" in text
         assert "speed 30x" in text
-        answer = httpx.get(f"{base_url}/pipelines/2040/status",
-                           params={"key": key, "token": token}).json()
+        answer = httpx.get(
+            f"{base_url}/pipelines/2040/status", params={"key": key, "token": token}
+        ).json()
         assert "2040" in answer
     finally:
         stop.set()
@@ -53,7 +52,9 @@ def test_serve_prints_how_to_connect_and_answers() -> None:
 def test_ctrl_c_exits_cleanly() -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "kondado_tui", "sim", "--pipelines", "3", "--seed", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
@@ -68,8 +69,7 @@ def test_ctrl_c_exits_cleanly() -> None:
         match = EXPORT.search(text)
         assert match, text
         base_url, key, token = match.groups()
-        response = httpx.post(f"{base_url}/pipelines/1/run",
-                              params={"key": key, "token": token})
+        response = httpx.post(f"{base_url}/pipelines/1/run", params={"key": key, "token": token})
         assert response.json()["error"] == "Pipeline not found"
         process.send_signal(signal.SIGINT)
         rest, err = process.communicate(timeout=10)

@@ -17,8 +17,7 @@ from kondado_tui.sim import FaultMode, Outcome, SimServer
 
 async def status_error(server: SimServer, timeout: float = 5.0) -> ApiError:
     pid = server.world.pipeline_ids[0]
-    async with KondadoClient(server.base_url, server.key, server.token,
-                             timeout=timeout) as client:
+    async with KondadoClient(server.base_url, server.key, server.token, timeout=timeout) as client:
         with pytest.raises(ApiError) as caught:
             await client.get_status(pid)
     return caught.value
@@ -150,8 +149,7 @@ async def test_stop_is_quick_while_a_connection_is_held(sim_factory: object) -> 
     server: SimServer = sim_factory(rate_limit=False)  # type: ignore[operator]
     server.set_fault(FaultMode.NO_ANSWER)
     pid = server.world.pipeline_ids[0]
-    async with KondadoClient(server.base_url, server.key, server.token,
-                             timeout=30) as client:
+    async with KondadoClient(server.base_url, server.key, server.token, timeout=30) as client:
         pending = asyncio.ensure_future(client.get_status(pid))
         await asyncio.sleep(0.3)  # the request is being held
         started = time.monotonic()
@@ -165,6 +163,7 @@ def test_stop_is_quick_during_a_slow_answer(sim_factory: object) -> None:
     server: SimServer = sim_factory(rate_limit=False)  # type: ignore[operator]
     server.set_fault(FaultMode.SLOW, delay=30)
     url = f"{server.base_url}/pipelines/{server.world.pipeline_ids[0]}/status"
+
     def ask() -> None:
         with contextlib.suppress(httpx.HTTPError):
             httpx.get(url, params={"key": "k", "token": "t"}, timeout=30)
@@ -177,4 +176,3 @@ def test_stop_is_quick_during_a_slow_answer(sim_factory: object) -> None:
     worker.join(5)
     assert time.monotonic() - started < 2
     assert not worker.is_alive()
-

@@ -57,8 +57,9 @@ def test_rate_limited_requests_leak_nothing_either(
 ) -> None:
     server: SimServer = sim_factory(token=TOKEN)
     for _ in range(3):
-        httpx.get(f"{server.base_url}/pipelines/1/status",
-                  params={"key": server.key, "token": TOKEN})
+        httpx.get(
+            f"{server.base_url}/pipelines/1/status", params={"key": server.key, "token": TOKEN}
+        )
     assert any(r.rate_limited for r in server.log)
     _, err = capfd.readouterr()
     assert TOKEN not in err + repr(server.log)

@@ -76,16 +76,24 @@ def test_status_through_the_client(sim: SimServer) -> None:
 
 @pytest.mark.parametrize(
     "params",
-    [{}, {"key": "KEY"}, {"token": "TOKEN"}, {"key": "KEY", "token": "wrong"},
-     {"key": "wrong", "token": "TOKEN"}],
+    [
+        {},
+        {"key": "KEY"},
+        {"token": "TOKEN"},
+        {"key": "KEY", "token": "wrong"},
+        {"key": "wrong", "token": "TOKEN"},
+    ],
 )
 def test_wrong_or_missing_credentials_are_refused_with_http_200(
     sim_factory: Any, params: dict[str, str]
 ) -> None:
     server = sim_factory(rate_limit=False, key="KEY", token="TOKEN")
     pid = server.world.pipeline_ids[0]
-    for method, path in (("GET", f"/pipelines/{pid}/status"), ("POST", f"/pipelines/{pid}/run"),
-                         ("POST", "/pipelines")):
+    for method, path in (
+        ("GET", f"/pipelines/{pid}/status"),
+        ("POST", f"/pipelines/{pid}/run"),
+        ("POST", "/pipelines"),
+    ):
         response = HTTP.request(method, server.base_url + path, params=params, json={})
         assert response.status_code == 200
         assert response.json() == {
@@ -123,10 +131,15 @@ def test_unknown_pipeline_is_a_failure_with_text(sim: SimServer, pid: str) -> No
 
 
 def test_unknown_endpoint_is_404_json(sim: SimServer) -> None:
-    for method, path in (("GET", "/pipelines"), ("GET", "/pipelines/1/run"),
-                         ("DELETE", "/pipelines/1"), ("GET", "/")):
-        response = HTTP.request(method, sim.base_url + path,
-                                 params={"key": sim.key, "token": sim.token})
+    for method, path in (
+        ("GET", "/pipelines"),
+        ("GET", "/pipelines/1/run"),
+        ("DELETE", "/pipelines/1"),
+        ("GET", "/"),
+    ):
+        response = HTTP.request(
+            method, sim.base_url + path, params={"key": sim.key, "token": sim.token}
+        )
         assert response.status_code == 404
         assert response.json()["success"] is False
 
@@ -156,27 +169,39 @@ async def test_the_client_sees_a_refused_run(sim_factory: Any) -> None:
 def test_duplicate_over_http(sim_factory: Any) -> None:
     server = sim_factory(rate_limit=False, demo=True)
     body = {
-        "pipeline_id": 2040, "src_collection_id": 5052, "dest_collection_id": 7002,
-        "full_tables": {"": "orders_copy", "line_items": "li", "customers": "c",
-                        "fulfillments": "f"},
-        "execute_immediately": "Y", "name": "Orders (outlet)",
+        "pipeline_id": 2040,
+        "src_collection_id": 5052,
+        "dest_collection_id": 7002,
+        "full_tables": {
+            "": "orders_copy",
+            "line_items": "li",
+            "customers": "c",
+            "fulfillments": "f",
+        },
+        "execute_immediately": "Y",
+        "name": "Orders (outlet)",
     }
-    raw = HTTP.post(server.base_url + "/pipelines",
-                     params={"key": server.key, "token": server.token}, json=body)
+    raw = HTTP.post(
+        server.base_url + "/pipelines", params={"key": server.key, "token": server.token}, json=body
+    )
     answer = raw.json()
     new_id = answer["data"]["data"]["new_pipeline_id"]
-    assert answer == {"success": True, "data": {"success": True,
-                                                "data": {"new_pipeline_id": new_id}}}
+    assert answer == {
+        "success": True,
+        "data": {"success": True, "data": {"new_pipeline_id": new_id}},
+    }
     assert server.last_duplicate_body == body
-    assert get(server, f"/pipelines/{new_id}/status")[str(new_id)]["status"] == (
-        "building_tables")
+    assert get(server, f"/pipelines/{new_id}/status")[str(new_id)]["status"] == ("building_tables")
 
 
 async def test_the_client_duplicates_and_sees_refusals(sim_factory: Any) -> None:
     server = sim_factory(rate_limit=False, demo=True)
     body: dict[str, Any] = {
-        "pipeline_id": 2061, "src_collection_id": 5012, "dest_collection_id": 7012,
-        "full_tables": {"": "pedidos2", "itens": "itens2"}, "execute_immediately": "N",
+        "pipeline_id": 2061,
+        "src_collection_id": 5012,
+        "dest_collection_id": 7012,
+        "full_tables": {"": "pedidos2", "itens": "itens2"},
+        "execute_immediately": "N",
     }
     async with KondadoClient(server.base_url, server.key, server.token) as client:
         new_id = await client.duplicate(body)
@@ -187,17 +212,22 @@ async def test_the_client_duplicates_and_sees_refusals(sim_factory: Any) -> None
 
 
 def test_duplicate_with_a_body_that_is_not_json(sim: SimServer) -> None:
-    response = HTTP.post(sim.base_url + "/pipelines", params={"key": sim.key,
-                                                               "token": sim.token},
-                          content=b"{not json", headers={"Content-Type": "application/json"})
+    response = HTTP.post(
+        sim.base_url + "/pipelines",
+        params={"key": sim.key, "token": sim.token},
+        content=b"{not json",
+        headers={"Content-Type": "application/json"},
+    )
     assert response.json() == {"success": False, "error": "Invalid JSON body"}
     assert sim.log[-1].outcome is Outcome.BAD_REQUEST
 
 
 def test_an_oversized_body_is_refused(sim: SimServer) -> None:
-    response = HTTP.post(sim.base_url + "/pipelines", params={"key": sim.key,
-                                                               "token": sim.token},
-                          content=b"x" * (2 << 20))
+    response = HTTP.post(
+        sim.base_url + "/pipelines",
+        params={"key": sim.key, "token": sim.token},
+        content=b"x" * (2 << 20),
+    )
     assert response.status_code == 413
     assert sim.world.duplicate_bodies == []
 

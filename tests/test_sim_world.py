@@ -256,9 +256,17 @@ def test_duplicate_inherits_and_overwrites_parameters() -> None:
     world = SimWorld(demo=True, clock=ManualClock())
     base = world.spec(2040)
     name = next(k for k, v in base.parameters.items() if v)
-    pid = new_id(world.duplicate(body_for(world, 2040, overwrite_parameters={name: "x"},
-                                          client_id=31552, deltas_tables={
-                                              p: f"d_{p}" for p in base.paths})))
+    pid = new_id(
+        world.duplicate(
+            body_for(
+                world,
+                2040,
+                overwrite_parameters={name: "x"},
+                client_id=31552,
+                deltas_tables={p: f"d_{p}" for p in base.paths},
+            )
+        )
+    )
     assert world.spec(pid).parameters == {**base.parameters, name: "x"}
     assert world.spec(pid).client_id == 31552
     assert world.duplicate_bodies[-1]["overwrite_parameters"] == {name: "x"}

@@ -65,8 +65,16 @@ def test_a_new_store_on_the_same_file_starts_from_the_last_state(
     first.record(obs(1, "active", T0))
     first.record(obs(1, "running", T0 + 100, is_running=True))
     first.record(obs(1, "running", T0 + 160, is_running=True))
-    first.record(obs(2, "too_many_consecutive_failed_builds__blocked", T0 + 50, "boom",
-                     is_blocked=True, is_active=False))
+    first.record(
+        obs(
+            2,
+            "too_many_consecutive_failed_builds__blocked",
+            T0 + 50,
+            "boom",
+            is_blocked=True,
+            is_active=False,
+        )
+    )
     first.close()
 
     second = HistoryStore(path, clock=clock)
@@ -179,9 +187,14 @@ def test_raw_msg_is_redacted_and_bounded(path: Path, clock: ManualClock) -> None
 
 def test_runs_and_summary_from_the_store(path: Path, clock: ManualClock) -> None:
     sequence = [
-        ("active", None), ("scheduled", None), ("running", None), ("active", None),  # ok 100 s
-        ("running", None), ("active", "3 rows skipped"),  # with a message
-        ("scheduled", None), ("running", None),
+        ("active", None),
+        ("scheduled", None),
+        ("running", None),
+        ("active", None),  # ok 100 s
+        ("running", None),
+        ("active", "3 rows skipped"),  # with a message
+        ("scheduled", None),
+        ("running", None),
         ("too_many_consecutive_failed_builds", "cannot connect"),  # failed
         ("running", None),  # in progress
     ]
@@ -190,12 +203,16 @@ def test_runs_and_summary_from_the_store(path: Path, clock: ManualClock) -> None
             store.record(obs(7, status, T0 + i * 50, msg))
         runs = store.runs(7)
         assert [r.outcome for r in runs] == [
-            RunOutcome.RUNNING, RunOutcome.FAILED, RunOutcome.WITH_MESSAGE, RunOutcome.OK,
+            RunOutcome.RUNNING,
+            RunOutcome.FAILED,
+            RunOutcome.WITH_MESSAGE,
+            RunOutcome.OK,
         ]
         assert runs[-1].duration == 100.0 and runs[-1].start_seen
         assert runs[1].raw_msg == "cannot connect"
         assert [r.outcome for r in store.runs(7, limit=2)] == [
-            RunOutcome.RUNNING, RunOutcome.FAILED,
+            RunOutcome.RUNNING,
+            RunOutcome.FAILED,
         ]
         summary = store.summary(7)
         assert summary.current_run is not None and summary.current_run.started_at == T0 + 450

@@ -41,9 +41,7 @@ def _write_many(path: str, worker: int, count: int) -> None:
 def test_two_processes_write_at_once(tmp_path: Path) -> None:
     path = tmp_path / "history.sqlite3"  # not there yet: both race to create it
     context = multiprocessing.get_context("spawn")
-    workers = [
-        context.Process(target=_write_many, args=(str(path), n, 300)) for n in range(2)
-    ]
+    workers = [context.Process(target=_write_many, args=(str(path), n, 300)) for n in range(2)]
     for worker in workers:
         worker.start()
     for worker in workers:

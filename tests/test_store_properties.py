@@ -63,7 +63,7 @@ def test_transitions_are_the_changes_and_runs_tile_them(
         assert all(is_busy(_status_at(transitions, r.started_at)) for r in runs)
         assert store.runs(1, limit=1000) == list(reversed(runs))
         if polls:
-            (last, since), = store.last_observations().values()
+            ((last, since),) = store.last_observations().values()
             assert last.observed_at == at and since == expected[-1][0]
 
 

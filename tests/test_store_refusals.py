@@ -58,8 +58,11 @@ def test_a_format_1_file_opens_keeps_its_rows_and_takes_refusals(tmp_path: Path)
     assert version == SCHEMA_VERSION == 2
     store = HistoryStore(path, clock=clock)  # and opens again as format 2
     last = store.transitions(7)[-1]
-    assert (last.from_status, last.to_status, last.refusal) == ("running", "not_found",
-                                                                Refusal.NOT_FOUND)
+    assert (last.from_status, last.to_status, last.refusal) == (
+        "running",
+        "not_found",
+        Refusal.NOT_FOUND,
+    )
     assert last.previous_seen_at == T0 + 100
     store.close()
 
@@ -74,12 +77,18 @@ def test_a_refusal_is_one_transition_until_an_answer(tmp_path: Path) -> None:
     assert store.record_refusal(5, Refusal.NOT_FOUND, "gone", T0 + 180)
     now = store.refusals()[5]
     assert (now.refusal, now.since, now.last_at, now.message) == (
-        Refusal.NOT_FOUND, T0 + 180, T0 + 180, "gone")
+        Refusal.NOT_FOUND,
+        T0 + 180,
+        T0 + 180,
+        "gone",
+    )
     # answering again with the very status it had before is still the end of the refusal
     assert observe(store, 5, "active", T0 + 240)
     assert store.refusals() == {}
     assert [(t.from_status, t.to_status) for t in store.transitions(5)] == [
-        (None, "active"), ("active", "no_access"), ("no_access", "not_found"),
+        (None, "active"),
+        ("active", "no_access"),
+        ("no_access", "not_found"),
         ("not_found", "active"),
     ]
     assert not observe(store, 5, "active", T0 + 300)  # and then answers as usual

@@ -28,8 +28,9 @@ T0 = 1_790_000_000.0
 H = 3600.0
 
 
-def tr(at: float, old: str | None, new: str, msg: str | None = None,
-       seen: float | None = None) -> Transition:
+def tr(
+    at: float, old: str | None, new: str, msg: str | None = None, seen: float | None = None
+) -> Transition:
     return Transition(1, at, old, new, msg, previous_seen_at=seen)
 
 
@@ -40,13 +41,23 @@ DAY = [
     tr(T0 + 1 * H + 60, "scheduled", "running", seen=T0 + 1 * H),
     tr(T0 + 1 * H + 600, "running", "active", seen=T0 + 1 * H + 540),  # ok, 10 min
     tr(T0 + 2 * H, "active", "running", seen=T0 + 2 * H - 60),
-    tr(T0 + 2 * H + 300, "running", "active", "Could not connect to the source",
-       seen=T0 + 2 * H + 240),  # ended with a message, 5 min
+    tr(
+        T0 + 2 * H + 300,
+        "running",
+        "active",
+        "Could not connect to the source",
+        seen=T0 + 2 * H + 240,
+    ),  # ended with a message, 5 min
     tr(T0 + 3 * H, "active", "running", seen=T0 + 3 * H - 60),
     tr(T0 + 3 * H + 120, "running", "paused_by_support", "migration", seen=T0 + 3 * H + 60),
     tr(T0 + 3 * H + 180, "paused_by_support", "running", seen=T0 + 3 * H + 120),
-    tr(T0 + 3 * H + 900, "running", "too_many_consecutive_failed_builds", "timeout",
-       seen=T0 + 3 * H + 840),  # failed after 15 min, through an undocumented status
+    tr(
+        T0 + 3 * H + 900,
+        "running",
+        "too_many_consecutive_failed_builds",
+        "timeout",
+        seen=T0 + 3 * H + 840,
+    ),  # failed after 15 min, through an undocumented status
     tr(T0 + 4 * H, "too_many_consecutive_failed_builds", "scheduled", seen=T0 + 4 * H - 60),
     tr(T0 + 4 * H + 240, "scheduled", "active", seen=T0 + 4 * H + 180),  # ok, 4 min
     tr(T0 + 5 * H, "active", "not_active", seen=T0 + 5 * H - 60),  # disabled: no run
@@ -108,12 +119,12 @@ def test_a_run_already_going_when_first_seen_is_a_lower_bound() -> None:
         tr(T0, None, "running"),
         tr(T0 + 300, "running", "active", seen=T0 + 240),
         tr(T0 + 900, "active", "building_tables", seen=T0 + 840),
-        tr(T0 + 1000, "building_tables", "error_building_tables", "bad column",
-           seen=T0 + 990),
+        tr(T0 + 1000, "building_tables", "error_building_tables", "bad column", seen=T0 + 990),
     ]
     runs = derive_runs(transitions)
     assert [(r.start_seen, r.outcome) for r in runs] == [
-        (False, RunOutcome.OK), (True, RunOutcome.FAILED),
+        (False, RunOutcome.OK),
+        (True, RunOutcome.FAILED),
     ]
     assert recent_durations(runs) == [100.0]
     assert runs[1].uncertainty == 70.0
@@ -168,13 +179,14 @@ def test_every_change_of_a_simulated_day_becomes_a_transition_and_runs_match(
             status, raw = world.status_at(pid, T0)
             store.record(Observation(_status(pid, status, raw), T0))
         for change in truth:  # then seen at the very moment of each change
-            store.record(Observation(_status(change.pipeline_id, change.new, change.raw_msg),
-                                     change.time))
+            store.record(
+                Observation(_status(change.pipeline_id, change.new, change.raw_msg), change.time)
+            )
         recorded = store.transitions(since=T0 + 0.001)
-        assert [(t.pipeline_id, t.at, t.from_status, t.to_status, t.raw_msg)
-                for t in sorted(recorded, key=lambda t: (t.at, t.pipeline_id))] == [
-            (c.pipeline_id, c.time, c.old, c.new, c.raw_msg) for c in truth
-        ]
+        assert [
+            (t.pipeline_id, t.at, t.from_status, t.to_status, t.raw_msg)
+            for t in sorted(recorded, key=lambda t: (t.at, t.pipeline_id))
+        ] == [(c.pipeline_id, c.time, c.old, c.new, c.raw_msg) for c in truth]
         outcomes: set[RunOutcome] = set()
         for pid in world.pipeline_ids:
             finished = [r for r in reversed(store.runs(pid, limit=500)) if r.finished]
@@ -202,11 +214,19 @@ def test_durations_from_a_poller_sampling_a_simulated_day_bracket_the_truth(
         while clock.now() <= T0 + 24 * H:
             for pid in world.pipeline_ids:
                 entry = world.status(pid)
-                store.record(Observation(
-                    PipelineStatus(pid, entry["status"], entry["is_running"],
-                                   entry["is_active"], entry["is_blocked"], entry["raw_msg"]),
-                    clock.now(),
-                ))
+                store.record(
+                    Observation(
+                        PipelineStatus(
+                            pid,
+                            entry["status"],
+                            entry["is_running"],
+                            entry["is_active"],
+                            entry["is_blocked"],
+                            entry["raw_msg"],
+                        ),
+                        clock.now(),
+                    )
+                )
             clock.advance(step)
         checked = 0
         for pid in world.pipeline_ids:

@@ -6,10 +6,11 @@ from kondado_tui.ui.alerts import desktop_notification
 
 
 def test_osc9_by_default_with_hostile_text_neutralised() -> None:
-    seq = desktop_notification("kondado: orders", "db\x1b]52;c;ZXZpbA==\x07 down; now\x9c",
-                               {"TERM": "xterm-256color"})
+    seq = desktop_notification(
+        "kondado: orders", "db\x1b]52;c;ZXZpbA==\x07 down; now\x9c", {"TERM": "xterm-256color"}
+    )
     assert seq.startswith("\x1b]9;kondado: orders: db") and seq.endswith("\x1b\\")
-    body = seq[len("\x1b]9;"):-2]
+    body = seq[len("\x1b]9;") : -2]
     assert "\x1b" not in body and "\x07" not in body and "\x9c" not in body
     assert ";" not in body  # would split the OSC's fields
 

@@ -63,8 +63,9 @@ async def test_markup_and_escape_sequences_are_shown_literally(tmp_path: Path) -
     async with app.run_test(size=SIZE) as pilot:
         poller.observe(1, "active", "[b]x[/b]")
         poller.observe(2, "error_building_tables", "oops [/] here")
-        poller.observe(3, "weird_new_status",
-                       "a\x1b[2Jb\x1b]0;pwned\x07c\x1b]52;c;ZXZpbA==\x07d\x9b31me")
+        poller.observe(
+            3, "weird_new_status", "a\x1b[2Jb\x1b]0;pwned\x07c\x1b]52;c;ZXZpbA==\x07d\x9b31me"
+        )
         await pilot.pause()
         assert plain(app, 1, MESSAGE) == "[b]x[/b]"
         assert plain(app, 1, NAME) == "[red]name[/red]"
@@ -317,8 +318,9 @@ async def test_alert_on_turning_into_trouble_not_at_startup(
         poller.observe(2040, "too_many_consecutive_failed_builds", "db \x1b]0;x\x07down;now")
         await pilot.pause()
         assert bells == [1]
-        assert any("too many consecutive failed builds" in m and "db down;now" in m
-                   for m in messages(app))
+        assert any(
+            "too many consecutive failed builds" in m and "db down;now" in m for m in messages(app)
+        )
         (escape,) = app.escapes
         assert escape.startswith("\x1b]9;") and "db down,now" in escape
         assert "\x07" not in escape and escape.count("\x1b") == 2
@@ -337,13 +339,19 @@ async def test_banners_say_what_is_wrong(tmp_path: Path) -> None:
     assert isinstance(clock, ManualClock)
     async with app.run_test(size=SIZE) as pilot:
         seed(poller)
-        poller.set_health(connection=Connection.UNREACHABLE, message="connection refused",
-                          retry_at=clock.now() + 30)
+        poller.set_health(
+            connection=Connection.UNREACHABLE,
+            message="connection refused",
+            retry_at=clock.now() + 30,
+        )
         await pilot.pause()
         banner = str(app.main.query_one("#banner").render())
         assert "unreachable" in banner and "connection refused" in banner and "30s" in banner
-        poller.set_health(connection=Connection.RATE_LIMITED, message="RATE_LIMIT_EXCEEDED",
-                          retry_at=clock.now() + 60)
+        poller.set_health(
+            connection=Connection.RATE_LIMITED,
+            message="RATE_LIMIT_EXCEEDED",
+            retry_at=clock.now() + 60,
+        )
         await pilot.pause()
         assert "60s" in str(app.main.query_one("#banner").render())
         clock.advance(15)
@@ -428,8 +436,9 @@ async def test_empty_config_and_empty_filter_say_what_to_do(tmp_path: Path) -> N
         assert not empty.has_class("shown")
 
 
-async def test_no_bell_when_the_config_says_so(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_no_bell_when_the_config_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     clock = ManualClock(frozen=True)
     poller = FakePoller(clock, [1])
     config = make_config(tmp_path / "c.toml", (PipelineEntry(1, "one"),), bell=False)

@@ -10,15 +10,25 @@ from kondado_tui.ui.board import AlertKind, Board, SortMode, stale_after
 T0 = 1_790_000_000.0
 
 
-def observed(pid: int, status: str, raw_msg: str | None = None, at: float = T0,
-             previous: Observation | None = None) -> StatusObserved:
+def observed(
+    pid: int,
+    status: str,
+    raw_msg: str | None = None,
+    at: float = T0,
+    previous: Observation | None = None,
+) -> StatusObserved:
     obs = Observation(PipelineStatus(pid, status, raw_msg=raw_msg), at)
     return StatusObserved(pid, obs, previous, at)
 
 
 def board() -> Board:
-    return Board.of([PipelineEntry(1, "alpha", "g1"), PipelineEntry(2, "beta", "g2"),
-                     PipelineEntry(3, None, None)])
+    return Board.of(
+        [
+            PipelineEntry(1, "alpha", "g1"),
+            PipelineEntry(2, "beta", "g2"),
+            PipelineEntry(3, None, None),
+        ]
+    )
 
 
 def test_first_answer_is_the_baseline_even_in_trouble() -> None:

@@ -15,14 +15,22 @@ T0 = 1_790_000_000.0
 BLOCKED = "too_many_consecutive_failed_builds__blocked"
 
 
-def row(pid: int, status: str, name: str = "a pipeline with a rather long name → BigQuery",
-        raw_msg: str | None = None) -> Row:
+def row(
+    pid: int,
+    status: str,
+    name: str = "a pipeline with a rather long name → BigQuery",
+    raw_msg: str | None = None,
+) -> Row:
     obs = Observation(PipelineStatus(pid, status, raw_msg=raw_msg), T0)
     return Row(PipelineEntry(pid, name, "Finance"), obs, T0)
 
 
-ROWS = [row(1, BLOCKED), row(2, "error_building_tables", raw_msg="x" * 500), row(3, "active"),
-        Row(PipelineEntry(4))]
+ROWS = [
+    row(1, BLOCKED),
+    row(2, "error_building_tables", raw_msg="x" * 500),
+    row(3, "active"),
+    Row(PipelineEntry(4)),
+]
 
 
 @pytest.mark.parametrize("width", [60, 80, 100, 120, 160, 200, 300])

@@ -31,8 +31,12 @@ Submit = Callable[[dict[str, Any]], Awaitable[int]]
 class Host(App[None]):
     """Opens the form on mount and keeps what it was dismissed with."""
 
-    def __init__(self, submit: Submit | None = None, draft: DuplicateDraft | None = None,
-                 memory: MappingMemory | None = None) -> None:
+    def __init__(
+        self,
+        submit: Submit | None = None,
+        draft: DuplicateDraft | None = None,
+        memory: MappingMemory | None = None,
+    ) -> None:
         super().__init__()
         self.sent: list[dict[str, Any]] = []
         self.notes: list[str] = []
@@ -54,8 +58,7 @@ class Host(App[None]):
         return self.answer
 
     def on_mount(self) -> None:
-        self.form_seen = DuplicateScreen(self._base, self._draft, self._submit,
-                                         memory=self._memory)
+        self.form_seen = DuplicateScreen(self._base, self._draft, self._submit, memory=self._memory)
         self.push_screen(self.form_seen, callback=self._done)
 
     def _done(self, result: int | None) -> None:
@@ -74,17 +77,28 @@ class Host(App[None]):
 
 def filled() -> DuplicateDraft:
     return DuplicateDraft(
-        base_id="2040", src="5052", dest="7002",
-        full_tables=[TableRow("", "outlet_orders"), TableRow("line_items", "outlet_items"),
-                     TableRow("customers", "outlet_customers"),
-                     TableRow("fulfillments", "outlet_fulfillments")],
+        base_id="2040",
+        src="5052",
+        dest="7002",
+        full_tables=[
+            TableRow("", "outlet_orders"),
+            TableRow("line_items", "outlet_items"),
+            TableRow("customers", "outlet_customers"),
+            TableRow("fulfillments", "outlet_fulfillments"),
+        ],
     )
 
 
 EXPECTED = {
-    "pipeline_id": 2040, "dest_collection_id": 7002, "src_collection_id": 5052,
-    "full_tables": {"": "outlet_orders", "line_items": "outlet_items",
-                    "customers": "outlet_customers", "fulfillments": "outlet_fulfillments"},
+    "pipeline_id": 2040,
+    "dest_collection_id": 7002,
+    "src_collection_id": 5052,
+    "full_tables": {
+        "": "outlet_orders",
+        "line_items": "outlet_items",
+        "customers": "outlet_customers",
+        "fulfillments": "outlet_fulfillments",
+    },
     "execute_immediately": "N",
 }
 
@@ -107,8 +121,7 @@ def text_of(widget: Static) -> str:
     return str(widget.render())
 
 
-async def type_into(pilot: Pilot[Any], form: DuplicateScreen, input_id: str,
-                    text: str) -> None:
+async def type_into(pilot: Pilot[Any], form: DuplicateScreen, input_id: str, text: str) -> None:
     form.query_one(f"#{input_id}", Input).focus()
     await pilot.press(*text)
     await settle(pilot)
@@ -217,12 +230,16 @@ async def test_every_field_reaches_the_body() -> None:
         await settle(pilot)
         await pilot.press("y")
         await settle(pilot)
-    assert app.sent == [{
-        **EXPECTED, "client_id": 31552,
-        "deltas_tables": {"": "outlet_orders_d"}, "execute_immediately": "Y",
-        "name": "Outlet q",
-        "overwrite_parameters": {"start_date": "2024-01-01", "ids": [1, 2]},
-    }]
+    assert app.sent == [
+        {
+            **EXPECTED,
+            "client_id": 31552,
+            "deltas_tables": {"": "outlet_orders_d"},
+            "execute_immediately": "Y",
+            "name": "Outlet q",
+            "overwrite_parameters": {"start_date": "2024-01-01", "ids": [1, 2]},
+        }
+    ]
 
 
 # -- rows -------------------------------------------------------------------------------
@@ -307,12 +324,18 @@ async def test_a_name_in_full_and_delta_tables_is_a_warning() -> None:
 @pytest.mark.parametrize(
     "error, expected",
     [
-        (Rejected("the API refused: Field 'full_tables': missing table path(s) 'x'"),
-         "missing table path(s) 'x'. Nothing was created"),
-        (RateLimited("rate limited by the API (RATE_LIMIT_EXCEEDED): wait", retry_after=60),
-         "Nothing was created; try again in 60 s"),
-        (Unreachable("POST /pipelines: no answer (timed out)"),
-         "the pipeline may exist: check the app before sending again"),
+        (
+            Rejected("the API refused: Field 'full_tables': missing table path(s) 'x'"),
+            "missing table path(s) 'x'. Nothing was created",
+        ),
+        (
+            RateLimited("rate limited by the API (RATE_LIMIT_EXCEEDED): wait", retry_after=60),
+            "Nothing was created; try again in 60 s",
+        ),
+        (
+            Unreachable("POST /pipelines: no answer (timed out)"),
+            "the pipeline may exist: check the app before sending again",
+        ),
         (RuntimeError("boom"), "unexpected RuntimeError: boom"),
     ],
 )
@@ -389,8 +412,7 @@ async def test_every_key_is_in_the_footer() -> None:
     app = Host()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        shown = {b.binding.key for b in app.screen.active_bindings.values()
-                 if b.binding.show}
+        shown = {b.binding.key for b in app.screen.active_bindings.values() if b.binding.show}
         assert {"ctrl+s", "ctrl+t", "ctrl+l", "ctrl+o", "ctrl+r", "escape"} <= shown
 
 

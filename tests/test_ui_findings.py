@@ -32,8 +32,15 @@ async def test_a_refused_pipeline_is_a_trouble_row_not_pending(tmp_path: Path) -
     async with app.run_test(size=SIZE) as pilot:
         seed(poller)
         poller.emit(_not_found(4200, NOT_FOUND, poller.clock.now()))
-        poller.emit(PipelineFailed(3101, FailureKind.REJECTED, "the API refused: FORBIDDEN",
-                                   poller.clock.now(), access_denied=True))
+        poller.emit(
+            PipelineFailed(
+                3101,
+                FailureKind.REJECTED,
+                "the API refused: FORBIDDEN",
+                poller.clock.now(),
+                access_denied=True,
+            )
+        )
         await pilot.pause()
         assert plain(app, 4200, STATUS) == "✖ not found"
         assert plain(app, 3101, STATUS) == "✖ no access"  # overrides the status seen before
@@ -129,8 +136,7 @@ def test_history_shows_the_first_line_of_a_long_failure() -> None:
     from kondado_tui.ui.screens.detail import history_block
 
     raw = "\n\nTraceback head line\n" + "\n".join(f"frame {i}" for i in range(600))
-    failure = Transition(1, 100.0, "active", "too_many_consecutive_failed_builds__blocked",
-                         raw)
+    failure = Transition(1, 100.0, "active", "too_many_consecutive_failed_builds__blocked", raw)
     block = history_block(HistorySummary(last_failure=failure), [failure], [], 200.0, PLAIN)
     console = Console(width=120, record=True, file=io.StringIO())
     console.print(block)
@@ -190,21 +196,20 @@ async def test_run_during_a_lock_out_says_when_it_will_go(tmp_path: Path) -> Non
     poller.run_pipeline = held_run  # type: ignore[method-assign]
     async with app.run_test(size=SIZE) as pilot:
         seed(poller)
-        poller.set_health(connection=Connection.RATE_LIMITED,
-                          retry_at=poller.clock.now() + 46.5)
+        poller.set_health(connection=Connection.RATE_LIMITED, retry_at=poller.clock.now() + 46.5)
         await pilot.pause()
         await pilot.press("r", "y")
         await pilot.pause()
-        assert any("will be sent when the rate-limit lock-out ends (in 47 s)" in m
-                   for m in messages(app))
+        assert any(
+            "will be sent when the rate-limit lock-out ends (in 47 s)" in m for m in messages(app)
+        )
         assert not any("requested" in m for m in messages(app))
         release.set()
         await pilot.pause()
         await pilot.pause()
         assert any("requested: queued" in m for m in messages(app))
         await pilot.press("f")
-        assert any("The question about" in m and "will be sent when" in m
-                   for m in messages(app))
+        assert any("The question about" in m and "will be sent when" in m for m in messages(app))
         assert not any("Asking Kondado about" in m for m in messages(app))
 
 
@@ -322,8 +327,9 @@ def test_details_history_reads_refusals_and_first_sightings_as_such(tmp_path: Pa
     clock = ManualClock()
     now = clock.now()
     with HistoryStore(tmp_path / "h.sqlite3", clock=clock) as store:
-        store.record(Observation(PipelineStatus(7, "error_building_tables", raw_msg="boom"),
-                                 now - 300))
+        store.record(
+            Observation(PipelineStatus(7, "error_building_tables", raw_msg="boom"), now - 300)
+        )
         store.record_refusal(7, Refusal.NOT_FOUND, "Pipeline not found", now - 120)
         block = history_block(store.summary(7), store.transitions(7), store.runs(7), now, PLAIN)
     console = Console(width=120, record=True, color_system=None)

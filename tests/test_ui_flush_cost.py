@@ -41,7 +41,8 @@ def counter(monkeypatch: pytest.MonkeyPatch) -> Counter:
 
 
 async def test_an_answer_that_moves_nothing_patches_its_row_without_sorting(
-    tmp_path: Path, counter: Counter,
+    tmp_path: Path,
+    counter: Counter,
 ) -> None:
     app, poller = build(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -64,7 +65,8 @@ async def test_an_answer_that_moves_nothing_patches_its_row_without_sorting(
 
 
 async def test_an_answer_that_moves_a_row_re_sorts_and_the_cursor_follows(
-    tmp_path: Path, counter: Counter,
+    tmp_path: Path,
+    counter: Counter,
 ) -> None:
     app, poller = build(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -129,7 +131,8 @@ class SummaryStore:
 
 
 async def test_a_new_history_summary_redraws_its_row_without_sorting(
-    tmp_path: Path, counter: Counter,
+    tmp_path: Path,
+    counter: Counter,
 ) -> None:
     """A status change reloads that pipeline's summary (the last-run column); that used
     to redraw every row (sort, measure, render all 1000 at 1000 pipelines)."""
@@ -143,7 +146,8 @@ async def test_a_new_history_summary_redraws_its_row_without_sorting(
         sorts, layouts = counter.sorts, counter.layouts
         now = app.clock.now()
         store.summaries[2040] = HistorySummary(
-            last_run=RunSummary(2040, now - 65, now, RunOutcome.OK, "active"))
+            last_run=RunSummary(2040, now - 65, now, RunOutcome.OK, "active")
+        )
         store.asked.clear()
         poller.observe(2040, "running")  # a change: its summary is read again
         for _ in range(100):

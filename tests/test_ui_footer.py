@@ -18,13 +18,11 @@ async def test_run_details_help_and_quit_fit_the_footer(tmp_path: Path, width: i
     async with app.run_test(size=(width, 24)) as pilot:
         await pilot.pause()
         keys: list[Any] = list(app.screen.query("FooterKey"))  # by name: not exported
-        shown = {key.description for key in keys
-                 if key.region.width and key.region.right <= width}
+        shown = {key.description for key in keys if key.region.width and key.region.right <= width}
         assert {"details", "run", "help", "quit", "ask now"} <= shown
         if width >= 120:
             every = {key.description for key in keys}
             assert shown == every  # a wide terminal shows every key
         helped = " ".join(key for key, _ in KEYS)
         for key in keys:
-            assert key.key in helped or key.key in ("enter", "space", "slash",
-                                                    "question_mark")
+            assert key.key in helped or key.key in ("enter", "space", "slash", "question_mark")

@@ -31,16 +31,22 @@ def test_no_banner_when_fine_or_starting() -> None:
 
 
 def test_each_problem_in_plain_words() -> None:
-    down = banner(connection=Connection.UNREACHABLE, message="timed out after 10 s",
-                  retry_at=NOW + 12.2, last_success_at=NOW - 180)
+    down = banner(
+        connection=Connection.UNREACHABLE,
+        message="timed out after 10 s",
+        retry_at=NOW + 12.2,
+        last_success_at=NOW - 180,
+    )
     assert down.startswith("Kondado API unreachable: timed out after 10 s.")
     assert "Trying again in 20s." in down and "3m ago" in down
     limited = banner(connection=Connection.RATE_LIMITED, retry_at=NOW + 47)
     assert "Nothing will be sent for 50s" in limited
     rejected = banner(connection=Connection.REJECTED, message="invalid key")
     assert "Check api.key and api.token in /home/u/.config/kondado-tui/config.toml" in rejected
-    said = banner(connection=Connection.REJECTED,
-                  message="INVALID_TOKEN — check `key` and `token` in the configuration")
+    said = banner(
+        connection=Connection.REJECTED,
+        message="INVALID_TOKEN — check `key` and `token` in the configuration",
+    )
     assert said.count("check") + said.count("Check") == 1
     garbage = banner(connection=Connection.BAD_ANSWER, message="\x1b[2JHTML page")
     assert "unreadable" in garbage and "\x1b" not in garbage
@@ -48,25 +54,38 @@ def test_each_problem_in_plain_words() -> None:
 
 
 def test_status_line_markers() -> None:
-    health = Health(Connection.OK, paused=True, used_last_minute=14, budget_per_minute=18,
-                    shared_ledger=False)
-    line = health_line(health, NOW, PLAIN, read_only=True, filter_text="ads", shown=2,
-                       total=9).plain
+    health = Health(
+        Connection.OK, paused=True, used_last_minute=14, budget_per_minute=18, shared_ledger=False
+    )
+    line = health_line(
+        health, NOW, PLAIN, read_only=True, filter_text="ads", shown=2, total=9
+    ).plain
     assert "14/18 req/min" in line and "PAUSED" in line and "READ-ONLY" in line
     assert "filter “ads” 2/9" in line and "ledger: this process only" in line
     health = Health(Connection.RATE_LIMITED, retry_at=NOW + 30, next_poll_at=NOW + 30)
-    assert "silent 30s" in health_line(health, NOW, PLAIN, read_only=False, filter_text="",
-                                       shown=1, total=1).plain
+    assert (
+        "silent 30s"
+        in health_line(health, NOW, PLAIN, read_only=False, filter_text="", shown=1, total=1).plain
+    )
     health = Health(Connection.OK, next_poll_at=NOW + 25)
-    assert "next in 30s" in health_line(health, NOW, PLAIN, read_only=False, filter_text="",
-                                        shown=1, total=1).plain
+    assert (
+        "next in 30s"
+        in health_line(health, NOW, PLAIN, read_only=False, filter_text="", shown=1, total=1).plain
+    )
 
 
 def test_the_next_call_under_ten_seconds_does_not_count_down() -> None:
     """A countdown at the usual ~3 s pace repainted the status line every second."""
     lines = {
-        health_line(Health(Connection.OK, next_poll_at=NOW + wait), NOW, PLAIN,
-                    read_only=False, filter_text="", shown=1, total=1).plain
+        health_line(
+            Health(Connection.OK, next_poll_at=NOW + wait),
+            NOW,
+            PLAIN,
+            read_only=False,
+            filter_text="",
+            shown=1,
+            total=1,
+        ).plain
         for wait in (0, 0.5, 2.5, 3.3, 9.9)
     }
     assert len(lines) == 1 and "next in <10s" in lines.pop()
@@ -90,12 +109,26 @@ def test_banner_does_not_deny_the_statuses_shown_from_history() -> None:
     assert "1 row shows its" in banner(connection=Connection.UNREACHABLE, from_history=1)
 
 
-@pytest.mark.parametrize(("seconds", "shown"), [
-    (0, "0s"), (-3, "0s"), (0.2, "1s"), (2.5, "3s"), (9.5, "10s"), (10, "10s"),
-    (10.2, "20s"), (13, "20s"), (20, "20s"), (47, "50s"), (60, "60s"), (61, "70s"),
-])
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (0, "0s"),
+        (-3, "0s"),
+        (0.2, "1s"),
+        (2.5, "3s"),
+        (9.5, "10s"),
+        (10, "10s"),
+        (10.2, "20s"),
+        (13, "20s"),
+        (20, "20s"),
+        (47, "50s"),
+        (60, "60s"),
+        (61, "70s"),
+    ],
+)
 def test_waits_count_seconds_up_to_ten_then_ten_second_steps_rounded_up(
-    seconds: float, shown: str,
+    seconds: float,
+    shown: str,
 ) -> None:
     assert wait_words(seconds) == shown
 
@@ -103,8 +136,9 @@ def test_waits_count_seconds_up_to_ten_then_ten_second_steps_rounded_up(
 def test_a_long_wait_changes_the_status_line_once_per_ten_seconds() -> None:
     def line(now: float) -> str:
         health = Health(Connection.RATE_LIMITED, retry_at=NOW + 60, next_poll_at=NOW + 60)
-        return health_line(health, now, PLAIN, read_only=False, filter_text="",
-                           shown=1, total=1).plain
+        return health_line(
+            health, now, PLAIN, read_only=False, filter_text="", shown=1, total=1
+        ).plain
 
     texts = [line(NOW + t) for t in range(61)]
     changes = sum(a != b for a, b in itertools.pairwise(texts))

@@ -30,16 +30,28 @@ from kondado_tui.ui.columns import (
 from kondado_tui.ui.screens import main as main_screen
 
 
-@pytest.mark.parametrize(("seconds", "shown"), [
-    (0, "<10s"), (9.99, "<10s"), (10, "10s"), (19.5, "10s"), (59.9, "50s"), (60, "1m"),
-    (3599, "59m"), (7200, "2h"), (float("nan"), "<10s"), (-5, "<10s"),
-])
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (0, "<10s"),
+        (9.99, "<10s"),
+        (10, "10s"),
+        (19.5, "10s"),
+        (59.9, "50s"),
+        (60, "1m"),
+        (3599, "59m"),
+        (7200, "2h"),
+        (float("nan"), "<10s"),
+        (-5, "<10s"),
+    ],
+)
 def test_table_ages_under_a_minute_go_in_ten_second_steps(seconds: float, shown: str) -> None:
     assert table_age(seconds) == shown
 
 
 async def test_ages_move_once_per_ten_second_step_and_ticks_between_render_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     app, poller = build(tmp_path)
     clock = app.clock
@@ -139,7 +151,8 @@ async def test_the_gauge_waits_for_the_step_and_a_connection_change_does_not(
 
 @pytest.mark.parametrize("width", [80, 120, 200])  # short status words, and full ones
 async def test_a_status_change_keeps_the_layout_and_repaints_one_row(
-    tmp_path: Path, width: int,
+    tmp_path: Path,
+    width: int,
 ) -> None:
     app, poller = build(tmp_path)
     async with app.run_test(size=(width, SIZE[1])) as pilot:
@@ -157,8 +170,14 @@ async def test_a_status_change_keeps_the_layout_and_repaints_one_row(
         assert table.shown_keys[0] == top
         assert spy.whole == 0, "the whole table was repainted"
         assert {region.y for regions in spy.calls for region in regions} == {1}  # its line
-        for status in ("scheduled", "not_active", "building_tables", "error_building_tables",
-                       "too_many_consecutive_failed_builds__blocked", "active"):
+        for status in (
+            "scheduled",
+            "not_active",
+            "building_tables",
+            "error_building_tables",
+            "too_many_consecutive_failed_builds__blocked",
+            "active",
+        ):
             poller.observe(int(top), status)
             await pilot.pause()
             assert table.table_layout == layout, status
@@ -168,16 +187,20 @@ def test_the_status_column_fits_every_documented_status_and_never_shrinks() -> N
     active = [Row(PipelineEntry(1, "a"), Observation(PipelineStatus(1, "active"), 0.0), 0.0)]
     for width in (80, 120, 200):
         layout = compute_layout(width, active, with_last_run=True)
-        assert compute_layout(width, [Row(PipelineEntry(1, "a"))],  # pending
-                              with_last_run=True) == layout
+        assert (
+            compute_layout(
+                width,
+                [Row(PipelineEntry(1, "a"))],  # pending
+                with_last_run=True,
+            )
+            == layout
+        )
         for value in KNOWN_STATUSES:
-            changed = [Row(PipelineEntry(1, "a"),
-                           Observation(PipelineStatus(1, value), 0.0), 0.0)]
+            changed = [Row(PipelineEntry(1, "a"), Observation(PipelineStatus(1, value), 0.0), 0.0)]
             assert compute_layout(width, changed, with_last_run=True) == layout, value
     # an undocumented status widens the column; once seen, it is kept when it goes away
     odd = status_kind("rebuilding_everything_now")
-    odd_row = [Row(PipelineEntry(1, "a"),
-                   Observation(PipelineStatus(1, odd.value), 0.0), 0.0)]
+    odd_row = [Row(PipelineEntry(1, "a"), Observation(PipelineStatus(1, odd.value), 0.0), 0.0)]
     wider = compute_layout(120, odd_row, with_last_run=True)  # short words, room to spare
     assert wider.width(STATUS) > compute_layout(120, active, with_last_run=True).width(STATUS)
     assert compute_layout(120, active, with_last_run=True, seen={odd}) == wider
@@ -277,6 +300,7 @@ async def test_a_row_is_marked_stale_as_of_the_step_end_never_late(tmp_path: Pat
 
 @pytest.mark.parametrize(("offset", "delay"), [(0, 10), (3, 7), (9.99, 0.01), (10, 10)])
 def test_the_tick_is_timed_just_after_the_next_step_of_the_clock(
-    offset: float, delay: float,
+    offset: float,
+    delay: float,
 ) -> None:
     assert tick_delay(1_790_000_000.0 + offset) == pytest.approx(delay + TICK_LAG)

@@ -11,14 +11,14 @@ from kondado_tui.ui.launch import launch
 
 
 def args(**options: object) -> argparse.Namespace:
-    base: dict[str, object] = {"config": None, "read_only": False, "base_url": None,
-                               "demo": False}
+    base: dict[str, object] = {"config": None, "read_only": False, "base_url": None, "demo": False}
     base.update(options)
     return argparse.Namespace(**base)
 
 
-def test_missing_config_is_one_line_and_exit_2(tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_config_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = launch(args(config=str(tmp_path / "nope.toml")))
     err = capsys.readouterr().err
     assert code == 2
@@ -26,8 +26,9 @@ def test_missing_config_is_one_line_and_exit_2(tmp_path: Path,
     assert "Traceback" not in err
 
 
-def test_broken_config_names_the_problem(tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_broken_config_names_the_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "config.toml"
     path.write_text('[api]\nkey = "k"\ntoken = "secret-token"\nrequests_per_minute = "many"\n')
     path.chmod(0o600)

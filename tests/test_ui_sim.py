@@ -28,7 +28,7 @@ def write_config(tmp_path: Path, sim: SimServer, ids: list[int]) -> Path:
         f'[history]\npath = "{tmp_path / "history.sqlite3"}"\n',
     ]
     for pid in ids:
-        lines.append(f"\n[[pipelines]]\nid = {pid}\nname = \"sim {pid}\"\n")
+        lines.append(f'\n[[pipelines]]\nid = {pid}\nname = "sim {pid}"\n')
     path.write_text("".join(lines))
     path.chmod(0o600)
     return path
@@ -72,8 +72,11 @@ async def test_run_key_posts_a_run(tmp_path: Path, sim: SimServer) -> None:
             await pilot.press("r")
             await until(lambda: isinstance(app.screen, ConfirmScreen))
             await pilot.press("y")
-            await until(lambda: any(r.method == "POST" and r.path == f"/pipelines/{pid}/run"
-                                    for r in sim.log))
+            await until(
+                lambda: any(
+                    r.method == "POST" and r.path == f"/pipelines/{pid}/run" for r in sim.log
+                )
+            )
             await until(lambda: any("Run of" in str(n.message) for n in app._notifications))
     finally:
         await session.aclose()

@@ -31,8 +31,9 @@ async def _settle(pilot: Pilot[Any]) -> None:
         await pilot.pause()
 
 
-def scene(tmp_path: Path, health: dict[str, Any] | None = None,
-          select: str | None = None) -> tuple[Any, Callable[[Pilot[Any]], Any]]:
+def scene(
+    tmp_path: Path, health: dict[str, Any] | None = None, select: str | None = None
+) -> tuple[Any, Callable[[Pilot[Any]], Any]]:
     app, poller = build_scene(tmp_path)
 
     async def before(pilot: Pilot[Any]) -> None:
@@ -82,19 +83,22 @@ def test_offline_banner(snap_compare: Compare, tmp_path: Path, size: tuple[int, 
     health = {
         "connection": Connection.UNREACHABLE,
         "message": "connection refused (k2.kondado.com.br:443)",
-        "retry_at": T + 25, "last_success_at": T - 95, "next_poll_at": T + 25,
+        "retry_at": T + 25,
+        "last_success_at": T - 95,
+        "next_poll_at": T + 25,
     }
     app, before = scene(tmp_path, health)
     assert snap_compare(app, terminal_size=size, run_before=before)
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_rate_limit_banner(snap_compare: Compare, tmp_path: Path,
-                           size: tuple[int, int]) -> None:
+def test_rate_limit_banner(snap_compare: Compare, tmp_path: Path, size: tuple[int, int]) -> None:
     health = {
         "connection": Connection.RATE_LIMITED,
         "message": "Too many requests. Please try again in 60 seconds.",
-        "retry_at": T + 47, "last_success_at": T - 13, "used_last_minute": 20,
+        "retry_at": T + 47,
+        "last_success_at": T - 13,
+        "used_last_minute": 20,
     }
     app, before = scene(tmp_path, health)
     assert snap_compare(app, terminal_size=size, run_before=before)

@@ -53,15 +53,17 @@ def _remember(path: Path, now: float, first_seen: int, changed: int) -> None:
     going from active to failing 3 h ago."""
     with HistoryStore(path, clock=ManualClock(now)) as store:
         failing = "error_building_tables"
-        store.record(Observation(PipelineStatus(first_seen, failing, raw_msg="boom"),
-                                 now - 3 * HOUR))
+        store.record(
+            Observation(PipelineStatus(first_seen, failing, raw_msg="boom"), now - 3 * HOUR)
+        )
         store.record(Observation(PipelineStatus(changed, "active"), now - 5 * HOUR))
-        store.record(Observation(PipelineStatus(changed, failing, raw_msg="boom"),
-                                 now - 3 * HOUR))
+        store.record(Observation(PipelineStatus(changed, failing, raw_msg="boom"), now - 3 * HOUR))
 
 
 async def test_the_first_paint_tells_a_first_sighting_from_a_seen_change(
-    tmp_path: Path, sim: SimServer, reads: list[int],
+    tmp_path: Path,
+    sim: SimServer,
+    reads: list[int],
 ) -> None:
     """Every paint of a row still showing history, from the very first, reads the first
     sighting's `since` as a lower bound; history is read once; nothing was asked yet."""
@@ -107,7 +109,8 @@ def alt() -> Iterator[AltApi]:
 
 
 async def test_start_shows_history_and_says_so_before_asking(
-    alt: AltApi, reads: list[int],
+    alt: AltApi,
+    reads: list[int],
 ) -> None:
     """`Poller.start` (the app calls it before polling): the seeded rows and a health
     saying they come from history, without a request; `step` does not read again."""
@@ -118,8 +121,7 @@ async def test_start_shows_history_and_says_so_before_asking(
     budget = FakeBudget(clock)
     recorder = Recorder()
     async with KondadoClient(alt.base_url, alt.key, alt.token, gate=budget) as client:
-        poller = Poller(client, budget, clock, [101, 102, 103], on_event=recorder,
-                        store=store)
+        poller = Poller(client, budget, clock, [101, 102, 103], on_event=recorder, store=store)
         await poller.start()
         assert {e.pipeline_id for e in recorder.observed()} == {101, 102}
         assert all(e.since_first_seen for e in recorder.observed())
@@ -133,4 +135,3 @@ async def test_start_shows_history_and_says_so_before_asking(
         assert len(recorder.observed()) == 3
     assert reads == [1]
     store.close()
-

@@ -21,8 +21,7 @@ BODY = SIZE[1] - 1
 
 
 def row(key: str, status: str = "active", age: str = "1m") -> dict[str, Text]:
-    return {MARK: Text("  "), STATUS: Text(status), NAME: Text(f"pipeline {key}"),
-            AGE: Text(age)}
+    return {MARK: Text("  "), STATUS: Text(status), NAME: Text(f"pipeline {key}"), AGE: Text(age)}
 
 
 KEYS = [str(1000 + n) for n in range(30)]

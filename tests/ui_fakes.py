@@ -36,8 +36,13 @@ class FakePoller:
         self.clock = clock
         self.ids = list(ids)
         self.listeners: list[Callable[[PollerEvent], None]] = []
-        self._health = Health(Connection.OK, budget_per_minute=18, max_age=120.0,
-                              last_success_at=clock.now(), next_poll_at=clock.now() + 3)
+        self._health = Health(
+            Connection.OK,
+            budget_per_minute=18,
+            max_age=120.0,
+            last_success_at=clock.now(),
+            next_poll_at=clock.now() + 3,
+        )
         self._observations: dict[int, Observation] = {}
         self._since: dict[int, float] = {}
         self.calls: list[tuple[str, Any]] = []
@@ -50,20 +55,32 @@ class FakePoller:
         for listener in list(self.listeners):
             listener(event)
 
-    def observe(self, pid: int, status: str, raw_msg: str | None = None,
-                at: float | None = None, since: float | None = None,
-                first_seen: bool = False) -> None:
+    def observe(
+        self,
+        pid: int,
+        status: str,
+        raw_msg: str | None = None,
+        at: float | None = None,
+        since: float | None = None,
+        first_seen: bool = False,
+    ) -> None:
         at = self.clock.now() if at is None else at
-        obs = Observation(PipelineStatus(pid, status, is_running=status == "running",
-                                         is_active=status != "not_active",
-                                         is_blocked=status.endswith("blocked"),
-                                         raw_msg=raw_msg), at)
+        obs = Observation(
+            PipelineStatus(
+                pid,
+                status,
+                is_running=status == "running",
+                is_active=status != "not_active",
+                is_blocked=status.endswith("blocked"),
+                raw_msg=raw_msg,
+            ),
+            at,
+        )
         previous = self._observations.get(pid)
         if previous is None or not obs.status.same_state(previous.status):
             self._since[pid] = at if since is None else since
         self._observations[pid] = obs
-        self.emit(StatusObserved(pid, obs, previous, self._since[pid],
-                                 since_first_seen=first_seen))
+        self.emit(StatusObserved(pid, obs, previous, self._since[pid], since_first_seen=first_seen))
 
     def set_health_quietly(self, **changes: Any) -> None:
         self._health = dataclasses.replace(self._health, **changes)
@@ -98,8 +115,13 @@ class FakePoller:
             loop.call_soon(self.observe, pipeline_id, answer.status, answer.raw_msg)
         elif isinstance(answer, str):
             # classified as the real poller does, by the one classifier
-            event = PipelineFailed(pipeline_id, FailureKind.REJECTED, answer, self.clock.now(),
-                                   refusal=refusal_of(Rejected(answer)))
+            event = PipelineFailed(
+                pipeline_id,
+                FailureKind.REJECTED,
+                answer,
+                self.clock.now(),
+                refusal=refusal_of(Rejected(answer)),
+            )
             asyncio.get_running_loop().call_soon(self.emit, event)
 
     def follow(self, pipeline_id: int) -> None:
@@ -134,8 +156,9 @@ class FakePoller:
 
 
 class FakeSession:
-    def __init__(self, config: Config, poller: FakePoller, store: Any = None,
-                 notes: list[str] | None = None) -> None:
+    def __init__(
+        self, config: Config, poller: FakePoller, store: Any = None, notes: list[str] | None = None
+    ) -> None:
         self.config = config
         self.poller = poller
         self.store = store
@@ -149,8 +172,14 @@ class FakeSession:
         self.closed = True
 
 
-def make_config(path: Path, pipelines: Iterable[PipelineEntry], *, read_only: bool = False,
-                bell: bool = True, desktop_notify: bool = False) -> Config:
+def make_config(
+    path: Path,
+    pipelines: Iterable[PipelineEntry],
+    *,
+    read_only: bool = False,
+    bell: bool = True,
+    desktop_notify: bool = False,
+) -> Config:
     return Config(
         path=path,
         api=ApiSettings(base_url="http://127.0.0.1:9", key="k", token="t"),
@@ -189,8 +218,13 @@ def plain(app: KondadoApp, pid: int, column: str) -> str:
     return cells[column].plain
 
 
-def build(tmp_path: Path, *, read_only: bool = False, desktop_notify: bool = False,
-          entries: tuple[PipelineEntry, ...] = ENTRIES) -> tuple[KondadoApp, FakePoller]:
+def build(
+    tmp_path: Path,
+    *,
+    read_only: bool = False,
+    desktop_notify: bool = False,
+    entries: tuple[PipelineEntry, ...] = ENTRIES,
+) -> tuple[KondadoApp, FakePoller]:
     clock = ManualClock(frozen=True)
     poller = FakePoller(clock, [e.id for e in entries])
     config_path = tmp_path / "config.toml"
@@ -198,8 +232,7 @@ def build(tmp_path: Path, *, read_only: bool = False, desktop_notify: bool = Fal
     for e in entries:
         lines.append(f"\n[[pipelines]]\nid = {e.id}\n")
     config_path.write_text("".join(lines))
-    config = make_config(config_path, entries, read_only=read_only,
-                         desktop_notify=desktop_notify)
+    config = make_config(config_path, entries, read_only=read_only, desktop_notify=desktop_notify)
     app = KondadoApp(FakeSession(config, poller), clock=clock, env={"TERM": "xterm"})
     return app, poller
 

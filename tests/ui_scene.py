@@ -42,12 +42,27 @@ STATES: tuple[tuple[int, str, str | None, float, float], ...] = (
     (2042, "scheduled", None, 75, 50),
     (2050, "active", "[b]3 records skipped[/b]: invalid date '0000-00-00'", 30, 2 * HOUR),
     (2051, "building_tables", None, 20, 6 * MINUTE),
-    (2060, "error_building_tables",
-     'Could not create table "nf_itens": permission denied for schema raw', 55, 5 * HOUR),
-    (2061, "too_many_consecutive_failed_builds",
-     "Connection timed out: erp.internal:5432 (after 3 attempts)\nat Extractor.run", 8, DAY),
-    (2062, "too_many_consecutive_failed_builds__blocked",
-     "Blocked after 5 failed runs: authentication failed for user \"kondado\"", 100, 2 * DAY),
+    (
+        2060,
+        "error_building_tables",
+        'Could not create table "nf_itens": permission denied for schema raw',
+        55,
+        5 * HOUR,
+    ),
+    (
+        2061,
+        "too_many_consecutive_failed_builds",
+        "Connection timed out: erp.internal:5432 (after 3 attempts)\nat Extractor.run",
+        8,
+        DAY,
+    ),
+    (
+        2062,
+        "too_many_consecutive_failed_builds__blocked",
+        'Blocked after 5 failed runs: authentication failed for user "kondado"',
+        100,
+        2 * DAY,
+    ),
     (2063, "not_active", None, 110, 9 * DAY),
     (2070, "active", None, 10 * MINUTE, 10 * HOUR),  # stale: older than max_age + margin
     (2071, "paused_by_support", "Paused by Kondado support", 60, 3 * DAY),
@@ -64,9 +79,11 @@ def record_history(store: HistoryStore, clock: ManualClock) -> None:
             ("active", 0.0, None),
             ("scheduled", HOUR, None),
             ("running", HOUR + 60, None),
-            ("active" if index < len(durations) - 1 else "too_many_consecutive_failed_builds",
-             HOUR + 60 + seconds,
-             None if index < len(durations) - 1 else "Connection timed out: erp.internal:5432"),
+            (
+                "active" if index < len(durations) - 1 else "too_many_consecutive_failed_builds",
+                HOUR + 60 + seconds,
+                None if index < len(durations) - 1 else "Connection timed out: erp.internal:5432",
+            ),
         ):
             clock.set(at + offset)
             store.record(Observation(PipelineStatus(pid, status, raw_msg=msg), at + offset))
@@ -99,8 +116,9 @@ def build_scene(tmp_path: Path, *, with_history: bool = True) -> tuple[KondadoAp
         store = HistoryStore(tmp_path / "history.sqlite3", clock=clock)
         record_history(store, clock)
     config = make_config(tmp_path / "config.toml", ENTRIES)
-    app = KondadoApp(FakeSession(config, poller, store=store), clock=clock, poll=False,
-                     env={"TERM": "xterm"})
+    app = KondadoApp(
+        FakeSession(config, poller, store=store), clock=clock, poll=False, env={"TERM": "xterm"}
+    )
     return app, poller
 
 

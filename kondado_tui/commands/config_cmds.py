@@ -56,7 +56,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     add.add_argument("--name", metavar="NAME", help="a name to show instead of the id")
     add.add_argument("--group", metavar="GROUP", help="a group to list it under")
     add.add_argument(
-        "--no-check", action="store_true",
+        "--no-check",
+        action="store_true",
         help="save without asking the API first (no credentials needed)",
     )
     add.set_defaults(handler=handle_add)
@@ -78,7 +79,7 @@ def handle_init(args: argparse.Namespace) -> int:
     print(
         f"Created {path} (readable only by you).\n"
         "Next steps:\n"
-        f"  1. Put your API key in it (key = \"...\") and give the token with token_command,\n"
+        f'  1. Put your API key in it (key = "...") and give the token with token_command,\n'
         f"     or set {ENV_KEY} and {ENV_TOKEN} in the environment.\n"
         "  2. Add the pipelines to watch:\n"
         "       kondado-tui add https://app.kondado.com.br/pipelines/<id>\n"
@@ -98,8 +99,7 @@ def handle_add(args: argparse.Namespace) -> int:
         if known.id == pid:
             named = f" (as '{clean(known.name)}')" if known.name else ""
             print(
-                f"kondado-tui: pipeline {pid} is already in {config.path}{named}; "
-                "nothing to add",
+                f"kondado-tui: pipeline {pid} is already in {config.path}{named}; nothing to add",
                 file=sys.stderr,
             )
             return EXIT_USAGE
@@ -108,13 +108,16 @@ def handle_add(args: argparse.Namespace) -> int:
         try:
             status = asyncio.run(check_pipeline(config, pid))
         except ApiError as exc:
-            print(f"kondado-tui: pipeline {pid} was not added: {exc}"
-                  f"{credentials_hint(exc, config)}", file=sys.stderr)
+            print(
+                f"kondado-tui: pipeline {pid} was not added: {exc}{credentials_hint(exc, config)}",
+                file=sys.stderr,
+            )
             return EXIT_API
         seen = f" (status now: {clean(status.status, keep_newlines=False)})"
     append_pipeline(config.path, entry)
     extra = "".join(
-        f", {label} '{value}'" for label, value in (("name", entry.name), ("group", entry.group))
+        f", {label} '{value}'"
+        for label, value in (("name", entry.name), ("group", entry.group))
         if value
     )
     print(f"Added pipeline {pid}{extra} to {config.path}{seen}.")

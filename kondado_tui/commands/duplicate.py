@@ -90,31 +90,62 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--body", metavar="FILE",
-                        help="the request body, JSON or TOML ('-': standard input); flags "
-                        "override its fields")
+    parser.add_argument(
+        "--body",
+        metavar="FILE",
+        help="the request body, JSON or TOML ('-': standard input); flags override its fields",
+    )
     parser.add_argument("--from", dest="base", metavar="ID", help="the base pipeline's id")
     parser.add_argument("--src", metavar="N", help="the new source collection id")
     parser.add_argument("--dest", metavar="N", help="the new destination collection id")
-    parser.add_argument("--client", metavar="N",
-                        help="target account id (the number before the dash of the team id)")
-    parser.add_argument("--name", metavar="TEXT", help="the new pipeline's name "
-                        "(default: the base pipeline's)")
-    parser.add_argument("--table", action="append", default=[], metavar="PATH=NAME",
-                        help="a full table: its path in the base -> the new table's name; "
-                        "repeat for every path (=NAME is the main table)")
-    parser.add_argument("--delta-table", action="append", default=[], metavar="PATH=NAME",
-                        help="a delta table, same form as --table")
-    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                        help="overwrite a parameter of the base pipeline")
-    parser.add_argument("--execute", action=argparse.BooleanOptionalAction, default=None,
-                        help="run the new pipeline right after creating it (default: no)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="validate and print the JSON body; send nothing")
-    parser.add_argument("--yes", "-y", action="store_true",
-                        help="do not ask for confirmation (needed without a terminal)")
-    parser.add_argument("--no-save", action="store_true",
-                        help="do not add the new pipeline to the config file")
+    parser.add_argument(
+        "--client",
+        metavar="N",
+        help="target account id (the number before the dash of the team id)",
+    )
+    parser.add_argument(
+        "--name", metavar="TEXT", help="the new pipeline's name (default: the base pipeline's)"
+    )
+    parser.add_argument(
+        "--table",
+        action="append",
+        default=[],
+        metavar="PATH=NAME",
+        help="a full table: its path in the base -> the new table's name; "
+        "repeat for every path (=NAME is the main table)",
+    )
+    parser.add_argument(
+        "--delta-table",
+        action="append",
+        default=[],
+        metavar="PATH=NAME",
+        help="a delta table, same form as --table",
+    )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="overwrite a parameter of the base pipeline",
+    )
+    parser.add_argument(
+        "--execute",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run the new pipeline right after creating it (default: no)",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="validate and print the JSON body; send nothing"
+    )
+    parser.add_argument(
+        "--yes",
+        "-y",
+        action="store_true",
+        help="do not ask for confirmation (needed without a terminal)",
+    )
+    parser.add_argument(
+        "--no-save", action="store_true", help="do not add the new pipeline to the config file"
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -150,9 +181,7 @@ def _apply_tables(
             rows.append(TableRow(path, name))
 
 
-def _apply_params(
-    rows: list[ParamRow], pairs: list[str], problems: dict[str, str]
-) -> None:
+def _apply_params(rows: list[ParamRow], pairs: list[str], problems: dict[str, str]) -> None:
     from_file = {row.name: row for row in rows}
     for text in pairs:
         pair = _split(text, last=False)  # values may hold "=", names do not
@@ -176,8 +205,13 @@ def draft_from_args(args: argparse.Namespace) -> tuple[DuplicateDraft, dict[str,
         draft, problems = draft_from_body(load_body_file(Path(args.body).expanduser()))
     else:
         draft = DuplicateDraft(full_tables=[])
-    for attr, value in (("base_id", args.base), ("src", args.src), ("dest", args.dest),
-                        ("client", args.client), ("name", args.name)):
+    for attr, value in (
+        ("base_id", args.base),
+        ("src", args.src),
+        ("dest", args.dest),
+        ("client", args.client),
+        ("name", args.name),
+    ):
         if value is not None:
             setattr(draft, attr, value)
     if args.execute is not None:
@@ -198,8 +232,7 @@ def _where(draft: DuplicateDraft, key: str) -> str:
 def _report_problems(draft: DuplicateDraft, problems: dict[str, str]) -> None:
     count = len(problems)
     print(
-        f"kondado-tui: nothing was sent: {count} problem{'s' if count != 1 else ''} "
-        "to fix first:",
+        f"kondado-tui: nothing was sent: {count} problem{'s' if count != 1 else ''} to fix first:",
         file=sys.stderr,
     )
     for key, message in problems.items():
@@ -258,8 +291,10 @@ def handle(args: argparse.Namespace) -> int:
     try:
         new_id = asyncio.run(_send(config, body))
     except RateLimited as exc:
-        print(f"kondado-tui: {exc}\nNothing was created; try again in "
-              f"{exc.retry_after:.0f} s.", file=sys.stderr)
+        print(
+            f"kondado-tui: {exc}\nNothing was created; try again in {exc.retry_after:.0f} s.",
+            file=sys.stderr,
+        )
         return EXIT_API
     except Unreachable as exc:
         print(
@@ -269,13 +304,16 @@ def handle(args: argparse.Namespace) -> int:
         )
         return EXIT_API
     except ApiError as exc:
-        print(f"kondado-tui: {exc}\nNothing was created.{credentials_hint(exc, config)}",
-              file=sys.stderr)
+        print(
+            f"kondado-tui: {exc}\nNothing was created.{credentials_hint(exc, config)}",
+            file=sys.stderr,
+        )
         return EXIT_API
 
     print(new_id)  # alone on stdout: `NEW=$(kondado-tui duplicate ... --yes)`
-    print(f"Created pipeline {new_id} from {base_label}: {APP_URL.format(id=new_id)}",
-          file=sys.stderr)
+    print(
+        f"Created pipeline {new_id} from {base_label}: {APP_URL.format(id=new_id)}", file=sys.stderr
+    )
     _after_success(args, config, body, base, new_id)
     return EXIT_OK
 

@@ -44,15 +44,22 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         ),
     )
     parser.add_argument(
-        "pipeline", metavar="ID", nargs="?", type=pipeline_arg,
+        "pipeline",
+        metavar="ID",
+        nargs="?",
+        type=pipeline_arg,
         help="only this pipeline (an id or its app URL)",
     )
     parser.add_argument(
-        "--since", metavar="DURATION", type=_since, default=DEFAULT_SINCE,
+        "--since",
+        metavar="DURATION",
+        type=_since,
+        default=DEFAULT_SINCE,
         help=f"how far back: 90s, 30m, 24h, 7d, or '{EVERYTHING}' (default: {DEFAULT_SINCE})",
     )
     parser.add_argument(
-        "--json", action="store_true",
+        "--json",
+        action="store_true",
         help="print a JSON list (time in ISO-8601 UTC, id, name, from_status, to_status, "
         "raw_msg, refusal, previous_seen_at)",
     )
@@ -75,8 +82,10 @@ def handle(args: argparse.Namespace, clock: Clock = SYSTEM_CLOCK) -> int:
     since = None if seconds is None else clock.now() - seconds
     names = config_names(config)
     if not path.exists():
-        _say(f"no history yet: {path} does not exist (the dashboard and "
-             "'kondado-tui status' record it as they poll)")
+        _say(
+            f"no history yet: {path} does not exist (the dashboard and "
+            "'kondado-tui status' record it as they poll)"
+        )
         transitions: list[Transition] = []
     else:
         transitions = _read(config, clock, args.pipeline, since)
@@ -91,8 +100,9 @@ def handle(args: argparse.Namespace, clock: Clock = SYSTEM_CLOCK) -> int:
     return 0
 
 
-def _read(config: Config, clock: Clock, pipeline: int | None, since: float | None
-          ) -> list[Transition]:
+def _read(
+    config: Config, clock: Clock, pipeline: int | None, since: float | None
+) -> list[Transition]:
     # With the configured retention (opening prunes); the dashboard checks the file whole.
     store = open_store(config, clock, quick_check=False)
     try:
@@ -134,13 +144,15 @@ def _as_table(transitions: list[Transition], names: dict[int, str]) -> str:
         local = datetime.fromtimestamp(t.at).astimezone()
         before = "(first seen)" if t.from_status is None else stored_kind(t.from_status).label
         after = stored_kind(t.to_status)
-        rows.append([
-            local.strftime("%Y-%m-%d %H:%M:%S"),
-            str(t.pipeline_id),
-            names.get(t.pipeline_id, ""),
-            before,
-            f"{after.glyph} {after.label}",
-            first_line(t.raw_msg),
-        ])
+        rows.append(
+            [
+                local.strftime("%Y-%m-%d %H:%M:%S"),
+                str(t.pipeline_id),
+                names.get(t.pipeline_id, ""),
+                before,
+                f"{after.glyph} {after.label}",
+                first_line(t.raw_msg),
+            ]
+        )
     zone = datetime.now().astimezone().tzname() or "local"
     return format_table([f"TIME ({zone})", "ID", "NAME", "FROM", "TO", "MESSAGE"], rows)

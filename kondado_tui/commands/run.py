@@ -27,8 +27,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="run a pipeline now",
         description="Queue a run of a pipeline (like pressing RUN in Kondado's app).",
     )
-    parser.add_argument("pipeline_id", metavar="ID", type=pipeline_arg,
-                        help="pipeline id, or its app URL")
+    parser.add_argument(
+        "pipeline_id", metavar="ID", type=pipeline_arg, help="pipeline id, or its app URL"
+    )
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     parser.set_defaults(handler=handle)
 

@@ -25,20 +25,42 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         ),
     )
     parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
-    parser.add_argument("--pipelines", type=int, default=15, metavar="N",
-                        help="how many pipelines the account has (default: 15)")
+    parser.add_argument(
+        "--pipelines",
+        type=int,
+        default=15,
+        metavar="N",
+        help="how many pipelines the account has (default: 15)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--speed", type=float, default=None, metavar="X",
-                        help="time scale: 60 = an hour of pipeline life per minute "
-                        f"(default: 1, or {DEMO_SPEED:g} with --demo)")
-    parser.add_argument("--rps", type=int, default=1, metavar="N",
-                        help="requests allowed per second (default: 1, as documented)")
-    parser.add_argument("--rpm", type=int, default=20, metavar="N",
-                        help="requests allowed per minute (default: 20, as documented)")
-    parser.add_argument("--no-rate-limit", action="store_true",
-                        help="do not enforce any rate limit")
-    parser.add_argument("--demo", action="store_true",
-                        help="the demo account (every status, fast changes) instead")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=None,
+        metavar="X",
+        help="time scale: 60 = an hour of pipeline life per minute "
+        f"(default: 1, or {DEMO_SPEED:g} with --demo)",
+    )
+    parser.add_argument(
+        "--rps",
+        type=int,
+        default=1,
+        metavar="N",
+        help="requests allowed per second (default: 1, as documented)",
+    )
+    parser.add_argument(
+        "--rpm",
+        type=int,
+        default=20,
+        metavar="N",
+        help="requests allowed per minute (default: 20, as documented)",
+    )
+    parser.add_argument(
+        "--no-rate-limit", action="store_true", help="do not enforce any rate limit"
+    )
+    parser.add_argument(
+        "--demo", action="store_true", help="the demo account (every status, fast changes) instead"
+    )
     parser.set_defaults(handler=serve)
 
 
@@ -61,23 +83,32 @@ def _check(args: argparse.Namespace) -> None:
 
 def build_server(args: argparse.Namespace) -> SimServer:
     _check(args)
-    world = SimWorld(pipelines=args.pipelines, seed=args.seed, clock=SYSTEM_CLOCK,
-                     speed=args.speed, demo=args.demo)
-    return SimServer(world, rps=args.rps, rpm=args.rpm, port=args.port,
-                     rate_limit=not args.no_rate_limit)
+    world = SimWorld(
+        pipelines=args.pipelines,
+        seed=args.seed,
+        clock=SYSTEM_CLOCK,
+        speed=args.speed,
+        demo=args.demo,
+    )
+    return SimServer(
+        world, rps=args.rps, rpm=args.rpm, port=args.port, rate_limit=not args.no_rate_limit
+    )
 
 
 def describe(server: SimServer, args: argparse.Namespace, out: TextIO) -> None:
     limits = server.limiter.limits
     rate = (
-        "rate limits off" if not limits.enabled
+        "rate limits off"
+        if not limits.enabled
         else f"rate limits {limits.rps}/s and {limits.rpm}/min per key and IP, "
         f"{limits.lockout:g} s lock-out"
     )
     world = server.world
     kind = "demo account" if world.demo else f"seed {world.seed}"
-    print(f"Simulated Kondado API on {server.base_url} ({kind}, speed {world.speed:g}x, "
-          f"{rate})", file=out)
+    print(
+        f"Simulated Kondado API on {server.base_url} ({kind}, speed {world.speed:g}x, {rate})",
+        file=out,
+    )
     print(f"  key:   {server.key}", file=out)
     print(f"  token: {server.token}   (a throwaway token for this simulator only)", file=out)
     print("Point kondado-tui at it:", file=out)
@@ -93,8 +124,9 @@ def describe(server: SimServer, args: argparse.Namespace, out: TextIO) -> None:
     print("Serving until Ctrl-C.", file=out, flush=True)
 
 
-def serve(args: argparse.Namespace, *, stop: threading.Event | None = None,
-          out: TextIO | None = None) -> int:
+def serve(
+    args: argparse.Namespace, *, stop: threading.Event | None = None, out: TextIO | None = None
+) -> int:
     out = out or sys.stdout
     server = build_server(args)
     try:

@@ -48,12 +48,17 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         ),
     )
     parser.add_argument(
-        "ids", metavar="ID", nargs="*", type=pipeline_arg,
+        "ids",
+        metavar="ID",
+        nargs="*",
+        type=pipeline_arg,
         help="pipeline ids or app URLs (default: every pipeline in the config)",
     )
     parser.add_argument("--json", action="store_true", help="print a JSON list")
     parser.add_argument(
-        "--max-age", metavar="DURATION", type=duration_arg,
+        "--max-age",
+        metavar="DURATION",
+        type=duration_arg,
         help="reuse observations younger than this (e.g. 5m) made by any process on this host",
     )
     parser.set_defaults(handler=handle)
@@ -186,8 +191,14 @@ def _as_json(row: Row, now: float) -> dict[str, object]:
     obs = row.observation
     entry: dict[str, object] = {"id": row.pipeline_id, "name": row.name or None}
     if obs is None:
-        entry.update(status=None, is_running=None, is_active=None, is_blocked=None,
-                     raw_msg=None, error=row.error or "not asked")
+        entry.update(
+            status=None,
+            is_running=None,
+            is_active=None,
+            is_blocked=None,
+            raw_msg=None,
+            error=row.error or "not asked",
+        )
         return entry
     entry.update(obs.status.as_dict())
     entry["id"] = row.pipeline_id
@@ -206,8 +217,13 @@ def _as_table(rows: list[Row], now: float) -> str:
             continue
         kind = obs.status.kind
         age = format_age(now - obs.observed_at) + (" (cached)" if row.cached else "")
-        table.append([
-            str(row.pipeline_id), row.name, f"{kind.glyph} {kind.label}", age,
-            first_line(obs.status.raw_msg),
-        ])
+        table.append(
+            [
+                str(row.pipeline_id),
+                row.name,
+                f"{kind.glyph} {kind.label}",
+                age,
+                first_line(obs.status.raw_msg),
+            ]
+        )
     return format_table(["ID", "NAME", "STATUS", "AGE", "MESSAGE"], table)

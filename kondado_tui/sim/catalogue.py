@@ -77,28 +77,44 @@ class Connector:
 
 CONNECTORS: tuple[Connector, ...] = (
     Connector(
-        "postgresql", "Postgres", ("orders", "customers", "invoices", "products"),
-        ("items", "history"), (("schema", "public"), ("incremental_column", "updated_at")),
+        "postgresql",
+        "Postgres",
+        ("orders", "customers", "invoices", "products"),
+        ("items", "history"),
+        (("schema", "public"), ("incremental_column", "updated_at")),
     ),
     Connector(
-        "mysql", "MySQL ERP", ("pedidos", "clientes", "estoque", "notas_fiscais"),
-        ("itens",), (("database", "erp"), ("incremental_column", "dt_alteracao")),
+        "mysql",
+        "MySQL ERP",
+        ("pedidos", "clientes", "estoque", "notas_fiscais"),
+        ("itens",),
+        (("database", "erp"), ("incremental_column", "dt_alteracao")),
     ),
     Connector(
-        "hubspot", "HubSpot", ("deals", "contacts", "companies", "tickets"),
+        "hubspot",
+        "HubSpot",
+        ("deals", "contacts", "companies", "tickets"),
         ("associations", "properties_history"),
         (("start_date", "2023-01-01"), ("archived", "false"), ("custom_properties", "")),
     ),
     Connector(
-        "google_analytics_4", "GA4", ("sessions by source", "events", "ecommerce purchases"),
-        ("dimensions",), (("property_id", "312456789"), ("start_date", "2024-01-01")),
+        "google_analytics_4",
+        "GA4",
+        ("sessions by source", "events", "ecommerce purchases"),
+        ("dimensions",),
+        (("property_id", "312456789"), ("start_date", "2024-01-01")),
     ),
     Connector(
-        "facebook_ads", "Meta Ads", ("ads insights", "campaigns", "ad sets"),
-        ("actions", "breakdowns"), (("account_id", "act_1029384756"), ("attribution", "7d_click")),
+        "facebook_ads",
+        "Meta Ads",
+        ("ads insights", "campaigns", "ad sets"),
+        ("actions", "breakdowns"),
+        (("account_id", "act_1029384756"), ("attribution", "7d_click")),
     ),
     Connector(
-        "shopify", "Shopify", ("orders", "customers", "products", "refunds"),
+        "shopify",
+        "Shopify",
+        ("orders", "customers", "products", "refunds"),
         ("line_items", "customers", "fulfillments"),
         (("shop", "loja-exemplo"), ("start_date", "2022-06-01")),
     ),
@@ -116,10 +132,10 @@ GROUPS: tuple[str, ...] = ("Sales", "Marketing", "Finance", "Product", "Operatio
 # Why a run fails. Multi-line on purpose: these come straight from drivers and APIs.
 FAILURES: tuple[str, ...] = (
     "Could not connect to the source 'postgres-prod' (10.0.3.14:5432)\n"
-    "connection to server at \"10.0.3.14\", port 5432 failed: Connection timed out\n"
+    'connection to server at "10.0.3.14", port 5432 failed: Connection timed out\n'
     "\tIs the server running on that host and accepting TCP/IP connections?",
     "Error while loading table analytics.orders\n"
-    "ERROR: could not extend file \"base/16384/2619\": No space left on device\n"
+    'ERROR: could not extend file "base/16384/2619": No space left on device\n'
     "HINT: Check free disk space.",
     "The source answered 401 Unauthorized\n"
     '{"status":"error","message":"The OAuth token used to make this call expired 2 '

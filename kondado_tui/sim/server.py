@@ -128,8 +128,10 @@ class SimServer:
         httpd.sim = self
         self._httpd = httpd
         self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-            name="kondado-sim", daemon=True,
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="kondado-sim",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -148,7 +150,9 @@ class SimServer:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.stop()
@@ -166,7 +170,10 @@ class SimServer:
     # -- faults ------------------------------------------------------------------------
 
     def set_fault(
-        self, mode: FaultMode, count: int | None = None, delay: float = 2.0,
+        self,
+        mode: FaultMode,
+        count: int | None = None,
+        delay: float = 2.0,
         http_status: int = 500,
     ) -> None:
         """Play `mode` on every request, or on the next `count` ones."""
@@ -208,8 +215,12 @@ class SimServer:
             return 404, {"success": False, "error": "Not found"}, Outcome.NOT_FOUND
         if not self.limiter.admit(ip, key):
             return 200, dict(RATE_LIMIT_ANSWER), Outcome.RATE_LIMITED
-        if key is None or token is None or not (
-            secrets.compare_digest(key, self.key) and secrets.compare_digest(token, self.token)
+        if (
+            key is None
+            or token is None
+            or not (
+                secrets.compare_digest(key, self.key) and secrets.compare_digest(token, self.token)
+            )
         ):
             return 200, dict(AUTH_ANSWER), Outcome.AUTH_FAILED
         if route == "duplicate":
@@ -305,29 +316,38 @@ class _Handler(BaseHTTPRequestHandler):
         if not 0 <= length <= MAX_BODY:
             self.close_connection = True  # the rest of the body is not read
             sim.record(RequestRecord(method, url.path, arrived, 413, Outcome.BAD_REQUEST))
-            self._send(413, b'{"success": false, "error": "Request body too large"}',
-                       "application/json")
+            self._send(
+                413, b'{"success": false, "error": "Request body too large"}', "application/json"
+            )
             return
         body = self.rfile.read(length) if length else b""
         fault = sim.faults.take()
         if fault is not None and fault.mode is not FaultMode.SLOW:
-            sim.record(RequestRecord(method, url.path, arrived, _fault_status(fault),
-                                     Outcome.FAULT, fault=fault.mode))
+            sim.record(
+                RequestRecord(
+                    method, url.path, arrived, _fault_status(fault), Outcome.FAULT, fault=fault.mode
+                )
+            )
             self._play(fault)
             return
         if fault is not None and sim.stopping.wait(fault.delay):
-            sim.record(RequestRecord(method, url.path, arrived, 0, Outcome.FAULT,
-                                     fault=fault.mode))
+            sim.record(RequestRecord(method, url.path, arrived, 0, Outcome.FAULT, fault=fault.mode))
             self._reset()  # stopped while the answer was held back
             return
         code, payload, outcome = sim.answer(
             method, url.path, parse_qs(url.query), body, self.client_address[0]
         )
-        sim.record(RequestRecord(
-            method, url.path, arrived, code, outcome,
-            rate_limited=outcome is Outcome.RATE_LIMITED,
-            fault=fault.mode if fault else None,
-        ))
+        sim.record(
+            RequestRecord(
+                method,
+                url.path,
+                arrived,
+                code,
+                outcome,
+                rate_limited=outcome is Outcome.RATE_LIMITED,
+                fault=fault.mode if fault else None,
+            )
+        )
         self._send(code, json.dumps(payload).encode("utf-8"), "application/json")
 
     def _play(self, fault: Fault) -> None:
@@ -360,9 +380,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Close with SO_LINGER 0: the client sees a TCP reset, not a clean close."""
         self.close_connection = True
         try:
-            self.connection.setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-            )
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()
         except OSError:
             pass

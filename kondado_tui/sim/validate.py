@@ -13,8 +13,13 @@ from typing import Any
 from kondado_tui.sim.catalogue import COLLECTIONS_BY_ID
 from kondado_tui.sim.spec import PipelineSpec
 
-REQUIRED = ("pipeline_id", "dest_collection_id", "src_collection_id", "full_tables",
-            "execute_immediately")
+REQUIRED = (
+    "pipeline_id",
+    "dest_collection_id",
+    "src_collection_id",
+    "full_tables",
+    "execute_immediately",
+)
 KNOWN = {*REQUIRED, "client_id", "deltas_tables", "name", "overwrite_parameters"}
 
 
@@ -41,19 +46,23 @@ def validate_duplicate(
     if base is None:
         return f"Pipeline {body['pipeline_id']} not found"
     problem = (
-        _check_collection(body["src_collection_id"], "src_collection_id", "source",
-                          base.src_collection_id)
-        or _check_collection(body["dest_collection_id"], "dest_collection_id", "destination",
-                             base.dest_collection_id)
+        _check_collection(
+            body["src_collection_id"], "src_collection_id", "source", base.src_collection_id
+        )
+        or _check_collection(
+            body["dest_collection_id"], "dest_collection_id", "destination", base.dest_collection_id
+        )
         or _check_tables(body["full_tables"], "full_tables", base.paths)
-        or ("deltas_tables" in body and _check_tables(body["deltas_tables"], "deltas_tables",
-                                                      base.paths))
+        or (
+            "deltas_tables" in body
+            and _check_tables(body["deltas_tables"], "deltas_tables", base.paths)
+        )
         or None
     )
     if problem:
         return problem
     if body["execute_immediately"] not in ("Y", "N"):
-        return "Field 'execute_immediately' must be \"Y\" or \"N\""
+        return 'Field \'execute_immediately\' must be "Y" or "N"'
     if "client_id" in body and body["client_id"] not in client_ids:
         return f"Client {body['client_id']} not found or not accessible"
     if "name" in body and (not isinstance(body["name"], str) or not body["name"].strip()):

@@ -179,11 +179,15 @@ class SimWorld:
             parameters = dict(base.parameters)
             parameters.update({k: str(v) for k, v in body.get("overwrite_parameters", {}).items()})
             spec = dataclasses.replace(
-                base, id=new_id, name=body.get("name") or base.name,
+                base,
+                id=new_id,
+                name=body.get("name") or base.name,
                 src_collection_id=body["src_collection_id"],
                 dest_collection_id=body["dest_collection_id"],
-                client_id=body.get("client_id", base.client_id), parameters=parameters,
-                static=False, sticky_raw_msg=None,
+                client_id=body.get("client_id", base.client_id),
+                parameters=parameters,
+                static=False,
+                sticky_raw_msg=None,
             )
             now = self.clock.now()
             self._add(spec, Start(BUILDING), now, announce=True)
@@ -198,8 +202,11 @@ class SimWorld:
         def other(current: int) -> int:
             kind = cat.COLLECTIONS_BY_ID[current]
             return next(
-                (c.id for c in cat.COLLECTIONS
-                 if (c.type, c.role) == (kind.type, kind.role) and c.active and c.id != current),
+                (
+                    c.id
+                    for c in cat.COLLECTIONS
+                    if (c.type, c.role) == (kind.type, kind.role) and c.active and c.id != current
+                ),
                 current,
             )
 
@@ -225,7 +232,8 @@ class SimWorld:
             for pid in self._specs:
                 self._advance(pid, now)
             found = [
-                t for t in self._transitions
+                t
+                for t in self._transitions
                 if (pipeline_id is None or t.pipeline_id == pipeline_id)
                 and (since is None or t.time > since)
             ]
@@ -248,8 +256,9 @@ class SimWorld:
 
     def _add(self, spec: PipelineSpec, start: Start, now: float, announce: bool = False) -> None:
         status, raw = start.status, start.raw_msg
-        state = _State(status, raw, start.failures,
-                       rng=random.Random(f"{self.seed}:{spec.id}:runs"))
+        state = _State(
+            status, raw, start.failures, rng=random.Random(f"{self.seed}:{spec.id}:runs")
+        )
         state.streak_msg = raw if start.failures else None
         self._specs[spec.id] = spec
         self._states[spec.id] = state
@@ -412,8 +421,8 @@ def _spread(rng: random.Random, low: float = 0.4, high: float = 1.6) -> float:
 def demo_pipelines(world: SimWorld | None = None) -> list[DemoPipeline]:
     """The demo account's pipelines (or a given world's), for `--demo`'s configuration."""
     if world is not None:
-        return [DemoPipeline(pid, world.spec(pid).name, world.spec(pid).group)
-                for pid in world.pipeline_ids]
+        return [
+            DemoPipeline(pid, world.spec(pid).name, world.spec(pid).group)
+            for pid in world.pipeline_ids
+        ]
     return [DemoPipeline(s.id, s.name, s.group) for s in demo_account()[0]]
-
-

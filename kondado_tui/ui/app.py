@@ -117,19 +117,26 @@ class KondadoApp(App[int]):
     async def _start(self) -> None:
         """Show what we already know (instantly), then start asking."""
         poller = self.session.poller
-        self.main.remember({pid: (obs, obs.observed_at)
-                            for pid, obs in poller.observations.items()})
+        self.main.remember(
+            {pid: (obs, obs.observed_at) for pid, obs in poller.observations.items()}
+        )
         # History is read once, by the poller: its last known states (each `since` told
         # as exact or as a first sighting) reach the table as events before any request,
         # and the same read decides what is asked first.
         try:
             await poller.start()
         except Exception as exc:  # history is a help, never a reason not to start
-            self.notify(f"History could not be read: {redact(str(exc))}",
-                        severity="warning", markup=False)
+            self.notify(
+                f"History could not be read: {redact(str(exc))}", severity="warning", markup=False
+            )
         if self.poll:
-            self.run_worker(self._poll_forever(), name="poller", group="poller",
-                            exclusive=True, exit_on_error=False)
+            self.run_worker(
+                self._poll_forever(),
+                name="poller",
+                group="poller",
+                exclusive=True,
+                exit_on_error=False,
+            )
         if self.session.store is not None:
             await self.load_summaries(entry.id for entry in self.session.config.pipelines)
 
@@ -142,7 +149,9 @@ class KondadoApp(App[int]):
             self.notify(
                 f"Polling stopped: {type(exc).__name__}: {redact(str(exc))}. "
                 "The table no longer updates; restart kondado-tui (and please report this).",
-                severity="error", timeout=3600, markup=False,
+                severity="error",
+                timeout=3600,
+                markup=False,
             )
 
     async def load_summaries(self, ids: Iterable[int]) -> None:
@@ -193,8 +202,9 @@ class KondadoApp(App[int]):
         event = message.event
         self.main.apply(event)
         if isinstance(event, StatusObserved) and event.changed and self.session.store:
-            self.run_worker(self.load_summaries([event.pipeline_id]), group="summaries",
-                            exit_on_error=False)
+            self.run_worker(
+                self.load_summaries([event.pipeline_id]), group="summaries", exit_on_error=False
+            )
 
     # -- alerts ---------------------------------------------------------------------------------
 
@@ -204,15 +214,21 @@ class KondadoApp(App[int]):
         ui = self.session.config.ui
         if alert.kind is AlertKind.TROUBLE:
             title = f"{name}: {alert.status.label}"
-            self.notify(msg or "(no message from Kondado)", title=title, severity="error",
-                        timeout=30, markup=False)
+            self.notify(
+                msg or "(no message from Kondado)",
+                title=title,
+                severity="error",
+                timeout=30,
+                markup=False,
+            )
             if ui.bell:
                 self.bell()
             if ui.desktop_notify:
                 self.write_escape(desktop_notification(f"kondado: {title}", msg, self.env))
         else:
-            self.notify(f"{name} is {alert.status.label} again.", title="recovered",
-                        timeout=8, markup=False)
+            self.notify(
+                f"{name} is {alert.status.label} again.", title="recovered", timeout=8, markup=False
+            )
 
     def write_escape(self, sequence: str) -> None:
         self.escapes.append(sequence)
@@ -236,7 +252,9 @@ class KondadoApp(App[int]):
     def open_duplicate(self, base: PipelineEntry) -> None:
         """The duplicate form; a pipeline it creates is monitored and saved to the config."""
         screen = DuplicateScreen(
-            base, self.drafts.pop(base.id, None), self.session.poller.duplicate,
+            base,
+            self.drafts.pop(base.id, None),
+            self.session.poller.duplicate,
             memory=self.memory,
         )
 

@@ -36,7 +36,10 @@ class PollerLike(Protocol):
 
 class StoreLike(Protocol):
     def transitions(
-        self, pipeline_id: int | None = None, since: float | None = None, *,
+        self,
+        pipeline_id: int | None = None,
+        since: float | None = None,
+        *,
         limit: int | None = None,
     ) -> list[Transition]: ...
     def runs(self, pipeline_id: int, limit: int = 50) -> list[RunSummary]: ...

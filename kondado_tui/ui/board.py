@@ -154,8 +154,9 @@ class Board:
             rows[entry.id] = row
         self.rows = rows
 
-    def remember(self, pipeline_id: int, observation: Observation, since: float,
-                 first_seen: bool = False) -> None:
+    def remember(
+        self, pipeline_id: int, observation: Observation, since: float, first_seen: bool = False
+    ) -> None:
         """A status from history or the poller's cache: the baseline, never an alert."""
         row = self.rows.get(pipeline_id)
         if row is None or row.observation is not None:
@@ -198,9 +199,7 @@ class Board:
             return Alert(AlertKind.TROUBLE, row.id, row.entry.display_name, new.kind, new.raw_msg)
         if row.id in self._alerted:
             del self._alerted[row.id]
-            return Alert(
-                AlertKind.RECOVERED, row.id, row.entry.display_name, new.kind, new.raw_msg
-            )
+            return Alert(AlertKind.RECOVERED, row.id, row.entry.display_name, new.kind, new.raw_msg)
         return None
 
     def failed(self, event: PipelineFailed) -> Alert | None:
@@ -216,8 +215,7 @@ class Board:
         self._alerted[row.id] = refusal.value
         if not row.live:
             return None  # refused from the start: the baseline, shown but not announced
-        return Alert(AlertKind.TROUBLE, row.id, row.entry.display_name, refusal,
-                     event.message)
+        return Alert(AlertKind.TROUBLE, row.id, row.entry.display_name, refusal, event.message)
 
     def seen(self, pipeline_id: int | None) -> bool:
         """The user looked at this row: clear its change mark. True if it had one."""
@@ -257,6 +255,7 @@ class Board:
         if mode is not SortMode.AGE:
             rows.sort(key=lambda r: _place_key(r, mode))
         else:
+
             def oldest_first(row: Row) -> tuple[float, str, int]:
                 age = row.age(now)
                 return (-(float("inf") if age is None else age), *_by_name(row))

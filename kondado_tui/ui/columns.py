@@ -71,7 +71,9 @@ RUN_OUTCOME: dict[RunOutcome, tuple[str, Severity]] = {
 # all of them, not from the statuses shown now: otherwise "● active" (8 cells) turning
 # into "▶ running" (9) changed the layout, and a new layout rebuilds the whole table.
 SHOWABLE_KINDS: tuple[StatusKind, ...] = (
-    *KNOWN_STATUSES.values(), PENDING_KIND, *(refusal.kind for refusal in Refusal),
+    *KNOWN_STATUSES.values(),
+    PENDING_KIND,
+    *(refusal.kind for refusal in Refusal),
 )
 
 
@@ -119,7 +121,11 @@ def status_text(row: Row, width: int) -> str:
 
 
 def compute_layout(
-    total: int, rows: Sequence[Row], *, with_last_run: bool, seen: Iterable[StatusKind] = (),
+    total: int,
+    rows: Sequence[Row],
+    *,
+    with_last_run: bool,
+    seen: Iterable[StatusKind] = (),
 ) -> Layout:
     """Widths that fit `total` columns; the status words shrink before the message does.
 
@@ -152,8 +158,9 @@ def compute_layout(
     else:
         # a status the docs do not list has no short form: its words get what the
         # message can spare
-        unknown_w = max((_status_width(k, True) for k in kinds
-                         if k.severity is Severity.UNKNOWN), default=0)
+        unknown_w = max(
+            (_status_width(k, True) for k in kinds if k.severity is Severity.UNKNOWN), default=0
+        )
         status_w = max(short_w, min(unknown_w, room - MESSAGE_WITH_FULL_STATUS))
     if room - status_w < MIN_MESSAGE and total < 100:
         # Really narrow: give the name less room before the message disappears.
@@ -226,7 +233,11 @@ def ticking_words(row: Row, now: float, stale: bool) -> dict[str, str]:
 
 
 def render_cells(
-    row: Row, layout: Layout, palette: Palette, now: float, stale: bool,
+    row: Row,
+    layout: Layout,
+    palette: Palette,
+    now: float,
+    stale: bool,
     only: Collection[str] | None = None,
 ) -> dict[str, Text]:
     """Every visible cell of one row (or `only` those: the once-a-second ages)."""

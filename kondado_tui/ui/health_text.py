@@ -60,8 +60,10 @@ def _last_answer(health: Health, now: float) -> str:
     if health.last_success_at is None:
         if health.from_history:
             rows = "row shows its" if health.from_history == 1 else "rows show their"
-            return (f"{health.from_history} {rows} last known status from history, "
-                    "none confirmed since start-up.")
+            return (
+                f"{health.from_history} {rows} last known status from history, "
+                "none confirmed since start-up."
+            )
         return "No status has been received yet."
     return (
         f"Statuses shown are from the last answer, {format_age(now - health.last_success_at)} ago."
@@ -89,8 +91,9 @@ def banner_text(health: Health, now: float, config_path: str = "") -> Text | Non
         advice = f"Check api.key and api.token{where}."
         if "check" in detail.lower():
             advice = ""  # the poller's words already say what to check
-        body = " ".join(part for part in (f"{detail}." if detail else "", advice, retry.strip())
-                        if part)
+        body = " ".join(
+            part for part in (f"{detail}." if detail else "", advice, retry.strip()) if part
+        )
     elif conn is Connection.BAD_ANSWER:
         head = "Kondado answered something unreadable"
         body = f"{detail}.{retry}" if detail else f"Not the JSON the API documents.{retry}"
@@ -125,10 +128,13 @@ def counts_text(counts: dict[Severity, int], palette: Palette, *, width: int) ->
         text = Text(no_wrap=True, overflow="ellipsis")
         for severity in shown:
             worded = words == "all" or (
-                words == "trouble" and severity.rank <= Severity.WARNING.rank)
+                words == "trouble" and severity.rank <= Severity.WARNING.rank
+            )
             label = f" {severity.label}" if worded else ""
-            text.append(f"{SEVERITY_GLYPH[severity]}{space}{counts[severity]}{label}",
-                        style=palette.severity[severity])
+            text.append(
+                f"{SEVERITY_GLYPH[severity]}{space}{counts[severity]}{label}",
+                style=palette.severity[severity],
+            )
             text.append(gap)
         text.rstrip()
         if text.cell_len <= width:
@@ -153,8 +159,10 @@ def health_line(
     shown instead of the next poll so a quiet start does not look stuck."""
     text = Text(no_wrap=True, overflow="ellipsis")
     if filter_text:
-        text.append(f"filter “{clean(filter_text, keep_newlines=False)}” {shown}/{total}  ",
-                    style=palette.warning)
+        text.append(
+            f"filter “{clean(filter_text, keep_newlines=False)}” {shown}/{total}  ",
+            style=palette.warning,
+        )
     text.append(f"{health.used_last_minute}/{health.budget_per_minute} req/min  ")
     if health.paused:
         text.append(" PAUSED ", style=palette.warning + Style(reverse=True))
@@ -168,9 +176,10 @@ def health_line(
         text.append(f"next in {next_poll_words(health.next_poll_at - now)}  ")
     ok = health.connection is Connection.OK
     starting = health.connection is Connection.STARTING
-    text.append(f"{'●' if ok else '○'} {connection_word(health)}",
-                style=palette.severity[Severity.OK] if ok
-                else palette.muted if starting else palette.error)
+    text.append(
+        f"{'●' if ok else '○'} {connection_word(health)}",
+        style=palette.severity[Severity.OK] if ok else palette.muted if starting else palette.error,
+    )
     if read_only:
         text.append("  READ-ONLY", style=palette.warning)
     if not health.shared_ledger:

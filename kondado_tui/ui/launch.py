@@ -51,11 +51,11 @@ def launch(args: argparse.Namespace) -> int:
 
     # The demo keeps its remembered duplicate mappings in its own temporary directory.
     memory = MappingMemory(
-        session.config.path.parent / "duplicates.json" if getattr(args, "demo", False)
-        else None
+        session.config.path.parent / "duplicates.json" if getattr(args, "demo", False) else None
     )
-    app = KondadoApp(session, clock=SYSTEM_CLOCK,
-                     read_only=True if read_only else None, memory=memory)
+    app = KondadoApp(
+        session, clock=SYSTEM_CLOCK, read_only=True if read_only else None, memory=memory
+    )
 
     async def run() -> int | None:
         try:

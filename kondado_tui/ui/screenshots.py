@@ -52,8 +52,9 @@ async def capture(out: Path, size: tuple[int, int], wait: float, settle: float) 
 
             def save(name: str) -> None:
                 path = out / f"{name}.svg"
-                path.write_text(app.export_screenshot(title=f"kondado-tui: {name}"),
-                                encoding="utf-8")
+                path.write_text(
+                    app.export_screenshot(title=f"kondado-tui: {name}"), encoding="utf-8"
+                )
                 saved.append(path)
 
             app.clear_notifications()
@@ -61,8 +62,10 @@ async def capture(out: Path, size: tuple[int, int], wait: float, settle: float) 
             # The detail of the pipeline with the most runs to show (trouble breaks ties).
             candidates = sorted(
                 board.rows.values(),
-                key=lambda r: (-len(r.history.recent_durations) if r.history else 0,
-                               not r.severity.is_trouble),
+                key=lambda r: (
+                    -len(r.history.recent_durations) if r.history else 0,
+                    not r.severity.is_trouble,
+                ),
             )
             if candidates:
                 app.main.table.select_key(str(candidates[0].id))
@@ -110,10 +113,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("screenshots"))
     parser.add_argument("--width", type=int, default=SIZE[0])
     parser.add_argument("--height", type=int, default=SIZE[1])
-    parser.add_argument("--wait", type=float, default=WAIT,
-                        help="seconds to wait for every pipeline to be observed")
-    parser.add_argument("--settle", type=float, default=SETTLE,
-                        help="seconds to keep watching after that (history for the details)")
+    parser.add_argument(
+        "--wait", type=float, default=WAIT, help="seconds to wait for every pipeline to be observed"
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=SETTLE,
+        help="seconds to keep watching after that (history for the details)",
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     saved = asyncio.run(capture(args.out, (args.width, args.height), args.wait, args.settle))

@@ -19,8 +19,9 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "no"),
     ]
 
-    def __init__(self, title: str, body: Text, *, warning: Text | None = None,
-                 yes: str = "yes") -> None:
+    def __init__(
+        self, title: str, body: Text, *, warning: Text | None = None, yes: str = "yes"
+    ) -> None:
         super().__init__()
         self._title = title
         self._body = body

@@ -55,8 +55,9 @@ def run_chart(runs: list[RunSummary], palette: Palette) -> Text:
         glyph_severity = RUN_OUTCOME[run.outcome][1]
         text.append(BARS[level], style=palette.severity[glyph_severity])
     runs_word = "run" if len(finished) == 1 else "runs"
-    text.append(f"  longest {format_duration(longest)}, {len(finished)} {runs_word}",
-                style=palette.muted)
+    text.append(
+        f"  longest {format_duration(longest)}, {len(finished)} {runs_word}", style=palette.muted
+    )
     return text
 
 
@@ -89,11 +90,13 @@ def fields_table(row: Row, now: float, palette: Palette) -> Table:
     grid.add_column()
     obs = row.observation
     kind = row.kind
-    grid.add_row("status", Text.assemble((f"{row.glyph} {kind.label}",
-                                          palette.severity[row.severity])))
+    grid.add_row(
+        "status", Text.assemble((f"{row.glyph} {kind.label}", palette.severity[row.severity]))
+    )
     if row.refusal is None:
-        grid.add_row("API value",
-                     Text(f"{clean(kind.value, keep_newlines=False)} ({kind.meaning})"))
+        grid.add_row(
+            "API value", Text(f"{clean(kind.value, keep_newlines=False)} ({kind.meaning})")
+        )
     grid.add_row("severity", Text(row.severity.label))
     grid.add_row("id", Text(str(row.id)))
     grid.add_row("name", Text(clean(row.entry.display_name)))
@@ -106,15 +109,15 @@ def fields_table(row: Row, now: float, palette: Palette) -> Table:
         why = f"{kind.meaning}.\n" if row.refusal is not None else ""
         grid.add_row(
             title,
-            Text(f"{why}{clean(failure.message)} ({when(failure.at, now)})",
-                 style=palette.error),
+            Text(f"{why}{clean(failure.message)} ({when(failure.at, now)})", style=palette.error),
         )
     if obs is not None:
         st = obs.status
         flags = f"is_running={st.is_running}  is_active={st.is_active}  is_blocked={st.is_blocked}"
         if row.refusal is not None:
-            grid.add_row("last status seen",
-                         Text(f"{st.kind.glyph} {st.kind.label} (before the refusal)"))
+            grid.add_row(
+                "last status seen", Text(f"{st.kind.glyph} {st.kind.label} (before the refusal)")
+            )
         grid.add_row("flags", Text(flags))
         grid.add_row("observed", Text(when(obs.observed_at, now)))
     elif failure is not None:
@@ -124,8 +127,13 @@ def fields_table(row: Row, now: float, palette: Palette) -> Table:
     entered, lower_bound = row.entered
     if entered is not None:
         what = "refused since" if row.refusal is not None else "in this status since"
-        grid.add_row(what, Text(when(entered, now) + (
-            " or earlier (it was already in it when first seen)" if lower_bound else "")))
+        grid.add_row(
+            what,
+            Text(
+                when(entered, now)
+                + (" or earlier (it was already in it when first seen)" if lower_bound else "")
+            ),
+        )
     return grid
 
 
@@ -153,28 +161,41 @@ def history_block(
     facts.add_column(style="bold", no_wrap=True)
     facts.add_column()
     # "never" would claim more than this host saw: history starts when we started
-    facts.add_row("last success", Text(
-        "none recorded" if summary.last_success_at is None else when(summary.last_success_at, now)))
+    facts.add_row(
+        "last success",
+        Text(
+            "none recorded"
+            if summary.last_success_at is None
+            else when(summary.last_success_at, now)
+        ),
+    )
     failure = summary.last_failure
     if failure is not None:
         msg = first_line(failure.raw_msg)  # the whole message is shown above
         facts.add_row(
             "last failure",
-            Text(f"{when(failure.at, now)}"
-                 + (" or earlier (first seen failing)" if failure.from_status is None else "")
-                 + f"  {stored_kind(failure.to_status).label}" + (f": {msg}" if msg else "")),
+            Text(
+                f"{when(failure.at, now)}"
+                + (" or earlier (first seen failing)" if failure.from_status is None else "")
+                + f"  {stored_kind(failure.to_status).label}"
+                + (f": {msg}" if msg else "")
+            ),
         )
     else:
         facts.add_row("last failure", Text("none recorded"))
     last = summary.last_run
     if last is not None and last.duration is not None:
         glyph = RUN_OUTCOME[last.outcome][0]
-        facts.add_row("last run", Text(f"{glyph} {last.outcome.value}, took "
-                                       f"{format_duration(last.duration)}, ended "
-                                       f"{format_age(now - (last.ended_at or now))} ago"))
+        facts.add_row(
+            "last run",
+            Text(
+                f"{glyph} {last.outcome.value}, took "
+                f"{format_duration(last.duration)}, ended "
+                f"{format_age(now - (last.ended_at or now))} ago"
+            ),
+        )
     if summary.current_run is not None:
-        facts.add_row("running for",
-                      Text(format_duration(summary.current_run.elapsed(now))))
+        facts.add_row("running for", Text(format_duration(summary.current_run.elapsed(now))))
     facts.add_row("recent runs", run_chart(runs, palette))
     parts.append(facts)
     parts.append(Text(""))
@@ -194,8 +215,10 @@ def history_block(
         msg = first_line(tr.raw_msg)
         table.add_row(
             Text(clock_time(tr.at)),
-            Text.assemble((f"{kind.glyph} {kind.label}", palette.severity[severity]),
-                          (" (first seen)" if tr.from_status is None else "", palette.muted)),
+            Text.assemble(
+                (f"{kind.glyph} {kind.label}", palette.severity[severity]),
+                (" (first seen)" if tr.from_status is None else "", palette.muted),
+            ),
             Text(msg, style=palette.muted, overflow="ellipsis", no_wrap=True),
         )
     parts.append(table)
@@ -221,8 +244,15 @@ class DetailScreen(Screen[None]):
         Binding("c", "copy", "copy URL"),
     ]
 
-    def __init__(self, row: Row, *, clock: Clock, store: StoreLike | None,
-                 palette: Palette, commands: RowCommands) -> None:
+    def __init__(
+        self,
+        row: Row,
+        *,
+        clock: Clock,
+        store: StoreLike | None,
+        palette: Palette,
+        commands: RowCommands,
+    ) -> None:
         super().__init__()
         self._commands = commands
         self.row = row
@@ -263,8 +293,11 @@ class DetailScreen(Screen[None]):
         pid = self.row.id
         try:
             summary, transitions, runs = await asyncio.to_thread(
-                lambda: (store.summary(pid), store.transitions(pid, limit=200),
-                         store.runs(pid, limit=CHART_RUNS))
+                lambda: (
+                    store.summary(pid),
+                    store.transitions(pid, limit=200),
+                    store.runs(pid, limit=CHART_RUNS),
+                )
             )
         except Exception as exc:  # a broken history must not take the screen down
             self.query_one("#history", Static).update(
@@ -276,8 +309,13 @@ class DetailScreen(Screen[None]):
 
     def _render_history(self) -> None:
         self.query_one("#history", Static).update(
-            history_block(self._summary if self._store else None, self._transitions,
-                          self._runs, self._clock.now(), self._palette)
+            history_block(
+                self._summary if self._store else None,
+                self._transitions,
+                self._runs,
+                self._clock.now(),
+                self._palette,
+            )
         )
 
     def update_row(self, row: Row) -> None:

@@ -69,8 +69,9 @@ def _plain(text: str) -> Text:
 
 
 def _input(value: str, placeholder: str, id: str, classes: str | None = None) -> Input:
-    return Input(value, placeholder=placeholder, id=id, classes=classes, compact=True,
-                 select_on_focus=False)
+    return Input(
+        value, placeholder=placeholder, id=id, classes=classes, compact=True, select_on_focus=False
+    )
 
 
 def _message() -> Static:
@@ -117,9 +118,11 @@ class TableRowEditor(Vertical):
     def compose(self) -> ComposeResult:
         prefix = f"{self.section}-{self.uid}"
         path: Widget = (
-            Label(Text("main table"), classes="path main") if self.is_main
-            else _input(self._row.path, "path in the base, e.g. line_items",
-                        f"{prefix}-path", "path")
+            Label(Text("main table"), classes="path main")
+            if self.is_main
+            else _input(
+                self._row.path, "path in the base, e.g. line_items", f"{prefix}-path", "path"
+            )
         )
         name = _input(self._row.name, "new table name", f"{prefix}-name", "name")
         yield from _pair(path, "→", name)
@@ -149,14 +152,19 @@ class ParamRowEditor(Vertical):
 
     def compose(self) -> ComposeResult:
         name = _input(self._row.name, "parameter name", f"param-{self.uid}-name", "pname")
-        value = _input(self._row.value, 'value: text, 12, true, [1, 2], "12"',
-                       f"param-{self.uid}-value", "value")
+        value = _input(
+            self._row.value,
+            'value: text, 12, true, [1, 2], "12"',
+            f"param-{self.uid}-value",
+            "value",
+        )
         yield from _pair(name, "=", value)
 
     @property
     def row(self) -> ParamRow:
-        return ParamRow(self.query_one(".pname", Input).value,
-                        self.query_one(".value", Input).value)
+        return ParamRow(
+            self.query_one(".pname", Input).value, self.query_one(".value", Input).value
+        )
 
     def input_for(self, part: str) -> Input | None:
         return self.query_one(".pname" if part == "name" else ".value", Input)
@@ -192,20 +200,30 @@ class DuplicateReviewScreen(ModalScreen[bool]):
             style="bold",
         )
         warning.append(Text("\n".join(f"  • {clean(n, keep_newlines=False)}" for n in names)))
-        run = ("The new pipeline runs right after it is created."
-               if self._body.get("execute_immediately") == "Y"
-               else "The new pipeline waits for its schedule (execute immediately: no).")
+        run = (
+            "The new pipeline runs right after it is created."
+            if self._body.get("execute_immediately") == "Y"
+            else "The new pipeline waits for its schedule (execute immediately: no)."
+        )
         with Vertical(id="review-box"):
             yield Static(_plain(self._title), classes="title", markup=False)
-            yield Static(Text("This exact JSON body is sent to POST /pipelines:"),
-                         classes="hint", markup=False)
+            yield Static(
+                Text("This exact JSON body is sent to POST /pipelines:"),
+                classes="hint",
+                markup=False,
+            )
             with VerticalScroll(id="review-json"):
                 yield Static(Text(clean(body_json(self._body))), markup=False)
             yield Static(warning, id="review-warning", markup=False)
             yield Static(Text(run), classes="hint", markup=False)
-            yield Static(Text("y: create the pipeline    esc / n: back to the form    "
-                              "↑ ↓ pgup pgdn: scroll the body"),
-                         classes="keys", markup=False)
+            yield Static(
+                Text(
+                    "y: create the pipeline    esc / n: back to the form    "
+                    "↑ ↓ pgup pgdn: scroll the body"
+                ),
+                classes="keys",
+                markup=False,
+            )
         yield Footer(show_command_palette=False)
 
     def action_answer(self, yes: bool) -> None:
@@ -259,8 +277,9 @@ class DuplicateScreen(Screen[int | None]):
             self._initial.full_tables.insert(0, TableRow(MAIN_PATH, ""))
         # Leaving without a question loses nothing: an untouched form, or remembered
         # mappings left as they were (they stay remembered).
-        self._pristine = (copy.deepcopy(self._initial) if remembered
-                          else DuplicateDraft(base_id=str(base.id)))
+        self._pristine = (
+            copy.deepcopy(self._initial) if remembered else DuplicateDraft(base_id=str(base.id))
+        )
         self._last = copy.deepcopy(self._initial)
         self._touched: set[str] = set()
         self._show_all = False  # after a refused review, every problem shows
@@ -277,30 +296,35 @@ class DuplicateScreen(Screen[int | None]):
         with VerticalScroll(id="form"):
             yield FieldRow(BASE, "Base pipeline id", d.base_id, "id of the pipeline to copy")
             yield FieldRow(SRC, "Source collection id", d.src, "id of the new source collection")
-            yield FieldRow(DEST, "Destination collection id", d.dest,
-                           "id of the new destination collection")
-            yield FieldRow(CLIENT, "Client id (optional)", d.client,
-                           "default: the base pipeline's account")
+            yield FieldRow(
+                DEST, "Destination collection id", d.dest, "id of the new destination collection"
+            )
+            yield FieldRow(
+                CLIENT, "Client id (optional)", d.client, "default: the base pipeline's account"
+            )
             name_hint = f"default: {clean(self.base.display_name, keep_newlines=False)}"
             yield FieldRow(NAME, "Name (optional)", d.name, name_hint)
             with Horizontal(classes="line field", id="execute-line"):
                 yield Label(Text("Execute immediately"), classes="label")
                 yield Switch(d.execute_immediately, id="execute")
                 yield Label(Text(""), id="execute-word")
-            yield Static(Text("Full tables: path in the base → new table name (ctrl+t adds)"),
-                         classes="section")
+            yield Static(
+                Text("Full tables: path in the base → new table name (ctrl+t adds)"),
+                classes="section",
+            )
             yield Static("", id="full_tables-message", classes="message", markup=False)
             with Vertical(id="full_tables-rows", classes="rows"):
                 for row in d.full_tables:
                     yield TableRowEditor(FULL, row)
-            yield Static(Text("Delta tables (optional, ctrl+l adds; with them, the main "
-                              "table too)"), classes="section")
+            yield Static(
+                Text("Delta tables (optional, ctrl+l adds; with them, the main table too)"),
+                classes="section",
+            )
             yield Static("", id="delta_tables-message", classes="message", markup=False)
             with Vertical(id="delta_tables-rows", classes="rows"):
                 for row in d.delta_tables:
                     yield TableRowEditor(DELTA, row)
-            yield Static(Text("Parameters to overwrite (optional, ctrl+o adds)"),
-                         classes="section")
+            yield Static(Text("Parameters to overwrite (optional, ctrl+o adds)"), classes="section")
             with Vertical(id="parameters-rows", classes="rows"):
                 for prow in d.parameters:
                     yield ParamRowEditor(prow)
@@ -320,8 +344,7 @@ class DuplicateScreen(Screen[int | None]):
 
     def _rows(self, section: str) -> list[RowEditor]:
         container = self.query_one(f"#{section}-rows", Vertical)
-        return [c for c in container.children if isinstance(c, (TableRowEditor,
-                                                                 ParamRowEditor))]
+        return [c for c in container.children if isinstance(c, (TableRowEditor, ParamRowEditor))]
 
     @property
     def draft(self) -> DuplicateDraft:
@@ -431,8 +454,9 @@ class DuplicateScreen(Screen[int | None]):
         if widget is None:
             return None
         parent = widget.parent
-        while parent is not None and not isinstance(parent, (FieldRow, TableRowEditor,
-                                                             ParamRowEditor)):
+        while parent is not None and not isinstance(
+            parent, (FieldRow, TableRowEditor, ParamRowEditor)
+        ):
             parent = parent.parent
         return parent.query_one(".message", Static) if parent is not None else None
 
@@ -440,16 +464,15 @@ class DuplicateScreen(Screen[int | None]):
         summary = self.query_one("#summary", Static)
         count = len(self.problems)
         if self.sending:
-            text = Text("Sending to Kondado… (waits for a slot in the rate budget)",
-                        style="bold")
+            text = Text("Sending to Kondado… (waits for a slot in the rate budget)", style="bold")
         elif count:
             key, message = next(iter(self.problems.items()))
-            text = Text(f"✖ {count} problem{'s' if count > 1 else ''} to fix before "
-                        "review: ", style="bold")
+            text = Text(
+                f"✖ {count} problem{'s' if count > 1 else ''} to fix before review: ", style="bold"
+            )
             text.append(_plain(f"{field_label(draft, key)}: {message}"))
         else:
-            text = Text("✔ ready: ctrl+s to review the body and the table names",
-                        style="bold")
+            text = Text("✔ ready: ctrl+s to review the body and the table names", style="bold")
         summary.update(text)
         summary.set_class(bool(count) and not self.sending, "-problems")
 
@@ -490,17 +513,24 @@ class DuplicateScreen(Screen[int | None]):
             return
         row = self._focused_row()
         if row is None:
-            self.notify("Put the cursor in a table or parameter row to remove it.",
-                        severity="warning", markup=False)
+            self.notify(
+                "Put the cursor in a table or parameter row to remove it.",
+                severity="warning",
+                markup=False,
+            )
             return
         rows = self._rows(row.section)
         if row.is_main and row.section == FULL:
-            self.notify("The main table is always needed: give it a name.",
-                        severity="warning", markup=False)
+            self.notify(
+                "The main table is always needed: give it a name.", severity="warning", markup=False
+            )
             return
         if row.is_main and len(rows) > 1:
-            self.notify("Remove the other delta rows first: delta tables need the main "
-                        "table.", severity="warning", markup=False)
+            self.notify(
+                "Remove the other delta rows first: delta tables need the main table.",
+                severity="warning",
+                markup=False,
+            )
             return
         index = rows.index(row)
         await row.remove()
@@ -528,14 +558,14 @@ class DuplicateScreen(Screen[int | None]):
             widget = self._input_for(key)
             if widget is not None:
                 widget.focus()
-                self.query_one("#form", VerticalScroll).scroll_to_widget(widget,
-                                                                       animate=False)
+                self.query_one("#form", VerticalScroll).scroll_to_widget(widget, animate=False)
             self.app.bell()
             return
         body = build_body(draft)
         title = f"Review: create a pipeline from {self.base.display_name} ({self.base.id})"
-        self.app.push_screen(DuplicateReviewScreen(title, body),
-                             callback=lambda yes: self._reviewed(bool(yes), body))
+        self.app.push_screen(
+            DuplicateReviewScreen(title, body), callback=lambda yes: self._reviewed(bool(yes), body)
+        )
 
     def _reviewed(self, yes: bool, body: dict[str, Any]) -> None:
         if yes:
@@ -549,12 +579,13 @@ class DuplicateScreen(Screen[int | None]):
         try:
             new_id = await self._submit(body)
         except RateLimited as exc:
-            self._failed(f"{exc}. Nothing was created; try again in "
-                         f"{exc.retry_after:.0f} s.")
+            self._failed(f"{exc}. Nothing was created; try again in {exc.retry_after:.0f} s.")
             return
         except Unreachable as exc:
-            self._failed(f"{exc}. If the request reached Kondado the pipeline may exist: "
-                         "check the app before sending again.")
+            self._failed(
+                f"{exc}. If the request reached Kondado the pipeline may exist: "
+                "check the app before sending again."
+            )
             return
         except KondadoError as exc:
             self._failed(f"{exc}. Nothing was created; fix the form and send again.")
@@ -563,8 +594,9 @@ class DuplicateScreen(Screen[int | None]):
             self._failed(f"unexpected {type(exc).__name__}: {redact(str(exc))}")
             return
         self.sending = False
-        self.app.notify(f"Created pipeline {new_id} from {self.base.display_name}.",
-                        markup=False, timeout=10)
+        self.app.notify(
+            f"Created pipeline {new_id} from {self.base.display_name}.", markup=False, timeout=10
+        )
         if self._memory is not None:
             await self._remember(body)
         self.dismiss(new_id)
@@ -596,17 +628,22 @@ class DuplicateScreen(Screen[int | None]):
 
     def action_cancel(self) -> None:
         if self.sending:
-            self.notify("Sending: wait for Kondado's answer before leaving.",
-                        severity="warning", markup=False)
+            self.notify(
+                "Sending: wait for Kondado's answer before leaving.",
+                severity="warning",
+                markup=False,
+            )
             return
         draft = self.draft
         if draft == self._pristine or not draft.is_filled(str(self.base.id)):
             self.dismiss(None)
             return
         self.app.push_screen(
-            ConfirmScreen("Leave the duplicate form?",
-                          Text("Nothing has been sent to Kondado."),
-                          yes="leave the form"),
+            ConfirmScreen(
+                "Leave the duplicate form?",
+                Text("Nothing has been sent to Kondado."),
+                yes="leave the form",
+            ),
             callback=self._discard,
         )
 

@@ -25,8 +25,11 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("space", "mark / unmark a row for a batch run"),
     ("d", "duplicate the selected pipeline"),
     ("/", "filter by name, id, status or group (esc clears)"),
-    ("s", "cycle the sort: severity (trouble on top, then by name; disabled and "
-          "pending last), name, id, age"),
+    (
+        "s",
+        "cycle the sort: severity (trouble on top, then by name; disabled and "
+        "pending last), name, id, age",
+    ),
     ("f", "ask Kondado about the selected pipeline now"),
     ("p", "pause / resume polling"),
     ("c", "copy the pipeline's app URL (OSC 52) and show it"),
@@ -49,8 +52,9 @@ def _section(title: str, rows: list[tuple[str, str]]) -> Group:
 
 
 def help_text() -> Group:
-    statuses = [(f"{k.glyph} {k.label}", k.meaning) for k in (*KNOWN_STATUSES.values(),
-                                                             PENDING_KIND)]
+    statuses = [
+        (f"{k.glyph} {k.label}", k.meaning) for k in (*KNOWN_STATUSES.values(), PENDING_KIND)
+    ]
     statuses.append(("? anything else", "a status Kondado's docs do not list, shown as sent"))
     statuses.append((f"{WARNING_GLYPH} active, running…", "an ok or busy status with a message"))
     refused = (Refusal.NOT_FOUND.kind, Refusal.NO_ACCESS.kind)
@@ -58,21 +62,27 @@ def help_text() -> Group:
     return Group(
         _section("Keys", list(KEYS)),
         _section("Statuses (the API's value, underscores as spaces)", statuses),
-        _section("Colours", [
-            ("green", "ok: idle and enabled"),
-            ("blue", "busy: running, scheduled, building tables"),
-            ("yellow", "an ok status that carries a message from Kondado"),
-            ("red", "error statuses; reversed and bold: blocked"),
-            ("dim", "disabled, or not observed yet"),
-        ]),
-        _section("Columns and marks", [
-            (MARKED_GLYPH, "marked for a batch run (space)"),
-            (CHANGED_GLYPH, "changed since you last looked at the row"),
-            ("since", "how long the pipeline has been in this status"),
-            ("age", "how old our last observation is"),
-            ("age" + STALE_MARKER, "stale: older than the poller promised; the row is dimmed"),
-            ("last run", "outcome and duration of the last run we saw (≥: began before)"),
-        ]),
+        _section(
+            "Colours",
+            [
+                ("green", "ok: idle and enabled"),
+                ("blue", "busy: running, scheduled, building tables"),
+                ("yellow", "an ok status that carries a message from Kondado"),
+                ("red", "error statuses; reversed and bold: blocked"),
+                ("dim", "disabled, or not observed yet"),
+            ],
+        ),
+        _section(
+            "Columns and marks",
+            [
+                (MARKED_GLYPH, "marked for a batch run (space)"),
+                (CHANGED_GLYPH, "changed since you last looked at the row"),
+                ("since", "how long the pipeline has been in this status"),
+                ("age", "how old our last observation is"),
+                ("age" + STALE_MARKER, "stale: older than the poller promised; the row is dimmed"),
+                ("last run", "outcome and duration of the last run we saw (≥: began before)"),
+            ],
+        ),
     )
 
 

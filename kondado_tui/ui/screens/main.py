@@ -58,14 +58,11 @@ from kondado_tui.ui.widgets.pipeline_table import PipelineTable, changed_columns
 if TYPE_CHECKING:
     from kondado_tui.ui.app import KondadoApp
 
-SORT_COLUMN = {SortMode.SEVERITY: STATUS, SortMode.NAME: NAME, SortMode.ID: ID,
-               SortMode.AGE: AGE}
+SORT_COLUMN = {SortMode.SEVERITY: STATUS, SortMode.NAME: NAME, SortMode.ID: ID, SortMode.AGE: AGE}
 ADD_TIMEOUT = 90.0  # the status call waits its turn in the rate budget
 WRITE_ACTIONS = frozenset({"run", "duplicate"})  # what --read-only disables
 READ_ONLY_KEYS = {"r": "running pipelines", "d": "duplicating pipelines"}
-READ_ONLY_WHY = (
-    "read-only: {what} is disabled (started with --read-only or [ui] read_only = true)"
-)
+READ_ONLY_WHY = "read-only: {what} is disabled (started with --read-only or [ui] read_only = true)"
 
 
 def _only_ticking(table: PipelineTable, key: str, cells: dict[str, Text]) -> bool:
@@ -79,7 +76,10 @@ def _headline(health: Health) -> Health:
     sweep's progress ("asking 41/1000…", one more at each answer) once an answer came
     (before it, the banner counts the rows from history)."""
     return dataclasses.replace(
-        health, used_last_minute=0, next_poll_at=None, last_success_at=None,
+        health,
+        used_last_minute=0,
+        next_poll_at=None,
+        last_success_at=None,
         from_history=health.from_history if health.last_success_at is None else 0,
     )
 
@@ -248,7 +248,9 @@ class MainScreen(Screen[None]):
         shown_rows = list(self.board.rows.values())
         self._kinds_seen.update(row.kind for row in shown_rows)
         layout = compute_layout(
-            width, shown_rows, with_last_run=self.session.store is not None,
+            width,
+            shown_rows,
+            with_last_run=self.session.store is not None,
             seen=self._kinds_seen,
         )
         self._layout = layout
@@ -289,8 +291,13 @@ class MainScreen(Screen[None]):
         widens a column: O(dirty rows), not a sort and a re-measure of every row.
         None when a full redraw is needed; else whether any row was redrawn."""
         layout = self._layout
-        if (layout is None or layout != self.table.table_layout or width != self._placed_width
-                or self.sort_mode is SortMode.AGE or self._select_after is not None):
+        if (
+            layout is None
+            or layout != self.table.table_layout
+            or width != self._placed_width
+            or self.sort_mode is SortMode.AGE
+            or self._select_after is not None
+        ):
             return None
         rows = [self.board.rows.get(pid) for pid in self._dirty]
         for row in rows:
@@ -322,15 +329,17 @@ class MainScreen(Screen[None]):
             empty.remove_class("shown")
             return
         if self.board.rows:
-            text = (f"No pipeline matches “{clean(self.filter_text, keep_newlines=False)}” "
-                    "(name, id, status or group). Press esc to clear the filter.")
+            text = (
+                f"No pipeline matches “{clean(self.filter_text, keep_newlines=False)}” "
+                "(name, id, status or group). Press esc to clear the filter."
+            )
         else:
             text = (
                 "No pipelines are monitored yet.\n\n"
                 "Press a to add one by its id or its app URL "
                 "(https://app.kondado.com.br/pipelines/<id>), or list them in "
                 f"{self.session.config.path}:\n\n"
-                "    [[pipelines]]\n    id = 2040\n    name = \"Orders to warehouse\""
+                '    [[pipelines]]\n    id = 2040\n    name = "Orders to warehouse"'
             )
         empty.update(Text(text))
         empty.add_class("shown")
@@ -348,9 +357,13 @@ class MainScreen(Screen[None]):
             banner.set_class(health.connection.name == "RATE_LIMITED", "rate")
             banner.update(text or "")
         line = health_line(
-            health, now, self.palette,
-            read_only=self.read_only, filter_text=self.filter_text,
-            shown=self.table.row_count, total=len(self.board.rows),
+            health,
+            now,
+            self.palette,
+            read_only=self.read_only,
+            filter_text=self.filter_text,
+            shown=self.table.row_count,
+            total=len(self.board.rows),
             first_pass=self.board.first_pass(),
         )
         if self._batch is not None:
@@ -368,7 +381,8 @@ class MainScreen(Screen[None]):
         counted = counts_text(self.board.counts(), self.palette, width=room)
         if counted != self._last_counts:
             self.query_one("#counts", Static).update(
-                counted, layout=_resized(self._last_counts, counted))
+                counted, layout=_resized(self._last_counts, counted)
+            )
             self._last_counts = counted
 
     def tick(self) -> None:
@@ -416,9 +430,7 @@ class MainScreen(Screen[None]):
                     shown[column].plain == words[column] for column in ticking
                 ):
                     continue  # nothing to render, nothing to repaint
-                table.patch(
-                    key, render_cells(row, layout, self.palette, now, stale, only=ticking)
-                )
+                table.patch(key, render_cells(row, layout, self.palette, now, stale, only=ticking))
 
     def on_resize(self) -> None:
         self.refresh_all()
@@ -479,8 +491,9 @@ class MainScreen(Screen[None]):
         if row is None:
             return
         self.app.push_screen(
-            DetailScreen(row, clock=self.clock, store=self.session.store,
-                         palette=self.palette, commands=self)
+            DetailScreen(
+                row, clock=self.clock, store=self.session.store, palette=self.palette, commands=self
+            )
         )
 
     # -- keys -------------------------------------------------------------------------
@@ -547,8 +560,11 @@ class MainScreen(Screen[None]):
             self.notify("Polling resumed.", markup=False, timeout=3)
         else:
             poller.pause()
-            self.notify("Polling paused: statuses will age until you press p again.",
-                        markup=False, timeout=5)
+            self.notify(
+                "Polling paused: statuses will age until you press p again.",
+                markup=False,
+                timeout=5,
+            )
         self.board.health = poller.health
         self.refresh_lines()
 
@@ -564,8 +580,9 @@ class MainScreen(Screen[None]):
 
     def action_run(self, pipeline_id: int | None = None) -> None:
         if self.read_only:
-            self.notify(READ_ONLY_WHY.format(what=READ_ONLY_KEYS["r"]), severity="warning",
-                        markup=False)
+            self.notify(
+                READ_ONLY_WHY.format(what=READ_ONLY_KEYS["r"]), severity="warning", markup=False
+            )
             return
         if pipeline_id is not None:
             rows = [self.board.rows[pipeline_id]] if pipeline_id in self.board.rows else []
@@ -580,16 +597,22 @@ class MainScreen(Screen[None]):
             body.append(f"{row.glyph} ", style=self.palette.severity[row.severity])
             body.append(f"{clean(row.entry.display_name, keep_newlines=False)}")
             body.append(f"  ({row.id}, {kind.label})\n", style=self.palette.muted)
-        busy = [r for r in rows if r.severity is Severity.BUSY
-                or (r.observation is not None and r.observation.status.is_running)]
+        busy = [
+            r
+            for r in rows
+            if r.severity is Severity.BUSY
+            or (r.observation is not None and r.observation.status.is_running)
+        ]
         warning = None
         if busy:
             names = ", ".join(clean(r.entry.display_name, keep_newlines=False) for r in busy)
             verb = "is" if len(busy) == 1 else "are"
-            warning = Text(f"⚠ {names} {verb} already running or scheduled: "
-                           "Kondado may queue another run or refuse it.")
+            warning = Text(
+                f"⚠ {names} {verb} already running or scheduled: "
+                "Kondado may queue another run or refuse it."
+            )
         body.rstrip()
-        title = (f"Run {len(rows)} pipelines?" if len(rows) > 1 else "Run this pipeline?")
+        title = f"Run {len(rows)} pipelines?" if len(rows) > 1 else "Run this pipeline?"
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -607,19 +630,25 @@ class MainScreen(Screen[None]):
         failures = 0
         for done, pid in enumerate(ids, start=1):
             row = self.board.rows.get(pid)
-            name = clean(row.entry.display_name if row else f"pipeline {pid}",
-                         keep_newlines=False)
+            name = clean(row.entry.display_name if row else f"pipeline {pid}", keep_newlines=False)
             self._say_if_held_back(f"Run of {name}", pid)
             try:
                 answer = await self.session.poller.run_pipeline(pid)
             except KondadoError as exc:
                 failures += 1
-                self.notify(f"Run of {name} ({pid}) refused: {exc}", severity="error",
-                            markup=False, timeout=15)
+                self.notify(
+                    f"Run of {name} ({pid}) refused: {exc}",
+                    severity="error",
+                    markup=False,
+                    timeout=15,
+                )
             else:
                 said = first_line(answer)
-                self.notify(f"Run of {name} ({pid}) requested" + (f": {said}" if said else "."),
-                            markup=False, timeout=8)
+                self.notify(
+                    f"Run of {name} ({pid}) requested" + (f": {said}" if said else "."),
+                    markup=False,
+                    timeout=8,
+                )
                 if row is not None:
                     row.marked = False
             if total > 1:
@@ -627,8 +656,11 @@ class MainScreen(Screen[None]):
                 self.refresh_lines()
         self._batch = None
         if total > 1:
-            self.notify(f"Batch done: {total - failures} of {total} runs requested.",
-                        severity="warning" if failures else "information", markup=False)
+            self.notify(
+                f"Batch done: {total - failures} of {total} runs requested.",
+                severity="warning" if failures else "information",
+                markup=False,
+            )
         self.refresh_all()
 
     def _say_if_held_back(self, what: str, pid: int) -> bool:
@@ -638,16 +670,20 @@ class MainScreen(Screen[None]):
         if health.connection is not Connection.RATE_LIMITED or health.retry_at is None:
             return False
         wait = max(1, int(health.retry_at - self.clock.now() + 0.999))
-        self.notify(f"{what} ({pid}) will be sent when the rate-limit lock-out ends "
-                    f"(in {wait} s).", markup=False, timeout=min(wait, 60))
+        self.notify(
+            f"{what} ({pid}) will be sent when the rate-limit lock-out ends (in {wait} s).",
+            markup=False,
+            timeout=min(wait, 60),
+        )
         return True
 
     # -- duplicate ---------------------------------------------------------------------
 
     def action_duplicate(self) -> None:
         if self.read_only:
-            self.notify(READ_ONLY_WHY.format(what=READ_ONLY_KEYS["d"]),
-                        severity="warning", markup=False)
+            self.notify(
+                READ_ONLY_WHY.format(what=READ_ONLY_KEYS["d"]), severity="warning", markup=False
+            )
             return
         row = self.selected_row()
         if row is None:
@@ -657,8 +693,9 @@ class MainScreen(Screen[None]):
     # -- add and remove -------------------------------------------------------------------
 
     def action_add(self) -> None:
-        self.app.push_screen(AddScreen(self._add_pipeline, set(self.board.rows)),
-                             callback=self._added)
+        self.app.push_screen(
+            AddScreen(self._add_pipeline, set(self.board.rows)), callback=self._added
+        )
 
     async def _add_pipeline(self, entry: PipelineEntry) -> str:
         """Ask once through the poller (inside the budget); save only a pipeline that exists."""
@@ -706,11 +743,15 @@ class MainScreen(Screen[None]):
         try:
             await asyncio.to_thread(append_pipeline, self.session.config.path, entry)
         except ConfigError as exc:
-            self.notify(f"Pipeline {entry.id} is monitored for this session only: {exc}",
-                        severity="warning", markup=False)
+            self.notify(
+                f"Pipeline {entry.id} is monitored for this session only: {exc}",
+                severity="warning",
+                markup=False,
+            )
             return
-        self.notify(f"Pipeline {entry.id} added to {self.session.config.path}.",
-                    markup=False, timeout=6)
+        self.notify(
+            f"Pipeline {entry.id} added to {self.session.config.path}.", markup=False, timeout=6
+        )
 
     def _added(self, result: AddResult | None) -> None:
         if result is None:
@@ -723,9 +764,11 @@ class MainScreen(Screen[None]):
         if row is None:
             return self._nothing_selected()
         pid = row.id
-        body = Text(f"{clean(row.entry.display_name, keep_newlines=False)} ({pid}) will be "
-                    f"removed from {self.session.config.path}.\n"
-                    "Nothing changes in Kondado; you can add it again with a.")
+        body = Text(
+            f"{clean(row.entry.display_name, keep_newlines=False)} ({pid}) will be "
+            f"removed from {self.session.config.path}.\n"
+            "Nothing changes in Kondado; you can add it again with a."
+        )
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -741,8 +784,7 @@ class MainScreen(Screen[None]):
         try:
             found = await asyncio.to_thread(remove_pipeline, self.session.config.path, pid)
         except ConfigError as exc:
-            self.notify(f"Could not remove pipeline {pid}: {exc}", severity="error",
-                        markup=False)
+            self.notify(f"Could not remove pipeline {pid}: {exc}", severity="error", markup=False)
             return
         row = self.board.rows.get(pid)
         name = clean(row.entry.display_name, keep_newlines=False) if row else str(pid)
@@ -751,8 +793,11 @@ class MainScreen(Screen[None]):
         if found:
             self.notify(f"No longer monitoring {name} ({pid}).", markup=False)
         else:
-            self.notify(f"{name} ({pid}) was not in the config file: hidden until restart.",
-                        severity="warning", markup=False)
+            self.notify(
+                f"{name} ({pid}) was not in the config file: hidden until restart.",
+                severity="warning",
+                markup=False,
+            )
         self.refresh_all()
 
     # -- what other screens call --------------------------------------------------------
@@ -765,4 +810,3 @@ class MainScreen(Screen[None]):
 
     def copy_url(self, pipeline_id: int) -> None:
         self.action_copy_url(pipeline_id)
-

@@ -42,17 +42,17 @@ def changed_columns(old: Mapping[str, Text] | None, fresh: Mapping[str, Text]) -
     """The columns of `fresh` that differ from what `old` shows (all of them for a new row)."""
     if old is None:
         return list(fresh)
-    return [column for column, text in fresh.items()
-            if column not in old or not same_text(old[column], text)]
+    return [
+        column
+        for column, text in fresh.items()
+        if column not in old or not same_text(old[column], text)
+    ]
 
 
 def same_text(a: Text, b: Text) -> bool:
     """`Text.__eq__` ignores the base style; a colour change must still repaint."""
     return (
-        a.plain == b.plain
-        and a.style == b.style
-        and a.spans == b.spans
-        and a.justify == b.justify
+        a.plain == b.plain and a.style == b.style and a.spans == b.spans and a.justify == b.justify
     )
 
 
@@ -183,7 +183,7 @@ class PipelineTable(ScrollView, can_focus=True):
     def visible_keys(self) -> list[str]:
         """The rows on screen, top to bottom."""
         first = self._first_visible()
-        return self._order[first:first + self._body_height()]
+        return self._order[first : first + self._body_height()]
 
     def missing(self, layout: Layout, order: Sequence[str]) -> set[str]:
         """Keys whose cells `show` needs although nothing about them changed."""
@@ -421,8 +421,9 @@ class PipelineTable(ScrollView, can_focus=True):
         self._sorted_by = sorted_by
         layout = self._layout
         keys = layout.keys if layout is not None else ()
-        self._labels = {key: TITLES.get(key, "") + (SORT_MARK if key == sorted_by else "")
-                        for key in keys}
+        self._labels = {
+            key: TITLES.get(key, "") + (SORT_MARK if key == sorted_by else "") for key in keys
+        }
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
@@ -439,16 +440,16 @@ class PipelineTable(ScrollView, can_focus=True):
             if index == self.cursor_row:
                 cursor = self.get_component_rich_style("pipeline-table--cursor")
                 # DataTable's default: the cursor's colour wins, the cell's background wins
-                line = self._line(self._shown[key], base + cursor,
-                                  Style.from_color(color=cursor.color))
+                line = self._line(
+                    self._shown[key], base + cursor, Style.from_color(color=cursor.color)
+                )
             else:
                 if base != self._strip_style:
                     self._strips.clear()
                     self._strip_style = base
                 cached = self._strips.get(key)
                 if cached is None:
-                    cached = self._strips[key] = self._line(
-                        self._shown[key], base, Style.null())
+                    cached = self._strips[key] = self._line(self._shown[key], base, Style.null())
                 line = cached
         scroll_x = int(self.scroll_x)
         return line.crop(scroll_x, scroll_x + width).adjust_cell_length(width, base)
@@ -468,5 +469,7 @@ class PipelineTable(ScrollView, can_focus=True):
             # `Text.render` leaves the text's own style to its caller
             own = console.get_style(cell.style) if cell.style else Style.null()
             segments.extend(Segment.apply_style(cell.render(console), own + _column(index)))
-        return Strip(Segment.apply_style(segments, style, post),
-                     sum(width for _, width in self.column_widths()))
+        return Strip(
+            Segment.apply_style(segments, style, post),
+            sum(width for _, width in self.column_widths()),
+        )
