@@ -14,8 +14,8 @@ import asyncio
 import sys
 from pathlib import Path
 
-from kondado_tui.config import load_config
-from kondado_tui.session import Session
+from kondado_tui.core.config import load_config
+from kondado_tui.core.session import Session
 
 
 async def main(config_path: Path) -> None:

@@ -321,10 +321,10 @@ def prefill_history(
     """Record every pipeline's current state as a long session would have left it: the
     state entered `entered` seconds ago, last seen at a time spread over one polling
     round (`len(ids) / per_minute` minutes), so ages are as varied as in a steady state."""
-    from kondado_tui.api import parse_status
-    from kondado_tui.models import Observation
-    from kondado_tui.sim import SimWorld
-    from kondado_tui.store import HistoryStore
+    from kondado_tui.core.api import parse_status
+    from kondado_tui.core.history.store import HistoryStore
+    from kondado_tui.core.models import Observation
+    from kondado_tui.core.sim import SimWorld
 
     assert isinstance(world, SimWorld)
     ids = list(ids)

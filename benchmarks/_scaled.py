@@ -19,7 +19,7 @@ from pathlib import Path
 
 
 class ScaledClock:
-    """Wall time running `speed` times faster (a `kondado_tui.clock.Clock`)."""
+    """Wall time running `speed` times faster (a `kondado_tui.core.clock.Clock`)."""
 
     def __init__(self, speed: float) -> None:
         self.speed = speed
@@ -34,11 +34,11 @@ class ScaledClock:
 
 
 def run_app(config_path: Path, speed: float) -> int:
-    from kondado_tui.config import load_config
-    from kondado_tui.redact import install_log_redaction
-    from kondado_tui.session import Session
+    from kondado_tui.core.config import load_config
+    from kondado_tui.core.guards.redact import install_log_redaction
+    from kondado_tui.core.session import Session
     from kondado_tui.ui.app import KondadoApp
-    from kondado_tui.ui.lifecycle import run_guarded
+    from kondado_tui.ui.terminal.lifecycle import run_guarded
 
     install_log_redaction()
     clock = ScaledClock(speed)

@@ -33,17 +33,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kondado_tui.api import parse_new_pipeline_id, parse_status
-from kondado_tui.budget import RateBudget
-from kondado_tui.clock import ManualClock
-from kondado_tui.errors import ApiError, Rejected
-from kondado_tui.events import PollerEvent, StatusObserved
-from kondado_tui.models import PipelineStatus, Priority, status_kind
-from kondado_tui.poller import Poller
-from kondado_tui.schedule import Pick
-from kondado_tui.sim import SimWorld, Transition
-from kondado_tui.sim import catalogue as cat
-from kondado_tui.sim.world import Plan
+from kondado_tui.core.api import parse_new_pipeline_id, parse_status
+from kondado_tui.core.budget.rate_budget import RateBudget
+from kondado_tui.core.clock import ManualClock
+from kondado_tui.core.errors import ApiError, Rejected
+from kondado_tui.core.events import PollerEvent, StatusObserved
+from kondado_tui.core.models import PipelineStatus, Priority, status_kind
+from kondado_tui.core.poller import Poller
+from kondado_tui.core.schedule import Pick
+from kondado_tui.core.sim import SimWorld, Transition
+from kondado_tui.core.sim import catalogue as cat
+from kondado_tui.core.sim.world import Plan
 
 RESULTS = Path(__file__).resolve().parent / "results" / "freshness.md"
 PER_MINUTE = 18

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import _pty
 
-from kondado_tui.sim import SimServer, SimWorld
+from kondado_tui.core.sim import SimServer, SimWorld
 
 SIZES = (30, 200, 1000)
 BARE = (sys.executable, str(Path(__file__).resolve().parent / "_bare_table.py"))

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import _pty
 
-from kondado_tui.sim import SimServer, SimWorld
+from kondado_tui.core.sim import SimServer, SimWorld
 
 PIPELINES = 30
 TOP = 25

@@ -35,11 +35,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from kondado_tui.clock import ManualClock
-from kondado_tui.models import PipelineStatus, Priority
-from kondado_tui.schedule import Pick, Scheduler, background_rate
-from kondado_tui.sim import SimWorld
-from kondado_tui.timeline import Transition
+from kondado_tui.core.clock import ManualClock
+from kondado_tui.core.history.timeline import Transition
+from kondado_tui.core.models import PipelineStatus, Priority
+from kondado_tui.core.schedule import Pick, Scheduler, background_rate
+from kondado_tui.core.sim import SimWorld
 
 RESULTS = Path(__file__).resolve().parent / "results" / "plan_cost.md"
 PER_MINUTE = 18

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import _pty
 
-from kondado_tui.sim import SimServer, SimWorld
+from kondado_tui.core.sim import SimServer, SimWorld
 
 WEEK = 7 * 86400.0
 PIPELINES = 30

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import _pty
 
-from kondado_tui.sim import SimServer, SimWorld
+from kondado_tui.core.sim import SimServer, SimWorld
 
 PIPELINES = 1000
 HELP_TEXT = b"command palette"  # a line of the help screen

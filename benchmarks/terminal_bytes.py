@@ -37,7 +37,7 @@ from typing import Any
 
 import _pty
 
-from kondado_tui.sim import SimServer, SimWorld
+from kondado_tui.core.sim import SimServer, SimWorld
 
 PIPELINES = 30
 FAILING = "too_many_consecutive_failed_builds"  # trouble: sorts to the top

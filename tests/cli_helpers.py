@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kondado_tui.sim import SimServer, SimWorld
+from kondado_tui.core.sim import SimServer, SimWorld
 
 Entry = tuple[int, str | None]  # (id, name or None)
 

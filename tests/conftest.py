@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kondado_tui.sim import SimServer, SimWorld
+from kondado_tui.core.sim import SimServer, SimWorld
 
 for _var in (
     "NO_COLOR",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from kondado_tui.api import parse_new_pipeline_id, parse_status
-from kondado_tui.errors import BadAnswer, RateLimited, Rejected
-from kondado_tui.models import Severity, app_url, status_kind
+from kondado_tui.core.api import parse_new_pipeline_id, parse_status
+from kondado_tui.core.errors import BadAnswer, RateLimited, Rejected
+from kondado_tui.core.models import Severity, app_url, status_kind
 
 UNWRAPPED = {
     "2040": {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kondado_tui.api import parse_status
-from kondado_tui.errors import BadAnswer
+from kondado_tui.core.api import parse_status
+from kondado_tui.core.errors import BadAnswer
 
 
 @pytest.mark.parametrize(
@@ -36,7 +36,7 @@ def test_a_redirect_is_named_and_not_followed() -> None:
 
     import httpx
 
-    from kondado_tui.api import KondadoClient
+    from kondado_tui.core.api import KondadoClient
 
     seen: list[str] = []
 
@@ -70,8 +70,8 @@ def test_a_redirect_is_named_and_not_followed() -> None:
 def test_not_found_naming_the_key_is_not_a_credentials_failure(
     http_status: int, auth: bool
 ) -> None:
-    from kondado_tui.api import _raise_if_failed
-    from kondado_tui.errors import Rejected
+    from kondado_tui.core.api import _raise_if_failed
+    from kondado_tui.core.errors import Rejected
 
     body = {
         "success": False,

@@ -14,11 +14,11 @@ from typing import Any, TypeVar
 
 import pytest
 
-import kondado_tui.budget as budget_module
-from kondado_tui.budget import BudgetPolicy, RateBudget
-from kondado_tui.clock import ManualClock, SystemClock
-from kondado_tui.ledger import LedgerBusy, LedgerState
-from kondado_tui.models import Priority
+import kondado_tui.core.budget.rate_budget as budget_module
+from kondado_tui.core.budget.ledger import LedgerBusy, LedgerState
+from kondado_tui.core.budget.rate_budget import BudgetPolicy, RateBudget
+from kondado_tui.core.clock import ManualClock, SystemClock
+from kondado_tui.core.models import Priority
 
 T = TypeVar("T")
 START = 1_790_000_000.0

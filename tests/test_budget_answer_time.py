@@ -14,11 +14,11 @@ import httpx
 import pytest
 from altapi import RATE_LIMIT_BODY, AltApi
 
-from kondado_tui.api import KondadoClient
-from kondado_tui.budget import RateBudget
-from kondado_tui.clock import SYSTEM_CLOCK, ManualClock
-from kondado_tui.ledger import SqliteLedger
-from kondado_tui.models import Priority
+from kondado_tui.core.api import KondadoClient
+from kondado_tui.core.budget.ledger import SqliteLedger
+from kondado_tui.core.budget.rate_budget import RateBudget
+from kondado_tui.core.clock import SYSTEM_CLOCK, ManualClock
+from kondado_tui.core.models import Priority
 
 
 class LateFirstRequest(httpx.AsyncHTTPTransport):

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from kondado_tui.api import KondadoClient, OpenGate
-from kondado_tui.budget import RateBudget
-from kondado_tui.clock import ManualClock
-from kondado_tui.errors import RateLimited
-from kondado_tui.models import Priority
-from kondado_tui.sim import SimServer
+from kondado_tui.core.api import KondadoClient, OpenGate
+from kondado_tui.core.budget.rate_budget import RateBudget
+from kondado_tui.core.clock import ManualClock
+from kondado_tui.core.errors import RateLimited
+from kondado_tui.core.models import Priority
+from kondado_tui.core.sim import SimServer
 
 SimFactory = Callable[..., SimServer]
 
@@ -105,10 +105,10 @@ async def test_a_breach_by_someone_else_locks_every_sharer_out(
 WORKER = r"""
 import asyncio, json, os, sys, time
 from pathlib import Path
-from kondado_tui.api import KondadoClient
-from kondado_tui.budget import RateBudget
-from kondado_tui.errors import KondadoError
-from kondado_tui.models import Priority
+from kondado_tui.core.api import KondadoClient
+from kondado_tui.core.budget.rate_budget import RateBudget
+from kondado_tui.core.errors import KondadoError
+from kondado_tui.core.models import Priority
 
 base_url, pid, ledger, deadline, out = sys.argv[1:6]
 deadline = float(deadline)

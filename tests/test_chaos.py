@@ -27,15 +27,15 @@ from pathlib import Path
 
 import pytest
 
-from kondado_tui.config import load_config
-from kondado_tui.events import Connection
-from kondado_tui.redact import install_log_redaction
-from kondado_tui.session import Session
-from kondado_tui.sim import FaultMode, SimServer, SimWorld
+from kondado_tui.core.config import load_config
+from kondado_tui.core.events import Connection
+from kondado_tui.core.guards.redact import install_log_redaction
+from kondado_tui.core.session import Session
+from kondado_tui.core.sim import FaultMode, SimServer, SimWorld
 from kondado_tui.ui.app import KondadoApp
-from kondado_tui.ui.board import stale_after
-from kondado_tui.ui.columns import AGE, STALE_MARKER
 from kondado_tui.ui.screens.main import MainScreen
+from kondado_tui.ui.view.board import stale_after
+from kondado_tui.ui.view.columns import AGE, STALE_MARKER
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from _scaled import ScaledClock  # the benchmarks' scaled clock (now and sleep agree)

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from cli_helpers import demo_sim, write_config
 
-from kondado_tui.cli import main
-from kondado_tui.config import MAX_PIPELINE_ID
-from kondado_tui.exitcodes import EXIT_USAGE
-from kondado_tui.sim import SimServer
+from kondado_tui.cli.exitcodes import EXIT_USAGE
+from kondado_tui.cli.main import main
+from kondado_tui.core.config import MAX_PIPELINE_ID
+from kondado_tui.core.sim import SimServer
 
 COMMANDS = (["status"], ["run", "--yes"], ["history"], ["add"], ["remove"])
 BAD = (

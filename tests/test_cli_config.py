@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from kondado_tui.cli import main
-from kondado_tui.config import STARTER_CONFIG, PipelineEntry, load_config
-from kondado_tui.sim import SimServer
+from kondado_tui.cli.main import main
+from kondado_tui.core.config import STARTER_CONFIG, PipelineEntry, load_config
+from kondado_tui.core.sim import SimServer
 
 
 @pytest.fixture(autouse=True)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from kondado_tui.cli import build_parser, main
-from kondado_tui.cli_support import glue_dashed_values
-from kondado_tui.exitcodes import EXIT_USAGE
+from kondado_tui.cli.exitcodes import EXIT_USAGE
+from kondado_tui.cli.main import build_parser, main
+from kondado_tui.cli.support import glue_dashed_values
 
 NEGATIVE = "negative durations are not allowed; use one like 90s, 30m, 24h, 7d or 1h30m"
 

@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from kondado_tui.cli import main
-from kondado_tui.duplicate import MappingMemory
-from kondado_tui.sim import FaultMode, SimServer, SimWorld
+from kondado_tui.cli.main import main
+from kondado_tui.core.duplicate import MappingMemory
+from kondado_tui.core.sim import FaultMode, SimServer, SimWorld
 
 SimFactory = Callable[..., SimServer]
 SEEDED = "SEEDED-dup-T0KEN-9a7c"

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from cli_helpers import DUPLICATE, demo_sim, isolate_dirs, write_config
 
-from kondado_tui.cli import main
-from kondado_tui.exitcodes import EXIT_API, EXIT_USAGE
-from kondado_tui.ledger import SqliteLedger
-from kondado_tui.sim import SimServer
+from kondado_tui.cli.exitcodes import EXIT_API, EXIT_USAGE
+from kondado_tui.cli.main import main
+from kondado_tui.core.budget.ledger import SqliteLedger
+from kondado_tui.core.sim import SimServer
 
 TOKEN = "SEEDED-failures-T0KEN-77"
 COMMANDS = {

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from kondado_tui.cli import main
-from kondado_tui.clock import SYSTEM_CLOCK
-from kondado_tui.events import Refusal
-from kondado_tui.models import Observation, PipelineStatus
-from kondado_tui.store import HistoryStore
+from kondado_tui.cli.main import main
+from kondado_tui.core.clock import SYSTEM_CLOCK
+from kondado_tui.core.events import Refusal
+from kondado_tui.core.history.store import HistoryStore
+from kondado_tui.core.models import Observation, PipelineStatus
 
 NOW = time.time()
 HOUR = 3600.0

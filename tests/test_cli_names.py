@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from cli_helpers import DUPLICATE, demo_sim, write_config
 
-from kondado_tui.cli import main
-from kondado_tui.sim import SimServer
+from kondado_tui.cli.main import main
+from kondado_tui.core.sim import SimServer
 
 ENTRIES = ((2040, None), (2051, "Sessions"))
 

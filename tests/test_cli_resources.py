@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from cli_helpers import DUPLICATE, demo_sim, write_config
 
-from kondado_tui.cli import main
-from kondado_tui.sim import SimServer
-from kondado_tui.store import HistoryStore
+from kondado_tui.cli.main import main
+from kondado_tui.core.history.store import HistoryStore
+from kondado_tui.core.sim import SimServer
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from kondado_tui.cli import main
-from kondado_tui.sim import FaultMode, Plan, SimServer, SimWorld
+from kondado_tui.cli.main import main
+from kondado_tui.core.sim import FaultMode, Plan, SimServer, SimWorld
 
 SimFactory = Callable[..., SimServer]
 

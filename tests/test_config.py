@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from kondado_tui import config as config_module
-from kondado_tui.config import (
+from kondado_tui.core import config as config_module
+from kondado_tui.core.config import (
     STARTER_CONFIG,
     ApiSettings,
     HistorySettings,
@@ -19,8 +19,8 @@ from kondado_tui.config import (
     UiSettings,
     load_config,
 )
-from kondado_tui.errors import ConfigError
-from kondado_tui.redact import redact
+from kondado_tui.core.errors import ConfigError
+from kondado_tui.core.guards.redact import redact
 
 CREDS = '[api]\nkey = "the-key"\ntoken = "file-token-0123456789"\n'
 PY = shlex.quote(sys.executable)

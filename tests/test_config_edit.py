@@ -11,14 +11,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kondado_tui import config as config_module
-from kondado_tui.config import (
+from kondado_tui.core import config as config_module
+from kondado_tui.core.config import (
     PipelineEntry,
     append_pipeline,
     load_config,
     remove_pipeline,
 )
-from kondado_tui.errors import ConfigError
+from kondado_tui.core.errors import ConfigError
 
 ORIGINAL = r'''# My Kondado monitor.   (odd   spacing kept)
 [api]

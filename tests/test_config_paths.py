@@ -7,8 +7,8 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-from kondado_tui import paths
-from kondado_tui.config import PipelineRefError, parse_pipeline_ref
+from kondado_tui.core import paths
+from kondado_tui.core.config import PipelineRefError, parse_pipeline_ref
 
 
 def test_explicit_path_wins(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kondado_tui.duplicate import (
+from kondado_tui.core.duplicate import (
     DuplicateDraft,
     ParamRow,
     TableRow,
@@ -25,7 +25,7 @@ from kondado_tui.duplicate import (
     validate,
     warnings,
 )
-from kondado_tui.errors import ValidationError
+from kondado_tui.core.errors import ValidationError
 
 
 def good(**changes: Any) -> DuplicateDraft:

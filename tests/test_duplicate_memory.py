@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from kondado_tui import duplicate
-from kondado_tui.duplicate import (
+from kondado_tui.core import duplicate
+from kondado_tui.core.duplicate import (
     DuplicateDraft,
     MappingMemory,
     ParamRow,
     TableRow,
     build_body,
 )
-from kondado_tui.errors import KondadoError
-from kondado_tui.redact import register_secret
+from kondado_tui.core.errors import KondadoError
+from kondado_tui.core.guards.redact import register_secret
 
 
 def body_for(base: str = "2040", **params: str) -> dict[str, object]:

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kondado_tui.duplicate import (
+from kondado_tui.core.duplicate import (
     DuplicateDraft,
     ParamRow,
     TableRow,
@@ -19,10 +19,10 @@ from kondado_tui.duplicate import (
     parse_param_value,
     validate,
 )
-from kondado_tui.errors import ValidationError
-from kondado_tui.sim import SimWorld
-from kondado_tui.sim.catalogue import COLLECTIONS_BY_ID
-from kondado_tui.sim.validate import validate_duplicate
+from kondado_tui.core.errors import ValidationError
+from kondado_tui.core.sim import SimWorld
+from kondado_tui.core.sim.catalogue import COLLECTIONS_BY_ID
+from kondado_tui.core.sim.validate import validate_duplicate
 
 REQUIRED = {
     "pipeline_id",

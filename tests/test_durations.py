@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kondado_tui.durations import DurationError, format_age, format_duration, parse_duration
+from kondado_tui.core.durations import DurationError, format_age, format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from altapi import RATE_LIMIT_BODY, AltApi
 
-from kondado_tui.api import KondadoClient
-from kondado_tui.cli import main
-from kondado_tui.errors import BadAnswer, RateLimited, Rejected, Unreachable
+from kondado_tui.cli.main import main
+from kondado_tui.core.api import KondadoClient
+from kondado_tui.core.errors import BadAnswer, RateLimited, Rejected, Unreachable
 
 TOKEN = "ALT-S3CRET-tok-9d1e"
 INSTALLED = Path("/work/venv/bin/kondado-tui")

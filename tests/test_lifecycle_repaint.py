@@ -15,9 +15,9 @@ from typing import Any
 from textual.geometry import Region
 from ui_fakes import ENTRIES, FakePoller, FakeSession, make_config, screen_text
 
-from kondado_tui.clock import ManualClock
+from kondado_tui.core.clock import ManualClock
 from kondado_tui.ui.app import KondadoApp
-from kondado_tui.ui.columns import AGE, STATUS
+from kondado_tui.ui.view.columns import AGE, STATUS
 
 SIZE = (120, 36)
 

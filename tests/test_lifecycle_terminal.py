@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from kondado_tui.sim import SimServer
+from kondado_tui.core.sim import SimServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import _pty  # the shared pty helper lives beside the benchmarks
@@ -128,7 +128,7 @@ def test_a_lost_terminal_ends_it_without_burning_cpu(
         started.stop()
         code = (
             "import signal, sys; signal.signal(signal.SIGHUP, signal.SIG_IGN); "
-            "from kondado_tui.cli import main; "
+            "from kondado_tui.cli.main import main; "
             f"sys.exit(main(['--config', {str(config)!r}]))"
         )
         child = _pty.spawn([sys.executable, "-c", code])

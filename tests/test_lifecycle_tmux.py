@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from kondado_tui.sim import SimServer
+from kondado_tui.core.sim import SimServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import _pty  # the shared pty helper lives beside the benchmarks

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kondado_tui.commands.output import format_table
-from kondado_tui.sanitize import display_width, pad
+from kondado_tui.cli.output import format_table
+from kondado_tui.core.guards.sanitize import display_width, pad
 
 
 def test_display_width_counts_terminal_cells() -> None:

@@ -18,8 +18,8 @@ from rich.style import Style
 from textual._compositor import ChopsUpdate
 from textual.strip import Strip
 
-from kondado_tui.ui import partial_updates
-from kondado_tui.ui.partial_updates import render_segments
+from kondado_tui.ui.terminal import partial_updates
+from kondado_tui.ui.terminal.partial_updates import render_segments
 
 CONTROL = re.compile(r"\x1b\[(\d+);(\d+)H|\x1b\[[0-9;]*m|\n")
 WIDTH = 40

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from kondado_tui.api import KondadoClient
-from kondado_tui.clock import SYSTEM_CLOCK, Clock, ManualClock
-from kondado_tui.errors import FailureKind, Rejected, Unreachable
-from kondado_tui.events import (
+from kondado_tui.core.api import KondadoClient
+from kondado_tui.core.clock import SYSTEM_CLOCK, Clock, ManualClock
+from kondado_tui.core.errors import FailureKind, Rejected, Unreachable
+from kondado_tui.core.events import (
     Connection,
     Health,
     HealthChanged,
@@ -25,10 +25,10 @@ from kondado_tui.events import (
     PollerEvent,
     StatusObserved,
 )
-from kondado_tui.models import Observation, PipelineStatus, Priority
-from kondado_tui.poller import Poller
-from kondado_tui.sim import FaultMode, SimServer, SimWorld
-from kondado_tui.store import HistoryStore
+from kondado_tui.core.history.store import HistoryStore
+from kondado_tui.core.models import Observation, PipelineStatus, Priority
+from kondado_tui.core.poller import Poller
+from kondado_tui.core.sim import FaultMode, SimServer, SimWorld
 
 SimFactory = Callable[..., SimServer]
 

@@ -11,11 +11,11 @@ import pytest
 from altapi import AltApi
 from test_poller import FakeBudget, Recorder
 
-from kondado_tui.api import KondadoClient
-from kondado_tui.clock import ManualClock
-from kondado_tui.errors import FailureKind
-from kondado_tui.events import Connection
-from kondado_tui.poller import Poller
+from kondado_tui.core.api import KondadoClient
+from kondado_tui.core.clock import ManualClock
+from kondado_tui.core.errors import FailureKind
+from kondado_tui.core.events import Connection
+from kondado_tui.core.poller import Poller
 
 GOOD = list(range(101, 110))
 FORBIDDEN = 120

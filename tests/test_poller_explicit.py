@@ -8,10 +8,10 @@ from typing import Any
 
 from test_poller import Recorder
 
-from kondado_tui.budget import RateBudget
-from kondado_tui.clock import ManualClock
-from kondado_tui.models import PipelineStatus, Priority
-from kondado_tui.poller import Poller
+from kondado_tui.core.budget.rate_budget import RateBudget
+from kondado_tui.core.clock import ManualClock
+from kondado_tui.core.models import PipelineStatus, Priority
+from kondado_tui.core.poller import Poller
 
 IDS = list(range(101, 111))
 

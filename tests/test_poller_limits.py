@@ -12,12 +12,12 @@ from collections.abc import Callable
 
 import pytest
 
-from kondado_tui.api import KondadoClient
-from kondado_tui.budget import RateBudget
-from kondado_tui.clock import SYSTEM_CLOCK
-from kondado_tui.events import Connection, HealthChanged, PollerEvent, StatusObserved
-from kondado_tui.poller import Poller
-from kondado_tui.sim import Outcome, SimServer, SimWorld
+from kondado_tui.core.api import KondadoClient
+from kondado_tui.core.budget.rate_budget import RateBudget
+from kondado_tui.core.clock import SYSTEM_CLOCK
+from kondado_tui.core.events import Connection, HealthChanged, PollerEvent, StatusObserved
+from kondado_tui.core.poller import Poller
+from kondado_tui.core.sim import Outcome, SimServer, SimWorld
 
 SimFactory = Callable[..., SimServer]
 DURATION = 92.0

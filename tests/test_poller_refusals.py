@@ -12,13 +12,13 @@ import pytest
 from altapi import AltApi
 from test_poller import FakeBudget, Recorder
 
-from kondado_tui.api import KondadoClient
-from kondado_tui.clock import ManualClock
-from kondado_tui.errors import BadAnswer, FailureKind, Rejected, Unreachable
-from kondado_tui.events import PipelineFailed, Refusal, refusal_of
-from kondado_tui.poller import Poller
-from kondado_tui.sim import SimServer
-from kondado_tui.store import HistoryStore
+from kondado_tui.core.api import KondadoClient
+from kondado_tui.core.clock import ManualClock
+from kondado_tui.core.errors import BadAnswer, FailureKind, Rejected, Unreachable
+from kondado_tui.core.events import PipelineFailed, Refusal, refusal_of
+from kondado_tui.core.history.store import HistoryStore
+from kondado_tui.core.poller import Poller
+from kondado_tui.core.sim import SimServer
 
 MISSING = 424_242
 FORBIDDEN = 120

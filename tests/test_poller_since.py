@@ -11,11 +11,11 @@ import pytest
 from altapi import AltApi
 from test_poller import FakeBudget, Recorder
 
-from kondado_tui.api import KondadoClient
-from kondado_tui.clock import ManualClock
-from kondado_tui.models import Observation, PipelineStatus
-from kondado_tui.poller import Poller
-from kondado_tui.store import HistoryStore
+from kondado_tui.core.api import KondadoClient
+from kondado_tui.core.clock import ManualClock
+from kondado_tui.core.history.store import HistoryStore
+from kondado_tui.core.models import Observation, PipelineStatus
+from kondado_tui.core.poller import Poller
 
 
 @pytest.fixture

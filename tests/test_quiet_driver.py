@@ -2,7 +2,7 @@
 
 Textual's own driver wakes ten times a second for ever; ours waits with no timeout unless
 the key parser waits for the rest of an escape sequence. The pty tests run the real
-program: keys, a lone Esc, quitting and idling; tests/test_lifecycle_terminal.py holds the
+program: keys, a lone Esc, quitting and idling; tests/ui/test_lifecycle_terminal.py holds the
 hang-up and resize cases.
 """
 
@@ -23,11 +23,11 @@ from textual.drivers._writer_thread import WriterThread
 from textual.drivers.linux_driver import LinuxDriver
 from ui_fakes import ENTRIES, FakePoller, FakeSession, make_config
 
-from kondado_tui.clock import ManualClock
-from kondado_tui.sim import SimServer
+from kondado_tui.core.clock import ManualClock
+from kondado_tui.core.sim import SimServer
 from kondado_tui.ui.app import KondadoApp
-from kondado_tui.ui.lifecycle import BACKSTOP_INTERVAL, WATCH_INTERVAL, run_guarded
-from kondado_tui.ui.quiet_driver import (
+from kondado_tui.ui.terminal.lifecycle import BACKSTOP_INTERVAL, WATCH_INTERVAL, run_guarded
+from kondado_tui.ui.terminal.quiet_driver import (
     FALLBACK_TIMEOUT,
     INPUT_THREAD,
     QuietLinuxDriver,
@@ -123,7 +123,7 @@ async def test_the_watchdog_only_backs_the_driver_up(monkeypatch: pytest.MonkeyP
     async def run() -> None:
         return None
 
-    monkeypatch.setattr("kondado_tui.ui.lifecycle.install", install)
+    monkeypatch.setattr("kondado_tui.ui.terminal.lifecycle.install", install)
     await run_guarded(SimpleNamespace(driver_class=QuietLinuxDriver), run)
     await run_guarded(SimpleNamespace(driver_class=LinuxDriver), run)
     assert seen == [BACKSTOP_INTERVAL, WATCH_INTERVAL]

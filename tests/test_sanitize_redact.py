@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
-from kondado_tui.errors import Rejected, Unreachable
-from kondado_tui.redact import MASK, RedactingFilter, redact, register_secret
-from kondado_tui.sanitize import clean, first_line
+from kondado_tui.core.errors import Rejected, Unreachable
+from kondado_tui.core.guards.redact import MASK, RedactingFilter, redact, register_secret
+from kondado_tui.core.guards.sanitize import clean, first_line
 
 SEEDED = "SEEDED-T0KEN-9f8e7d6c"
 
@@ -73,7 +73,7 @@ def test_log_filter_redacts_formatted_records(caplog: pytest.LogCaptureFixture) 
 def test_installed_redaction_covers_child_loggers_and_late_handlers() -> None:
     import io
 
-    from kondado_tui.redact import install_log_redaction
+    from kondado_tui.core.guards.redact import install_log_redaction
 
     register_secret(SEEDED)
     install_log_redaction()

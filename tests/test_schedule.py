@@ -9,9 +9,10 @@ from collections.abc import Callable
 
 import pytest
 
-from kondado_tui.budget import BudgetPolicy
-from kondado_tui.models import PipelineStatus, Priority
-from kondado_tui.schedule import (
+from kondado_tui.core.budget.rate_budget import BudgetPolicy
+from kondado_tui.core.history.timeline import Transition
+from kondado_tui.core.models import PipelineStatus, Priority
+from kondado_tui.core.schedule import (
     FOCUS_INTERVAL,
     PIPELINE_BACKOFF_BASE,
     PIPELINE_BACKOFF_CAP,
@@ -21,7 +22,6 @@ from kondado_tui.schedule import (
     Scheduler,
     Window,
 )
-from kondado_tui.timeline import Transition
 
 T0 = 1_790_000_000.0
 SLOT = 60.0 / 16  # what the budget lets background polls have at 18 a minute

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import random
 
-from kondado_tui.models import PipelineStatus
-from kondado_tui.schedule import Priority, Scheduler
+from kondado_tui.core.models import PipelineStatus
+from kondado_tui.core.schedule import Priority, Scheduler
 
 STATUSES = (
     "active",

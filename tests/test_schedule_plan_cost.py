@@ -10,11 +10,11 @@ import random
 
 import pytest
 
-from kondado_tui.clock import ManualClock
-from kondado_tui.models import PipelineStatus, Priority
-from kondado_tui.schedule import ACTIVE_MEMORY, Pick, Scheduler, background_rate
-from kondado_tui.sim import SimWorld
-from kondado_tui.timeline import Transition
+from kondado_tui.core.clock import ManualClock
+from kondado_tui.core.history.timeline import Transition
+from kondado_tui.core.models import PipelineStatus, Priority
+from kondado_tui.core.schedule import ACTIVE_MEMORY, Pick, Scheduler, background_rate
+from kondado_tui.core.sim import SimWorld
 
 STATUSES = (
     "active",

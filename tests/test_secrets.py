@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from kondado_tui.cli import main
-from kondado_tui.sim import FaultMode, SimServer, SimWorld
+from kondado_tui.cli.main import main
+from kondado_tui.core.sim import FaultMode, SimServer, SimWorld
 
 SimFactory = Callable[..., SimServer]
 SEEDED = "SEEDED-SECRET-T0KEN-8c1d2e"

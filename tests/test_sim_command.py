@@ -15,8 +15,8 @@ import time
 import httpx
 import pytest
 
-from kondado_tui.cli import build_parser, main
-from kondado_tui.commands.sim import serve
+from kondado_tui.cli.commands.sim import serve
+from kondado_tui.cli.main import build_parser, main
 
 EXPORT = re.compile(r"export KONDADO_BASE_URL=(\S+) KONDADO_KEY=(\S+) KONDADO_TOKEN=(\S+)")
 

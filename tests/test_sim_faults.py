@@ -10,9 +10,9 @@ import time
 import httpx
 import pytest
 
-from kondado_tui.api import KondadoClient
-from kondado_tui.errors import ApiError, BadAnswer, FailureKind, Unreachable
-from kondado_tui.sim import FaultMode, Outcome, SimServer
+from kondado_tui.core.api import KondadoClient
+from kondado_tui.core.errors import ApiError, BadAnswer, FailureKind, Unreachable
+from kondado_tui.core.sim import FaultMode, Outcome, SimServer
 
 
 async def status_error(server: SimServer, timeout: float = 5.0) -> ApiError:

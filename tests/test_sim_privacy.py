@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kondado_tui.sim import FaultMode, SimServer
+from kondado_tui.core.sim import FaultMode, SimServer
 
 TOKEN = "s3cret-Token-value-for-the-leak-test"
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kondado_tui.clock import ManualClock
-from kondado_tui.sim.ratelimit import RateLimiter, RateLimits
+from kondado_tui.core.clock import ManualClock
+from kondado_tui.core.sim.ratelimit import RateLimiter, RateLimits
 
 
 def test_one_key_from_two_machines_shares_the_key_budget() -> None:

@@ -8,11 +8,11 @@ from typing import Any
 import httpx
 import pytest
 
-from kondado_tui.api import KondadoClient, parse_status
-from kondado_tui.clock import ManualClock
-from kondado_tui.errors import RateLimited, Rejected
-from kondado_tui.sim import DEMO_SPEED, Outcome, SimServer
-from kondado_tui.sim.server import RATE_LIMIT_ANSWER
+from kondado_tui.core.api import KondadoClient, parse_status
+from kondado_tui.core.clock import ManualClock
+from kondado_tui.core.errors import RateLimited, Rejected
+from kondado_tui.core.sim import DEMO_SPEED, Outcome, SimServer
+from kondado_tui.core.sim.server import RATE_LIMIT_ANSWER
 
 # One client for the module: building one per request costs ~40 ms (TLS context).
 HTTP = httpx.Client(timeout=10.0)

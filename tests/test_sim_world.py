@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from kondado_tui.clock import ManualClock
-from kondado_tui.models import KNOWN_STATUSES
-from kondado_tui.sim import DEMO_SPEED, Plan, SimWorld, UnknownPipeline, demo_pipelines
+from kondado_tui.core.clock import ManualClock
+from kondado_tui.core.models import KNOWN_STATUSES
+from kondado_tui.core.sim import DEMO_SPEED, Plan, SimWorld, UnknownPipeline, demo_pipelines
 
 DAY = 86400.0
 BUSY_OR_IDLE = {"scheduled", "running", "active"}

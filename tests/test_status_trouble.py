@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kondado_tui.models import PipelineStatus
+from kondado_tui.core.models import PipelineStatus
 
 
 @pytest.mark.parametrize(

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from kondado_tui import store as store_module
-from kondado_tui.clock import ManualClock
-from kondado_tui.models import Observation, PipelineStatus
-from kondado_tui.redact import register_secret
-from kondado_tui.store import SCHEMA_VERSION, HistoryStore
-from kondado_tui.timeline import RunOutcome
+from kondado_tui.core.clock import ManualClock
+from kondado_tui.core.guards.redact import register_secret
+from kondado_tui.core.history import store as store_module
+from kondado_tui.core.history.store import SCHEMA_VERSION, HistoryStore
+from kondado_tui.core.history.timeline import RunOutcome
+from kondado_tui.core.models import Observation, PipelineStatus
 
 T0 = 1_790_000_000.0
 DAY = 86400.0

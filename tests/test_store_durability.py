@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from kondado_tui.clock import ManualClock
-from kondado_tui.models import Observation, PipelineStatus
-from kondado_tui.store import SCHEMA_VERSION, HistoryStore
+from kondado_tui.core.clock import ManualClock
+from kondado_tui.core.history.store import SCHEMA_VERSION, HistoryStore
+from kondado_tui.core.models import Observation, PipelineStatus
 
 T0 = 1_790_000_000.0
 
@@ -61,9 +61,9 @@ _KILLED_WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from kondado_tui.clock import ManualClock
-    from kondado_tui.models import Observation, PipelineStatus
-    from kondado_tui.store import HistoryStore
+    from kondado_tui.core.clock import ManualClock
+    from kondado_tui.core.models import Observation, PipelineStatus
+    from kondado_tui.core.history.store import HistoryStore
 
     store = HistoryStore(Path(sys.argv[1]), clock=ManualClock({t0}))
     i = 0

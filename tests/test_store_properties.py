@@ -7,10 +7,10 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kondado_tui.clock import ManualClock
-from kondado_tui.models import KNOWN_STATUSES, Observation, PipelineStatus
-from kondado_tui.store import HistoryStore
-from kondado_tui.timeline import RunOutcome, Transition, derive_runs, ends_run, is_busy
+from kondado_tui.core.clock import ManualClock
+from kondado_tui.core.history.store import HistoryStore
+from kondado_tui.core.history.timeline import RunOutcome, Transition, derive_runs, ends_run, is_busy
+from kondado_tui.core.models import KNOWN_STATUSES, Observation, PipelineStatus
 
 T0 = 1_790_000_000.0
 STATUSES = [*KNOWN_STATUSES, "paused_by_support"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from kondado_tui.clock import ManualClock
-from kondado_tui.events import Refusal
-from kondado_tui.models import Observation, PipelineStatus
-from kondado_tui.store import SCHEMA_VERSION, HistoryStore
+from kondado_tui.core.clock import ManualClock
+from kondado_tui.core.events import Refusal
+from kondado_tui.core.history.store import SCHEMA_VERSION, HistoryStore
+from kondado_tui.core.models import Observation, PipelineStatus
 
 T0 = 1_790_000_000.0
 
@@ -107,7 +107,7 @@ def test_a_refusal_older_than_an_answer_another_process_stored_is_dropped(
 
 
 def test_refusal_messages_are_stored_redacted_and_cut(tmp_path: Path) -> None:
-    from kondado_tui.redact import register_secret
+    from kondado_tui.core.guards.redact import register_secret
 
     register_secret("s3cr3t-token-value")
     store = HistoryStore(None, clock=ManualClock(T0))
@@ -119,7 +119,7 @@ def test_refusal_messages_are_stored_redacted_and_cut(tmp_path: Path) -> None:
 
 
 def test_refusal_named_reads_both_ends_of_a_refusal_transition() -> None:
-    from kondado_tui.timeline import refusal_named
+    from kondado_tui.core.history.timeline import refusal_named
 
     assert refusal_named("not_found") is Refusal.NOT_FOUND
     assert refusal_named("no_access") is Refusal.NO_ACCESS

@@ -6,11 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from kondado_tui.clock import ManualClock
-from kondado_tui.models import Observation, PipelineStatus
-from kondado_tui.sim.world import SimWorld
-from kondado_tui.store import HistoryStore
-from kondado_tui.timeline import (
+from kondado_tui.core.clock import ManualClock
+from kondado_tui.core.history.store import HistoryStore
+from kondado_tui.core.history.timeline import (
     RunOutcome,
     Transition,
     current_run,
@@ -23,6 +21,8 @@ from kondado_tui.timeline import (
     summarize,
     timeline,
 )
+from kondado_tui.core.models import Observation, PipelineStatus
+from kondado_tui.core.sim.world import SimWorld
 
 T0 = 1_790_000_000.0
 H = 3600.0

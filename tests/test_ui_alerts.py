@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kondado_tui.ui.alerts import desktop_notification
+from kondado_tui.ui.terminal.desktop_notify import desktop_notification
 
 
 def test_osc9_by_default_with_hostile_text_neutralised() -> None:

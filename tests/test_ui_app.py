@@ -25,18 +25,18 @@ from ui_fakes import (
     seed,
 )
 
-from kondado_tui.clock import ManualClock
-from kondado_tui.config import PipelineEntry
-from kondado_tui.errors import Rejected
-from kondado_tui.events import Connection
-from kondado_tui.models import PipelineStatus, app_url
+from kondado_tui.core.clock import ManualClock
+from kondado_tui.core.config import PipelineEntry
+from kondado_tui.core.errors import Rejected
+from kondado_tui.core.events import Connection
+from kondado_tui.core.models import PipelineStatus, app_url
 from kondado_tui.ui.app import KondadoApp
-from kondado_tui.ui.columns import AGE, MARK, MESSAGE, NAME, STATUS
 from kondado_tui.ui.screens.add import AddScreen
 from kondado_tui.ui.screens.confirm import ConfirmScreen
 from kondado_tui.ui.screens.detail import DetailScreen
 from kondado_tui.ui.screens.duplicate import DuplicateScreen
 from kondado_tui.ui.screens.help import HelpScreen
+from kondado_tui.ui.view.columns import AGE, MARK, MESSAGE, NAME, STATUS
 from kondado_tui.ui.widgets.pipeline_table import PipelineTable
 
 

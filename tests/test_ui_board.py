@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from kondado_tui.config import PipelineEntry
-from kondado_tui.events import Connection, Health, StatusObserved
-from kondado_tui.models import Observation, PipelineStatus, Severity
-from kondado_tui.ui.board import AlertKind, Board, SortMode, stale_after
+from kondado_tui.core.config import PipelineEntry
+from kondado_tui.core.events import Connection, Health, StatusObserved
+from kondado_tui.core.models import Observation, PipelineStatus, Severity
+from kondado_tui.ui.view.board import AlertKind, Board, SortMode, stale_after
 
 T0 = 1_790_000_000.0
 

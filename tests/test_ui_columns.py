@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from rich.cells import cell_len
 
-from kondado_tui.config import PipelineEntry
-from kondado_tui.models import Observation, PipelineStatus
-from kondado_tui.ui.board import Row
-from kondado_tui.ui.columns import GAP, NAME, SCROLLBAR, STATUS, compute_layout, render_cells
-from kondado_tui.ui.palette import PLAIN
+from kondado_tui.core.config import PipelineEntry
+from kondado_tui.core.models import Observation, PipelineStatus
+from kondado_tui.ui.view.board import Row
+from kondado_tui.ui.view.columns import GAP, NAME, SCROLLBAR, STATUS, compute_layout, render_cells
+from kondado_tui.ui.view.palette import PLAIN
 
 T0 = 1_790_000_000.0
 BLOCKED = "too_many_consecutive_failed_builds__blocked"

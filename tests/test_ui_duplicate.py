@@ -11,11 +11,11 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Input, Static, Switch
 
-from kondado_tui.api import KondadoClient
-from kondado_tui.config import PipelineEntry
-from kondado_tui.duplicate import DuplicateDraft, MappingMemory, ParamRow, TableRow
-from kondado_tui.errors import RateLimited, Rejected, Unreachable
-from kondado_tui.sim import SimServer, SimWorld
+from kondado_tui.core.api import KondadoClient
+from kondado_tui.core.config import PipelineEntry
+from kondado_tui.core.duplicate import DuplicateDraft, MappingMemory, ParamRow, TableRow
+from kondado_tui.core.errors import RateLimited, Rejected, Unreachable
+from kondado_tui.core.sim import SimServer, SimWorld
 from kondado_tui.ui.screens.confirm import ConfirmScreen
 from kondado_tui.ui.screens.duplicate import (
     DuplicateReviewScreen,

@@ -1,7 +1,7 @@
 """Snapshots of the duplicate form and its review step at 120x36 and 80x24.
 
 Refresh after a deliberate change with
-`pytest tests/test_ui_duplicate_snapshots.py --snapshot-update` and look at the SVGs in
+`pytest tests/ui/test_ui_duplicate_snapshots.py --snapshot-update` and look at the SVGs in
 tests/__snapshots__/ before committing them.
 """
 
@@ -15,8 +15,8 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from kondado_tui.config import PipelineEntry
-from kondado_tui.duplicate import DuplicateDraft, ParamRow, TableRow
+from kondado_tui.core.config import PipelineEntry
+from kondado_tui.core.duplicate import DuplicateDraft, ParamRow, TableRow
 from kondado_tui.ui.screens.duplicate import DuplicateScreen
 
 SIZES = [pytest.param((120, 36), id="120x36"), pytest.param((80, 24), id="80x24")]

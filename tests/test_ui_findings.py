@@ -10,14 +10,14 @@ from rich.cells import cell_len
 from rich.console import Console
 from ui_fakes import SIZE, build, messages, plain, record_bells, screen_text, seed
 
-from kondado_tui.clock import ManualClock
-from kondado_tui.errors import FailureKind
-from kondado_tui.events import PipelineFailed, Refusal, StatusObserved
-from kondado_tui.models import Observation, PipelineStatus, Severity
-from kondado_tui.store import HistoryStore
-from kondado_tui.ui.columns import MESSAGE, SINCE, STATUS
-from kondado_tui.ui.palette import PLAIN
+from kondado_tui.core.clock import ManualClock
+from kondado_tui.core.errors import FailureKind
+from kondado_tui.core.events import PipelineFailed, Refusal, StatusObserved
+from kondado_tui.core.history.store import HistoryStore
+from kondado_tui.core.models import Observation, PipelineStatus, Severity
 from kondado_tui.ui.screens.detail import DetailScreen, history_block
+from kondado_tui.ui.view.columns import MESSAGE, SINCE, STATUS
+from kondado_tui.ui.view.palette import PLAIN
 
 NOT_FOUND = "the API refused: PIPELINE_NOT_FOUND — Pipeline 4200 not found for this account"
 
@@ -131,9 +131,9 @@ async def test_first_pass_progress_in_the_status_line(tmp_path: Path) -> None:
 def test_history_shows_the_first_line_of_a_long_failure() -> None:
     from rich.console import Console
 
-    from kondado_tui.timeline import HistorySummary, Transition
-    from kondado_tui.ui.palette import PLAIN
+    from kondado_tui.core.history.timeline import HistorySummary, Transition
     from kondado_tui.ui.screens.detail import history_block
+    from kondado_tui.ui.view.palette import PLAIN
 
     raw = "\n\nTraceback head line\n" + "\n".join(f"frame {i}" for i in range(600))
     failure = Transition(1, 100.0, "active", "too_many_consecutive_failed_builds__blocked", raw)
@@ -146,7 +146,7 @@ def test_history_shows_the_first_line_of_a_long_failure() -> None:
 
 
 async def test_sorted_by_a_short_id_the_titles_keep_a_gap(tmp_path: Path) -> None:
-    from kondado_tui.config import PipelineEntry
+    from kondado_tui.core.config import PipelineEntry
 
     entries = (PipelineEntry(101, "a", "g1"), PipelineEntry(102, "b", "g2"))
     app, _poller = build(tmp_path, entries=entries)
@@ -184,7 +184,7 @@ async def test_read_only_shows_run_and_duplicate_disabled(tmp_path: Path) -> Non
 async def test_run_during_a_lock_out_says_when_it_will_go(tmp_path: Path) -> None:
     import asyncio
 
-    from kondado_tui.events import Connection
+    from kondado_tui.core.events import Connection
 
     app, poller = build(tmp_path)
     release = asyncio.Event()
@@ -214,7 +214,7 @@ async def test_run_during_a_lock_out_says_when_it_will_go(tmp_path: Path) -> Non
 
 
 async def test_no_pipelines_the_explanation_takes_the_tables_place(tmp_path: Path) -> None:
-    from kondado_tui.events import Connection
+    from kondado_tui.core.events import Connection
 
     app, poller = build(tmp_path, entries=())
     async with app.run_test(size=SIZE) as pilot:

@@ -9,11 +9,11 @@ import pytest
 from test_ui_app import SIZE, build, plain
 from ui_fakes import ENTRIES
 
-from kondado_tui.models import Observation
-from kondado_tui.timeline import HistorySummary, RunOutcome, RunSummary, Transition
-from kondado_tui.ui.board import Board
-from kondado_tui.ui.columns import LAST_RUN, MESSAGE, STATUS
+from kondado_tui.core.history.timeline import HistorySummary, RunOutcome, RunSummary, Transition
+from kondado_tui.core.models import Observation
 from kondado_tui.ui.screens import main as main_screen
+from kondado_tui.ui.view.board import Board
+from kondado_tui.ui.view.columns import LAST_RUN, MESSAGE, STATUS
 
 
 class Counter:

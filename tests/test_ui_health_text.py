@@ -6,16 +6,16 @@ import itertools
 
 import pytest
 
-from kondado_tui.events import Connection, Health
-from kondado_tui.models import Severity
-from kondado_tui.ui.health_text import (
+from kondado_tui.core.events import Connection, Health
+from kondado_tui.core.models import Severity
+from kondado_tui.ui.view.health_text import (
     banner_text,
     counts_text,
     health_line,
     next_poll_words,
     wait_words,
 )
-from kondado_tui.ui.palette import PLAIN
+from kondado_tui.ui.view.palette import PLAIN
 
 NOW = 1_790_000_000.0
 

@@ -13,13 +13,14 @@ from test_ui_app import SIZE, build, plain
 from textual.widgets import Static
 from ui_fakes import ENTRIES
 
-from kondado_tui.clock import ManualClock
-from kondado_tui.config import PipelineEntry
-from kondado_tui.events import Connection
-from kondado_tui.models import KNOWN_STATUSES, Observation, PipelineStatus, status_kind
+from kondado_tui.core.clock import ManualClock
+from kondado_tui.core.config import PipelineEntry
+from kondado_tui.core.events import Connection
+from kondado_tui.core.models import KNOWN_STATUSES, Observation, PipelineStatus, status_kind
 from kondado_tui.ui.app import TICK_LAG, tick_delay
-from kondado_tui.ui.board import Row, stale_after
-from kondado_tui.ui.columns import (
+from kondado_tui.ui.screens import main as main_screen
+from kondado_tui.ui.view.board import Row, stale_after
+from kondado_tui.ui.view.columns import (
     AGE,
     SINCE,
     STALE_MARKER,
@@ -27,7 +28,6 @@ from kondado_tui.ui.columns import (
     compute_layout,
     table_age,
 )
-from kondado_tui.ui.screens import main as main_screen
 
 
 @pytest.mark.parametrize(

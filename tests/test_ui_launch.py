@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kondado_tui.ui.launch import launch
+from kondado_tui.cli.launch import launch
 
 
 def args(**options: object) -> argparse.Namespace:

@@ -7,14 +7,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from kondado_tui.clock import SYSTEM_CLOCK
-from kondado_tui.config import load_config
-from kondado_tui.session import Session
-from kondado_tui.sim import SimServer
-from kondado_tui.sim.faults import FaultMode
+from kondado_tui.core.clock import SYSTEM_CLOCK
+from kondado_tui.core.config import load_config
+from kondado_tui.core.session import Session
+from kondado_tui.core.sim import SimServer
+from kondado_tui.core.sim.faults import FaultMode
 from kondado_tui.ui.app import KondadoApp
-from kondado_tui.ui.columns import MESSAGE, STATUS
 from kondado_tui.ui.screens.confirm import ConfirmScreen
+from kondado_tui.ui.view.columns import MESSAGE, STATUS
 
 SIZE = (120, 36)
 

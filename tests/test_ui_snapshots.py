@@ -1,6 +1,6 @@
 """Snapshots of every screen at 120x36 and 80x24: frozen clock, fixed data, no polling.
 
-Refresh after a deliberate change with `pytest tests/test_ui_snapshots.py --snapshot-update`
+Refresh after a deliberate change with `pytest tests/ui/test_ui_snapshots.py --snapshot-update`
 and look at the SVGs in tests/__snapshots__/ before committing them.
 """
 
@@ -14,7 +14,7 @@ import pytest
 from textual.pilot import Pilot
 from ui_scene import T, build_scene, seed_scene, utc
 
-from kondado_tui.events import Connection
+from kondado_tui.core.events import Connection
 
 SIZES = [pytest.param((120, 36), id="120x36"), pytest.param((80, 24), id="80x24")]
 Compare = Callable[..., bool]

@@ -17,17 +17,17 @@ from altapi import AltApi
 from test_poller import FakeBudget, Recorder
 from test_ui_sim import SIZE, until, write_config
 
-from kondado_tui.api import KondadoClient
-from kondado_tui.clock import SYSTEM_CLOCK, ManualClock
-from kondado_tui.config import load_config
-from kondado_tui.events import Connection
-from kondado_tui.models import Observation, PipelineStatus
-from kondado_tui.poller import FROM_HISTORY_MESSAGE, Poller
-from kondado_tui.session import Session
-from kondado_tui.sim import SimServer
-from kondado_tui.store import HistoryStore
+from kondado_tui.core.api import KondadoClient
+from kondado_tui.core.clock import SYSTEM_CLOCK, ManualClock
+from kondado_tui.core.config import load_config
+from kondado_tui.core.events import Connection
+from kondado_tui.core.history.store import HistoryStore
+from kondado_tui.core.models import Observation, PipelineStatus
+from kondado_tui.core.poller import FROM_HISTORY_MESSAGE, Poller
+from kondado_tui.core.session import Session
+from kondado_tui.core.sim import SimServer
 from kondado_tui.ui.app import KondadoApp
-from kondado_tui.ui.columns import SINCE, STATUS
+from kondado_tui.ui.view.columns import SINCE, STATUS
 
 HOUR = 3600.0
 

@@ -12,7 +12,7 @@ from test_lifecycle_repaint import RefreshSpy
 from textual.app import App, ComposeResult
 from textual.geometry import Region
 
-from kondado_tui.ui.columns import AGE, MARK, NAME, STATUS, Layout
+from kondado_tui.ui.view.columns import AGE, MARK, NAME, STATUS, Layout
 from kondado_tui.ui.widgets.pipeline_table import PipelineTable
 
 LAYOUT = Layout(widths=((MARK, 2), (STATUS, 10), (NAME, 20), (AGE, 5)))

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from kondado_tui.clock import Clock, ManualClock
-from kondado_tui.config import ApiSettings, Config, HistorySettings, PipelineEntry, UiSettings
-from kondado_tui.errors import FailureKind, Rejected
-from kondado_tui.events import (
+from kondado_tui.core.clock import Clock, ManualClock
+from kondado_tui.core.config import ApiSettings, Config, HistorySettings, PipelineEntry, UiSettings
+from kondado_tui.core.errors import FailureKind, Rejected
+from kondado_tui.core.events import (
     Connection,
     Health,
     HealthChanged,
@@ -27,7 +27,7 @@ from kondado_tui.events import (
     StatusObserved,
     refusal_of,
 )
-from kondado_tui.models import Observation, PipelineStatus
+from kondado_tui.core.models import Observation, PipelineStatus
 from kondado_tui.ui.app import KondadoApp
 
 

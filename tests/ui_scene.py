@@ -11,10 +11,10 @@ from pathlib import Path
 
 from ui_fakes import FakePoller, FakeSession, make_config
 
-from kondado_tui.clock import ManualClock
-from kondado_tui.config import PipelineEntry
-from kondado_tui.models import Observation, PipelineStatus
-from kondado_tui.store import HistoryStore
+from kondado_tui.core.clock import ManualClock
+from kondado_tui.core.config import PipelineEntry
+from kondado_tui.core.history.store import HistoryStore
+from kondado_tui.core.models import Observation, PipelineStatus
 from kondado_tui.ui.app import KondadoApp
 
 T = 1_790_000_000.0  # 2026-09-21 14:13:20 UTC

@@ -20,23 +20,23 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.theme import Theme
 
-from kondado_tui.clock import SYSTEM_CLOCK, Clock
-from kondado_tui.config import PipelineEntry
-from kondado_tui.duplicate import DuplicateDraft, MappingMemory
-from kondado_tui.events import PollerEvent, StatusObserved
-from kondado_tui.redact import redact
-from kondado_tui.sanitize import clean, first_line
-from kondado_tui.timeline import HistorySummary
-from kondado_tui.ui import partial_updates
-from kondado_tui.ui.alerts import desktop_notification
+from kondado_tui.core.clock import SYSTEM_CLOCK, Clock
+from kondado_tui.core.config import PipelineEntry
+from kondado_tui.core.duplicate import DuplicateDraft, MappingMemory
+from kondado_tui.core.events import PollerEvent, StatusObserved
+from kondado_tui.core.guards.redact import redact
+from kondado_tui.core.guards.sanitize import clean, first_line
+from kondado_tui.core.history.timeline import HistorySummary
 from kondado_tui.ui.backend import SessionLike
-from kondado_tui.ui.board import Alert, AlertKind
-from kondado_tui.ui.columns import AGE_STEP, next_step_at
-from kondado_tui.ui.lifecycle import EXIT_HANGUP, TerminalLost
-from kondado_tui.ui.palette import Palette
 from kondado_tui.ui.screens.duplicate import DuplicateScreen
 from kondado_tui.ui.screens.help import HelpScreen
 from kondado_tui.ui.screens.main import MainScreen
+from kondado_tui.ui.terminal import partial_updates
+from kondado_tui.ui.terminal.desktop_notify import desktop_notification
+from kondado_tui.ui.terminal.lifecycle import EXIT_HANGUP, TerminalLost
+from kondado_tui.ui.view.board import Alert, AlertKind
+from kondado_tui.ui.view.columns import AGE_STEP, next_step_at
+from kondado_tui.ui.view.palette import Palette
 
 # The tick runs this long after a step of the clock begins, so it sees the new step even
 # if the timer fires a little early.
@@ -100,7 +100,7 @@ class KondadoApp(App[int]):
         chosen = super().get_driver_class()
         if textual_constants.DRIVER or chosen.__module__ != "textual.drivers.linux_driver":
             return chosen  # Windows, or a driver named in TEXTUAL_DRIVER
-        from kondado_tui.ui.quiet_driver import QuietLinuxDriver  # imports termios
+        from kondado_tui.ui.terminal.quiet_driver import QuietLinuxDriver  # imports termios
 
         return QuietLinuxDriver
 

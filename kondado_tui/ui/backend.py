@@ -1,6 +1,6 @@
 """What the dashboard needs from the core, as protocols.
 
-The real `kondado_tui.session.Session` satisfies these; tests use small fakes. Keeping
+The real `kondado_tui.core.session.Session` satisfies these; tests use small fakes. Keeping
 the surface explicit is what lets the UI stay free of httpx and the API client.
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from kondado_tui.config import Config
-from kondado_tui.events import Health, PollerEvent
-from kondado_tui.models import Observation
-from kondado_tui.timeline import HistorySummary, RunSummary, Transition
+from kondado_tui.core.config import Config
+from kondado_tui.core.events import Health, PollerEvent
+from kondado_tui.core.history.timeline import HistorySummary, RunSummary, Transition
+from kondado_tui.core.models import Observation
 
 EventCallback = Callable[[PollerEvent], None]
 

@@ -14,8 +14,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from kondado_tui.config import PipelineEntry, parse_pipeline_ref
-from kondado_tui.errors import ConfigError
+from kondado_tui.core.config import PipelineEntry, parse_pipeline_ref
+from kondado_tui.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

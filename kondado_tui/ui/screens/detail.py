@@ -16,15 +16,15 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from kondado_tui.clock import Clock
-from kondado_tui.durations import format_age, format_duration
-from kondado_tui.models import app_url
-from kondado_tui.sanitize import clean, first_line
-from kondado_tui.timeline import HistorySummary, RunSummary, Transition, stored_kind
+from kondado_tui.core.clock import Clock
+from kondado_tui.core.durations import format_age, format_duration
+from kondado_tui.core.guards.sanitize import clean, first_line
+from kondado_tui.core.history.timeline import HistorySummary, RunSummary, Transition, stored_kind
+from kondado_tui.core.models import app_url
 from kondado_tui.ui.backend import StoreLike
-from kondado_tui.ui.board import Row
-from kondado_tui.ui.columns import RUN_OUTCOME
-from kondado_tui.ui.palette import Palette
+from kondado_tui.ui.view.board import Row
+from kondado_tui.ui.view.columns import RUN_OUTCOME
+from kondado_tui.ui.view.palette import Palette
 
 BARS = "▁▂▃▄▅▆▇█"
 TIMELINE_ROWS = 15

@@ -1,10 +1,10 @@
 """The duplicate form: every field of `POST /pipelines`, validated as you type.
 
-The form only edits a `DuplicateDraft`; the core validator (`kondado_tui.duplicate`)
+The form only edits a `DuplicateDraft`; the core validator (`kondado_tui.core.duplicate`)
 says what is wrong, the same words as the CLI. `ctrl+s` opens a review of the exact JSON
 body and of the tables that will be created or SILENTLY RECREATED; `y` there sends it
 through the `submit` callable (the dashboard passes `poller.duplicate`). A failure keeps
-everything typed. No httpx here: failures arrive as `kondado_tui.errors` types.
+everything typed. No httpx here: failures arrive as `kondado_tui.core.errors` types.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, Static, Switch
 
-from kondado_tui.config import PipelineEntry
-from kondado_tui.duplicate import (
+from kondado_tui.core.config import PipelineEntry
+from kondado_tui.core.duplicate import (
     BASE,
     CLIENT,
     DELTA,
@@ -49,12 +49,12 @@ from kondado_tui.duplicate import (
     validate,
     warnings,
 )
-from kondado_tui.errors import KondadoError, RateLimited, Unreachable
-from kondado_tui.redact import redact
-from kondado_tui.sanitize import clean
+from kondado_tui.core.errors import KondadoError, RateLimited, Unreachable
+from kondado_tui.core.guards.redact import redact
+from kondado_tui.core.guards.sanitize import clean
 from kondado_tui.ui.screens.confirm import ConfirmScreen
 
-# Sends a body, returns the new pipeline's id; raises kondado_tui.errors on failure.
+# Sends a body, returns the new pipeline's id; raises kondado_tui.core.errors on failure.
 Submit = Callable[[dict[str, Any]], Awaitable[int]]
 
 _ids = itertools.count(1)

@@ -13,10 +13,10 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from kondado_tui.events import Refusal
-from kondado_tui.models import KNOWN_STATUSES, PENDING_KIND
-from kondado_tui.ui.board import WARNING_GLYPH
-from kondado_tui.ui.columns import CHANGED_GLYPH, MARKED_GLYPH, STALE_MARKER
+from kondado_tui.core.events import Refusal
+from kondado_tui.core.models import KNOWN_STATUSES, PENDING_KIND
+from kondado_tui.ui.view.board import WARNING_GLYPH
+from kondado_tui.ui.view.columns import CHANGED_GLYPH, MARKED_GLYPH, STALE_MARKER
 
 KEYS: tuple[tuple[str, str], ...] = (
     ("↑ ↓  j k  home end", "move (the mouse works too)"),

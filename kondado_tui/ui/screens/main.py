@@ -19,10 +19,10 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from kondado_tui.clock import Clock
-from kondado_tui.config import PipelineEntry, append_pipeline, remove_pipeline
-from kondado_tui.errors import ConfigError, KondadoError
-from kondado_tui.events import (
+from kondado_tui.core.clock import Clock
+from kondado_tui.core.config import PipelineEntry, append_pipeline, remove_pipeline
+from kondado_tui.core.errors import ConfigError, KondadoError
+from kondado_tui.core.events import (
     Connection,
     Health,
     HealthChanged,
@@ -30,11 +30,14 @@ from kondado_tui.events import (
     PollerEvent,
     StatusObserved,
 )
-from kondado_tui.models import Observation, Severity, StatusKind, app_url
-from kondado_tui.sanitize import clean, first_line
+from kondado_tui.core.guards.sanitize import clean, first_line
+from kondado_tui.core.models import Observation, Severity, StatusKind, app_url
 from kondado_tui.ui.backend import SessionLike
-from kondado_tui.ui.board import Alert, Board, Row, SortMode, sort_key
-from kondado_tui.ui.columns import (
+from kondado_tui.ui.screens.add import AddResult, AddScreen
+from kondado_tui.ui.screens.confirm import ConfirmScreen
+from kondado_tui.ui.screens.detail import DetailScreen
+from kondado_tui.ui.view.board import Alert, Board, Row, SortMode, sort_key
+from kondado_tui.ui.view.columns import (
     AGE,
     ID,
     NAME,
@@ -48,11 +51,8 @@ from kondado_tui.ui.columns import (
     shown_at,
     ticking_words,
 )
-from kondado_tui.ui.health_text import banner_text, counts_text, health_line
-from kondado_tui.ui.palette import Palette
-from kondado_tui.ui.screens.add import AddResult, AddScreen
-from kondado_tui.ui.screens.confirm import ConfirmScreen
-from kondado_tui.ui.screens.detail import DetailScreen
+from kondado_tui.ui.view.health_text import banner_text, counts_text, health_line
+from kondado_tui.ui.view.palette import Palette
 from kondado_tui.ui.widgets.pipeline_table import PipelineTable, changed_columns
 
 if TYPE_CHECKING:

@@ -28,7 +28,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from kondado_tui.ui.columns import GAP, SORT_MARK, TITLES, Layout
+from kondado_tui.ui.view.columns import GAP, SORT_MARK, TITLES, Layout
 
 HEADER_LINES = 1
 

@@ -1,0 +1,229 @@
+"""`kondado-tui status [--json] [--max-age D] [ID ...]`: one look at each pipeline.
+
+For cron and monitoring scripts. Every request goes through the host-wide rate budget,
+so it never trips the API's limits, even beside an open TUI (60 pipelines take about
+three minutes at 20 a minute; progress goes to stderr on a terminal). With `--max-age`,
+observations younger than that, made by any process on this host, are used as they are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from kondado_tui.cli.output import Progress, format_table
+from kondado_tui.cli.support import (
+    api_for_command,
+    config_names,
+    credentials_hint,
+    duration_arg,
+    load_for_command,
+    pipeline_arg,
+)
+from kondado_tui.core.api import KondadoClient
+from kondado_tui.core.budget.rate_budget import RateBudget
+from kondado_tui.core.clock import SYSTEM_CLOCK, Clock
+from kondado_tui.core.config import Config
+from kondado_tui.core.durations import format_age
+from kondado_tui.core.errors import ApiError, RateLimited, Rejected, Unreachable
+from kondado_tui.core.guards.sanitize import first_line
+from kondado_tui.core.history.store import HistoryStore
+from kondado_tui.core.models import Observation, PipelineStatus, Priority
+from kondado_tui.core.session import open_store
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    parser = subparsers.add_parser(
+        "status",
+        help="print the status of pipelines (for scripts and cron)",
+        description=(
+            "Ask the status of each pipeline once, within the rate budget. Exit status: "
+            "0 all healthy, 1 a pipeline in an error or blocked status, 2 usage or config "
+            "error, 3 the API could not be asked (network, credentials, rate limit)."
+        ),
+    )
+    parser.add_argument(
+        "ids",
+        metavar="ID",
+        nargs="*",
+        type=pipeline_arg,
+        help="pipeline ids or app URLs (default: every pipeline in the config)",
+    )
+    parser.add_argument("--json", action="store_true", help="print a JSON list")
+    parser.add_argument(
+        "--max-age",
+        metavar="DURATION",
+        type=duration_arg,
+        help="reuse observations younger than this (e.g. 5m) made by any process on this host",
+    )
+    parser.set_defaults(handler=handle)
+
+
+@dataclass
+class Row:
+    pipeline_id: int
+    name: str
+    observation: Observation | None = None
+    error: str = ""
+    cached: bool = False
+
+
+def handle(args: argparse.Namespace) -> int:
+    from kondado_tui.cli.exitcodes import EXIT_API, EXIT_OK, EXIT_UNHEALTHY, EXIT_USAGE
+
+    config = load_for_command(args)
+    ids: list[int] = list(dict.fromkeys(args.ids)) or [p.id for p in config.pipelines]
+    if not ids:
+        print(
+            f"kondado-tui: no pipelines to ask: add some to {config.path} "
+            "(kondado-tui add ID) or name them: kondado-tui status ID ...",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    names = config_names(config)
+    rows = [Row(pid, names.get(pid, "")) for pid in ids]
+    aborted = asyncio.run(collect(config, rows, args.max_age, SYSTEM_CLOCK))
+    now = SYSTEM_CLOCK.now()
+    if args.json:
+        print(json.dumps([_as_json(row, now) for row in rows], indent=2))
+    else:
+        print(_as_table(rows, now))
+    if aborted:
+        print(f"kondado-tui: {aborted}", file=sys.stderr)
+    if aborted or any(row.error for row in rows):
+        return EXIT_API
+    if any(row.observation and row.observation.status.is_trouble for row in rows):
+        return EXIT_UNHEALTHY
+    return EXIT_OK
+
+
+async def collect(config: Config, rows: list[Row], max_age: float | None, clock: Clock) -> str:
+    """Fill `rows` in place. Returns why it stopped early ("" when every row was asked)."""
+    store = await _open_history(config, clock)
+    try:
+        if max_age is not None and store is not None:
+            ids = [r.pipeline_id for r in rows]
+            fresh = await asyncio.to_thread(store.fresh_observations, max_age, ids)
+            for row in rows:
+                if row.pipeline_id in fresh:
+                    row.observation, row.cached = fresh[row.pipeline_id], True
+        todo = [row for row in rows if row.observation is None]
+        if not todo:
+            return ""
+        async with api_for_command(config, "the first question", clock) as (client, budget):
+            return await _ask_each(config, client, budget, todo, store, clock)
+    finally:
+        if store is not None:
+            store.close()
+
+
+async def _open_history(config: Config, clock: Clock) -> HistoryStore | None:
+    try:
+        store = await asyncio.to_thread(partial(open_store, config, clock, quick_check=False))
+    except Exception:  # history is a convenience here: never a reason to fail a check
+        return None
+    if store.note:
+        print(f"kondado-tui: note: {store.note}", file=sys.stderr)
+    return store
+
+
+async def _ask_each(
+    config: Config,
+    client: KondadoClient,
+    budget: RateBudget,
+    todo: list[Row],
+    store: HistoryStore | None,
+    clock: Clock,
+) -> str:
+    progress = Progress()
+    answered = False  # the credentials worked in this run: a later refusal is per pipeline
+    try:
+        for done, row in enumerate(todo):
+            wait = max(0.0, budget.next_slot_at(Priority.BACKGROUND) - clock.now())
+            eta = _eta(len(todo) - done, config.api.requests_per_minute)
+            progress.update(
+                f"asking {done + 1}/{len(todo)}: pipeline {row.pipeline_id}"
+                + (f" (next slot in {wait:.0f}s)" if wait >= 1 else "")
+                + (f", about {eta} left" if eta else "")
+            )
+            try:
+                status = await _ask(client, row.pipeline_id, clock)
+            except (RateLimited, Unreachable) as exc:
+                row.error = exc.message
+                return f"stopped asking: {exc.message}"
+            except Rejected as exc:
+                row.error = exc.message
+                if exc.auth and not answered:
+                    return f"stopped asking: {exc.message}{credentials_hint(exc, config)}"
+                continue
+            except ApiError as exc:
+                row.error = exc.message
+                continue
+            answered = True
+            row.observation = Observation(status, clock.now())
+            if store is not None:
+                await asyncio.to_thread(store.record, row.observation)
+        return ""
+    finally:
+        progress.done()
+
+
+async def _ask(client: KondadoClient, pipeline_id: int, clock: Clock) -> PipelineStatus:
+    """One status call; a single transport hiccup is retried once before giving up."""
+    try:
+        return await client.get_status(pipeline_id, Priority.BACKGROUND)
+    except Unreachable:
+        await clock.sleep(2.0)
+        return await client.get_status(pipeline_id, Priority.BACKGROUND)
+
+
+def _eta(remaining: int, per_minute: int) -> str:
+    seconds = remaining * 60.0 / max(1, per_minute)
+    return format_age(seconds) if seconds >= 60 else ""
+
+
+def _as_json(row: Row, now: float) -> dict[str, object]:
+    obs = row.observation
+    entry: dict[str, object] = {"id": row.pipeline_id, "name": row.name or None}
+    if obs is None:
+        entry.update(
+            status=None,
+            is_running=None,
+            is_active=None,
+            is_blocked=None,
+            raw_msg=None,
+            error=row.error or "not asked",
+        )
+        return entry
+    entry.update(obs.status.as_dict())
+    entry["id"] = row.pipeline_id
+    entry["observed_at"] = obs.observed_at
+    entry["age_seconds"] = round(max(0.0, now - obs.observed_at), 1)
+    entry["severity"] = obs.status.severity.label
+    return entry
+
+
+def _as_table(rows: list[Row], now: float) -> str:
+    table = []
+    for row in rows:
+        obs = row.observation
+        if obs is None:
+            table.append([str(row.pipeline_id), row.name, "✖ not asked", "", row.error])
+            continue
+        kind = obs.status.kind
+        age = format_age(now - obs.observed_at) + (" (cached)" if row.cached else "")
+        table.append(
+            [
+                str(row.pipeline_id),
+                row.name,
+                f"{kind.glyph} {kind.label}",
+                age,
+                first_line(obs.status.raw_msg),
+            ]
+        )
+    return format_table(["ID", "NAME", "STATUS", "AGE", "MESSAGE"], table)

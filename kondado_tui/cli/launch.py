@@ -1,0 +1,67 @@
+"""`kondado-tui` without a command: load the config, open a session, run the dashboard.
+
+`--demo` starts the built-in simulator in-process instead, so the dashboard can be tried
+with nothing configured. Anything that goes wrong before the screen opens is one line
+on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from kondado_tui.core.clock import SYSTEM_CLOCK
+from kondado_tui.core.config import load_config
+from kondado_tui.core.duplicate import MappingMemory
+from kondado_tui.core.errors import KondadoError
+from kondado_tui.core.guards.redact import redact
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+
+
+def _fail(message: str) -> int:
+    print(f"kondado-tui: {redact(message)}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def launch(args: argparse.Namespace) -> int:
+    from kondado_tui.core.session import Session, open_demo
+    from kondado_tui.ui.app import KondadoApp
+    from kondado_tui.ui.terminal.lifecycle import run_guarded
+
+    read_only = bool(getattr(args, "read_only", False))
+    try:
+        if getattr(args, "demo", False):
+            session = open_demo(SYSTEM_CLOCK)
+        else:
+            config_arg = getattr(args, "config", None)
+            config = load_config(
+                Path(config_arg).expanduser() if config_arg else None,
+                base_url=getattr(args, "base_url", None),
+                read_only=read_only,
+            )
+            session = Session.open(config, SYSTEM_CLOCK)
+    except KondadoError as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"cannot start: {exc.strerror or exc} ({exc.filename or 'no file'})")
+
+    # The demo keeps its remembered duplicate mappings in its own temporary directory.
+    memory = MappingMemory(
+        session.config.path.parent / "duplicates.json" if getattr(args, "demo", False) else None
+    )
+    app = KondadoApp(
+        session, clock=SYSTEM_CLOCK, read_only=True if read_only else None, memory=memory
+    )
+
+    async def run() -> int | None:
+        try:
+            return await run_guarded(app, app.run_async)  # SIGTERM, SIGHUP, lost terminal
+        finally:
+            await session.aclose()
+
+    code = asyncio.run(run())
+    return EXIT_OK if code is None else code

@@ -1,0 +1,160 @@
+"""The `kondado-tui` command line. The TUI and every subcommand sit on the same core.
+
+Exit codes: see kondado_tui/cli/exitcodes.py (cron and monitoring scripts rely on them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import io
+import sys
+from collections.abc import Sequence
+
+from kondado_tui import __version__
+from kondado_tui.cli.exitcodes import (
+    EXIT_API,
+    EXIT_BUG,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+)
+from kondado_tui.cli.support import credentials_hint, glue_dashed_values, quiet_library_logs
+from kondado_tui.core.errors import ApiError, ConfigError, KondadoError, ValidationError
+from kondado_tui.core.guards.redact import install_log_redaction, redact
+
+# Each module registers its subcommands with `register(subparsers)`.
+COMMAND_MODULES = (
+    "kondado_tui.cli.commands.status",
+    "kondado_tui.cli.commands.run",
+    "kondado_tui.cli.commands.duplicate",
+    "kondado_tui.cli.commands.history",
+    "kondado_tui.cli.commands.config_cmds",
+    "kondado_tui.cli.commands.sim",
+)
+
+# Commands that read no config: the global options mean nothing after them.
+WITHOUT_CONFIG = frozenset({"sim"})
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that exits 2 with a one-line hint instead of a bare usage dump."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n(see '{self.prog} --help')\n")
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
+        prog="kondado-tui",
+        description="A terminal monitor for Kondado data pipelines.",
+        epilog="Without a command, opens the live dashboard.",
+    )
+    parser.add_argument("--version", action="version", version=f"kondado-tui {__version__}")
+    _add_global_options(parser, after_command=False)
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="open the dashboard on the built-in simulator (nothing to configure)",
+    )
+    parser.set_defaults(handler=_open_tui)
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(name)
+        module.register(subparsers)
+    for command, subparser in subparsers.choices.items():
+        if command not in WITHOUT_CONFIG:
+            _add_global_options(subparser, after_command=True)
+    return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
+    """The options every command reads its config by. Typed after the command they
+    work too (`kondado-tui status --config x`): there they default to SUPPRESS, so one
+    given before the command is not reset by its absence after it."""
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if after_command else value
+
+    group = parser.add_argument_group("global options") if after_command else parser
+    group.add_argument(
+        "--config", metavar="PATH", default=default(None), help="config file (default: see README)"
+    )
+    group.add_argument(
+        "--read-only",
+        action="store_true",
+        default=default(False),
+        help="never run or duplicate pipelines",
+    )
+    group.add_argument(
+        "--base-url",
+        metavar="URL",
+        default=default(None),
+        help="API base URL (overrides the config)",
+    )
+
+
+def _open_tui(args: argparse.Namespace) -> int:
+    # The dashboard reads keys from stdin and draws on stderr: from cron or a pipe it
+    # would wait forever, writing escape sequences into a log.
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        print(
+            "kondado-tui: the dashboard needs a terminal (standard input and standard error "
+            "are not one here); from scripts and cron use 'kondado-tui status' "
+            "(see 'kondado-tui --help' for every command)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    from kondado_tui.cli.launch import launch
+
+    return launch(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    install_log_redaction()
+    parser = build_parser()
+    args = parser.parse_args(glue_dashed_values(sys.argv[1:] if argv is None else argv, parser))
+    if args.handler is not _open_tui:
+        quiet_library_logs()
+        _never_fail_on_encoding()
+    try:
+        code: int = args.handler(args)
+        return code
+    except (ConfigError, ValidationError) as exc:
+        print(f"kondado-tui: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ApiError as exc:
+        print(f"kondado-tui: {exc}{credentials_hint(exc)}", file=sys.stderr)
+        return EXIT_API
+    except KondadoError as exc:
+        print(f"kondado-tui: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("kondado-tui: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # never a traceback for a user
+        print(
+            f"kondado-tui: unexpected {type(exc).__name__}: {redact(str(exc))}\n"
+            "This is a bug: please report it with the command you ran.",
+            file=sys.stderr,
+        )
+        return EXIT_BUG
+
+
+def _never_fail_on_encoding() -> None:
+    """A terminal or file whose encoding lacks a glyph (✖, ▶, —) gets '?' for it, not a
+    UnicodeEncodeError (a latin-1 locale, PYTHONIOENCODING=ascii). JSON is ASCII anyway."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="replace")
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,393 @@
+"""Async client of Kondado's REST API (httpx). No Textual here.
+
+Every answer is inspected: the API answers HTTP 200 to a rate-limit breach and to many
+failures, so the status code alone never tells success. Every failure becomes one of the
+typed errors of `kondado_tui.core.errors`, with a message that is safe to show (redacted).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
+
+import httpx
+
+from kondado_tui import __version__
+from kondado_tui.core.errors import (
+    ApiError,
+    BadAnswer,
+    RateLimited,
+    Rejected,
+    Unreachable,
+)
+from kondado_tui.core.guards.redact import redact, register_secret
+from kondado_tui.core.guards.sanitize import clean
+from kondado_tui.core.models import PipelineStatus, Priority
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://k2.kondado.com.br"
+RATE_LIMIT_ERROR = "RATE_LIMIT_EXCEEDED"
+DEFAULT_RATE_LIMIT_WAIT = 60.0
+_WAIT_IN_MESSAGE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:s\b|sec|second)", re.IGNORECASE)
+_AUTH_WORDS = re.compile(r"token|key|auth|credential|permission|forbidden|denied", re.I)
+EXCERPT_LIMIT = 160
+
+
+class RequestGate(Protocol):
+    """Decides when a request may leave (the rate budget). The client asks it every time."""
+
+    async def acquire(self, priority: Priority) -> None: ...
+
+    def report_rate_limited(self, wait: float) -> None: ...
+
+
+@runtime_checkable
+class AnswerAwareGate(Protocol):
+    """A gate that also hears when each request's answer (or failure) is in: the request
+    has surely reached the API by then (`budget.RateBudget` spaces requests from it)."""
+
+    def request_done(self) -> None: ...
+
+
+class OpenGate:
+    """No limiting at all: for the simulator's own tests and one-off scripts."""
+
+    async def acquire(self, priority: Priority) -> None:
+        return None
+
+    def report_rate_limited(self, wait: float) -> None:
+        return None
+
+
+def excerpt(text: str, limit: int = EXCERPT_LIMIT) -> str:
+    """A short, single-line, terminal-safe and redacted piece of an answer body."""
+    one_line = " ".join(clean(text).split())
+    if len(one_line) > limit:
+        one_line = one_line[: limit - 1] + "…"
+    return redact(one_line)
+
+
+def _as_bool(value: Any, default: bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return default
+    if isinstance(value, (int, float)):
+        return bool(value)
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes", "y")
+    return default
+
+
+def parse_status(pipeline_id: int, payload: Any) -> PipelineStatus:
+    """Parse both documented shapes: `{"<id>": {...}}` and `{"success": true, "data": {...}}`."""
+    data = payload
+    if isinstance(payload, dict) and "success" in payload and "data" in payload:
+        data = payload["data"]
+    if not isinstance(data, dict):
+        raise BadAnswer(
+            f"pipeline {pipeline_id}: unexpected status answer", excerpt=excerpt(str(payload))
+        )
+    entry = data.get(str(pipeline_id), data.get(pipeline_id))
+    if entry is None and isinstance(data.get("status"), str):
+        entry = data  # one pipeline's fields, not keyed by its id
+    elif entry is None and len(data) == 1:
+        key, only = next(iter(data.items()))
+        if str(key).strip().isdigit() and int(key) != pipeline_id:
+            # never show another pipeline's status under this one's name
+            raise BadAnswer(
+                f"pipeline {pipeline_id}: the API answered about pipeline {int(key)} instead",
+                excerpt=excerpt(json.dumps(payload)[:400]),
+            )
+        entry = only if isinstance(only, dict) else None
+    if not isinstance(entry, dict) or not isinstance(entry.get("status"), str):
+        raise BadAnswer(
+            f"pipeline {pipeline_id}: the status answer has no status for this id",
+            excerpt=excerpt(json.dumps(payload)[:400]),
+        )
+    raw = entry.get("raw_msg")
+    if raw is not None and not isinstance(raw, str):
+        raw = json.dumps(raw)
+    status = entry["status"]
+    known = {"status", "is_running", "is_active", "is_blocked", "raw_msg"}
+    return PipelineStatus(
+        pipeline_id=pipeline_id,
+        status=status,
+        is_running=_as_bool(entry.get("is_running"), status == "running"),
+        is_active=_as_bool(entry.get("is_active"), status != "not_active"),
+        is_blocked=_as_bool(entry.get("is_blocked"), status.endswith("__blocked")),
+        raw_msg=raw or None,
+        extra={k: v for k, v in entry.items() if k not in known},
+    )
+
+
+def parse_new_pipeline_id(payload: Any) -> int:
+    """Duplicate answers `{"success": true, "data": {"success": true, "data": {...}}}`."""
+    node = payload
+    for _ in range(4):  # unwrap however many `success/data` layers there are
+        if isinstance(node, dict) and "new_pipeline_id" in node:
+            break
+        if isinstance(node, dict) and isinstance(node.get("data"), dict):
+            _raise_if_failed(node, 200)
+            node = node["data"]
+        else:
+            break
+    if isinstance(node, dict):
+        _raise_if_failed(node, 200)
+        value = node.get("new_pipeline_id")
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.isdigit():
+            return int(value)
+    raise BadAnswer(
+        "duplicate: the answer has no new_pipeline_id", excerpt=excerpt(json.dumps(payload))
+    )
+
+
+def _rate_limit_wait(message: str) -> float:
+    match = _WAIT_IN_MESSAGE.search(message)
+    if match:
+        return max(1.0, float(match.group(1)))
+    return DEFAULT_RATE_LIMIT_WAIT
+
+
+def _raise_if_failed(payload: Any, http_status: int) -> None:
+    """Raise the typed error for a `success: false` body (whatever the HTTP status)."""
+    if not isinstance(payload, dict) or payload.get("success") is not False:
+        return
+    error = str(payload.get("error") or "")
+    message = str(payload.get("message") or "")
+    if error == RATE_LIMIT_ERROR:
+        wait = _rate_limit_wait(message)
+        raise RateLimited(
+            f"rate limited by the API ({error}): {excerpt(message) or 'try again later'}",
+            retry_after=wait,
+        )
+    text = " — ".join(p for p in (excerpt(error), excerpt(message)) if p) or "no error text"
+    # 404 names the thing asked about, whatever words it uses ("not found for this key")
+    auth = http_status in (401, 403) or (
+        http_status != 404 and bool(_AUTH_WORDS.search(error + " " + message))
+    )
+    raise Rejected(f"the API refused: {text}", error=error, http_status=http_status, auth=auth)
+
+
+class KondadoClient:
+    """One client per process; a keep-alive connection pool reused by every request."""
+
+    def __init__(
+        self,
+        base_url: str,
+        key: str,
+        token: str,
+        *,
+        timeout: float = 10.0,
+        gate: RequestGate | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        register_secret(token)
+        self.base_url = base_url.rstrip("/")
+        self._key = key
+        self._token = token
+        self.gate: RequestGate = gate or OpenGate()
+        self._timeout = timeout
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(timeout),
+            headers={"User-Agent": f"kondado-tui/{__version__}", "Accept": "application/json"},
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"KondadoClient(base_url={self.base_url!r}, key={self._key!r}, token='***')"
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> KondadoClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- endpoints ---------------------------------------------------------------------
+
+    async def get_status(
+        self, pipeline_id: int, priority: Priority = Priority.BACKGROUND
+    ) -> PipelineStatus:
+        payload = await self._request("GET", f"/pipelines/{pipeline_id}/status", priority)
+        _raise_if_failed(payload, 200)
+        return parse_status(pipeline_id, payload)
+
+    async def run(self, pipeline_id: int, priority: Priority = Priority.INTERACTIVE) -> str:
+        """Queue a run. Returns the API's answer as text; raises on `success: false`."""
+        with _outcome_unknown(
+            f"pipeline {pipeline_id} may have been queued all the same: "
+            "look at its status before running it again"
+        ):
+            payload = await self._request("POST", f"/pipelines/{pipeline_id}/run", priority)
+            _raise_if_failed(payload, 200)
+            if not isinstance(payload, dict) or payload.get("success") is not True:
+                raise BadAnswer(
+                    f"run {pipeline_id}: unexpected answer", excerpt=excerpt(json.dumps(payload))
+                )
+        message = payload.get("message")
+        return excerpt(str(message)) if message else "run queued"
+
+    async def duplicate(
+        self, body: dict[str, Any], priority: Priority = Priority.INTERACTIVE
+    ) -> int:
+        """Create a pipeline from another. Returns the new pipeline's id."""
+        with _outcome_unknown(
+            "the pipeline may have been created all the same: look for it "
+            "in the Kondado app before trying again"
+        ):
+            payload = await self._request("POST", "/pipelines", priority, json_body=body)
+            return parse_new_pipeline_id(payload)
+
+    # -- transport ---------------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        priority: Priority,
+        json_body: dict[str, Any] | None = None,
+    ) -> Any:
+        await self.gate.acquire(priority)
+        try:
+            return await self._send(method, path, json_body)
+        finally:
+            if isinstance(self.gate, AnswerAwareGate):
+                self.gate.request_done()
+
+    async def _send(self, method: str, path: str, json_body: dict[str, Any] | None) -> Any:
+        where = f"{method} {path}"
+        try:
+            response = await self._http.request(
+                method,
+                path,
+                params={"key": self._key, "token": self._token},
+                json=json_body,
+            )
+        except httpx.TimeoutException as exc:
+            raise Unreachable(
+                f"{where}: no answer from {self.base_url} within {self._timeout:g} s (timed out)",
+                maybe_delivered=not isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)),
+            ) from None
+        except httpx.ConnectError as exc:
+            raise Unreachable(
+                f"{where}: cannot connect to {self.base_url} ({_reason(exc)})"
+            ) from None
+        except httpx.RemoteProtocolError:
+            raise Unreachable(
+                f"{where}: the connection to {self.base_url} was closed mid-answer",
+                maybe_delivered=True,
+            ) from None
+        except httpx.NetworkError:
+            raise Unreachable(
+                f"{where}: the connection to {self.base_url} was reset or dropped",
+                maybe_delivered=True,
+            ) from None
+        except httpx.HTTPError as exc:
+            raise Unreachable(f"{where}: {type(exc).__name__} ({_reason(exc)})") from None
+        try:
+            return self._decode(where, response)
+        except RateLimited as exc:  # the budget must hear of it, whoever catches the error
+            self.gate.report_rate_limited(exc.retry_after)
+            raise
+
+    def _decode(self, where: str, response: httpx.Response) -> Any:
+        code = response.status_code
+        text = response.text
+        try:
+            payload = json.loads(text) if text.strip() else None
+        except ValueError:
+            payload = None
+            parsed = False
+        else:
+            parsed = payload is not None
+        if code >= 500:
+            detail = excerpt(text) if not _looks_like_html(text) else "an HTML error page"
+            raise Unreachable(
+                f"{where}: the server failed (HTTP {code}, {detail})", maybe_delivered=True
+            )
+        if parsed and isinstance(payload, dict) and payload.get("success") is False:
+            _raise_if_failed(payload, code)
+        if 300 <= code < 400:
+            # not followed: the token would travel on to wherever it points
+            target = urlsplit(response.headers.get("Location", ""))
+            where_to = (
+                f"{target.scheme}://{target.netloc}{target.path}" if target.netloc else target.path
+            )
+            raise BadAnswer(
+                f"{where}: the API redirected (HTTP {code}) to {excerpt(where_to, 120) or '?'}; "
+                "check base_url",
+                http_status=code,
+            )
+        if code >= 400:
+            auth = code in (401, 403)
+            raise Rejected(
+                f"{where}: HTTP {code} {response.reason_phrase}"
+                + (f": {excerpt(text)}" if text and not _looks_like_html(text) else ""),
+                http_status=code,
+                auth=auth,
+            )
+        if not parsed:
+            if _looks_like_html(text):
+                raise BadAnswer(
+                    f"{where}: got an HTML page instead of JSON (HTTP {code})",
+                    excerpt=excerpt(text),
+                    http_status=code,
+                )
+            raise BadAnswer(
+                f"{where}: the answer is not valid JSON (HTTP {code})"
+                + (f": {excerpt(text, 60)}" if text.strip() else ": empty body"),
+                excerpt=excerpt(text),
+                http_status=code,
+            )
+        return payload
+
+
+@contextmanager
+def _outcome_unknown(note: str) -> Iterator[None]:
+    """A request that changes something, whose answer was lost or unreadable, may have
+    worked: say so, so that nobody repeats a run or creates a second pipeline blindly."""
+    try:
+        yield
+    except Unreachable as exc:
+        if not exc.maybe_delivered:
+            raise
+        raise Unreachable(f"{exc} — {note}", maybe_delivered=True) from None
+    except BadAnswer as exc:
+        raise BadAnswer(
+            f"{exc} — {note}", excerpt=exc.excerpt, http_status=exc.http_status
+        ) from None
+
+
+def _looks_like_html(text: str) -> bool:
+    head = text.lstrip()[:200].lower()
+    return head.startswith("<!doctype html") or head.startswith("<html") or "<body" in head
+
+
+def _reason(exc: BaseException) -> str:
+    """The exception's own words, redacted: httpx may put the full URL in them."""
+    text = str(exc) or type(exc).__name__
+    return excerpt(text, 120)
+
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "ApiError",
+    "KondadoClient",
+    "OpenGate",
+    "RequestGate",
+    "parse_new_pipeline_id",
+    "parse_status",
+]

@@ -1,0 +1,1 @@
+"""The guards every byte from outside passes through: cleaning and redaction."""

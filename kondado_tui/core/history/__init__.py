@@ -1,0 +1,1 @@
+"""What this host saw: the history store (sqlite) and what is derived from it."""

@@ -1,0 +1,173 @@
+"""The composition root: one config in, one working set of core objects out.
+
+The TUI and every CLI command get their client, rate budget, history and poller here,
+so they are wired the same way everywhere (one budget per process, shared via the ledger).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tomli_w
+
+from kondado_tui.core.api import KondadoClient
+from kondado_tui.core.budget.rate_budget import RateBudget
+from kondado_tui.core.clock import SYSTEM_CLOCK, Clock
+from kondado_tui.core.config import Config, load_config
+from kondado_tui.core.events import PollerEvent
+from kondado_tui.core.history.store import HistoryStore
+from kondado_tui.core.paths import default_history_path, default_ledger_path
+from kondado_tui.core.poller import Poller
+
+Listener = Callable[[PollerEvent], None]
+
+
+def open_budget(config: Config, clock: Clock = SYSTEM_CLOCK) -> RateBudget:
+    ledger = config.api.ledger or default_ledger_path()
+    return RateBudget(per_minute=config.api.requests_per_minute, clock=clock, ledger_path=ledger)
+
+
+def open_client(config: Config, budget: RateBudget) -> KondadoClient:
+    """A client whose every request goes through the host-wide rate budget.
+
+    The caller owns (and closes) the budget: a one-shot command uses `command_api`.
+    """
+    return KondadoClient(
+        config.api.base_url,
+        config.api.key,
+        config.api.token,
+        timeout=config.api.timeout,
+        gate=budget,
+    )
+
+
+@asynccontextmanager
+async def command_api(
+    config: Config, clock: Clock = SYSTEM_CLOCK
+) -> AsyncIterator[tuple[KondadoClient, RateBudget]]:
+    """A client and its rate budget for one command; both closed on the way out, the
+    budget's ledger connection too (a command may run inside a long-lived script)."""
+    budget = open_budget(config, clock)
+    try:
+        async with open_client(config, budget) as client:
+            yield client, budget
+    finally:
+        budget.close()
+
+
+def open_store(
+    config: Config, clock: Clock = SYSTEM_CLOCK, *, quick_check: bool = True
+) -> HistoryStore:
+    """The configured history. One-shot commands pass `quick_check=False`: the check
+    reads the whole file (~0.1 s at 200,000 rows) and the dashboard runs it anyway."""
+    path = config.history.path or default_history_path()
+    return HistoryStore(
+        path,
+        clock=clock,
+        retention_days=config.history.retention_days,
+        max_rows_per_pipeline=config.history.max_rows_per_pipeline,
+        quick_check=quick_check,
+    )
+
+
+@dataclass
+class Session:
+    config: Config
+    clock: Clock
+    client: KondadoClient
+    budget: RateBudget
+    store: HistoryStore | None
+    poller: Poller
+    _listeners: list[Listener] = field(default_factory=list)
+    _on_close: list[Callable[[], None]] = field(default_factory=list)
+
+    @classmethod
+    def open(
+        cls, config: Config, clock: Clock = SYSTEM_CLOCK, *, with_history: bool = True
+    ) -> Session:
+        budget = open_budget(config, clock)
+        client = open_client(config, budget)
+        store = open_store(config, clock) if with_history else None
+        listeners: list[Listener] = []
+
+        def dispatch(event: PollerEvent) -> None:
+            for listener in list(listeners):
+                listener(event)
+
+        poller = Poller(
+            client,
+            budget,
+            clock,
+            [p.id for p in config.pipelines],
+            on_event=dispatch,
+            store=store,
+        )
+        return cls(config, clock, client, budget, store, poller, listeners)
+
+    @property
+    def notes(self) -> list[str]:
+        """Things the user should know about the set-up (shown once, not fatal)."""
+        notes = list(self.config.warnings)
+        if not self.budget.shared and self.budget.note:
+            notes.append(self.budget.note)
+        if self.store is not None and self.store.note:
+            notes.append(self.store.note)
+        return notes
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        self._on_close.append(callback)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+        self.budget.close()
+        if self.store is not None:
+            self.store.close()
+        for callback in self._on_close:
+            callback()
+
+
+def open_demo(clock: Clock = SYSTEM_CLOCK, speed: float | None = None) -> Session:
+    """The built-in simulator on a free loopback port, and a session on it.
+
+    Everything it writes (config, history, ledger) goes to a temporary directory, so the
+    demo never touches the user's own files.
+    """
+    from kondado_tui.core.sim import DEMO_SPEED, SimServer, SimWorld, demo_pipelines
+
+    workdir = Path(tempfile.mkdtemp(prefix="kondado-tui-demo-"))
+    world = SimWorld(clock=clock, speed=speed or DEMO_SPEED, demo=True)
+    server = SimServer(world, clock=clock)
+    server.start()
+    config_path = workdir / "config.toml"
+    document: dict[str, object] = {
+        "api": {
+            "base_url": server.base_url,
+            "key": server.key,
+            "token": server.token,
+            "ledger": str(workdir / "ledger.sqlite3"),
+        },
+        "history": {"path": str(workdir / "history.sqlite3")},
+        "pipelines": [
+            {k: v for k, v in (("id", p.id), ("name", p.name), ("group", p.group)) if v}
+            for p in demo_pipelines(world)
+        ],
+    }
+    config_path.write_text(
+        "# kondado-tui demo: the built-in simulator\n" + tomli_w.dumps(document),
+        encoding="utf-8",
+    )
+    config_path.chmod(0o600)
+    config = load_config(config_path, env={})
+    session = Session.open(config, clock)
+    session.on_close(server.stop)
+    return session
+
+
+__all__ = ["Session", "command_api", "open_budget", "open_client", "open_demo", "open_store"]

@@ -1,0 +1,398 @@
+"""The simulated Kondado API over real HTTP (stdlib only), in a background thread.
+
+It runs beside an asyncio app in the same process (`kondado-tui --demo`), so it lives in
+its own threads and never touches the event loop. The token is never logged: the
+request log keeps the path without its query, and the stdlib's per-request stderr
+logging is silenced (it prints whole URLs).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import struct
+import sys
+import threading
+from dataclasses import dataclass
+from enum import Enum
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from kondado_tui.core.clock import Clock
+from kondado_tui.core.guards.redact import redact
+from kondado_tui.core.sim.faults import (
+    BAD_GATEWAY_PAGE,
+    LOGIN_PAGE,
+    MALFORMED_BODY,
+    Fault,
+    FaultMode,
+    FaultSwitch,
+)
+from kondado_tui.core.sim.ratelimit import RateLimiter, RateLimits
+from kondado_tui.core.sim.world import SimWorld, UnknownPipeline
+
+RATE_LIMIT_ANSWER = {
+    "success": False,
+    "error": "RATE_LIMIT_EXCEEDED",
+    "message": "Too many requests. Please try again in 60 seconds.",
+}
+AUTH_ANSWER = {
+    "success": False,
+    "error": "INVALID_TOKEN",
+    "message": "Invalid or deactivated API key/token. Create a new token in the Kondado app.",
+}
+MAX_BODY = 1 << 20
+
+
+class Outcome(Enum):
+    OK = "ok"
+    REJECTED = "rejected"  # success: false from the API (plan, state, validation, unknown id)
+    AUTH_FAILED = "auth_failed"
+    RATE_LIMITED = "rate_limited"
+    NOT_FOUND = "not_found"  # no such endpoint
+    BAD_REQUEST = "bad_request"  # unreadable body
+    FAULT = "fault"  # an injected failure answered instead
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    method: str
+    path: str  # never the query: it holds the token
+    time: float
+    http_status: int  # 0 when no HTTP answer was sent (reset, no answer)
+    outcome: Outcome
+    rate_limited: bool = False
+    fault: FaultMode | None = None
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    sim: SimServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # The default prints a traceback to stderr. A client hanging up mid-answer is
+        # normal here; anything else is a simulator bug, kept for the tests to see.
+        exc = sys.exc_info()[1]
+        if exc is None or isinstance(exc, (ConnectionError, TimeoutError)):
+            return
+        self.sim.errors.append(f"{type(exc).__name__}: {redact(str(exc))}")
+
+
+class SimServer:
+    """The fake API: `with SimServer(world) as server: ... server.base_url ...`."""
+
+    def __init__(
+        self,
+        world: SimWorld,
+        key: str | None = None,
+        token: str | None = None,
+        rps: int | None = 1,
+        rpm: int | None = 20,
+        lockout: float = 60.0,
+        clock: Clock | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        rate_limit: bool = True,
+        wrapped: bool = False,
+    ) -> None:
+        self.world = world
+        self.key = key if key is not None else secrets.token_urlsafe(8)
+        self.token = token if token is not None else secrets.token_urlsafe(24)
+        self.clock = clock or world.clock
+        limits = RateLimits(rps, rpm, lockout) if rate_limit else RateLimits(None, None, lockout)
+        self.limiter = RateLimiter(limits, self.clock)
+        self.wrapped = wrapped  # answer statuses as {"success": true, "data": {...}}
+        self.faults = FaultSwitch()
+        self._host, self._port = host, port
+        self._log: list[RequestRecord] = []
+        self.errors: list[str] = []  # unexpected exceptions in request handling (bugs)
+        self._log_lock = threading.Lock()
+        self.stopping = threading.Event()  # set by stop(): held answers give up
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        return f"SimServer({self.base_url if self._httpd else 'stopped'}, token='***')"
+
+    # -- life --------------------------------------------------------------------------
+
+    def start(self) -> SimServer:
+        if self._httpd is not None:
+            return self
+        self.stopping.clear()
+        httpd = _HTTPServer((self._host, self._port), _Handler)
+        httpd.sim = self
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="kondado-sim",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        self.stopping.set()  # releases held (NO_ANSWER) and SLOW connections
+        httpd.shutdown()
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> SimServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("the simulator is not running: call start() first")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    # -- faults ------------------------------------------------------------------------
+
+    def set_fault(
+        self,
+        mode: FaultMode,
+        count: int | None = None,
+        delay: float = 2.0,
+        http_status: int = 500,
+    ) -> None:
+        """Play `mode` on every request, or on the next `count` ones."""
+        self.faults.set(Fault(mode, delay, http_status), count)
+
+    def clear_fault(self) -> None:
+        self.faults.clear()
+
+    # -- request log -------------------------------------------------------------------
+
+    @property
+    def log(self) -> list[RequestRecord]:
+        with self._log_lock:
+            return list(self._log)
+
+    def clear_log(self) -> None:
+        with self._log_lock:
+            self._log.clear()
+
+    def record(self, record: RequestRecord) -> None:
+        with self._log_lock:
+            self._log.append(record)
+
+    @property
+    def last_duplicate_body(self) -> Any:
+        return self.world.duplicate_bodies[-1] if self.world.duplicate_bodies else None
+
+    # -- the API -----------------------------------------------------------------------
+
+    def answer(
+        self, method: str, path: str, query: dict[str, list[str]], body: bytes, ip: str
+    ) -> tuple[int, Any, Outcome]:
+        """The HTTP status, JSON answer and outcome of one request (no faults here)."""
+        key = _single(query, "key")
+        token = _single(query, "token")
+        parts = [p for p in path.split("/") if p]
+        route = _route(method, parts)
+        if route is None:
+            return 404, {"success": False, "error": "Not found"}, Outcome.NOT_FOUND
+        if not self.limiter.admit(ip, key):
+            return 200, dict(RATE_LIMIT_ANSWER), Outcome.RATE_LIMITED
+        if (
+            key is None
+            or token is None
+            or not (
+                secrets.compare_digest(key, self.key) and secrets.compare_digest(token, self.token)
+            )
+        ):
+            return 200, dict(AUTH_ANSWER), Outcome.AUTH_FAILED
+        if route == "duplicate":
+            try:
+                payload = json.loads(body.decode("utf-8")) if body else None
+            except (UnicodeDecodeError, ValueError):
+                return 200, {"success": False, "error": "Invalid JSON body"}, Outcome.BAD_REQUEST
+            answer = self.world.duplicate(payload)
+            return 200, answer, Outcome.OK if answer.get("success") else Outcome.REJECTED
+        pid_text = parts[1]
+        if not pid_text.isdigit():
+            return 200, _not_found(pid_text), Outcome.REJECTED
+        pid = int(pid_text)
+        if route == "run":
+            answer = self.world.run(pid)
+            return 200, answer, Outcome.OK if answer.get("success") else Outcome.REJECTED
+        try:
+            entry = self.world.status(pid)
+        except UnknownPipeline:
+            return 200, _not_found(pid_text), Outcome.REJECTED
+        data = {str(pid): entry}
+        return 200, ({"success": True, "data": data} if self.wrapped else data), Outcome.OK
+
+
+def _route(method: str, parts: list[str]) -> str | None:
+    if method == "POST" and parts == ["pipelines"]:
+        return "duplicate"
+    if len(parts) == 3 and parts[0] == "pipelines":
+        if method == "GET" and parts[2] == "status":
+            return "status"
+        if method == "POST" and parts[2] == "run":
+            return "run"
+    return None
+
+
+def _not_found(pid: str) -> dict[str, Any]:
+    return {
+        "success": False,
+        "error": "Pipeline not found",
+        "message": f"No pipeline {pid[:20]} in this account.",
+    }
+
+
+def _fault_status(fault: Fault) -> int:
+    """The HTTP status a fault answers with; 0 when it sends no HTTP answer at all."""
+    if fault.mode is FaultMode.HTTP_500_HTML:
+        return fault.http_status
+    if fault.mode in (FaultMode.HTML_200, FaultMode.MALFORMED_JSON):
+        return 200
+    return 0
+
+
+def _single(query: dict[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[0] if values else None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the client's connection pool expects
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms stall
+    server: _HTTPServer
+    server_version = "nginx"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None  # the stdlib would print every URL, token included, to stderr
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_PUT(self) -> None:
+        self._serve("PUT")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
+    def _serve(self, method: str) -> None:
+        # Each request is logged before its answer leaves, so a client that has its
+        # answer always finds the record.
+        sim = self.server.sim
+        arrived = sim.clock.now()
+        url = urlsplit(self.path)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_BODY:
+            self.close_connection = True  # the rest of the body is not read
+            sim.record(RequestRecord(method, url.path, arrived, 413, Outcome.BAD_REQUEST))
+            self._send(
+                413, b'{"success": false, "error": "Request body too large"}', "application/json"
+            )
+            return
+        body = self.rfile.read(length) if length else b""
+        fault = sim.faults.take()
+        if fault is not None and fault.mode is not FaultMode.SLOW:
+            sim.record(
+                RequestRecord(
+                    method, url.path, arrived, _fault_status(fault), Outcome.FAULT, fault=fault.mode
+                )
+            )
+            self._play(fault)
+            return
+        if fault is not None and sim.stopping.wait(fault.delay):
+            sim.record(RequestRecord(method, url.path, arrived, 0, Outcome.FAULT, fault=fault.mode))
+            self._reset()  # stopped while the answer was held back
+            return
+        code, payload, outcome = sim.answer(
+            method, url.path, parse_qs(url.query), body, self.client_address[0]
+        )
+        sim.record(
+            RequestRecord(
+                method,
+                url.path,
+                arrived,
+                code,
+                outcome,
+                rate_limited=outcome is Outcome.RATE_LIMITED,
+                fault=fault.mode if fault else None,
+            )
+        )
+        self._send(code, json.dumps(payload).encode("utf-8"), "application/json")
+
+    def _play(self, fault: Fault) -> None:
+        if fault.mode is FaultMode.HTTP_500_HTML:
+            page = BAD_GATEWAY_PAGE.format(code=fault.http_status)
+            self._send(fault.http_status, page.encode(), "text/html")
+        elif fault.mode is FaultMode.HTML_200:
+            self._send(200, LOGIN_PAGE.encode(), "text/html; charset=utf-8")
+        elif fault.mode is FaultMode.MALFORMED_JSON:
+            self._send(200, MALFORMED_BODY.encode(), "application/json")
+        else:
+            if fault.mode is FaultMode.NO_ANSWER:
+                self._hold()
+            self._reset()
+
+    def _hold(self) -> None:
+        """Say nothing until the client hangs up or the server stops."""
+        stopping = self.server.sim.stopping
+        self.connection.settimeout(0.05)
+        while not stopping.is_set():
+            try:
+                if self.connection.recv(1024) == b"":
+                    return  # the client gave up
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    def _reset(self) -> None:
+        """Close with SO_LINGER 0: the client sees a TCP reset, not a clean close."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        except OSError:
+            pass
+
+    def _send(self, code: int, body: bytes, content_type: str) -> None:
+        try:
+            self.send_response(code)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:
+            self.close_connection = True

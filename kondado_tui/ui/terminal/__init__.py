@@ -1,0 +1,1 @@
+"""Talking to the terminal: lifecycle, the quiet input driver, partial updates, bells."""

@@ -1,0 +1,207 @@
+"""Textual's Linux driver without its ten wake-ups a second.
+
+Textual's input thread waits for the terminal with a 0.1 s timeout, for ever, so that it
+notices two things in time: the end of a lone Esc (the key parser waits ESCDELAY for the
+rest of an escape sequence) and the request to stop reading (suspend, exit). Idle, that
+is ten wake-ups a second and, measured, the whole CPU cost of a bare Textual table
+(benchmarks/idle_cost.md). A dashboard left open for days in a tmux pane pays it every
+second of those days.
+
+This driver reads the same way, with the same parser, but waits with no timeout unless
+the parser is waiting for the rest of a sequence, and is woken through a pipe when asked
+to stop. When the terminal hangs up (end of file, EIO), it stops reading instead of
+spinning on the dead descriptor and posts `TerminalLost` to the app, which ends as a
+hang-up (`lifecycle.py`): at once, where the lifecycle's watchdog, which had to look
+every second, now only backs it up once a minute.
+
+It also hands Textual's writer thread a `TerminalFile`, which drops output once the
+terminal is gone instead of letting the thread die and the next writes block for ever.
+
+Otherwise only `run_input_thread` differs from `LinuxDriver` (textual is pinned to 8.2.x,
+whose loop this follows); tests/ui/test_quiet_driver.py drives keys, a lone Esc, quitting and
+idling through a real pseudo-terminal, tests/ui/test_lifecycle_terminal.py the hang-ups.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import threading
+import time
+from codecs import getincrementaldecoder
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from textual._parser import ParseError
+from textual._time import get_time
+from textual._xterm_parser import XTermParser
+from textual.drivers.linux_driver import LinuxDriver
+
+from kondado_tui.ui.terminal.lifecycle import TerminalLost
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+READ_SIZE = 4096  # as Textual's driver
+INPUT_THREAD = "kondado-input"  # its name in `top -H`, `ps -L` and /proc
+FALLBACK_TIMEOUT = 0.1  # Textual's own poll, if the parser's deadline cannot be read
+
+
+class TerminalFile:
+    """The terminal as Textual's writer thread sees it, minus its one way to hang.
+
+    The writer thread has no error handling: the first failed write (EIO once the
+    terminal hung up) ends it, and the next 30 writes fill its queue, after which every
+    write blocks for ever, the shutdown's included. Here a failed write or flush marks
+    the terminal lost and later output is dropped: there is nobody to read it.
+    """
+
+    def __init__(self, file: TextIO) -> None:
+        self._file = file
+        self.lost = False
+
+    def write(self, text: str) -> int:
+        if not self.lost:
+            try:
+                return self._file.write(text)
+            except (OSError, ValueError):  # EIO, EPIPE; ValueError: closed
+                self.lost = True
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.lost:
+            try:
+                self._file.flush()
+            except (OSError, ValueError):
+                self.lost = True
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+    def isatty(self) -> bool:
+        return True
+
+
+class _WakingEvent(threading.Event):
+    """The driver's stop flag: setting it also wakes the input thread."""
+
+    def __init__(self, wake: Callable[[], None]) -> None:
+        super().__init__()
+        self._wake = wake
+
+    def set(self) -> None:
+        super().set()
+        self._wake()
+
+
+def name_thread(name: str) -> None:
+    """Name the calling thread for the system (Linux; elsewhere nothing happens)."""
+    with contextlib.suppress(OSError):
+        Path(f"/proc/self/task/{threading.get_native_id()}/comm").write_text(name[:15])
+
+
+def parser_timeout(parser: XTermParser, now: float) -> float | None:
+    """How long the input thread may wait: None (for ever) unless the parser is waiting
+    for the rest of a sequence, then until its deadline."""
+    try:
+        deadline: float | None = parser._timeout_time
+    except AttributeError:  # a Textual whose parser keeps it elsewhere: poll as it does
+        return FALLBACK_TIMEOUT
+    return None if deadline is None else max(0.0, deadline - now)
+
+
+class QuietLinuxDriver(LinuxDriver):
+    """`LinuxDriver` whose input thread sleeps until there is something to read."""
+
+    reports_hang_up = True  # posts TerminalLost: the lifecycle need not poll the terminal
+
+    def __init__(
+        self,
+        app: App[object],
+        *,
+        debug: bool = False,
+        mouse: bool = True,
+        size: tuple[int, int] | None = None,
+    ) -> None:
+        super().__init__(app, debug=debug, mouse=mouse, size=size)
+        if self._file is not None:
+            self._file = TerminalFile(self._file)  # type: ignore[assignment]
+        self._wake_read, self._wake_write = os.pipe()
+        self._closed = False
+        os.set_blocking(self._wake_read, False)
+        os.set_blocking(self._wake_write, False)
+        self.exit_event = _WakingEvent(self._wake)
+        self.hung_up = False  # the terminal reported end of file or an error on read
+
+    def _wake(self) -> None:
+        if self._closed:  # its number may belong to another file by now
+            return
+        with contextlib.suppress(OSError):  # full pipe: a wake-up is already pending
+            os.write(self._wake_write, b"\0")
+
+    def _drain_wake(self) -> None:
+        with contextlib.suppress(OSError):
+            while os.read(self._wake_read, 512):
+                pass
+
+    def close(self) -> None:
+        super().close()
+        if self._closed:
+            return
+        self._closed = True
+        for fd in (self._wake_read, self._wake_write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def run_input_thread(self) -> None:
+        """Wait for input and dispatch events (as `LinuxDriver.run_input_thread`)."""
+        selector = selectors.SelectSelector()
+        selector.register(self._wake_read, selectors.EVENT_READ)
+        if not self.hung_up:
+            selector.register(self.fileno, selectors.EVENT_READ)
+        parser = XTermParser(self._debug)
+        decode = getincrementaldecoder("utf-8")().decode
+
+        def read_terminal() -> None:
+            try:
+                data = os.read(self.fileno, READ_SIZE)
+            except BlockingIOError:  # readable a moment ago, not now: wait again
+                return
+            except OSError:  # EIO: the terminal hung up
+                data = b""
+            if not data:  # hung up: stop watching it rather than spin on it
+                self.hung_up = True
+                selector.unregister(self.fileno)
+                self._app.post_message(TerminalLost())
+                return
+            for event in parser.feed(decode(data)):
+                self.process_message(event)
+
+        def process(events: list[tuple[selectors.SelectorKey, int]]) -> None:
+            for key, _mask in events:
+                if key.fd == self._wake_read:
+                    self._drain_wake()
+                elif not self.hung_up:  # its event in the same batch as the hang-up
+                    read_terminal()
+            for event in parser.tick():
+                self.process_message(event)
+
+        name_thread(INPUT_THREAD)
+        try:
+            self._drain_wake()
+            while not self.exit_event.is_set():
+                process(selector.select(parser_timeout(parser, get_time())))
+            pending = parser_timeout(parser, get_time())
+            if pending is not None:  # a lone Esc on its way: let it through, as Textual does
+                time.sleep(min(pending, FALLBACK_TIMEOUT))
+                process([])
+        finally:
+            selector.close()
+            with contextlib.suppress(EOFError, ParseError):
+                for _event in parser.feed(""):
+                    pass
+
+
+__all__ = ["INPUT_THREAD", "QuietLinuxDriver", "TerminalFile", "name_thread", "parser_timeout"]

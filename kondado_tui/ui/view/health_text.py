@@ -1,0 +1,187 @@
+"""Plain words for the API's health: the banner and the status line.
+
+Pure functions (Rich `Text` only), so every state is tested without an app.
+"""
+
+from __future__ import annotations
+
+from rich.style import Style
+from rich.text import Text
+
+from kondado_tui.core.durations import format_age
+from kondado_tui.core.events import Connection, Health
+from kondado_tui.core.guards.sanitize import clean
+from kondado_tui.core.models import KNOWN_STATUSES, PENDING_KIND, Severity
+from kondado_tui.ui.view.board import WARNING_GLYPH
+from kondado_tui.ui.view.palette import Palette
+
+SEVERITY_GLYPH: dict[Severity, str] = {
+    Severity.BLOCKED: KNOWN_STATUSES["too_many_consecutive_failed_builds__blocked"].glyph,
+    Severity.ERROR: KNOWN_STATUSES["error_building_tables"].glyph,
+    Severity.WARNING: WARNING_GLYPH,
+    Severity.UNKNOWN: "?",
+    Severity.BUSY: KNOWN_STATUSES["running"].glyph,
+    Severity.OK: KNOWN_STATUSES["active"].glyph,
+    Severity.DISABLED: KNOWN_STATUSES["not_active"].glyph,
+    Severity.PENDING: PENDING_KIND.glyph,
+}
+
+
+STEP_ABOVE = 10  # seconds: shorter waits count down one by one
+STEP = 10
+
+
+def wait_words(seconds: float) -> str:
+    """A wait, rounded up so it never promises sooner than the truth: whole seconds up to
+    10 s, longer waits in 10-second steps ("20s" for 11-20 s), so the line showing a
+    long wait changes every 10 s instead of repainting every second."""
+    whole = max(0, int(seconds + 0.999))
+    if whole > STEP_ABOVE:
+        whole = -(-whole // STEP) * STEP
+    return f"{whole}s"
+
+
+def next_poll_words(seconds: float) -> str:
+    """The status line's "next in": "<10s" for any wait under 10 s. At the usual pace
+    (a call every ~3 s) a second-by-second countdown repainted the line every second
+    for nothing a user acts on; longer waits count as `wait_words`."""
+    if seconds < STEP_ABOVE:
+        return f"<{STEP_ABOVE}s"
+    return wait_words(seconds)
+
+
+def countdown(health: Health, now: float) -> str:
+    if health.retry_at is None:
+        return ""
+    return wait_words(health.retry_at - now)
+
+
+def _last_answer(health: Health, now: float) -> str:
+    if health.last_success_at is None:
+        if health.from_history:
+            rows = "row shows its" if health.from_history == 1 else "rows show their"
+            return (
+                f"{health.from_history} {rows} last known status from history, "
+                "none confirmed since start-up."
+            )
+        return "No status has been received yet."
+    return (
+        f"Statuses shown are from the last answer, {format_age(now - health.last_success_at)} ago."
+    )
+
+
+def banner_text(health: Health, now: float, config_path: str = "") -> Text | None:
+    """What is wrong with the API, in plain words; None when nothing is."""
+    detail = clean(health.message, keep_newlines=False).strip()
+    wait = countdown(health, now)
+    retry = f" Trying again in {wait}." if wait else ""
+    conn = health.connection
+    if conn is Connection.UNREACHABLE:
+        head = "Kondado API unreachable"
+        body = f"{detail}.{retry}" if detail else f"No answer.{retry}"
+    elif conn is Connection.RATE_LIMITED:
+        head = "Rate limited by Kondado"
+        body = (
+            f"Nothing will be sent for {wait or 'a while'}: the API locks the key out for 60 s "
+            "after too many requests (another program using the same key or IP counts too)."
+        )
+    elif conn is Connection.REJECTED:
+        head = "Kondado rejected the key or token"
+        where = f" in {config_path}" if config_path else ""
+        advice = f"Check api.key and api.token{where}."
+        if "check" in detail.lower():
+            advice = ""  # the poller's words already say what to check
+        body = " ".join(
+            part for part in (f"{detail}." if detail else "", advice, retry.strip()) if part
+        )
+    elif conn is Connection.BAD_ANSWER:
+        head = "Kondado answered something unreadable"
+        body = f"{detail}.{retry}" if detail else f"Not the JSON the API documents.{retry}"
+    else:
+        return None
+    text = Text()
+    text.append(f"{head}: ", style="bold")
+    text.append(body.replace("..", "."))
+    text.append(" " + _last_answer(health, now))
+    return text
+
+
+def connection_word(health: Health) -> str:
+    if health.connection is Connection.STARTING and health.pipelines == 0:
+        return "nothing to ask"  # not "connecting" forever: there is nothing to poll
+    return {
+        Connection.STARTING: "connecting",
+        Connection.OK: "connected",
+        Connection.UNREACHABLE: "unreachable",
+        Connection.RATE_LIMITED: "rate limited",
+        Connection.REJECTED: "rejected",
+        Connection.BAD_ANSWER: "bad answers",
+    }[health.connection]
+
+
+def counts_text(counts: dict[Severity, int], palette: Palette, *, width: int) -> Text:
+    """How many pipelines per severity, worst first, in the wordiest form that fits in
+    `width` cells: every severity named, then trouble only, then glyphs and numbers."""
+    shown = [severity for severity in sorted(counts, key=lambda s: s.rank) if counts[severity]]
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for words, gap, space in (("all", "  ", " "), ("trouble", "  ", " "), ("none", " ", "")):
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for severity in shown:
+            worded = words == "all" or (
+                words == "trouble" and severity.rank <= Severity.WARNING.rank
+            )
+            label = f" {severity.label}" if worded else ""
+            text.append(
+                f"{SEVERITY_GLYPH[severity]}{space}{counts[severity]}{label}",
+                style=palette.severity[severity],
+            )
+            text.append(gap)
+        text.rstrip()
+        if text.cell_len <= width:
+            break
+    return text
+
+
+def health_line(
+    health: Health,
+    now: float,
+    palette: Palette,
+    *,
+    read_only: bool,
+    filter_text: str,
+    shown: int,
+    total: int,
+    first_pass: tuple[int, int] | None = None,
+) -> Text:
+    """Filter, budget, next poll, connection and the read-only/ledger markers.
+
+    `first_pass` (asked, total): rows still wait for their first answer of this session;
+    shown instead of the next poll so a quiet start does not look stuck."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    if filter_text:
+        text.append(
+            f"filter “{clean(filter_text, keep_newlines=False)}” {shown}/{total}  ",
+            style=palette.warning,
+        )
+    text.append(f"{health.used_last_minute}/{health.budget_per_minute} req/min  ")
+    if health.paused:
+        text.append(" PAUSED ", style=palette.warning + Style(reverse=True))
+        text.append("  ")
+    elif health.connection is Connection.RATE_LIMITED:
+        text.append(f"silent {countdown(health, now)}  ", style=palette.warning)
+    elif first_pass is not None and health.connection in (Connection.OK, Connection.STARTING):
+        asked, of = first_pass
+        text.append(f"asking {asked}/{of}…  ", style=palette.severity[Severity.BUSY])
+    elif health.next_poll_at is not None:
+        text.append(f"next in {next_poll_words(health.next_poll_at - now)}  ")
+    ok = health.connection is Connection.OK
+    starting = health.connection is Connection.STARTING
+    text.append(
+        f"{'●' if ok else '○'} {connection_word(health)}",
+        style=palette.severity[Severity.OK] if ok else palette.muted if starting else palette.error,
+    )
+    if read_only:
+        text.append("  READ-ONLY", style=palette.warning)
+    if not health.shared_ledger:
+        text.append("  ledger: this process only", style=palette.warning)
+    return text
