@@ -35,7 +35,7 @@ from kondado_tui.ui.terminal.quiet_driver import (
     parser_timeout,
 )
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import _pty  # the shared pty helper lives beside the benchmarks
 
 STARTUP = 30.0

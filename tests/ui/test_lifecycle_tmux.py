@@ -22,7 +22,7 @@ import pytest
 
 from kondado_tui.core.sim import SimServer
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import _pty  # the shared pty helper lives beside the benchmarks
 
 pytestmark = [

@@ -1,7 +1,7 @@
 """Snapshots of every screen at 120x36 and 80x24: frozen clock, fixed data, no polling.
 
 Refresh after a deliberate change with `pytest tests/ui/test_ui_snapshots.py --snapshot-update`
-and look at the SVGs in tests/__snapshots__/ before committing them.
+and look at the SVGs in tests/ui/__snapshots__/ before committing them.
 """
 
 from __future__ import annotations

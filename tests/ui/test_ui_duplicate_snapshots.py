@@ -2,7 +2,7 @@
 
 Refresh after a deliberate change with
 `pytest tests/ui/test_ui_duplicate_snapshots.py --snapshot-update` and look at the SVGs in
-tests/__snapshots__/ before committing them.
+tests/ui/__snapshots__/ before committing them.
 """
 
 from __future__ import annotations

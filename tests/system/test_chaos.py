@@ -37,7 +37,7 @@ from kondado_tui.ui.screens.main import MainScreen
 from kondado_tui.ui.view.board import stale_after
 from kondado_tui.ui.view.columns import AGE, STALE_MARKER
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from _scaled import ScaledClock  # the benchmarks' scaled clock (now and sleep agree)
 
 SPEED = 200.0
