@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +25,8 @@ from kondado_tui.core.api import KondadoClient
 from kondado_tui.core.errors import BadAnswer, RateLimited, Rejected, Unreachable
 
 TOKEN = "ALT-S3CRET-tok-9d1e"
-INSTALLED = Path("/work/venv/bin/kondado-tui")
+# The console script of the venv running the tests (pip install -e puts it beside python).
+INSTALLED = Path(sys.executable).parent / "kondado-tui"
 
 
 @pytest.fixture
