@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from kondado_tui.core import config as config_module
 from kondado_tui.core.config import (
     STARTER_CONFIG,
     ApiSettings,
@@ -18,6 +17,8 @@ from kondado_tui.core.config import (
     PipelineEntry,
     UiSettings,
     load_config,
+    token_command,
+    validation,
 )
 from kondado_tui.core.errors import ConfigError
 from kondado_tui.core.guards.redact import redact
@@ -119,10 +120,10 @@ def test_the_starter_config_is_valid(tmp_path: Path, env: dict[str, str]) -> Non
     assert (config.api.key, config.api.token) == ("k", "tok-from-env")
     assert config.api == ApiSettings(key="k", token="tok-from-env")
     # Every key the loader knows is documented in the starter file.
-    for schema in (config_module._API, config_module._UI, config_module._HISTORY):
+    for schema in (validation._API, validation._UI, validation._HISTORY):
         for key in schema:
             assert f"{key} =" in STARTER_CONFIG, key
-    for key in config_module._PIPELINE:
+    for key in validation._PIPELINE:
         assert f"# {key} =" in STARTER_CONFIG, key
 
 
@@ -528,7 +529,7 @@ def test_token_command_printing_nothing(tmp_path: Path, env: dict[str, str]) -> 
 def test_token_command_timeout(
     tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(config_module, "TOKEN_COMMAND_TIMEOUT", 0.3)
+    monkeypatch.setattr(token_command, "TOKEN_COMMAND_TIMEOUT", 0.3)
     path = write(tmp_path, _toml_command(python_command("import time; time.sleep(5)")))
     message = error_of(path, env)
     assert "did not finish within 0.3 s" in message and "api.token_command" in message

@@ -11,10 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kondado_tui.core import config as config_module
 from kondado_tui.core.config import (
     PipelineEntry,
     append_pipeline,
+    editing,
+    files,
     load_config,
     remove_pipeline,
 )
@@ -168,7 +169,7 @@ def test_a_failed_write_leaves_the_file_and_no_temp(
     def broken_replace(src: object, dst: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(config_module.os, "replace", broken_replace)
+    monkeypatch.setattr(files.os, "replace", broken_replace)
     with pytest.raises(ConfigError, match=r"No space left on device\); nothing was changed"):
         append_pipeline(path, PipelineEntry(1))
     assert path.read_text() == ORIGINAL
@@ -243,13 +244,13 @@ def test_a_wrong_cut_is_caught_before_writing(
 ) -> None:
     """Re-validation guards the file: a cut that would change other data is refused."""
     path = write(tmp_path, ORIGINAL)
-    real_span = config_module._entry_span
+    real_span = editing._entry_span
 
-    def too_wide(lines: list[config_module._Line], index: int) -> tuple[int, int]:
+    def too_wide(lines: list[editing.Line], index: int) -> tuple[int, int]:
         start, _ = real_span(lines, index)
         return start, len(ORIGINAL)  # would also drop the entries after it
 
-    monkeypatch.setattr(config_module, "_entry_span", too_wide)
+    monkeypatch.setattr(editing, "_entry_span", too_wide)
     with pytest.raises(ConfigError, match="nothing was changed"):
         remove_pipeline(path, 2040)
     assert path.read_text() == ORIGINAL

@@ -1,0 +1,325 @@
+"""What may be written in a config file, and the check of a parsed document against it:
+every mistake becomes one `ConfigError` naming the file, the line, the key and the fix."""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import math
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from kondado_tui.core import paths
+from kondado_tui.core.api import DEFAULT_BASE_URL
+from kondado_tui.core.config.model import MAX_PIPELINE_ID, MAX_REQUESTS_PER_MINUTE, PipelineEntry
+from kondado_tui.core.config.scanner import line_of, scan
+from kondado_tui.core.errors import ConfigError
+from kondado_tui.core.guards.sanitize import clean
+
+# -- the schema ------------------------------------------------------------------------
+
+# key -> (kind, example value as it is written in the file)
+_Schema = dict[str, tuple[str, str]]
+_API: _Schema = {
+    "base_url": ("str", f'"{DEFAULT_BASE_URL}"'),
+    "key": ("str", '"your-key-id"'),
+    "token": ("str", '"your-token"'),
+    "token_command": ("str", '"pass show kondado/token"'),
+    "requests_per_minute": ("int", "18"),
+    "timeout": ("number", "10"),
+    "ledger": ("str", '"/srv/shared/kondado-ledger.sqlite3"'),
+}
+_UI: _Schema = {
+    "read_only": ("bool", "false"),
+    "bell": ("bool", "true"),
+    "desktop_notify": ("bool", "false"),
+}
+_HISTORY: _Schema = {
+    "path": ("str", '"~/kondado-history.sqlite3"'),
+    "retention_days": ("number", "30"),
+    "max_rows_per_pipeline": ("int", "2000"),
+}
+_PIPELINE: _Schema = {
+    "id": ("int", "2040"),
+    "name": ("str", '"Orders to warehouse"'),
+    "group": ("str", '"ecommerce"'),
+}
+_TABLES: dict[str, _Schema] = {"api": _API, "ui": _UI, "history": _HISTORY}
+_TOP_LEVEL = ("api", "ui", "history", "pipelines")
+_KIND_WORDS = {
+    "str": "a string in quotes",
+    "int": "a whole number",
+    "number": "a number",
+    "bool": "true or false",
+}
+
+
+def _describe(value: Any) -> str:
+    """What a TOML value is, in words (never the value: it may be a secret)."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int):
+        return "a whole number"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return "a date/time"
+
+
+def _fits(kind: str, value: Any) -> bool:
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, str)
+
+
+class Reader:
+    """Validates one parsed document; knows the file and its text to point at lines."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = scan(text)
+
+    def error(self, key: str, problem: str, fix: str, index: int | None = None) -> ConfigError:
+        line = line_of(self.lines, key, index)
+        where = f"{self.path}:{line}" if line else str(self.path)
+        shown = key
+        if index is not None:  # name the entry: pipelines[2].id
+            shown = f"pipelines[{index + 1}]" + key.removeprefix("pipelines")
+        return ConfigError(f"{where}: {shown}: {problem}; {fix}")
+
+    def unknown(
+        self, key: str, valid: list[str], table: str, index: int | None = None
+    ) -> ConfigError:
+        full = f"{table}.{key}" if table else key
+        close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+        elsewhere = [t for t, schema in _TABLES.items() if key in schema and t != table]
+        if close:
+            fix = f"did you mean '{close[0]}'?"
+        elif elsewhere:
+            fix = f"it belongs in the [{elsewhere[0]}] table"
+        elif key in _PIPELINE and table != "pipelines":
+            fix = "it belongs in a [[pipelines]] entry"
+        else:
+            fix = "valid keys here: " + ", ".join(valid)
+        return self.error(full, "unknown key", fix, index)
+
+    def table(self, doc: dict[str, Any], table: str, schema: _Schema) -> dict[str, Any]:
+        value = doc.get(table, {})
+        if not isinstance(value, dict):
+            raise self.error(
+                table,
+                f"is {_describe(value)}, not a table",
+                f"write [{table}] on a line of its own and put its keys below it",
+            )
+        return self.values(value, table, schema)
+
+    def values(
+        self, table: dict[str, Any], name: str, schema: _Schema, index: int | None = None
+    ) -> dict[str, Any]:
+        for key, value in table.items():
+            if key not in schema:
+                raise self.unknown(key, list(schema), name, index)
+            kind, example = schema[key]
+            if not _fits(kind, value):
+                raise self.error(
+                    f"{name}.{key}",
+                    f"must be {_KIND_WORDS[kind]}, not {_describe(value)}",
+                    f"write it like: {key} = {example}",
+                    index,
+                )
+            if kind == "number" and not math.isfinite(value):
+                raise self.error(
+                    f"{name}.{key}", "must be a finite number", f"e.g. {key} = {example}", index
+                )
+        return table
+
+
+@dataclass(frozen=True)
+class FileSettings:
+    """What the file says, validated, before the environment and the options apply."""
+
+    api: dict[str, Any]
+    ui: dict[str, Any]
+    history: dict[str, Any]
+    pipelines: tuple[PipelineEntry, ...]
+
+
+def _file_path(reader: Reader, key: str, value: str) -> Path:
+    if not value.strip():
+        raise reader.error(key, "is empty", "remove the line to use the default, or give a path")
+    path = paths.expand(value)
+    return path if path.is_absolute() else reader.path.parent / path
+
+
+def _label(reader: Reader, key: str, value: str, index: int) -> str | None:
+    text = value.strip()
+    if text != clean(text, keep_newlines=False):
+        raise reader.error(
+            f"pipelines.{key}",
+            "contains control characters or escape sequences",
+            "use plain text on one line",
+            index,
+        )
+    return text or None
+
+
+def validate(reader: Reader, doc: dict[str, Any]) -> FileSettings:
+    for key in doc:
+        if key not in _TOP_LEVEL:
+            raise reader.unknown(key, list(_TOP_LEVEL), "")
+    api = reader.table(doc, "api", _API)
+    ui = reader.table(doc, "ui", _UI)
+    history = reader.table(doc, "history", _HISTORY)
+
+    if "token" in api and "token_command" in api:
+        raise reader.error(
+            "api.token_command",
+            "both token and token_command are set",
+            "keep only one of them (token_command is safer: the secret stays out of the file)",
+        )
+    if "token_command" in api:
+        split_command(reader, api["token_command"])
+    rpm = api.get("requests_per_minute")
+    if rpm is not None and not 1 <= rpm <= MAX_REQUESTS_PER_MINUTE:
+        raise reader.error(
+            "api.requests_per_minute",
+            f"{rpm} is outside 1..{MAX_REQUESTS_PER_MINUTE}",
+            f"set a whole number from 1 to {MAX_REQUESTS_PER_MINUTE} (the API allows "
+            f"{MAX_REQUESTS_PER_MINUTE} requests a minute for the whole key; leave room for "
+            "other tools)",
+        )
+    if api.get("timeout", 1) <= 0:
+        raise reader.error(
+            "api.timeout",
+            f"{api['timeout']} is not above 0",
+            "set the seconds to wait for an answer, e.g. timeout = 10",
+        )
+    if "base_url" in api:
+        problem = base_url_problem(api["base_url"])
+        if problem:
+            raise reader.error("api.base_url", problem[0], problem[1])
+    if "ledger" in api:
+        api = {**api, "ledger": _file_path(reader, "api.ledger", api["ledger"])}
+    if "path" in history:
+        history = {**history, "path": _file_path(reader, "history.path", history["path"])}
+    if history.get("retention_days", 1) <= 0:
+        raise reader.error(
+            "history.retention_days",
+            f"{history['retention_days']} is not above 0",
+            "set how many days of history to keep, e.g. 30",
+        )
+    if history.get("max_rows_per_pipeline", 1) < 1:
+        raise reader.error(
+            "history.max_rows_per_pipeline",
+            f"{history['max_rows_per_pipeline']} is below 1",
+            "set how many rows to keep per pipeline, e.g. 2000",
+        )
+    return FileSettings(api, ui, history, _pipelines(reader, doc.get("pipelines", [])))
+
+
+def _pipelines(reader: Reader, raw: Any) -> tuple[PipelineEntry, ...]:
+    example = "[[pipelines]] on a line of its own, then id = 2040 below it"
+    if isinstance(raw, dict):
+        raise reader.error(
+            "pipelines", "is a single table", f"write each entry as {example} (double brackets)"
+        )
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+        raise reader.error(
+            "pipelines",
+            "must be a list of [[pipelines]] entries",
+            f"write each pipeline as {example}",
+        )
+    entries: list[PipelineEntry] = []
+    seen: dict[int, int] = {}
+    for index, item in enumerate(raw):
+        reader.values(item, "pipelines", _PIPELINE, index)
+        if "id" not in item:
+            raise reader.error(
+                "pipelines",
+                "this entry has no id",
+                "add id = <the number at the end of the pipeline's app URL>",
+                index,
+            )
+        pid = item["id"]
+        if not 0 < pid <= MAX_PIPELINE_ID:
+            problem = "is too large" if pid > 0 else "is not a positive integer"
+            raise reader.error(
+                "pipelines.id",
+                f"{pid} {problem}",
+                "use the number at the end of the pipeline's app URL",
+                index,
+            )
+        if pid in seen:
+            raise reader.error(
+                "pipelines.id",
+                f"pipeline {pid} is listed twice (entries {seen[pid] + 1} and {index + 1})",
+                "remove one of the two entries",
+                index,
+            )
+        seen[pid] = index
+        entries.append(
+            PipelineEntry(
+                pid,
+                _label(reader, "name", item["name"], index) if "name" in item else None,
+                _label(reader, "group", item["group"], index) if "group" in item else None,
+            )
+        )
+    return tuple(entries)
+
+
+def base_url_problem(url: str) -> tuple[str, str] | None:
+    """(problem, fix) when `url` cannot be the API's base URL, else None."""
+    fix = f"use the API's address, e.g. {DEFAULT_BASE_URL}"
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return f"'{clean(url)}' is not a valid URL", fix
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"'{clean(url)}' is not an http(s) URL", fix
+    if parts.query or parts.fragment or parts.username or parts.password:
+        return "must not hold a query, a fragment or credentials", fix
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        return (
+            "plain http:// would send the token unencrypted",
+            "use https:// (plain http is only accepted for this machine: localhost, "
+            "127.0.0.1, ::1)",
+        )
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def split_command(reader: Reader, command: str) -> list[str]:
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise reader.error(
+            "api.token_command", f"cannot be split into words ({exc})", "check its quotes"
+        ) from None
+    if not argv:
+        raise reader.error(
+            "api.token_command",
+            "is empty",
+            "give the command that prints the token, or remove the line",
+        )
+    return argv
