@@ -40,7 +40,7 @@ from kondado_tui.core.errors import ApiError, Rejected
 from kondado_tui.core.events import PollerEvent, StatusObserved
 from kondado_tui.core.models import PipelineStatus, Priority, status_kind
 from kondado_tui.core.poller import Poller
-from kondado_tui.core.schedule import Pick
+from kondado_tui.core.scheduling import Pick
 from kondado_tui.core.sim import SimWorld, Transition
 from kondado_tui.core.sim import catalogue as cat
 from kondado_tui.core.sim.world import Plan

@@ -38,7 +38,7 @@ from pathlib import Path
 from kondado_tui.core.clock import ManualClock
 from kondado_tui.core.history.timeline import Transition
 from kondado_tui.core.models import PipelineStatus, Priority
-from kondado_tui.core.schedule import Pick, Scheduler, background_rate
+from kondado_tui.core.scheduling import Pick, Scheduler, background_rate
 from kondado_tui.core.sim import SimWorld
 
 RESULTS = Path(__file__).resolve().parent / "results" / "plan_cost.md"

@@ -43,7 +43,7 @@ from kondado_tui.core.events import (
 from kondado_tui.core.guards.redact import redact
 from kondado_tui.core.history.timeline import Transition
 from kondado_tui.core.models import Observation, PipelineStatus, Priority
-from kondado_tui.core.schedule import RHYTHM_MEMORY, Backoff, Pick, Scheduler
+from kondado_tui.core.scheduling import RHYTHM_MEMORY, Backoff, Pick, Scheduler
 
 log = logging.getLogger(__name__)
 

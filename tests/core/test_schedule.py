@@ -12,7 +12,7 @@ import pytest
 from kondado_tui.core.budget.rate_budget import BudgetPolicy
 from kondado_tui.core.history.timeline import Transition
 from kondado_tui.core.models import PipelineStatus, Priority
-from kondado_tui.core.schedule import (
+from kondado_tui.core.scheduling import (
     FOCUS_INTERVAL,
     PIPELINE_BACKOFF_BASE,
     PIPELINE_BACKOFF_CAP,

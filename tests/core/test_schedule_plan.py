@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import random
 
-from kondado_tui.core.models import PipelineStatus
-from kondado_tui.core.schedule import Priority, Scheduler
+from kondado_tui.core.models import PipelineStatus, Priority
+from kondado_tui.core.scheduling import Scheduler
 
 STATUSES = (
     "active",

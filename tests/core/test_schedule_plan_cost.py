@@ -13,7 +13,7 @@ import pytest
 from kondado_tui.core.clock import ManualClock
 from kondado_tui.core.history.timeline import Transition
 from kondado_tui.core.models import PipelineStatus, Priority
-from kondado_tui.core.schedule import ACTIVE_MEMORY, Pick, Scheduler, background_rate
+from kondado_tui.core.scheduling import ACTIVE_MEMORY, Pick, Scheduler, background_rate
 from kondado_tui.core.sim import SimWorld
 
 STATUSES = (

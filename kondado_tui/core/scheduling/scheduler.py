@@ -1,499 +1,43 @@
-"""Which pipeline to ask next, and when each one becomes due. Pure logic, no I/O.
-
-Every method takes the current time, so the scheduler runs in virtual time in tests and
-in the freshness benchmark. Each turn the poller asks `plan(now)`: the pipeline to ask
-(when the rate budget has a slot) and, when nothing is due, until when to sleep.
-
-How the requests are shared (the README's "How polling works" says the same in prose):
-
-- A strict *sweep* asks the row seen longest ago. It is owed at least `SWEEP_SHARE` of the
-  automatic requests and takes every slot nothing targeted wants, paced evenly at the
-  budget's rate (a burst would fill the budget's window and hold back what becomes due).
-  That alone bounds every row's age: `max_age` is the sweep's cycle at its share plus
-  one budget window. Rows whose next change is predicted far off (disabled or blocked,
-  or idle with a learned rhythm before its next start) are swept last, within `max_age`.
-- *Targeted* polls get the rest, most overdue against their interval first: busy
-  statuses (scheduled, running, building tables) change soon; a learned `Rhythm` (start
-  times and run durations seen so far) places looks around the next predicted start and
-  the predicted end of a run in progress, where a failure shows; a row seen changing
-  lately but with no rhythm yet gets a round robin's look. A long list stretches these
-  intervals.
-- A selected pipeline (`focus`) gets a short interval; `follow` (after a run or a
-  duplicate) asks every few seconds for a minute and then tapers until the pipeline
-  settles; `request_now` makes a pipeline the very next one asked.
-- Failures back off: one pipeline's errors only delay that pipeline (`Backoff`); the
-  poller keeps a global `Backoff` (with jitter) for transport and credential failures.
-"""
+"""The Scheduler: which pipeline to ask next, and when each one becomes due (the package
+docstring says how the requests are shared). Pure logic, no I/O; every method takes the
+current time, so it runs in virtual time in tests and benchmarks."""
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import math
-import random
-import statistics
-from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from kondado_tui.core.budget.rate_budget import BudgetPolicy
 from kondado_tui.core.history.timeline import Transition
 from kondado_tui.core.models import PipelineStatus, Priority
-
-# -- tuning (seconds unless named otherwise) --------------------------------------------
-
-# Routine polling is a strict sweep (the row seen longest ago first) with at least this
-# share of the automatic requests, and targeted polls (runs near their end, expected
-# starts, the selected row) with the rest; the sweep takes every request nothing
-# targeted wants. The share bounds every row's age whatever the targets want.
-SWEEP_SHARE = 0.6
-SWEEP_CREDIT_CAP = 2.0  # sweeps owed at most (a burst of targets cannot bank more)
-SWEEP_MIN_GAP = 5.0  # the sweep never asks a row again sooner than this
-ACTIVE_MEMORY = 6 * 3600.0  # a row seen changing this recently is watched, not only swept
-# A long list leaves less for each row: targeted intervals stretch by cycle / this (never
-# below 1; about 7.6 at 200 pipelines), so watching runs closely does not starve the
-# sweep of the rows nothing predicts.
-LOAD_REFERENCE_CYCLE = 100.0  # about 25 pipelines at 18 a minute
-MIN_MAX_AGE = 60.0
-SCHEDULED_INTERVAL = 10.0  # queued runs start within seconds to a minute
-# A run of unknown length is asked every `elapsed / RUNNING_FRACTION`, within bounds:
-# the delay to see its end stays a fraction of its length.
-RUNNING_FRACTION = 4.0
-RUNNING_INTERVALS = (8.0, 60.0)
-RUNNING_EARLY_INTERVAL = 60.0  # before the shortest run seen so far could end
-RUNNING_OVERDUE_INTERVAL = 15.0  # longer than any run seen so far: ends any moment
-WINDOW_LOOKS = 10.0  # asks spread over an expected start or end window
-START_WINDOW_INTERVALS = (8.0, 30.0)
-BUILDING_INTERVAL = 30.0  # building tables takes minutes
-TROUBLE_FACTOR = 0.6  # runs of a pipeline whose last run failed or warned
-FOCUS_INTERVAL = 10.0
-FOLLOW_STEPS: tuple[tuple[float, float], ...] = (
-    # (until this long after follow() was called, ask every ...)
-    (60.0, 3.0),
-    (180.0, 6.0),
-    (600.0, 15.0),
+from kondado_tui.core.scheduling.index import SteadyIndex
+from kondado_tui.core.scheduling.rhythm import Window
+from kondado_tui.core.scheduling.tracked import Pick, Tracked
+from kondado_tui.core.scheduling.tuning import (
+    ACTIVE_MEMORY,
+    BUILDING_INTERVAL,
+    BUSY_STATUSES,
+    FOCUS_INTERVAL,
+    FOLLOW_GIVE_UP,
+    FOLLOW_LIMIT,
+    FOLLOW_STEPS,
+    LOAD_REFERENCE_CYCLE,
+    MIN_MAX_AGE,
+    QUIET_STATUSES,
+    RUN_STATUSES,
+    RUNNING_EARLY_INTERVAL,
+    RUNNING_FRACTION,
+    RUNNING_INTERVALS,
+    RUNNING_OVERDUE_INTERVAL,
+    SCHEDULED_INTERVAL,
+    START_WINDOW_INTERVALS,
+    SWEEP_CREDIT_CAP,
+    SWEEP_MIN_GAP,
+    SWEEP_SHARE,
+    TROUBLE_FACTOR,
+    WINDOW_LOOKS,
+    background_rate,
 )
-FOLLOW_LIMIT = FOLLOW_STEPS[-1][0]
-FOLLOW_GIVE_UP = 180.0  # never seen busy this long after a run request: stop following
-
-PIPELINE_BACKOFF_BASE = 30.0
-PIPELINE_BACKOFF_CAP = 900.0
-
-RHYTHM_MEMORY = 16  # runs remembered per pipeline
-PHASE_MEMORY = 6  # the latest starts place the next one (older ones add period error)
-MIN_PERIOD = 60.0
-SCHEDULE_JITTER = 90.0  # a scheduled run starts up to this late (queueing)
-MIN_START_SPREAD = 20.0
-HALF_PERIOD_PROBES = 2  # empty half-way windows before the learned period is trusted
-MIN_STARTS = 3  # starts explained by a period before it is believed
-MAX_START_WINDOW = 1800.0  # a start seen less precisely than this says little
-
-RUN_STATUSES = frozenset({"scheduled", "running"})
-BUSY_STATUSES = frozenset({"scheduled", "running", "building_tables"})
-QUIET_STATUSES = frozenset({"not_active", "too_many_consecutive_failed_builds__blocked"})
-
-
-# -- backoff ----------------------------------------------------------------------------
-
-
-@dataclass
-class Backoff:
-    """Exponential backoff with a cap and optional jitter (a fraction of the delay)."""
-
-    base: float
-    cap: float
-    jitter: float = 0.0
-    rng: random.Random = field(default_factory=random.Random, repr=False)
-    failures: int = 0
-    retry_at: float | None = None
-
-    def fail(self, now: float) -> float:
-        """Note a failure; returns the time to try again."""
-        delay = min(self.cap, self.base * 2.0 ** min(self.failures, 30))
-        if self.jitter:
-            delay *= 1.0 - self.jitter * self.rng.random()
-        self.failures += 1
-        self.retry_at = now + delay
-        return self.retry_at
-
-    def reset(self) -> None:
-        self.failures = 0
-        self.retry_at = None
-
-    def waiting(self, now: float) -> bool:
-        return self.retry_at is not None and now < self.retry_at
-
-
-# -- rhythm -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Window:
-    """A span of time in which something happened or is expected to."""
-
-    start: float
-    end: float
-
-    @property
-    def mid(self) -> float:
-        return (self.start + self.end) / 2.0
-
-    @property
-    def half_width(self) -> float:
-        return (self.end - self.start) / 2.0
-
-
-@dataclass
-class Rhythm:
-    """What a pipeline's schedule looks like, learned from when its runs were seen.
-
-    A run's start is only known to lie between the last poll that saw it idle and the
-    first that saw it busy, so starts are kept as windows and estimates use their middles.
-    """
-
-    starts: deque[Window] = field(default_factory=lambda: deque(maxlen=RHYTHM_MEMORY))
-    durations: deque[float] = field(default_factory=lambda: deque(maxlen=RHYTHM_MEMORY))
-    current_start: Window | None = None  # of the run in progress
-
-    probe_misses: int = 0  # half-way windows looked at without finding a run
-    _probe_period: float | None = field(default=None, repr=False)
-    _probe_seen: float | None = field(default=None, repr=False)
-    _model: tuple[float, float, float] | None = field(default=None, repr=False)
-    _model_of: int = field(default=-1, repr=False)  # `changes` the model was computed at
-    changes: int = 0
-
-    def run_started(self, window: Window, *, scheduled: bool = True) -> None:
-        """A run began within `window`; `scheduled=False` for a run someone asked for."""
-        if self.current_start is not None and window.start <= self.current_start.end:
-            return  # the same run seen again (e.g. scheduled, then running)
-        self.current_start = window
-        if scheduled:
-            self.starts.append(window)
-            self.changes += 1
-
-    def run_ended(self, window: Window) -> None:
-        if self.current_start is not None:
-            duration = window.mid - self.current_start.mid
-            if duration > 0:
-                self.durations.append(duration)
-        self.current_start = None
-
-    def period(self) -> float | None:
-        """The interval between scheduled starts, if the starts seen so far agree on one.
-
-        Missed runs make some gaps a multiple of the period, so the estimate is the
-        largest gap that (nearly) divides at least three quarters of the gaps.
-        """
-        model = self._start_model()
-        return model[0] if model else None
-
-    def next_start(self, after: float) -> Window | None:
-        """Where the first start later than `after` is expected (None: no rhythm yet).
-
-        Runs seen only every other slot fit twice the true period just as well, so until
-        two half-way windows came and went without a run, those are looked at too.
-        """
-        model = self._start_model()
-        if model is None:
-            return None
-        period, expected, spread = model
-        step = period / 2.0 if self._probing(period) else period
-        n = max(1, math.ceil((after - spread - expected) / step))
-        at = expected + n * step
-        return Window(at - spread, at + spread)
-
-    def saw_idle(self, at: float) -> None:
-        """An idle answer: counts a half-way window that came and went without a run."""
-        model = self._start_model()
-        if model is None:
-            return
-        period, expected, spread = model
-        if self._probe_period is None or abs(self._probe_period - period) > 0.1 * period:
-            self._probe_period, self.probe_misses, self._probe_seen = period, 0, None
-        if not self._probing(period):
-            return
-        centre = expected + (math.floor((at - expected) / period) + 0.5) * period
-        if abs(at - centre) <= spread:
-            self._probe_seen = centre  # looked inside the half-way window
-        elif self._probe_seen is not None and at > self._probe_seen + spread:
-            opened = self._probe_seen - spread - SCHEDULE_JITTER
-            if not (self.starts and self.starts[-1].end >= opened):
-                self.probe_misses += 1
-            self._probe_seen = None
-
-    def _probing(self, period: float) -> bool:
-        return self.probe_misses < HALF_PERIOD_PROBES and period / 2.0 >= MIN_PERIOD
-
-    def _start_model(self) -> tuple[float, float, float] | None:
-        """(period, a typical start, its spread); cached: the poller asks on every pick."""
-        if self._model_of != self.changes:
-            self._model = self._fit_starts()
-            self._model_of = self.changes
-        return self._model
-
-    def _fit_starts(self) -> tuple[float, float, float] | None:
-        """Fit a period and a phase to the start windows seen so far.
-
-        Missed runs make gaps whole multiples of the period and manual runs fall between
-        slots, so: candidates are gaps divided by small whole numbers; each is refined by
-        a least-squares line through the starts it explains; the largest one explaining
-        three quarters of the starts wins (a fraction of the period explains as many,
-        a multiple fewer). The phase is where the latest explained windows, widened by
-        the schedule's jitter, agree; when they do not, the median of their middles.
-        """
-        starts = [w for w in self.starts if w.end - w.start <= MAX_START_WINDOW]
-        if len(starts) < MIN_STARTS:
-            return None
-        mids = [w.mid for w in starts]
-        candidates = sorted(
-            {round((b - a) / k, 1) for a, b in itertools.pairwise(mids) for k in range(1, 7)},
-            reverse=True,
-        )
-        need = max(MIN_STARTS, math.ceil(0.75 * len(starts)))
-        for candidate in candidates:
-            if candidate < MIN_PERIOD:
-                break
-            fit = _line_fit(starts, candidate)
-            if fit is not None and len(fit[1]) >= need:
-                period, explained = fit
-                return _phase(explained, period)
-        return None
-
-    def run_end(self) -> Window | None:
-        """Where the run in progress is expected to end (None: no run or no history)."""
-        if self.current_start is None or len(self.durations) < 2:
-            return None
-        short, long = min(self.durations), max(self.durations)
-        slack = max(20.0, 0.1 * long)
-        return Window(self.current_start.mid + short - slack, self.current_start.mid + long + slack)
-
-
-def _tolerance(w: Window) -> float:
-    return w.half_width + SCHEDULE_JITTER / 2.0 + 15.0
-
-
-def _line_fit(starts: list[Window], candidate: float) -> tuple[float, list[Window]] | None:
-    """Refine `candidate` into the period that lines up the starts it explains.
-
-    A line `t = origin + k * period` through a precise recent start, refitted by least
-    squares on the starts close to it; the allowance for the candidate's own error
-    shrinks each round, so a rough candidate is corrected before it is trusted.
-    """
-    usable = [w for w in starts if w.end - w.start <= candidate / 2.0]  # wider fits anything
-    if len(usable) < 2:
-        return None
-    fits = [_fit_from(usable, candidate, anchor) for anchor in usable[-3:]]  # one may be manual
-    found = [f for f in fits if f is not None]
-    return max(found, key=lambda f: len(f[1])) if found else None
-
-
-def _fit_from(
-    usable: list[Window], candidate: float, anchor: Window
-) -> tuple[float, list[Window]] | None:
-    period, origin = candidate, anchor.mid
-    explained: list[tuple[int, Window]] = []
-    for slack in (0.03, 0.008, 0.002, 0.0):
-        explained = []
-        for w in usable:
-            k = round((w.mid - origin) / period)
-            if abs(w.mid - origin - k * period) <= _tolerance(w) + slack * abs(k) * period:
-                explained.append((k, w))
-        if len({k for k, _ in explained}) < 2:
-            return None
-        mean_k = sum(k for k, _ in explained) / len(explained)
-        mean_t = sum(w.mid for _, w in explained) / len(explained)
-        var = sum((k - mean_k) ** 2 for k, _ in explained)
-        period = sum((k - mean_k) * (w.mid - mean_t) for k, w in explained) / var
-        origin = mean_t - mean_k * period
-        if period < MIN_PERIOD or abs(period - candidate) > 0.1 * candidate:
-            return None
-    return period, [w for _, w in explained]
-
-
-def _phase(explained: list[Window], period: float) -> tuple[float, float, float]:
-    """(period, a typical start, its spread) from the starts the period explains."""
-    recent = explained[-PHASE_MEMORY:]
-    ref = recent[-1].mid
-    low, high = -math.inf, math.inf
-    for w in recent:
-        shift = round((w.mid - ref) / period) * period
-        low = max(low, w.start - shift - ref - SCHEDULE_JITTER)
-        high = min(high, w.end - shift - ref)
-    if low <= high:
-        centre = (low + high + SCHEDULE_JITTER) / 2.0
-        spread = (high - low + SCHEDULE_JITTER) / 2.0
-    else:
-        offsets = [w.mid - ref - round((w.mid - ref) / period) * period for w in recent]
-        centre = statistics.median(offsets)
-        spread = statistics.median(abs(o - centre) for o in offsets) * 1.5 + SCHEDULE_JITTER
-    spread = min(max(spread, MIN_START_SPREAD), period / 4.0)
-    return period, ref + centre, spread
-
-
-# -- per-pipeline state -----------------------------------------------------------------
-
-
-@dataclass
-class Tracked:
-    """What the scheduler knows about one pipeline."""
-
-    pipeline_id: int
-    status: PipelineStatus | None = None
-    observed_at: float | None = None  # last successful answer
-    since: float | None = None  # first seen in its current status
-    asked_at: float | None = None  # last attempt, successful or not
-    rhythm: Rhythm = field(default_factory=Rhythm)
-    backoff: Backoff = field(
-        default_factory=lambda: Backoff(PIPELINE_BACKOFF_BASE, PIPELINE_BACKOFF_CAP)
-    )
-    requested_at: float | None = None  # request_now
-    request_priority: Priority = Priority.INTERACTIVE  # of that request
-    follow_from: float | None = None
-    follow_saw_busy: bool = False
-    last_failure: str = ""
-    changed_at: float | None = None  # last change of status seen by asking (not history)
-
-
-@dataclass(frozen=True)
-class Pick:
-    pipeline_id: int
-    priority: Priority
-    reason: str  # for the debug log and the tests: "requested", "follow", "stale", ...
-
-
-# Heap entries: (key, stamp, pipeline id); the stamp tells a row's current entry from
-# the ones it left behind when it changed (dropped when they reach the top).
-_Entry = tuple[float, int, int]
-
-
-class _SteadyIndex:
-    """The plan's index of steady rows (see `Scheduler.plan`): what they need, by when.
-
-    A steady row has a stamp, an interval, whether it is predictable (both as they stay
-    until its steady spell ends), and entries in three heaps: by when its interval runs
-    out (until then it is not due), by when it was asked (the oldest win the sweep), and
-    by when its spell ends. Every other row is *unsteady*: worked out at every plan.
-    """
-
-    def __init__(
-        self, built_for: tuple[int, float] | None = None, tracked: dict[int, Tracked] | None = None
-    ) -> None:
-        """An index to fill: every row of `tracked` is filed at the next plan."""
-        self.built_for = built_for  # (list version, per_minute): when either changes, anew
-        self.now = -math.inf  # of the last plan: a clock going back starts over
-        self.steady: dict[int, tuple[int, float, bool]] = {}  # pid -> (stamp, interval, p.)
-        # place in the list, to break ties as the walk does (the first wins)
-        self._positions = {pid: i for i, pid in enumerate(tracked or {})}
-        self._unsteady: set[int] = set()
-        self._changed: set[int] = set(tracked or {})  # to file (again) at the next plan
-        self._again: set[int] = set()  # unsteady for now only: to file at the next plan
-        self._due: dict[int, float] = {}  # steady rows whose interval ran out: asked + it
-        self._not_due: list[_Entry] = []  # (asked + interval, ...) still ahead
-        self._by_asked: tuple[list[_Entry], list[_Entry]] = ([], [])  # [predictable]
-        self._spells: list[_Entry] = []  # (end of the steady spell, ...)
-        self._stamps = itertools.count()
-
-    def changed(self, pipeline_id: int) -> None:
-        """Something happened to this row: its entries are void until it is filed again."""
-        self._changed.add(pipeline_id)
-        self.steady.pop(pipeline_id, None)
-        self._due.pop(pipeline_id, None)
-        self._unsteady.discard(pipeline_id)
-
-    def take_changed(self) -> set[int]:
-        """The rows to file (again) now: changed, or unsteady for now only."""
-        for pid in self._again:
-            self.changed(pid)
-        changed, self._changed, self._again = self._changed, set(), set()
-        return changed
-
-    def position(self, pipeline_id: int) -> int:
-        return self._positions[pipeline_id]
-
-    def add_unsteady(self, pipeline_id: int, again: bool) -> None:
-        """`again`: it may turn steady with time alone (no event will say so)."""
-        self._unsteady.add(pipeline_id)
-        if again:
-            self._again.add(pipeline_id)
-
-    def add_steady(
-        self,
-        pipeline_id: int,
-        asked_at: float,
-        interval: float,
-        predictable: bool,
-        until: float,
-        now: float,
-    ) -> None:
-        stamp = next(self._stamps)
-        self.steady[pipeline_id] = (stamp, interval, predictable)
-        due_at = asked_at + interval  # as `plan_walk` adds them (no rounding apart)
-        if now >= due_at:
-            self._due[pipeline_id] = due_at
-        elif due_at < math.inf:
-            heapq.heappush(self._not_due, (due_at, stamp, pipeline_id))
-        heapq.heappush(self._by_asked[predictable], (asked_at, stamp, pipeline_id))
-        if until < math.inf:
-            heapq.heappush(self._spells, (until, stamp, pipeline_id))
-
-    def expire(self, now: float) -> None:
-        """Rows whose steady spell is over are filed again."""
-        while self._spells and self._spells[0][0] <= now:
-            _, stamp, pid = heapq.heappop(self._spells)
-            if self._current(stamp, pid):
-                self.changed(pid)
-        for heap in (self._not_due, *self._by_asked, self._spells):
-            if len(heap) > 2 * len(self.steady) + 64:  # mostly left-behind entries
-                heap[:] = [e for e in heap if self._current(e[1], e[2])]
-                heapq.heapify(heap)
-
-    def collect_due(self, now: float) -> None:
-        while self._not_due and self._not_due[0][0] <= now:
-            due_at, stamp, pid = heapq.heappop(self._not_due)
-            if self._current(stamp, pid):
-                self._due[pid] = due_at
-
-    def candidates(self) -> set[int]:
-        """The rows that can win a choice: the unsteady, the due, the oldest asked of the
-        predictable and of the others (all of them when several were asked together)."""
-        found = self._unsteady | self._due.keys()
-        for heap in self._by_asked:
-            found.update(pid for _, _, pid in self._oldest(heap))
-        return found
-
-    def oldest_asked(self) -> float | None:
-        tops = [e[0] for e in (self._top(h) for h in self._by_asked) if e is not None]
-        return min(tops, default=None)
-
-    def soonest_interval_due(self) -> float:
-        """The earliest `asked + interval` among the steady rows."""
-        ahead = self._top(self._not_due)
-        return min(
-            min(self._due.values(), default=math.inf), math.inf if ahead is None else ahead[0]
-        )
-
-    def _current(self, stamp: int, pipeline_id: int) -> bool:
-        known = self.steady.get(pipeline_id)
-        return known is not None and known[0] == stamp
-
-    def _top(self, heap: list[_Entry]) -> _Entry | None:
-        while heap and not self._current(heap[0][1], heap[0][2]):
-            heapq.heappop(heap)
-        return heap[0] if heap else None
-
-    def _oldest(self, heap: list[_Entry]) -> list[_Entry]:
-        """The current entries with the smallest key (taken off, then put back)."""
-        top = self._top(heap)
-        if top is None:
-            return []
-        taken = []
-        while heap and heap[0][0] == top[0]:
-            entry = heapq.heappop(heap)
-            if self._current(entry[1], entry[2]):
-                taken.append(entry)
-        for entry in taken:
-            heapq.heappush(heap, entry)
-        return taken
 
 
 class Scheduler:
@@ -508,7 +52,7 @@ class Scheduler:
         self._automatic_at: float | None = None  # the last automatic request left then
         self._now_hint = now  # the time of the last pick (asking() takes no time)
         self._list_version = 0  # bumped by set_pipelines: the plan's index starts over
-        self._index = _SteadyIndex()
+        self._index = SteadyIndex()
         self.set_pipelines(pipeline_ids, now)
 
     # -- the list ---------------------------------------------------------------------
@@ -804,7 +348,7 @@ class Scheduler:
 
         How: most rows are *steady* (asked before; not requested, followed, focused or
         failing; a run once its interval stopped growing): their interval and sweep order
-        stay put until a known time or until something happens to them, so `_SteadyIndex`
+        stay put until a known time or until something happens to them, so `SteadyIndex`
         keeps them in heaps (`_steady_until` says until when). Each
         choice above takes the first row in list order among the best, so choosing among
         the rows that can win (every other row, the steady rows already due, and the
@@ -813,7 +357,7 @@ class Scheduler:
         """
         index, built_for = self._index, (self._list_version, self.per_minute)
         if index.built_for != built_for or now < index.now:
-            index = self._index = _SteadyIndex(built_for, self._tracked)
+            index = self._index = SteadyIndex(built_for, self._tracked)
         index.now = now
         index.expire(now)
         cycle = self.cycle
@@ -1009,13 +553,6 @@ class Scheduler:
     def _sweep_pick(self, t: Tracked, reason: str) -> Pick:
         self._swept = t.pipeline_id
         return Pick(t.pipeline_id, Priority.BACKGROUND, reason)
-
-
-def background_rate(per_minute: float) -> float:
-    """Requests a second the rate budget lets automatic traffic have (its window less
-    the reserve kept for key presses)."""
-    policy = BudgetPolicy(per_minute=max(1, int(per_minute)))
-    return policy.cap(Priority.BACKGROUND) / policy.window
 
 
 def _follow_interval(elapsed: float) -> float:
