@@ -1,4 +1,4 @@
-"""Regenerate the README's screenshots from the demo: `python scripts/screenshots.py`.
+"""Regenerate the screenshots in README.md and docs/: `python scripts/screenshots.py`.
 
 Starts the built-in simulator (as `kondado-tui --demo` does), runs the dashboard headless
 until every pipeline has been observed, and saves SVGs of the main screen, the detail

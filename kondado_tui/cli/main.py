@@ -79,7 +79,10 @@ def _add_global_options(parser: argparse.ArgumentParser, *, after_command: bool)
 
     group = parser.add_argument_group("global options") if after_command else parser
     group.add_argument(
-        "--config", metavar="PATH", default=default(None), help="config file (default: see README)"
+        "--config",
+        metavar="PATH",
+        default=default(None),
+        help="config file (default: see docs/configuration.md)",
     )
     group.add_argument(
         "--read-only",

@@ -12,7 +12,7 @@ from kondado_tui.core.config.model import ENV_KEY, ENV_TOKEN, MAX_REQUESTS_PER_M
 from kondado_tui.core.errors import ConfigError
 
 STARTER_CONFIG = f"""\
-# kondado-tui configuration (TOML). Reference: the "Configuration" section of the README.
+# kondado-tui configuration (TOML). Every key is explained in docs/configuration.md.
 # This file may hold a secret: keep it readable only by you (chmod 600).
 
 [api]

@@ -4,7 +4,7 @@ Every method takes the current time, so the scheduler runs in virtual time in te
 in the freshness benchmark. Each turn the poller asks `plan(now)`: the pipeline to ask
 (when the rate budget has a slot) and, when nothing is due, until when to sleep.
 
-How the requests are shared (the README's "How polling works" says the same in prose):
+How the requests are shared (docs/polling.md says the same in prose):
 
 - A strict *sweep* asks the row seen longest ago. It is owed at least `SWEEP_SHARE` of the
   automatic requests and takes every slot nothing targeted wants, paced evenly at the
