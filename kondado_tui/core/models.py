@@ -13,8 +13,8 @@ class Severity(Enum):
 
     BLOCKED = ("blocked", 0)
     ERROR = ("error", 1)
-    WARNING = ("warning", 2)  # an ok status that carries a raw_msg
-    UNKNOWN = ("unknown", 3)  # a status value the docs do not list
+    UNKNOWN = ("unknown", 2)  # a status value the docs do not list: trouble (see below)
+    WARNING = ("warning", 3)  # an ok status that carries a raw_msg
     BUSY = ("busy", 4)  # running, scheduled, building tables
     OK = ("ok", 5)
     DISABLED = ("disabled", 6)
@@ -26,7 +26,16 @@ class Severity(Enum):
 
     @property
     def is_trouble(self) -> bool:
+        """A documented error or blocked status: how history tells a failed run."""
         return self in (Severity.BLOCKED, Severity.ERROR)
+
+    @property
+    def alarms(self) -> bool:
+        """Worth a person's attention: the dashboard's alert, bell and trouble count, and
+        `status`'s exit 1. The one rule both front ends apply (through
+        `PipelineStatus.is_trouble`). A status the docs do not list counts: nothing says
+        it is healthy, and a false alarm is better than a stopped pipeline called fine."""
+        return self.is_trouble or self is Severity.UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -117,12 +126,10 @@ class PipelineStatus:
 
     @property
     def is_trouble(self) -> bool:
-        """Worth an alert or a failing check. A status the docs do not list counts when the
-        API itself flags the pipeline as blocked and not running: better a false alarm
-        than a blocked pipeline called healthy."""
-        if self.severity.is_trouble:
-            return True
-        return self.severity is Severity.UNKNOWN and self.is_blocked and not self.is_running
+        """Worth an alert (dashboard) or a failing check (`status` exits 1): an error or
+        blocked status, or one the docs do not list (`Severity.alarms`). The dashboard
+        and the CLI both ask this, so they never disagree."""
+        return self.severity.alarms
 
     def same_state(self, other: PipelineStatus | None) -> bool:
         """True when nothing a user would care about changed."""

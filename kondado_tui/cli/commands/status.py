@@ -33,7 +33,7 @@ from kondado_tui.core.durations import format_age
 from kondado_tui.core.errors import ApiError, RateLimited, Rejected, Unreachable
 from kondado_tui.core.guards.sanitize import first_line
 from kondado_tui.core.history.store import HistoryStore
-from kondado_tui.core.models import Observation, PipelineStatus, Priority
+from kondado_tui.core.models import Observation, PipelineStatus, Priority, Severity
 from kondado_tui.core.session import open_store
 
 
@@ -43,8 +43,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="print the status of pipelines (for scripts and cron)",
         description=(
             "Ask the status of each pipeline once, within the rate budget. Exit status: "
-            "0 all healthy, 1 a pipeline in an error or blocked status, 2 usage or config "
-            "error, 3 the API could not be asked (network, credentials, rate limit)."
+            "0 all healthy, 1 a pipeline in an error or blocked status or in a status "
+            "Kondado's docs do not list (the dashboard alerts on the same ones), 2 usage "
+            "or config error, 3 the API could not be asked (network, credentials, rate limit)."
         ),
     )
     parser.add_argument(
@@ -205,6 +206,7 @@ def _as_json(row: Row, now: float) -> dict[str, object]:
     entry["observed_at"] = obs.observed_at
     entry["age_seconds"] = round(max(0.0, now - obs.observed_at), 1)
     entry["severity"] = obs.status.severity.label
+    entry["trouble"] = obs.status.is_trouble  # what makes the exit status 1
     return entry
 
 
@@ -217,11 +219,12 @@ def _as_table(rows: list[Row], now: float) -> str:
             continue
         kind = obs.status.kind
         age = format_age(now - obs.observed_at) + (" (cached)" if row.cached else "")
+        unknown = obs.status.severity is Severity.UNKNOWN
         table.append(
             [
                 str(row.pipeline_id),
                 row.name,
-                f"{kind.glyph} {kind.label}",
+                f"{kind.glyph} {kind.label}" + (" (not in Kondado's docs)" if unknown else ""),
                 age,
                 first_line(obs.status.raw_msg),
             ]

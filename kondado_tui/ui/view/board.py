@@ -270,8 +270,8 @@ class Board:
 SORT_GROUP: dict[Severity, int] = {
     Severity.BLOCKED: 0,
     Severity.ERROR: 1,
-    Severity.WARNING: 2,
-    Severity.UNKNOWN: 3,
+    Severity.UNKNOWN: 2,
+    Severity.WARNING: 3,
     Severity.BUSY: 4,
     Severity.OK: 4,
     Severity.DISABLED: 5,

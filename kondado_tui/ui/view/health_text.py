@@ -128,7 +128,7 @@ def counts_text(counts: dict[Severity, int], palette: Palette, *, width: int) ->
         text = Text(no_wrap=True, overflow="ellipsis")
         for severity in shown:
             worded = words == "all" or (
-                words == "trouble" and severity.rank <= Severity.WARNING.rank
+                words == "trouble" and (severity.alarms or severity is Severity.WARNING)
             )
             label = f" {severity.label}" if worded else ""
             text.append(
