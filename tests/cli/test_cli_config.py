@@ -221,6 +221,44 @@ def test_bad_input_is_a_usage_error(
     assert sim.log == []
 
 
+@pytest.mark.parametrize("option", ["--name", "--group"])
+def test_a_bad_label_names_the_option_not_a_config_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[api]\nkey = "k"\n')
+    assert main(["--config", str(path), "add", "5", "--no-check", option, "a\x1b]0;x\x07"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"kondado-tui: {option}: contains control characters or escape sequences; "
+        "use plain text on one line\n"
+    )
+    assert path.read_text() == '[api]\nkey = "k"\n'
+
+
+def test_add_and_remove_on_the_inline_form_of_the_issue(
+    tmp_path: Path, sim: SimServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`pipelines = [ { id = 2040 }, ]` (what the demo writes) was refused with a TOML
+    library's message; it is edited in place like any other form."""
+    first, second = sim.world.pipeline_ids[:2]
+    path = tmp_path / "config.toml"
+    head = f"pipelines = [ {{ id = {first} }}, ]  # watched\n\n"
+    api = f'[api]\nbase_url = "{sim.base_url}"\nkey = "{sim.key}"\ntoken = "{sim.token}"\n'
+    path.write_text(head + api)
+    path.chmod(0o600)
+    assert main(["--config", str(path), "add", str(second), "--name", "Two"]) == 0
+    assert f"Added pipeline {second}, name 'Two' to {path}" in capsys.readouterr().out
+    assert path.read_text() == (
+        f'pipelines = [ {{ id = {first} }}, {{ id = {second}, name = "Two" }}, ]  # watched\n\n'
+        + api
+    )
+    assert main(["--config", str(path), "remove", str(first)]) == 0
+    assert path.read_text() == (
+        f'pipelines = [ {{ id = {second}, name = "Two" }}, ]  # watched\n\n' + api
+    )
+
+
 def test_add_to_a_missing_config_points_to_init(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

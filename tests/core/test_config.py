@@ -335,6 +335,36 @@ def test_default_path_comes_from_the_environment(tmp_path: Path, env: dict[str, 
             ["pipelines[1].name", "control characters", "plain text"],
             id="name-escape",
         ),
+        pytest.param(
+            "pipelines = [\n  { id = 1 },\n  { id = 0 },\n]\n" + CREDS,
+            3,
+            ["pipelines[2].id", "0 is not a positive integer"],
+            id="inline-entry-line",
+        ),
+        pytest.param(
+            'pipelines = [ { id = 1 }, { id = 2, nmae = "x" } ]\n' + CREDS,
+            1,
+            ["pipelines[2].nmae", "did you mean 'name'"],
+            id="inline-entry-unknown-key",
+        ),
+        pytest.param(
+            CREDS + "pipelines = [ { id = 1 } ]\n",
+            4,
+            ["api.pipelines", "unknown key", "move 'pipelines = [...]' above the first [table]"],
+            id="inline-pipelines-below-a-table",
+        ),
+        pytest.param(
+            "pipelines = [ { id = 1 }, ]\n" + CREDS + "[[pipelines]]\nid = 2\n",
+            5,
+            ["invalid TOML", "pipelines was written whole", "cannot be added to elsewhere"],
+            id="inline-then-tables",
+        ),
+        pytest.param(
+            CREDS + "[ui]\nbell = true\n[ui]\n",
+            6,
+            ["invalid TOML", "the table [ui] is declared twice"],
+            id="table-twice",
+        ),
     ],
 )
 def test_each_mistake_is_one_clear_error(
@@ -347,6 +377,7 @@ def test_each_mistake_is_one_clear_error(
         assert part in message, (part, message)
     assert "Traceback" not in message
     assert "file-token-0123456789" not in message
+    assert "namespace" not in message and "('" not in message  # no tomllib internals
 
 
 def test_missing_file_says_how_to_create_one(tmp_path: Path, env: dict[str, str]) -> None:

@@ -14,11 +14,12 @@ from hypothesis import strategies as st
 from kondado_tui.core.config import (
     PipelineEntry,
     append_pipeline,
-    editing,
     files,
+    layout,
     load_config,
     remove_pipeline,
 )
+from kondado_tui.core.config.scanner import Line
 from kondado_tui.core.errors import ConfigError
 
 ORIGINAL = r'''# My Kondado monitor.   (odd   spacing kept)
@@ -244,13 +245,13 @@ def test_a_wrong_cut_is_caught_before_writing(
 ) -> None:
     """Re-validation guards the file: a cut that would change other data is refused."""
     path = write(tmp_path, ORIGINAL)
-    real_span = editing._entry_span
+    real_span = layout.entry_span
 
-    def too_wide(lines: list[editing.Line], index: int) -> tuple[int, int]:
+    def too_wide(lines: list[Line], index: int) -> tuple[int, int]:
         start, _ = real_span(lines, index)
         return start, len(ORIGINAL)  # would also drop the entries after it
 
-    monkeypatch.setattr(editing, "_entry_span", too_wide)
+    monkeypatch.setattr(layout, "entry_span", too_wide)
     with pytest.raises(ConfigError, match="nothing was changed"):
         remove_pipeline(path, 2040)
     assert path.read_text() == ORIGINAL

@@ -57,6 +57,8 @@ def test_state_files_live_in_the_state_dir(tmp_path: Path) -> None:
         ("https://app.kondado.com.br/pipelines/2040#runs", 2040),
         ("https://app.kondado.com.br/pipelines/2040/edit", 2040),
         ("HTTPS://APP.KONDADO.COM.BR/pipelines/31", 31),
+        ("HTTPS://APP.KONDADO.COM.BR/PIPELINES/2040", 2040),
+        ("Https://App.Kondado.com.br/Pipelines/8/Edit?Tab=Logs", 8),
         ("app.kondado.com.br/pipelines/77", 77),
     ],
 )

@@ -24,6 +24,7 @@ from kondado_tui.core.config import (
     ENV_KEY,
     ENV_TOKEN,
     Config,
+    EntryError,
     PipelineEntry,
     append_pipeline,
     normalize_entry,
@@ -93,8 +94,12 @@ def handle_add(args: argparse.Namespace) -> int:
     from kondado_tui.cli.exitcodes import EXIT_API, EXIT_OK, EXIT_USAGE
 
     pid: int = args.pipeline_id
+    try:
+        entry = normalize_entry(PipelineEntry(pid, args.name, args.group))
+    except EntryError as exc:
+        print(f"kondado-tui: --{exc.field}: {exc.problem}; {exc.fix}", file=sys.stderr)
+        return EXIT_USAGE
     config = load_for_command(args, require_credentials=not args.no_check)
-    entry = normalize_entry(config.path, PipelineEntry(pid, args.name, args.group))
     for known in config.pipelines:
         if known.id == pid:
             named = f" (as '{clean(known.name)}')" if known.name else ""

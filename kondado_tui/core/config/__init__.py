@@ -12,7 +12,12 @@ Modules, by idea:
   starter        the file `kondado-tui init` writes
 """
 
-from kondado_tui.core.config.editing import append_pipeline, normalize_entry, remove_pipeline
+from kondado_tui.core.config.editing import (
+    EntryError,
+    append_pipeline,
+    normalize_entry,
+    remove_pipeline,
+)
 from kondado_tui.core.config.loading import load_config
 from kondado_tui.core.config.model import (
     ENV_BASE_URL,
@@ -43,6 +48,7 @@ __all__ = [
     "TOKEN_COMMAND_TIMEOUT",
     "ApiSettings",
     "Config",
+    "EntryError",
     "HistorySettings",
     "PipelineEntry",
     "PipelineRefError",

@@ -1,6 +1,10 @@
-"""Adding and removing pipelines in the user's file. Saving never rewrites it: a new
-`[[pipelines]]` entry is appended as text and a removed one is cut out as text, so every
-comment and blank line the user wrote survives byte for byte."""
+"""Adding and removing pipelines in the user's file, whichever way its list is written.
+
+Saving never rewrites the file: `layout` inserts or cuts the one entry as text, so every
+comment and blank line the user wrote survives byte for byte. Before the rename, the new
+text is parsed again and must mean exactly the old document with that one change; all
+edits are serialised by a lock on the directory and written atomically.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
+from kondado_tui.core.config.arrays import LayoutError
 from kondado_tui.core.config.files import (
     NEW_FILE_MODE,
     atomic_write,
@@ -18,10 +21,16 @@ from kondado_tui.core.config.files import (
     target,
     write_lock,
 )
+from kondado_tui.core.config.layout import KEY, inline_table, with_entry, without_entry
 from kondado_tui.core.config.loading import parse_toml, read_text
-from kondado_tui.core.config.model import PipelineEntry
-from kondado_tui.core.config.scanner import Line, scan
-from kondado_tui.core.config.validation import Reader, validate
+from kondado_tui.core.config.model import MAX_PIPELINE_ID, PipelineEntry
+from kondado_tui.core.config.validation import (
+    LABEL_FIX,
+    LABEL_PROBLEM,
+    Reader,
+    label_ok,
+    validate,
+)
 from kondado_tui.core.errors import ConfigError
 
 
@@ -34,44 +43,70 @@ def _entry_table(entry: PipelineEntry) -> dict[str, Any]:
     return table
 
 
-def normalize_entry(path: Path, entry: PipelineEntry) -> PipelineEntry:
+class EntryError(ConfigError):
+    """A pipeline entry given by a user (an option, a form field) that cannot be saved;
+    `field` names what is wrong: id, name or group."""
+
+    def __init__(self, field: str, problem: str, fix: str) -> None:
+        super().__init__(f"{field}: {problem}; {fix}")
+        self.field = field
+        self.problem = problem
+        self.fix = fix
+
+
+def normalize_entry(entry: PipelineEntry) -> PipelineEntry:
     """The entry as `load_config` would read it back (labels stripped, empty ones None);
-    raises `ConfigError` for a bad id or a label with control characters."""
-    if isinstance(entry.id, bool) or not isinstance(entry.id, int) or entry.id <= 0:
-        raise ConfigError(
-            f"{path}: pipelines.id: {entry.id!r} is not a positive integer; "
-            "use the number at the end of the pipeline's app URL"
+    raises `EntryError` for a bad id or a label with control characters."""
+    pid = entry.id
+    whole = isinstance(pid, int) and not isinstance(pid, bool)
+    if not whole or not 0 < pid <= MAX_PIPELINE_ID:
+        problem = "is too large" if whole and pid > 0 else "is not a positive integer"
+        raise EntryError(
+            "id", f"{pid!r} {problem}", "use the number at the end of the pipeline's app URL"
         )
-    table = _entry_table(PipelineEntry(entry.id, entry.name, entry.group))
-    text = "[[pipelines]]\n" + tomli_w.dumps(table)
-    return validate(Reader(path, text), tomllib.loads(text)).pipelines[0]
+    labels: list[str | None] = []
+    for field, value in (("name", entry.name), ("group", entry.group)):
+        text = (value or "").strip()
+        if not label_ok(text):
+            raise EntryError(field, LABEL_PROBLEM, LABEL_FIX)
+        labels.append(text or None)
+    return PipelineEntry(pid, labels[0], labels[1])
 
 
-def _verified(path: Path, new_text: str, expected: dict[str, Any]) -> None:
-    """Parse and validate the text about to be written; it must mean exactly `expected`."""
+def _verified(
+    path: Path, new_text: str, old: dict[str, Any], pipelines: list[Any], fix: str
+) -> None:
+    """Parse and validate the text about to be written: it must be the old document with
+    the pipelines list replaced by `pipelines`, and nothing else changed."""
     try:
         doc = tomllib.loads(new_text.removeprefix("\ufeff"))
         validate(Reader(path, new_text), doc)
-    except (tomllib.TOMLDecodeError, ConfigError) as exc:
-        raise ConfigError(
-            f"{path}: the edit would break the file ({exc}); nothing was "
-            "changed, edit the file by hand"
-        ) from None
-    if doc != expected:
-        raise ConfigError(
-            f"{path}: could not edit the file safely (unusual layout); nothing "
-            "was changed, edit the [[pipelines]] entries by hand"
-        )
+    except (tomllib.TOMLDecodeError, ConfigError):
+        raise _unsafe(path, "the result would not read back", fix) from None
+    rest = {k: v for k, v in doc.items() if k != KEY}
+    if rest != {k: v for k, v in old.items() if k != KEY} or doc.get(KEY, []) != pipelines:
+        raise _unsafe(path, "the result would change more than that entry", fix)
+
+
+def _unsafe(path: Path, why: str, fix: str) -> ConfigError:
+    return ConfigError(
+        f"{path}: could not edit the pipelines list safely ({why}); nothing was changed; {fix}"
+    )
+
+
+def _add_by_hand(entry_table: dict[str, Any]) -> str:
+    return f"add the pipeline by hand: {inline_table(entry_table)}"
 
 
 def append_pipeline(path: Path, entry: PipelineEntry) -> None:
-    """Add a `[[pipelines]]` entry at the end of the file, keeping everything else.
+    """Add the entry to the pipelines list, however it is written; create the list as
+    `[[pipelines]]` tables at the end of the file when there is none.
 
     Creates the file (mode 0600, parent directories too) when it does not exist; refuses a
     pipeline that is already listed.
     """
     path = target(path)
-    entry = normalize_entry(path, entry)
+    entry = normalize_entry(entry)
     make_dir(path.parent)
     with write_lock(path.parent):
         if path.exists():
@@ -87,20 +122,19 @@ def append_pipeline(path: Path, entry: PipelineEntry) -> None:
                 raise ConfigError(
                     f"{path}: pipeline {entry.id} is already listed{also}; nothing to add"
                 )
-        newline = "\r\n" if "\r\n" in text else "\n"
-        block = "[[pipelines]]\n" + tomli_w.dumps(_entry_table(entry))
-        if text and not text.endswith("\n"):
-            text += newline
-        if text.strip() and not text.endswith(newline * 2):
-            text += newline
-        new_text = text + block.replace("\n", newline)
-        expected = {**doc, "pipelines": [*doc.get("pipelines", []), _entry_table(entry)]}
-        _verified(path, new_text, expected)
+        table = _entry_table(entry)
+        fix = _add_by_hand(table)
+        try:
+            new_text = with_entry(text, table)
+        except LayoutError as exc:
+            raise _unsafe(path, str(exc), fix) from None
+        _verified(path, new_text, doc, [*doc.get(KEY, []), table], fix)
         atomic_write(path, new_text, mode)
 
 
 def remove_pipeline(path: Path, pipeline_id: int) -> bool:
-    """Cut that pipeline's `[[pipelines]]` block out of the file (comments inside it too),
+    """Cut that pipeline's entry out of the file (its `[[pipelines]]` block with the
+    comments inside it, or its element of the inline array with a comment on its line),
     leaving every other byte as it was. False when the pipeline is not listed."""
     path = target(path)
     with write_lock(path.parent):
@@ -110,50 +144,12 @@ def remove_pipeline(path: Path, pipeline_id: int) -> bool:
         index = next((i for i, p in enumerate(current) if p.id == pipeline_id), None)
         if index is None:
             return False
-        start, end = _entry_span(scan(text), index)
-        new_text = text[:start] + text[end:]
-        remaining = [t for i, t in enumerate(doc.get("pipelines", [])) if i != index]
-        expected = {k: v for k, v in doc.items() if k != "pipelines"}
-        if remaining:
-            expected["pipelines"] = remaining
-        _verified(path, new_text, expected)
+        fix = f"remove the entry with id = {pipeline_id} by hand"
+        try:
+            new_text = without_entry(text, index)
+        except LayoutError as exc:
+            raise _unsafe(path, str(exc), fix) from None
+        remaining = [t for i, t in enumerate(doc.get(KEY, [])) if i != index]
+        _verified(path, new_text, doc, remaining, fix)
         atomic_write(path, new_text, mode_of(path))
         return True
-
-
-def _entry_span(lines: list[Line], index: int) -> tuple[int, int]:
-    """Text offsets of the index-th `[[pipelines]]` block.
-
-    The block runs from its header to the next header. Comment lines written directly
-    above the next header belong to that one and stay; blank lines after the block go.
-    """
-    headers = [
-        n
-        for n, line in enumerate(lines)
-        if line.kind == "header" and line.name == "pipelines" and line.index is not None
-    ]
-    starts = [lines[n].index for n in headers]
-    if starts != list(range(len(starts))) or index >= len(headers):
-        raise ConfigError("could not find the entry's [[pipelines]] header; edit it by hand")
-    first = headers[index]
-    following = next(
-        (n for n in range(first + 1, len(lines)) if lines[n].kind == "header"), len(lines)
-    )
-    last = first  # the last line that says something about this entry
-    for n in range(first + 1, following):
-        if lines[n].kind in ("key", "more"):
-            last = n
-    stop = last + 1
-    while stop < following and lines[stop].kind == "comment":
-        stop += 1
-    if stop == following and following < len(lines):
-        stop = last + 1  # those comments sit on the next header: leave them to it
-    while stop < following and lines[stop].kind == "blank":
-        stop += 1
-    if stop < len(lines):
-        return lines[first].start, lines[stop].start
-    # The last entry: take the blank lines that separated it too, so that adding and then
-    # removing a pipeline gives back the very same file.
-    while first > 0 and lines[first - 1].kind == "blank":
-        first -= 1
-    return lines[first].start, sum(len(line.text) for line in lines)

@@ -27,6 +27,7 @@ from kondado_tui.core.config.token_command import run_token_command
 from kondado_tui.core.config.validation import Reader, base_url_problem, validate
 from kondado_tui.core.errors import ConfigError
 from kondado_tui.core.guards.redact import register_secret
+from kondado_tui.core.guards.sanitize import clean
 
 
 def read_text(path: Path) -> str:
@@ -66,9 +67,50 @@ def parse_toml(path: Path, text: str) -> dict[str, Any]:
         where = f"{path}:{found.group(1)}:{found.group(2)}" if found else str(path)
         problem = re.sub(r"\s*\(at line \d+, column \d+\)|\s*\(at end of document\)", "", detail)
         raise ConfigError(
-            f"{where}: invalid TOML ({problem}); fix the syntax there "
+            f"{where}: invalid TOML ({toml_problem(problem)}); fix the syntax there "
             "(strings need quotes, tables are written [name], pipelines [[pipelines]])"
         ) from None
+
+
+# tomllib's messages that speak of its internals (namespaces, nests, Python tuples), in
+# words a user can act on. The others ("Unclosed array", "Invalid value", ...) are clear.
+_TOML_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"Cannot mutate immutable namespace (.+)"),
+        "{0} was written whole as an inline value (= [...] or = {{...}}) and cannot be "
+        "added to elsewhere in the file",
+    ),
+    (re.compile(r"Cannot declare (.+) twice"), "the table [{0}] is declared twice"),
+    (re.compile(r"Cannot redefine namespace (.+)"), "{0} is already set to a value"),
+    (re.compile(r"Cannot overwrite a value"), "this key is already set above"),
+    (
+        re.compile(r"There is no nest behind this key|An object other than list found"),
+        "this [[...]] header names a key already set to something other than a list",
+    ),
+    (
+        re.compile(r"Duplicate inline table key '(.+)'"),
+        "the key '{0}' appears twice in one {{...}}",
+    ),
+    (
+        re.compile(r"(?:Found invalid|Illegal) character"),
+        "a control character; remove it (or write it escaped inside a string)",
+    ),
+)
+
+
+def toml_problem(detail: str) -> str:
+    """tomllib's message about a syntax error, in our words."""
+    for pattern, words in _TOML_WORDS:
+        match = pattern.match(detail)
+        if match:
+            return words.format(*(_key_name(group) for group in match.groups()))
+    return clean(detail, keep_newlines=False)
+
+
+def _key_name(raw: str) -> str:
+    """`('api', 'key')` (how tomllib names a key) as `api.key`."""
+    parts = re.findall(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"", raw)
+    return ".".join(a or b for a, b in parts) if parts else raw
 
 
 def _env_value(env: Mapping[str, str], name: str) -> str:

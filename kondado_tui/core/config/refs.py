@@ -8,7 +8,10 @@ from urllib.parse import urlsplit
 from kondado_tui.core.config.model import MAX_PIPELINE_ID, PipelineRefError
 from kondado_tui.core.guards.sanitize import clean
 
-APP_PIPELINE_URL = re.compile(r"^/pipelines/([0-9]+)(?:/.*)?$")
+# Scheme and host are case-insensitive by definition (urlsplit and .hostname lower them);
+# the path is matched without case too: `HTTPS://APP.KONDADO.COM.BR/PIPELINES/2040`, pasted
+# from a shouting spreadsheet, can only mean pipeline 2040.
+APP_PIPELINE_URL = re.compile(r"^/pipelines/([0-9]+)(?:/.*)?$", re.IGNORECASE)
 
 
 def parse_pipeline_ref(text: str) -> int:

@@ -8,8 +8,11 @@ import re
 from dataclasses import dataclass
 
 _KEY_PART = r'(?:[A-Za-z0-9_-]+|"[^"\n]*"|\'[^\'\n]*\')'
-_KEY_LINE = re.compile(rf"^\s*({_KEY_PART}(?:\s*\.\s*{_KEY_PART})*)\s*=")
+KEY_LINE = re.compile(rf"^\s*({_KEY_PART}(?:\s*\.\s*{_KEY_PART})*)\s*=")
 _HEADER_LINE = re.compile(rf"^\s*(\[\[?)\s*({_KEY_PART}(?:\s*\.\s*{_KEY_PART})*)\s*\]\]?")
+
+
+_LINES = re.compile(r"[^\n]*\n|[^\n]+\Z")
 
 
 def _dotted(raw: str) -> str:
@@ -35,8 +38,9 @@ def scan(text: str) -> list[Line]:
     in_string: str | None = None  # the open multi-line delimiter
     depth = 0  # open brackets of a value
     offset = 0
-    for raw in text.splitlines(keepends=True):
-        stripped = raw.strip()
+    for raw in split_lines(text):
+        body = raw.removeprefix("\ufeff") if offset == 0 else raw  # a byte-order mark
+        stripped = body.strip(" \t\r\n")
         kind, name = "more", ""
         if in_string is None and depth == 0:
             if not stripped:
@@ -45,7 +49,7 @@ def scan(text: str) -> list[Line]:
                 kind = "comment"
             elif stripped.startswith("["):
                 kind = "header"
-                match = _HEADER_LINE.match(raw)
+                match = _HEADER_LINE.match(body)
                 table = _dotted(match.group(2)) if match else "?"
                 is_array = bool(match and match.group(1) == "[[")
                 if is_array and table == "pipelines":
@@ -56,14 +60,20 @@ def scan(text: str) -> list[Line]:
                 name = table
             else:
                 kind = "key"
-                match = _KEY_LINE.match(raw)
+                match = KEY_LINE.match(body)
                 key = _dotted(match.group(1)) if match else ""
                 name = f"{table}.{key}" if table and key else key
         if kind in ("key", "more"):
-            in_string, depth = _scan_value(raw, in_string, depth)
+            in_string, depth = _scan_value(body, in_string, depth)
         lines.append(Line(offset, raw, kind, name, entry))
         offset += len(raw)
     return lines
+
+
+def split_lines(text: str) -> list[str]:
+    """The lines of a TOML text, each with its ending. TOML ends a line only at LF (or
+    CRLF); str.splitlines would also split inside a comment at U+2028, NEL or FF."""
+    return _LINES.findall(text)
 
 
 def _scan_value(line: str, in_string: str | None, depth: int) -> tuple[str | None, int]:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from kondado_tui.core import paths
 from kondado_tui.core.api import DEFAULT_BASE_URL
+from kondado_tui.core.config.arrays import LayoutError, top_level_array
 from kondado_tui.core.config.model import MAX_PIPELINE_ID, MAX_REQUESTS_PER_MINUTE, PipelineEntry
 from kondado_tui.core.config.scanner import line_of, scan
 from kondado_tui.core.errors import ConfigError
@@ -89,15 +90,28 @@ class Reader:
 
     def __init__(self, path: Path, text: str) -> None:
         self.path = path
+        self.text = text
         self.lines = scan(text)
 
     def error(self, key: str, problem: str, fix: str, index: int | None = None) -> ConfigError:
         line = line_of(self.lines, key, index)
+        if line is None and index is not None:
+            line = self._inline_entry_line(index)
         where = f"{self.path}:{line}" if line else str(self.path)
         shown = key
         if index is not None:  # name the entry: pipelines[2].id
             shown = f"pipelines[{index + 1}]" + key.removeprefix("pipelines")
         return ConfigError(f"{where}: {shown}: {problem}; {fix}")
+
+    def _inline_entry_line(self, index: int) -> int | None:
+        """The line of the index-th element of `pipelines = [...]`, when written so."""
+        try:
+            array = top_level_array(self.text, self.lines, "pipelines")
+        except LayoutError:
+            return None
+        if array is None or index >= len(array.elements):
+            return None
+        return self.text.count("\n", 0, array.elements[index].start) + 1
 
     def unknown(
         self, key: str, valid: list[str], table: str, index: int | None = None
@@ -107,6 +121,11 @@ class Reader:
         elsewhere = [t for t, schema in _TABLES.items() if key in schema and t != table]
         if close:
             fix = f"did you mean '{close[0]}'?"
+        elif key == "pipelines" and table in _TABLES:
+            fix = (
+                f"a key below [{table}] belongs to that table: move 'pipelines = [...]' "
+                "above the first [table] line, or write [[pipelines]] entries"
+            )
         elif elsewhere:
             fix = f"it belongs in the [{elsewhere[0]}] table"
         elif key in _PIPELINE and table != "pipelines":
@@ -163,15 +182,19 @@ def _file_path(reader: Reader, key: str, value: str) -> Path:
     return path if path.is_absolute() else reader.path.parent / path
 
 
+LABEL_PROBLEM = "contains control characters or escape sequences"
+LABEL_FIX = "use plain text on one line"
+
+
+def label_ok(text: str) -> bool:
+    """A name or group may be shown as it is: no control character, no escape sequence."""
+    return text == clean(text, keep_newlines=False)
+
+
 def _label(reader: Reader, key: str, value: str, index: int) -> str | None:
     text = value.strip()
-    if text != clean(text, keep_newlines=False):
-        raise reader.error(
-            f"pipelines.{key}",
-            "contains control characters or escape sequences",
-            "use plain text on one line",
-            index,
-        )
+    if not label_ok(text):
+        raise reader.error(f"pipelines.{key}", LABEL_PROBLEM, LABEL_FIX, index)
     return text or None
 
 
