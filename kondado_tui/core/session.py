@@ -6,11 +6,11 @@ so they are wired the same way everywhere (one budget per process, shared via th
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import tomli_w
 
@@ -18,10 +18,14 @@ from kondado_tui.core.api import KondadoClient
 from kondado_tui.core.budget.rate_budget import RateBudget
 from kondado_tui.core.clock import SYSTEM_CLOCK, Clock
 from kondado_tui.core.config import Config, load_config
+from kondado_tui.core.demo_dir import make_demo_dir, remove_demo_dir
 from kondado_tui.core.events import PollerEvent
 from kondado_tui.core.history.store import HistoryStore
 from kondado_tui.core.paths import default_history_path, default_ledger_path
 from kondado_tui.core.poller import Poller
+
+if TYPE_CHECKING:
+    from kondado_tui.core.sim import DemoPipeline, SimServer
 
 Listener = Callable[[PollerEvent], None]
 
@@ -125,26 +129,51 @@ class Session:
         self._on_close.append(callback)
 
     async def aclose(self) -> None:
-        await self.client.aclose()
-        self.budget.close()
-        if self.store is not None:
-            self.store.close()
-        for callback in self._on_close:
-            callback()
+        try:
+            await self.client.aclose()
+            self.budget.close()
+            if self.store is not None:
+                self.store.close()
+        finally:  # e.g. the demo's directory goes even if a close above failed
+            for callback in self._on_close:
+                callback()
 
 
-def open_demo(clock: Clock = SYSTEM_CLOCK, speed: float | None = None) -> Session:
+def open_demo(
+    clock: Clock = SYSTEM_CLOCK, speed: float | None = None, *, parent: Path | None = None
+) -> Session:
     """The built-in simulator on a free loopback port, and a session on it.
 
-    Everything it writes (config, history, ledger) goes to a temporary directory, so the
-    demo never touches the user's own files.
+    Everything it writes (config, history, ledger) goes to a temporary directory (in
+    `parent`, default the system's), so the demo never touches the user's own files; the
+    directory is removed when the session closes (see `demo_dir`).
     """
     from kondado_tui.core.sim import DEMO_SPEED, SimServer, SimWorld, demo_pipelines
 
-    workdir = Path(tempfile.mkdtemp(prefix="kondado-tui-demo-"))
+    workdir = make_demo_dir(parent)
     world = SimWorld(clock=clock, speed=speed or DEMO_SPEED, demo=True)
     server = SimServer(world, clock=clock)
-    server.start()
+    try:
+        server.start()
+        session = _open_demo_session(workdir, server, demo_pipelines(world), clock)
+    except BaseException:
+        server.stop()
+        remove_demo_dir(workdir)
+        raise
+
+    def close() -> None:
+        try:
+            server.stop()
+        finally:
+            remove_demo_dir(workdir)
+
+    session.on_close(close)
+    return session
+
+
+def _open_demo_session(
+    workdir: Path, server: SimServer, pipelines: Iterable[DemoPipeline], clock: Clock
+) -> Session:
     config_path = workdir / "config.toml"
     document: dict[str, object] = {
         "api": {
@@ -156,7 +185,7 @@ def open_demo(clock: Clock = SYSTEM_CLOCK, speed: float | None = None) -> Sessio
         "history": {"path": str(workdir / "history.sqlite3")},
         "pipelines": [
             {k: v for k, v in (("id", p.id), ("name", p.name), ("group", p.group)) if v}
-            for p in demo_pipelines(world)
+            for p in pipelines
         ],
     }
     config_path.write_text(
@@ -165,9 +194,7 @@ def open_demo(clock: Clock = SYSTEM_CLOCK, speed: float | None = None) -> Sessio
     )
     config_path.chmod(0o600)
     config = load_config(config_path, env={})
-    session = Session.open(config, clock)
-    session.on_close(server.stop)
-    return session
+    return Session.open(config, clock)
 
 
 __all__ = ["Session", "command_api", "open_budget", "open_client", "open_demo", "open_store"]

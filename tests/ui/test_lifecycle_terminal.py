@@ -171,3 +171,31 @@ def test_a_resize_storm_leaves_it_working(started: _pty.PtyProcess) -> None:
     started.write(b"q")
     assert _wait_gone(started, 10) == 0, _failure(started, "q did not quit")
     assert b"Traceback" not in started.output()
+
+
+@pytest.mark.parametrize("ending", ["q", "SIGTERM", "SIGHUP", "hang-up"])
+def test_the_demo_leaves_no_directory_behind(tmp_path: Path, ending: str) -> None:
+    """`--demo` writes to a kondado-tui-demo-* directory in the temporary folder; every
+    ordinary end removes it (it once stayed behind after every demo)."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = _pty.terminal_env({"TMPDIR": str(temp), "XDG_STATE_HOME": str(tmp_path / "state")})
+    child = _pty.spawn([*_pty.KONDADO, "--demo"], env=env)
+    try:
+        deadline = time.monotonic() + STARTUP
+        while not list(temp.glob("kondado-tui-demo-*/history.sqlite3")):
+            assert time.monotonic() < deadline, _failure(child, "no demo directory")
+            time.sleep(0.1)
+        (workdir,) = list(temp.glob("kondado-tui-demo-*"))
+        _wait_for_history(workdir / "history.sqlite3", STARTUP)
+        if ending == "q":
+            child.write(b"q")
+        elif ending == "hang-up":
+            child.close_master()
+        else:
+            child.signal(getattr(signal, ending))
+        assert _wait_gone(child, 10) is not None, _failure(child, f"still running after {ending}")
+        assert not workdir.exists(), f"{workdir.name} left behind after {ending}"
+        assert list(temp.iterdir()) == []
+    finally:
+        child.stop()
