@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from kondado_tui.core.clock import SYSTEM_CLOCK
-from kondado_tui.core.config import load_config
+from kondado_tui.core.config import Config, load_config
 from kondado_tui.core.duplicate import MappingMemory
 from kondado_tui.core.errors import KondadoError
 from kondado_tui.core.guards.redact import redact
@@ -38,12 +38,19 @@ def launch(args: argparse.Namespace) -> int:
             session = open_demo(SYSTEM_CLOCK)
         else:
             config_arg = getattr(args, "config", None)
+            base_url: str | None = getattr(args, "base_url", None)
             config = load_config(
                 Path(config_arg).expanduser() if config_arg else None,
-                base_url=getattr(args, "base_url", None),
+                base_url=base_url,
                 read_only=read_only,
             )
-            session = Session.open(config, SYSTEM_CLOCK)
+
+            def reload() -> Config:  # the same file and options; token_command not run
+                return load_config(
+                    config.path, base_url=base_url, read_only=read_only, require_credentials=False
+                )
+
+            session = Session.open(config, SYSTEM_CLOCK, reload=reload)
     except KondadoError as exc:
         return _fail(str(exc))
     except OSError as exc:

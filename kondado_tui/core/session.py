@@ -18,6 +18,7 @@ from kondado_tui.core.api import KondadoClient
 from kondado_tui.core.budget.rate_budget import RateBudget
 from kondado_tui.core.clock import SYSTEM_CLOCK, Clock
 from kondado_tui.core.config import Config, load_config
+from kondado_tui.core.config.watch import ConfigChange, ConfigWatcher
 from kondado_tui.core.demo_dir import make_demo_dir, remove_demo_dir
 from kondado_tui.core.events import PollerEvent
 from kondado_tui.core.history.store import HistoryStore
@@ -86,13 +87,21 @@ class Session:
     budget: RateBudget
     store: HistoryStore | None
     poller: Poller
+    config_watcher: ConfigWatcher
     _listeners: list[Listener] = field(default_factory=list)
     _on_close: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
     def open(
-        cls, config: Config, clock: Clock = SYSTEM_CLOCK, *, with_history: bool = True
+        cls,
+        config: Config,
+        clock: Clock = SYSTEM_CLOCK,
+        *,
+        with_history: bool = True,
+        reload: Callable[[], Config] | None = None,
     ) -> Session:
+        """`reload` reads the config file again with the options `config` was loaded
+        with (default: the file and the environment, no credentials needed)."""
         budget = open_budget(config, clock)
         client = open_client(config, budget)
         store = open_store(config, clock) if with_history else None
@@ -110,7 +119,13 @@ class Session:
             on_event=dispatch,
             store=store,
         )
-        return cls(config, clock, client, budget, store, poller, listeners)
+        if reload is None:
+
+            def reload() -> Config:
+                return load_config(config.path, require_credentials=False)
+
+        watcher = ConfigWatcher(config, reload, clock)
+        return cls(config, clock, client, budget, store, poller, watcher, listeners)
 
     @property
     def notes(self) -> list[str]:
@@ -121,6 +136,10 @@ class Session:
         if self.store is not None and self.store.note:
             notes.append(self.store.note)
         return notes
+
+    def check_config(self, *, force: bool = False) -> ConfigChange | None:
+        """Whether the config file changed since the last look (see `ConfigWatcher`)."""
+        return self.config_watcher.poll(force=force)
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -194,7 +213,9 @@ def _open_demo_session(
     )
     config_path.chmod(0o600)
     config = load_config(config_path, env={})
-    return Session.open(config, clock)
+    return Session.open(
+        config, clock, reload=lambda: load_config(config_path, env={}, require_credentials=False)
+    )
 
 
 __all__ = ["Session", "command_api", "open_budget", "open_client", "open_demo", "open_store"]
