@@ -224,6 +224,7 @@ def build(
     read_only: bool = False,
     desktop_notify: bool = False,
     entries: tuple[PipelineEntry, ...] = ENTRIES,
+    store: Any = None,
 ) -> tuple[KondadoApp, FakePoller]:
     clock = ManualClock(frozen=True)
     poller = FakePoller(clock, [e.id for e in entries])
@@ -233,7 +234,7 @@ def build(
         lines.append(f"\n[[pipelines]]\nid = {e.id}\n")
     config_path.write_text("".join(lines))
     config = make_config(config_path, entries, read_only=read_only, desktop_notify=desktop_notify)
-    app = KondadoApp(FakeSession(config, poller), clock=clock, env={"TERM": "xterm"})
+    app = KondadoApp(FakeSession(config, poller, store), clock=clock, env={"TERM": "xterm"})
     return app, poller
 
 

@@ -97,7 +97,7 @@ async def test_status_column_is_full_or_short_never_in_between(tmp_path: Path) -
         seed(poller)
         poller.observe(2040, "too_many_consecutive_failed_builds__blocked", "x")
         await pilot.pause()
-        layout = app.main._layout
+        layout = app.main.sync.layout
         assert layout is not None
         assert layout.width(STATUS) <= len("✖ build error") + 1  # the short labels
         assert layout.width(MESSAGE) >= 40
@@ -285,7 +285,7 @@ async def test_an_undocumented_status_keeps_its_words_when_there_is_room(
         await pilot.pause()
         assert plain(app, 2041, STATUS) == "? paused by billing"
         assert plain(app, 2040, STATUS) == "⛔ blocked"
-        layout = app.main._layout
+        layout = app.main.sync.layout
         assert layout is not None and layout.width(MESSAGE) >= 40
 
 

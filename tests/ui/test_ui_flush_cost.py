@@ -11,7 +11,7 @@ from ui_fakes import ENTRIES
 
 from kondado_tui.core.history.timeline import HistorySummary, RunOutcome, RunSummary, Transition
 from kondado_tui.core.models import Observation
-from kondado_tui.ui.screens import main as main_screen
+from kondado_tui.ui.view import table_sync
 from kondado_tui.ui.view.board import Board
 from kondado_tui.ui.view.columns import LAST_RUN, MESSAGE, STATUS
 
@@ -25,7 +25,7 @@ class Counter:
 @pytest.fixture
 def counter(monkeypatch: pytest.MonkeyPatch) -> Counter:
     counts = Counter()
-    real_layout, real_ordered = main_screen.compute_layout, Board.ordered
+    real_layout, real_ordered = table_sync.compute_layout, Board.ordered
 
     def counting_layout(*args: object, **kwargs: object) -> object:
         counts.layouts += 1
@@ -35,7 +35,7 @@ def counter(monkeypatch: pytest.MonkeyPatch) -> Counter:
         counts.sorts += 1
         return real_ordered(self, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(main_screen, "compute_layout", counting_layout)
+    monkeypatch.setattr(table_sync, "compute_layout", counting_layout)
     monkeypatch.setattr(Board, "ordered", counting_ordered)
     return counts
 
@@ -136,9 +136,8 @@ async def test_a_new_history_summary_redraws_its_row_without_sorting(
 ) -> None:
     """A status change reloads that pipeline's summary (the last-run column); that used
     to redraw every row (sort, measure, render all 1000 at 1000 pipelines)."""
-    app, poller = build(tmp_path)
     store = SummaryStore()
-    app.session.store = store  # type: ignore[attr-defined]
+    app, poller = build(tmp_path, store=store)
     async with app.run_test(size=SIZE) as pilot:
         for entry in ENTRIES:
             poller.observe(entry.id, "active")

@@ -18,7 +18,7 @@ from kondado_tui.core.config import PipelineEntry
 from kondado_tui.core.events import Connection
 from kondado_tui.core.models import KNOWN_STATUSES, Observation, PipelineStatus, status_kind
 from kondado_tui.ui.app import TICK_LAG, tick_delay
-from kondado_tui.ui.screens import main as main_screen
+from kondado_tui.ui.view import table_sync
 from kondado_tui.ui.view.board import Row, stale_after
 from kondado_tui.ui.view.columns import (
     AGE,
@@ -58,7 +58,7 @@ async def test_ages_move_once_per_ten_second_step_and_ticks_between_render_nothi
     assert isinstance(clock, ManualClock)
     assert clock.now() % 10 == 0  # the test starts on a step of the clock
     rendered: list[object] = []
-    real_render = main_screen.render_cells
+    real_render = table_sync.render_cells
 
     def counting_render(*args: object, **kwargs: object) -> object:
         rendered.append(args[0])
@@ -70,7 +70,7 @@ async def test_ages_move_once_per_ten_second_step_and_ticks_between_render_nothi
         await pilot.pause()
         assert plain(app, 2040, AGE) == "<10s" and plain(app, 2040, SINCE) == "<10s"
         table = app.main.table
-        monkeypatch.setattr(main_screen, "render_cells", counting_render)
+        monkeypatch.setattr(table_sync, "render_cells", counting_render)
         updates, repaints = table.cell_updates, table.lines_refreshed
         # 1 s later the clock is in the next step: ages are shown as of its end (10 s),
         # rounded up so a row never looks fresher than it is

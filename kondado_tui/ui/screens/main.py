@@ -1,27 +1,30 @@
 """The dashboard: banner, pipelines table, filter bar, status line and footer.
 
-It owns the `Board` (what we know) and turns key presses into poller calls. Poller
-events arrive from the app through `apply`; the table is patched, never rebuilt.
+It owns the `Board` (what we know) and turns key presses into poller calls; the rest is
+delegated: `TableSync` (ui/view/table_sync.py) keeps the table in step with the board,
+`StatusBar` and `Banner` (ui/widgets/) show the API's health, `PipelineEdits`
+(pipeline_edits.py) adds and removes pipelines. Poller events arrive from the app
+through `apply`; what the app must do (an alert, the duplicate form) is asked of it
+through `alert_sink` and `open_duplicate`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from kondado_tui.core.clock import Clock
-from kondado_tui.core.config import PipelineEntry, append_pipeline, remove_pipeline
-from kondado_tui.core.errors import ConfigError, KondadoError
+from kondado_tui.core.config import PipelineEntry
+from kondado_tui.core.errors import KondadoError
 from kondado_tui.core.events import (
     Connection,
     Health,
@@ -31,44 +34,25 @@ from kondado_tui.core.events import (
     StatusObserved,
 )
 from kondado_tui.core.guards.sanitize import clean, first_line
-from kondado_tui.core.models import Observation, Severity, StatusKind, app_url
+from kondado_tui.core.models import Observation, Severity, app_url
 from kondado_tui.ui.backend import SessionLike
-from kondado_tui.ui.screens.add import AddResult, AddScreen
 from kondado_tui.ui.screens.confirm import ConfirmScreen
 from kondado_tui.ui.screens.detail import DetailScreen
-from kondado_tui.ui.view.board import Alert, Board, Row, SortMode, sort_key
-from kondado_tui.ui.view.columns import (
-    AGE,
-    ID,
-    NAME,
-    SHOWABLE_KINDS,
-    SINCE,
-    STATUS,
-    Layout,
-    age_step,
-    compute_layout,
-    render_cells,
-    shown_at,
-    ticking_words,
-)
-from kondado_tui.ui.view.health_text import banner_text, counts_text, health_line
+from kondado_tui.ui.screens.pipeline_edits import PipelineEdits
+from kondado_tui.ui.view.board import Alert, Board, Row, SortMode
+from kondado_tui.ui.view.health_text import banner_text, health_line
 from kondado_tui.ui.view.palette import Palette
-from kondado_tui.ui.widgets.pipeline_table import PipelineTable, changed_columns
+from kondado_tui.ui.view.table_sync import Flushed, TableSync
+from kondado_tui.ui.widgets.banner import Banner
+from kondado_tui.ui.widgets.pipeline_table import PipelineTable
+from kondado_tui.ui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
     from kondado_tui.ui.app import KondadoApp
 
-SORT_COLUMN = {SortMode.SEVERITY: STATUS, SortMode.NAME: NAME, SortMode.ID: ID, SortMode.AGE: AGE}
-ADD_TIMEOUT = 90.0  # the status call waits its turn in the rate budget
 WRITE_ACTIONS = frozenset({"run", "duplicate"})  # what --read-only disables
 READ_ONLY_KEYS = {"r": "running pipelines", "d": "duplicating pipelines"}
 READ_ONLY_WHY = "read-only: {what} is disabled (started with --read-only or [ui] read_only = true)"
-
-
-def _only_ticking(table: PipelineTable, key: str, cells: dict[str, Text]) -> bool:
-    """Whether the row shown under `key` differs from `cells` in its since/age only."""
-    shown = table.cells(key)
-    return shown is not None and set(changed_columns(shown, cells)) <= {SINCE, AGE}
 
 
 def _headline(health: Health) -> Health:
@@ -82,13 +66,6 @@ def _headline(health: Health) -> Health:
         last_success_at=None,
         from_history=health.from_history if health.last_success_at is None else 0,
     )
-
-
-def _resized(before: Text | None, after: Text) -> bool:
-    """Whether a status-line part needs a layout pass: only when its width changes (a
-    layout pass per update showed in the idle profile; "asking 41/1000…" changes with
-    every answer but keeps its width)."""
-    return before is None or before.cell_len != after.cell_len
 
 
 class MainScreen(Screen[None]):
@@ -119,30 +96,18 @@ class MainScreen(Screen[None]):
         self.clock = clock
         self.read_only = read_only
         self.board = Board.of(session.config.pipelines, started_at=clock.now())
-        self.sort_mode = SortMode.SEVERITY
-        self.filter_text = ""
         self.palette = Palette.from_variables({})
-        self._layout: Layout | None = None
+        self.sync = TableSync(
+            self.board,
+            with_last_run=session.store is not None,
+            palette=self.palette,
+            batch=self._batch_update,
+        )
+        self.edits = PipelineEdits(self, session, self.board, self._redraw_after_edit)
         self._table: PipelineTable | None = None
-        self._stale: dict[int, bool] = {}
-        # every status shown this session: the status column never shrinks, so a row
-        # going back and forth between two statuses cannot flip the layout
-        self._kinds_seen: set[StatusKind] = set()
-        self._dirty: set[int] = set()
-        self._full = True
-        # what the last full redraw sorted and filtered by, per row, and for which
-        # width: an answer that leaves these alone patches its row and nothing else
-        self._placed: dict[int, tuple[bool, tuple[int, str, int] | None]] = {}
-        self._placed_width = 0
         self._flush_pending = False
         self.flushes = 0  # redraws done (tests hold bursts to a few)
-        self._select_after: str | None = None
-        self._waiting: dict[int, asyncio.Future[PollerEvent]] = {}
         self._batch: tuple[int, int] | None = None  # done, total of a batch run
-        self._last_status: Text | None = None
-        self._last_counts: Text | None = None
-        self._last_banner: Text | None = None
-        self._age_step = 0  # the 10-second step the ages on screen were drawn for
         self.alert_sink: Callable[[Alert], None] = lambda alert: None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -173,29 +138,39 @@ class MainScreen(Screen[None]):
             self._table = self.query_one(PipelineTable)
         return self._table
 
+    @property
+    def sort_mode(self) -> SortMode:
+        return self.sync.sort_mode
+
+    @property
+    def filter_text(self) -> str:
+        return self.sync.filter_text
+
+    def _batch_update(self) -> AbstractContextManager[object]:
+        return self.app.batch_update()
+
     # -- composition and refresh -------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Static(id="banner", markup=False)
+        yield Banner()
         yield PipelineTable(id="pipelines")
         yield Static(id="empty", markup=False)
         filter_input = Input(placeholder="filter: name, id, status or group", id="filter")
         filter_input.cursor_blink = False
         yield filter_input
-        with Horizontal(id="statusbar"):
-            yield Static(id="counts", markup=False)
-            yield Static(id="health", markup=False)
+        yield StatusBar()
         yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
-        self.palette = Palette.from_variables(self.app.get_css_variables())
+        self.set_palette(Palette.from_variables(self.app.get_css_variables()), redraw=False)
         self.board.health = self.session.poller.health
         self.refresh_all()
         self.table.focus()
 
-    def set_palette(self, palette: Palette) -> None:
-        self.palette = palette
-        self.refresh_all()
+    def set_palette(self, palette: Palette, *, redraw: bool = True) -> None:
+        self.palette = self.sync.palette = palette
+        if redraw:
+            self.refresh_all()
 
     def remember(self, found: dict[int, tuple[Observation, float]]) -> None:
         for pid, (observation, since) in found.items():
@@ -212,17 +187,23 @@ class MainScreen(Screen[None]):
 
     def refresh_all(self) -> None:
         """Re-render every row (sort, filter, theme, layout changed), on the next turn."""
-        self._full = True
+        self.sync.refresh_all()
         self._schedule()
 
     def refresh_row(self, pipeline_id: int) -> None:
-        self._dirty.add(pipeline_id)
+        self.sync.refresh_row(pipeline_id)
         self._schedule()
 
     def select_when_shown(self, pipeline_id: int) -> None:
         """Put the cursor on a row that the next redraw adds."""
-        self._select_after = str(pipeline_id)
-        self.refresh_all()
+        self.sync.select_when_shown(pipeline_id)
+        self._schedule()
+
+    def _redraw_after_edit(self, pipeline_id: int | None) -> None:
+        if pipeline_id is None:
+            self.refresh_all()
+        else:
+            self.select_when_shown(pipeline_id)
 
     def _schedule(self) -> None:
         # Events arrive in bursts (history at start-up, a batch of answers): one redraw
@@ -236,89 +217,12 @@ class MainScreen(Screen[None]):
         self.flushes += 1
         if not self.is_mounted or not self.app.is_running:  # shutting down: widgets go
             return
-        now = self.clock.now()
         width = self.table.size.width or self.app.size.width
-        patched = None if self._full else self._patch_in_place(width, now)
-        if patched is not None:
-            self._dirty.clear()
-            if patched:  # else only ages moved: they and the gauge wait for the step
-                self.refresh_lines()
-            return
-        rows = self.board.ordered(self.sort_mode, self.filter_text, now)
-        shown_rows = list(self.board.rows.values())
-        self._kinds_seen.update(row.kind for row in shown_rows)
-        layout = compute_layout(
-            width,
-            shown_rows,
-            with_last_run=self.session.store is not None,
-            seen=self._kinds_seen,
-        )
-        self._layout = layout
-        order = [str(row.id) for row in rows]
-        wanted = self.table.missing(layout, order)
-        if not self._full:
-            wanted |= {str(pid) for pid in self._dirty}
-        cells: dict[str, dict[str, Text]] = {}
-        for row in rows:
-            key = str(row.id)
-            if self._full or key in wanted:
-                stale = self._is_stale(row, now)
-                self._stale[row.id] = stale
-                cells[key] = render_cells(row, layout, self.palette, now, stale)
-        self._full = False
-        self._dirty.clear()
-        self._placed = {pid: self._place(row) for pid, row in self.board.rows.items()}
-        self._placed_width = width
-        with self.app.batch_update():
-            self.table.show(layout, order, cells, SORT_COLUMN[self.sort_mode])
-            self._bring_up_to_date(self.table)  # rows that moved into view
-            self._explain_emptiness(bool(order))
-            if self._select_after is not None:
-                self.table.select_key(self._select_after)
-                self._select_after = None
-        self.refresh_lines()
-
-    def _is_stale(self, row: Row, now: float) -> bool:
-        """Stale as of the end of the 10-second step, like the ages shown beside it: a
-        row is marked stale up to 10 s early rather than a moment late."""
-        return self.board.is_stale(row, shown_at(now))
-
-    def _place(self, row: Row) -> tuple[bool, tuple[int, str, int] | None]:
-        return row.matches(self.filter_text), sort_key(row, self.sort_mode)
-
-    def _patch_in_place(self, width: int, now: float) -> bool | None:
-        """Redraw only the dirty rows when none of them moves, appears, disappears or
-        widens a column: O(dirty rows), not a sort and a re-measure of every row.
-        None when a full redraw is needed; else whether any row was redrawn."""
-        layout = self._layout
-        if (
-            layout is None
-            or layout != self.table.table_layout
-            or width != self._placed_width
-            or self.sort_mode is SortMode.AGE
-            or self._select_after is not None
-        ):
-            return None
-        rows = [self.board.rows.get(pid) for pid in self._dirty]
-        for row in rows:
-            if row is None or self._placed.get(row.id) != self._place(row):
-                return None
-            if row.kind not in SHOWABLE_KINDS and row.kind not in self._kinds_seen:
-                return None  # a new undocumented status may widen the status column
-        patched = False
-        with self.app.batch_update():
-            for row in rows:
-                key = str(row.id) if row is not None else ""
-                if row is None or self.table.cells(key) is None:
-                    continue  # filtered out, and still filtered out
-                stale = self._is_stale(row, now)
-                cells = render_cells(row, layout, self.palette, now, stale)
-                if stale == self._stale.get(row.id) and _only_ticking(self.table, key, cells):
-                    continue  # an answer that changed nothing: its age moves at the step
-                self._stale[row.id] = stale
-                self.table.patch(key, cells)
-                patched = True
-        return patched
+        flushed = self.sync.flush(self.table, width, self.clock.now())
+        if flushed is Flushed.REDRAWN:
+            self._explain_emptiness(bool(self.table.row_count))
+        if flushed is not Flushed.NOTHING:  # else the ages and the gauge wait for the step
+            self.refresh_lines()
 
     def _explain_emptiness(self, rows_shown: bool) -> None:
         empty = self.query_one("#empty", Static)
@@ -349,13 +253,10 @@ class MainScreen(Screen[None]):
         known unchanged (the tick: they change only with an event or a redraw)."""
         now = self.clock.now()
         health = self.board.health
-        banner = self.query_one("#banner", Static)
-        text = banner_text(health, now, str(self.session.config.path))
-        if text != self._last_banner:
-            self._last_banner = text
-            banner.set_class(text is not None, "shown")
-            banner.set_class(health.connection.name == "RATE_LIMITED", "rate")
-            banner.update(text or "")
+        self.query_one(Banner).show(
+            banner_text(health, now, str(self.session.config.path)),
+            rate_limited=health.connection is Connection.RATE_LIMITED,
+        )
         line = health_line(
             health,
             now,
@@ -369,21 +270,7 @@ class MainScreen(Screen[None]):
         if self._batch is not None:
             done, total = self._batch
             line = Text.assemble((f"runs {done}/{total}  ", self.palette.warning), line)
-        resized = _resized(self._last_status, line)
-        if line != self._last_status:
-            self.query_one("#health", Static).update(line, layout=resized)
-            self._last_status = line
-        if not counts and not resized:  # the counts' room changes with the line's width
-            return
-        # the counts get the width the status line on the right leaves (1 cell padding
-        # each side, a gap of 2)
-        room = self.size.width - (self._last_status or Text()).cell_len - 4
-        counted = counts_text(self.board.counts(), self.palette, width=room)
-        if counted != self._last_counts:
-            self.query_one("#counts", Static).update(
-                counted, layout=_resized(self._last_counts, counted)
-            )
-            self._last_counts = counted
+        self.query_one(StatusBar).show(line, self.board.counts, self.palette, recount=counts)
 
     def tick(self) -> None:
         """At each 10-second step of the clock (the app's timer): the ages, staleness and
@@ -393,44 +280,18 @@ class MainScreen(Screen[None]):
         screen is brought up to date when it comes into view (`PipelineTable.ViewMoved`,
         or a redraw that moves rows): at 1000 pipelines, walking every row each second
         was most of the idle CPU."""
-        step = age_step(self.clock.now())
-        if not self.is_mounted or step == self._age_step:
+        now = self.clock.now()
+        if not self.is_mounted or not self.sync.new_step(now):
             return
-        self._age_step = step
         with self.app.batch_update():
-            if self._layout is not None:
-                self._bring_up_to_date(self.table)
+            self.sync.bring_up_to_date(self.table, now)
             self.refresh_lines(counts=False)
 
     @on(PipelineTable.ViewMoved)
     def _view_moved(self) -> None:
-        if self.is_mounted and self._layout is not None:
+        if self.is_mounted and self.sync.layout is not None:
             with self.app.batch_update():
-                self._bring_up_to_date(self.table)
-
-    def _bring_up_to_date(self, table: PipelineTable) -> None:
-        """The stale style, since and age of the rows on screen."""
-        layout = self._layout
-        if layout is None:
-            return
-        now = self.clock.now()
-        ticking = {k for k in (SINCE, AGE) if k in layout.keys}
-        for key in table.visible_keys():
-            row = self.board.rows.get(int(key))
-            if row is None:
-                continue
-            stale = self._is_stale(row, now)
-            if stale != self._stale.get(row.id):
-                self._stale[row.id] = stale  # the whole row changes style
-                table.patch(key, render_cells(row, layout, self.palette, now, stale))
-            elif row.observation is not None:
-                shown = table.cells(key)
-                words = ticking_words(row, now, stale)
-                if shown is not None and all(
-                    shown[column].plain == words[column] for column in ticking
-                ):
-                    continue  # nothing to render, nothing to repaint
-                table.patch(key, render_cells(row, layout, self.palette, now, stale, only=ticking))
+                self.sync.bring_up_to_date(self.table, self.clock.now())
 
     def on_resize(self) -> None:
         self.refresh_all()
@@ -438,18 +299,14 @@ class MainScreen(Screen[None]):
     # -- poller events ------------------------------------------------------------------
 
     def apply(self, event: PollerEvent) -> None:
-        if isinstance(event, StatusObserved):
-            alert = self.board.observe(event, self.selected_id())
+        if isinstance(event, StatusObserved | PipelineFailed):
+            if isinstance(event, StatusObserved):
+                alert = self.board.observe(event, self.selected_id())
+            else:
+                alert = self.board.failed(event)
             if alert is not None:
                 self.alert_sink(alert)
-            self._resolve(event.pipeline_id, event)
-            self._refresh_detail(event.pipeline_id)
-            self.refresh_row(event.pipeline_id)
-        elif isinstance(event, PipelineFailed):
-            alert = self.board.failed(event)
-            if alert is not None:
-                self.alert_sink(alert)
-            self._resolve(event.pipeline_id, event)
+            self.edits.resolve(event)
             self._refresh_detail(event.pipeline_id)
             self.refresh_row(event.pipeline_id)
         elif isinstance(event, HealthChanged):
@@ -461,11 +318,6 @@ class MainScreen(Screen[None]):
                 self.refresh_lines(counts=False)  # health never changes a row's severity
             # else only the gauge moved (requests this minute, the next call): it is
             # shown with the ages, at the next 10-second step
-
-    def _resolve(self, pid: int, event: PollerEvent) -> None:
-        waiter = self._waiting.pop(pid, None)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(event)
 
     def _refresh_detail(self, pid: int) -> None:
         screen = self.app.screen
@@ -514,7 +366,7 @@ class MainScreen(Screen[None]):
         self.refresh_all()
 
     def action_sort(self) -> None:
-        self.sort_mode = self.sort_mode.next()
+        self.sync.sort_mode = self.sort_mode.next()
         self.refresh_all()
 
     def action_filter(self) -> None:
@@ -524,7 +376,7 @@ class MainScreen(Screen[None]):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        self.filter_text = event.value.strip()
+        self.sync.filter_text = event.value.strip()
         self.refresh_all()
 
     @on(Input.Submitted, "#filter")
@@ -540,7 +392,7 @@ class MainScreen(Screen[None]):
             return
         box.value = ""
         box.remove_class("shown")
-        self.filter_text = ""
+        self.sync.filter_text = ""
         self.table.focus()
         self.refresh_all()
 
@@ -690,115 +542,20 @@ class MainScreen(Screen[None]):
             return self._nothing_selected()
         self.kapp.open_duplicate(row.entry)
 
+    def adopt(self, entry: PipelineEntry) -> None:
+        """A pipeline made here (duplicate): show it now and keep it in the config."""
+        self.edits.adopt(entry)
+
     # -- add and remove -------------------------------------------------------------------
 
     def action_add(self) -> None:
-        self.app.push_screen(
-            AddScreen(self._add_pipeline, set(self.board.rows)), callback=self._added
-        )
-
-    async def _add_pipeline(self, entry: PipelineEntry) -> str:
-        """Ask once through the poller (inside the budget); save only a pipeline that exists."""
-        poller = self.session.poller
-        ids = [*self.board.rows, entry.id]
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[PollerEvent] = loop.create_future()
-        self._waiting[entry.id] = waiter
-        poller.set_pipelines(ids)
-        poller.request_now(entry.id)
-        try:
-            event = await asyncio.wait_for(waiter, ADD_TIMEOUT)
-        except TimeoutError:
-            poller.set_pipelines(list(self.board.rows))
-            raise KondadoError(
-                f"no answer about pipeline {entry.id} within {ADD_TIMEOUT:.0f} s "
-                "(see the banner); nothing was saved"
-            ) from None
-        finally:
-            self._waiting.pop(entry.id, None)
-        if isinstance(event, PipelineFailed):
-            poller.set_pipelines(list(self.board.rows))
-            raise KondadoError(f"pipeline {entry.id}: {event.message}; nothing was saved")
-        assert isinstance(event, StatusObserved)
-        try:
-            await asyncio.to_thread(append_pipeline, self.session.config.path, entry)
-        except ConfigError as exc:
-            poller.set_pipelines(list(self.board.rows))
-            raise KondadoError(f"could not save: {exc}") from None
-        self.board.set_entries([*(r.entry for r in self.board.rows.values()), entry])
-        self.board.remember(entry.id, event.observation, event.since, event.since_first_seen)
-        kind = event.observation.status.kind
-        return f"Now monitoring {entry.display_name} ({entry.id}): {kind.label}."
-
-    def adopt(self, entry: PipelineEntry) -> None:
-        """A pipeline made here (duplicate): show it now and keep it in the config."""
-        if entry.id not in self.board.rows:
-            self.board.set_entries([*(r.entry for r in self.board.rows.values()), entry])
-            self.session.poller.set_pipelines(list(self.board.rows))
-        self.select_when_shown(entry.id)
-        self._save_adopted(entry)
-
-    @work(group="config", exit_on_error=False)
-    async def _save_adopted(self, entry: PipelineEntry) -> None:
-        try:
-            await asyncio.to_thread(append_pipeline, self.session.config.path, entry)
-        except ConfigError as exc:
-            self.notify(
-                f"Pipeline {entry.id} is monitored for this session only: {exc}",
-                severity="warning",
-                markup=False,
-            )
-            return
-        self.notify(
-            f"Pipeline {entry.id} added to {self.session.config.path}.", markup=False, timeout=6
-        )
-
-    def _added(self, result: AddResult | None) -> None:
-        if result is None:
-            return
-        self.notify(result.message, markup=False)
-        self.select_when_shown(result.entry.id)
+        self.edits.add()
 
     def action_remove(self) -> None:
         row = self.selected_row()
         if row is None:
             return self._nothing_selected()
-        pid = row.id
-        body = Text(
-            f"{clean(row.entry.display_name, keep_newlines=False)} ({pid}) will be "
-            f"removed from {self.session.config.path}.\n"
-            "Nothing changes in Kondado; you can add it again with a."
-        )
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._remove(pid)
-
-        self.app.push_screen(
-            ConfirmScreen("Stop monitoring this pipeline?", body, yes="remove"),
-            callback=answered,
-        )
-
-    @work(group="config", exit_on_error=False)
-    async def _remove(self, pid: int) -> None:
-        try:
-            found = await asyncio.to_thread(remove_pipeline, self.session.config.path, pid)
-        except ConfigError as exc:
-            self.notify(f"Could not remove pipeline {pid}: {exc}", severity="error", markup=False)
-            return
-        row = self.board.rows.get(pid)
-        name = clean(row.entry.display_name, keep_newlines=False) if row else str(pid)
-        self.board.set_entries(r.entry for r in self.board.rows.values() if r.id != pid)
-        self.session.poller.set_pipelines(list(self.board.rows))
-        if found:
-            self.notify(f"No longer monitoring {name} ({pid}).", markup=False)
-        else:
-            self.notify(
-                f"{name} ({pid}) was not in the config file: hidden until restart.",
-                severity="warning",
-                markup=False,
-            )
-        self.refresh_all()
+        self.edits.remove(row)
 
     # -- what other screens call --------------------------------------------------------
 

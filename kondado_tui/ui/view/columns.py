@@ -7,7 +7,7 @@ names are shown literally, after `sanitize.clean`).
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rich.cells import cell_len
@@ -305,3 +305,21 @@ def _message(row: Row, palette: Palette) -> Text:
     if not msg:
         return Text("")
     return Text(msg, style=palette.message(row.severity))
+
+
+def changed_columns(old: Mapping[str, Text] | None, fresh: Mapping[str, Text]) -> list[str]:
+    """The columns of `fresh` that differ from what `old` shows (all of them for a new row)."""
+    if old is None:
+        return list(fresh)
+    return [
+        column
+        for column, text in fresh.items()
+        if column not in old or not same_text(old[column], text)
+    ]
+
+
+def same_text(a: Text, b: Text) -> bool:
+    """`Text.__eq__` ignores the base style; a colour change must still repaint."""
+    return (
+        a.plain == b.plain and a.style == b.style and a.spans == b.spans and a.justify == b.justify
+    )

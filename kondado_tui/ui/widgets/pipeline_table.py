@@ -28,7 +28,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from kondado_tui.ui.view.columns import GAP, SORT_MARK, TITLES, Layout
+from kondado_tui.ui.view.columns import GAP, SORT_MARK, TITLES, Layout, changed_columns
 
 HEADER_LINES = 1
 
@@ -36,24 +36,6 @@ HEADER_LINES = 1
 @functools.cache
 def _column(index: int) -> Style:
     return Style.from_meta({"column": index})
-
-
-def changed_columns(old: Mapping[str, Text] | None, fresh: Mapping[str, Text]) -> list[str]:
-    """The columns of `fresh` that differ from what `old` shows (all of them for a new row)."""
-    if old is None:
-        return list(fresh)
-    return [
-        column
-        for column, text in fresh.items()
-        if column not in old or not same_text(old[column], text)
-    ]
-
-
-def same_text(a: Text, b: Text) -> bool:
-    """`Text.__eq__` ignores the base style; a colour change must still repaint."""
-    return (
-        a.plain == b.plain and a.style == b.style and a.spans == b.spans and a.justify == b.justify
-    )
 
 
 class PipelineTable(ScrollView, can_focus=True):
