@@ -10,17 +10,18 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 import httpx
 
 from kondado_tui import __version__
+from kondado_tui.core.clock import SYSTEM_CLOCK, Clock
 from kondado_tui.core.errors import (
     ApiError,
     BadAnswer,
+    Outcome,
     RateLimited,
     Rejected,
     Unreachable,
@@ -34,6 +35,10 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://k2.kondado.com.br"
 RATE_LIMIT_ERROR = "RATE_LIMIT_EXCEEDED"
 DEFAULT_RATE_LIMIT_WAIT = 60.0
+# A wait the API asks for (Retry-After, "try again in N seconds") is believed up to this:
+# a hostile or broken answer must not silence the monitor for a day.
+MAX_RATE_LIMIT_WAIT = 600.0
+MIN_RATE_LIMIT_WAIT = 1.0
 _WAIT_IN_MESSAGE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:s\b|sec|second)", re.IGNORECASE)
 _AUTH_WORDS = re.compile(r"token|key|auth|credential|permission|forbidden|denied", re.I)
 EXCERPT_LIMIT = 160
@@ -150,11 +155,37 @@ def parse_new_pipeline_id(payload: Any) -> int:
     )
 
 
+def _bounded_wait(seconds: float) -> float:
+    return min(MAX_RATE_LIMIT_WAIT, max(MIN_RATE_LIMIT_WAIT, seconds))
+
+
 def _rate_limit_wait(message: str) -> float:
     match = _WAIT_IN_MESSAGE.search(message)
     if match:
-        return max(1.0, float(match.group(1)))
+        return _bounded_wait(float(match.group(1)))
     return DEFAULT_RATE_LIMIT_WAIT
+
+
+def retry_after_seconds(value: str | None, server_date: str | None, now: float) -> float | None:
+    """The wait an HTTP `Retry-After` asks for: delay-seconds, or an HTTP date (counted
+    from the answer's own `Date` when it has one, so a skewed local clock does not
+    matter). None when absent or unreadable; bounded to [1 s, 10 min] otherwise."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return _bounded_wait(float(text[:7]))  # past 10 min anyway: the cap applies
+    try:
+        when = parsedate_to_datetime(text).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    reference = now
+    if server_date:
+        try:
+            reference = parsedate_to_datetime(server_date).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            reference = now
+    return _bounded_wait(when - reference)
 
 
 def _raise_if_failed(payload: Any, http_status: int) -> None:
@@ -189,8 +220,10 @@ class KondadoClient:
         timeout: float = 10.0,
         gate: RequestGate | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         register_secret(token)
+        self._clock = clock  # for a Retry-After given as a date without a Date header
         self.base_url = base_url.rstrip("/")
         self._key = key
         self._token = token
@@ -226,30 +259,26 @@ class KondadoClient:
         return parse_status(pipeline_id, payload)
 
     async def run(self, pipeline_id: int, priority: Priority = Priority.INTERACTIVE) -> str:
-        """Queue a run. Returns the API's answer as text; raises on `success: false`."""
-        with _outcome_unknown(
-            f"pipeline {pipeline_id} may have been queued all the same: "
-            "look at its status before running it again"
-        ):
-            payload = await self._request("POST", f"/pipelines/{pipeline_id}/run", priority)
-            _raise_if_failed(payload, 200)
-            if not isinstance(payload, dict) or payload.get("success") is not True:
-                raise BadAnswer(
-                    f"run {pipeline_id}: unexpected answer", excerpt=excerpt(json.dumps(payload))
-                )
+        """Queue a run. Returns the API's answer as text; raises on `success: false`.
+
+        A failure's `outcome` tells a refusal (nothing queued) from an answer lost or
+        unreadable after sending (it may have been queued): `core.actions` words it."""
+        payload = await self._request("POST", f"/pipelines/{pipeline_id}/run", priority)
+        _raise_if_failed(payload, 200)
+        if not isinstance(payload, dict) or payload.get("success") is not True:
+            raise BadAnswer(
+                f"run {pipeline_id}: unexpected answer", excerpt=excerpt(json.dumps(payload))
+            )
         message = payload.get("message")
         return excerpt(str(message)) if message else "run queued"
 
     async def duplicate(
         self, body: dict[str, Any], priority: Priority = Priority.INTERACTIVE
     ) -> int:
-        """Create a pipeline from another. Returns the new pipeline's id."""
-        with _outcome_unknown(
-            "the pipeline may have been created all the same: look for it "
-            "in the Kondado app before trying again"
-        ):
-            payload = await self._request("POST", "/pipelines", priority, json_body=body)
-            return parse_new_pipeline_id(payload)
+        """Create a pipeline from another. Returns the new pipeline's id (failures: as
+        `run`'s)."""
+        payload = await self._request("POST", "/pipelines", priority, json_body=body)
+        return parse_new_pipeline_id(payload)
 
     # -- transport ---------------------------------------------------------------------
 
@@ -306,13 +335,23 @@ class KondadoClient:
     def _decode(self, where: str, response: httpx.Response) -> Any:
         code = response.status_code
         text = response.text
+        empty = not text.strip()
         try:
-            payload = json.loads(text) if text.strip() else None
+            payload = None if empty else json.loads(text)
         except ValueError:
             payload = None
             parsed = False
         else:
             parsed = payload is not None
+        if code == 429:  # not documented, but a proxy or a future API may say it so
+            wait = retry_after_seconds(
+                response.headers.get("Retry-After"), response.headers.get("Date"), self._clock.now()
+            )
+            asked = f"asked to wait {wait:.0f} s" if wait is not None else "no wait given"
+            raise RateLimited(
+                f"rate limited by the API (HTTP 429 Too Many Requests, {asked})",
+                retry_after=DEFAULT_RATE_LIMIT_WAIT if wait is None else wait,
+            )
         if code >= 500:
             detail = excerpt(text) if not _looks_like_html(text) else "an HTML error page"
             raise Unreachable(
@@ -330,6 +369,7 @@ class KondadoClient:
                 f"{where}: the API redirected (HTTP {code}) to {excerpt(where_to, 120) or '?'}; "
                 "check base_url",
                 http_status=code,
+                outcome=Outcome.NOT_DONE,  # sent elsewhere, not acted on here
             )
         if code >= 400:
             auth = code in (401, 403)
@@ -340,6 +380,13 @@ class KondadoClient:
                 auth=auth,
             )
         if not parsed:
+            if empty or (payload is None and text.strip() == "null"):
+                what = "no body at all" if empty else "JSON null"
+                raise BadAnswer(
+                    f"{where}: empty answer ({what}, HTTP {code})",
+                    excerpt=excerpt(text),
+                    http_status=code,
+                )
             if _looks_like_html(text):
                 raise BadAnswer(
                     f"{where}: got an HTML page instead of JSON (HTTP {code})",
@@ -347,28 +394,11 @@ class KondadoClient:
                     http_status=code,
                 )
             raise BadAnswer(
-                f"{where}: the answer is not valid JSON (HTTP {code})"
-                + (f": {excerpt(text, 60)}" if text.strip() else ": empty body"),
+                f"{where}: the answer is not valid JSON (HTTP {code}): {excerpt(text, 60)}",
                 excerpt=excerpt(text),
                 http_status=code,
             )
         return payload
-
-
-@contextmanager
-def _outcome_unknown(note: str) -> Iterator[None]:
-    """A request that changes something, whose answer was lost or unreadable, may have
-    worked: say so, so that nobody repeats a run or creates a second pipeline blindly."""
-    try:
-        yield
-    except Unreachable as exc:
-        if not exc.maybe_delivered:
-            raise
-        raise Unreachable(f"{exc} — {note}", maybe_delivered=True) from None
-    except BadAnswer as exc:
-        raise BadAnswer(
-            f"{exc} — {note}", excerpt=exc.excerpt, http_status=exc.http_status
-        ) from None
 
 
 def _looks_like_html(text: str) -> bool:

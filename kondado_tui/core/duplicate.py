@@ -18,12 +18,9 @@ No Textual or Rich here.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import json
-import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,6 +30,7 @@ from typing import Any
 from kondado_tui.core.errors import KondadoError, ValidationError
 from kondado_tui.core.guards.redact import redact
 from kondado_tui.core.paths import default_duplicates_path
+from kondado_tui.core.private_file import write_private
 
 MAIN_PATH = ""  # the main table's path in `full_tables` / `deltas_tables`
 MAX_ID = 2**63 - 1  # ids travel as JSON integers; keep them in a signed 64-bit range
@@ -660,7 +658,7 @@ class MappingMemory:
                 "mappings not remembered: they contain the API token; remove it from the form"
             )
         try:
-            _write_private(self.path, text + "\n")
+            write_private(self.path, text + "\n")
         except OSError as exc:
             raise KondadoError(
                 f"could not remember the mappings in {self.path}: {exc.strerror or exc}"
@@ -681,23 +679,6 @@ def _draft_from_entry(base_id: int, entry: Any) -> DuplicateDraft:
         ParamRow(str(k), "" if v == "" else param_text(v)) for k, v in params.items()
     ]
     return draft
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write atomically (temp file + rename) with mode 0600."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 __all__ = [

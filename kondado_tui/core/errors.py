@@ -17,6 +17,13 @@ class FailureKind(Enum):
     BAD_ANSWER = "bad answer"  # not JSON, HTML, unexpected shape
 
 
+class Outcome(Enum):
+    """What a failed request that changes something (a run, a duplicate) did."""
+
+    NOT_DONE = "not done"  # refused before acting, or never sent: nothing happened
+    UNKNOWN = "unknown"  # it reached the API, and the answer cannot tell what it did
+
+
 class KondadoError(Exception):
     """Base of every error this package raises on purpose. `str()` is always redacted."""
 
@@ -43,6 +50,8 @@ class ValidationError(KondadoError):
 
 class ApiError(KondadoError):
     kind: FailureKind = FailureKind.BAD_ANSWER
+    # A refusal (rate limit, success: false, HTTP 4xx) is known not to have acted.
+    outcome: Outcome = Outcome.NOT_DONE
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"
@@ -78,12 +87,22 @@ class Unreachable(ApiError):
         # the request may have reached the API (it timed out or broke after sending):
         # a run or a duplicate may have happened all the same
         self.maybe_delivered = maybe_delivered
+        self.outcome = Outcome.UNKNOWN if maybe_delivered else Outcome.NOT_DONE
 
 
 class BadAnswer(ApiError):
     kind = FailureKind.BAD_ANSWER
 
-    def __init__(self, message: str, *, excerpt: str = "", http_status: int = 200) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        excerpt: str = "",
+        http_status: int = 200,
+        outcome: Outcome = Outcome.UNKNOWN,
+    ) -> None:
         super().__init__(message)
         self.excerpt = redact(excerpt)
         self.http_status = http_status
+        # an answer came but cannot be read: whatever was asked may have been done
+        self.outcome = outcome

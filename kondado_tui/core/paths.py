@@ -18,6 +18,7 @@ CONFIG_FILENAME = "config.toml"
 HISTORY_FILENAME = "history.sqlite3"
 LEDGER_FILENAME = "ledger.sqlite3"
 DUPLICATES_FILENAME = "duplicates.json"
+DOUBTS_FILENAME = "unknown-outcomes.json"
 
 
 def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:
@@ -87,3 +88,8 @@ def default_ledger_path(env: Mapping[str, str] | None = None) -> Path:
 def default_duplicates_path(env: Mapping[str, str] | None = None) -> Path:
     """Remembered duplicate mappings (source/destination/table names last used)."""
     return default_state_dir(env) / DUPLICATES_FILENAME
+
+
+def default_doubts_path(env: Mapping[str, str] | None = None) -> Path:
+    """Runs and duplicates sent whose outcome is unknown (answer lost or unreadable)."""
+    return default_state_dir(env) / DOUBTS_FILENAME

@@ -36,7 +36,7 @@ def open_budget(config: Config, clock: Clock = SYSTEM_CLOCK) -> RateBudget:
     return RateBudget(per_minute=config.api.requests_per_minute, clock=clock, ledger_path=ledger)
 
 
-def open_client(config: Config, budget: RateBudget) -> KondadoClient:
+def open_client(config: Config, budget: RateBudget, clock: Clock = SYSTEM_CLOCK) -> KondadoClient:
     """A client whose every request goes through the host-wide rate budget.
 
     The caller owns (and closes) the budget: a one-shot command uses `command_api`.
@@ -47,6 +47,7 @@ def open_client(config: Config, budget: RateBudget) -> KondadoClient:
         config.api.token,
         timeout=config.api.timeout,
         gate=budget,
+        clock=clock,
     )
 
 
@@ -58,7 +59,7 @@ async def command_api(
     budget's ledger connection too (a command may run inside a long-lived script)."""
     budget = open_budget(config, clock)
     try:
-        async with open_client(config, budget) as client:
+        async with open_client(config, budget, clock) as client:
             yield client, budget
     finally:
         budget.close()
@@ -103,7 +104,7 @@ class Session:
         """`reload` reads the config file again with the options `config` was loaded
         with (default: the file and the environment, no credentials needed)."""
         budget = open_budget(config, clock)
-        client = open_client(config, budget)
+        client = open_client(config, budget, clock)
         store = open_store(config, clock) if with_history else None
         listeners: list[Listener] = []
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kondado_tui.core import duplicate
+from kondado_tui.core import duplicate, private_file
 from kondado_tui.core.duplicate import (
     DuplicateDraft,
     MappingMemory,
@@ -72,7 +72,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp_file(
     def broken_replace(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(duplicate.os, "replace", broken_replace)
+    monkeypatch.setattr(private_file.os, "replace", broken_replace)
     with pytest.raises(KondadoError, match="No space left on device"):
         memory.remember(body_for(base="3000"))
     assert path.read_text() == before

@@ -21,8 +21,9 @@ import pytest
 from altapi import RATE_LIMIT_BODY, AltApi
 
 from kondado_tui.cli.main import main
+from kondado_tui.core.actions import after_failure, duplicate_target, run_target
 from kondado_tui.core.api import KondadoClient
-from kondado_tui.core.errors import BadAnswer, RateLimited, Rejected, Unreachable
+from kondado_tui.core.errors import BadAnswer, Outcome, RateLimited, Rejected, Unreachable
 
 TOKEN = "ALT-S3CRET-tok-9d1e"
 # The console script of the venv running the tests (pip install -e puts it beside python).
@@ -463,19 +464,24 @@ def test_lost_answers_to_run_and_duplicate_say_it_may_have_happened(alt: AltApi)
         alt.rate_limit = False
         async with KondadoClient(alt.base_url, alt.key, TOKEN, timeout=0.5) as client:
             alt.delay = 1.0
-            with pytest.raises(Unreachable, match="may have been queued all the same"):
+            with pytest.raises(Unreachable) as lost:
                 await client.run(101)
+            assert lost.value.outcome is Outcome.UNKNOWN
+            assert "may have been queued" in after_failure(lost.value, run_target(101))
             alt.delay, alt.garble = 0.0, True
-            with pytest.raises(BadAnswer, match="may have been created all the same"):
-                await client.duplicate(body)
-            with pytest.raises(BadAnswer, match="may have been created") as bad:
-                await client.duplicate(body)
-            assert TOKEN not in str(bad.value)
+            for _ in range(2):
+                with pytest.raises(BadAnswer) as bad:
+                    await client.duplicate(body)
+                assert bad.value.outcome is Outcome.UNKNOWN
+                words = after_failure(bad.value, duplicate_target(body))
+                assert "may have been created" in words and "Nothing was" not in words
+                assert TOKEN not in str(bad.value)
         assert 900002 in alt.pipelines  # both were created: the warning was right
         closed = KondadoClient("http://127.0.0.1:9", "k", TOKEN, timeout=0.5)
         with pytest.raises(Unreachable) as refused:
             await closed.run(101)
-        assert "may have been" not in str(refused.value)  # never sent: no doubt
+        assert refused.value.outcome is Outcome.NOT_DONE  # never sent: no doubt
+        assert after_failure(refused.value, run_target(101)) == "Nothing was queued."
         await closed.aclose()
 
     asyncio.run(go())

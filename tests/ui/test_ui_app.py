@@ -27,7 +27,7 @@ from ui_fakes import (
 
 from kondado_tui.core.clock import ManualClock
 from kondado_tui.core.config import PipelineEntry
-from kondado_tui.core.errors import Rejected
+from kondado_tui.core.errors import BadAnswer, Rejected
 from kondado_tui.core.events import Connection
 from kondado_tui.core.models import PipelineStatus, app_url
 from kondado_tui.ui.app import KondadoApp
@@ -150,7 +150,22 @@ async def test_run_refused_shows_the_error(tmp_path: Path) -> None:
         await pilot.press("r", "enter")
         await pilot.pause()
         await pilot.pause()
-        assert any("refused: not available on the Essentials plan" in m for m in messages(app))
+        said = [m for m in messages(app) if "not available on the Essentials plan" in m]
+        assert said and "Nothing was queued." in said[0] and "may have been" not in said[0]
+
+
+async def test_run_with_a_lost_answer_says_it_may_be_queued(tmp_path: Path) -> None:
+    app, poller = build(tmp_path)
+    poller.run_answers[3100] = BadAnswer("POST /pipelines/3100/run: got an HTML page")
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        await pilot.pause()
+        await pilot.press("r", "enter")
+        await pilot.pause()
+        await pilot.pause()
+        said = [m for m in messages(app) if "got an HTML page" in m]
+        assert said and "the run may have been queued" in said[0]
+        assert "refused" not in said[0] and "Nothing was queued" not in said[0]
 
 
 async def test_marked_rows_run_together_after_one_confirmation(tmp_path: Path) -> None:

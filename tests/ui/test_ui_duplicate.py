@@ -14,8 +14,8 @@ from textual.widgets import Input, Static, Switch
 from kondado_tui.core.api import KondadoClient
 from kondado_tui.core.config import PipelineEntry
 from kondado_tui.core.duplicate import DuplicateDraft, MappingMemory, ParamRow, TableRow
-from kondado_tui.core.errors import RateLimited, Rejected, Unreachable
-from kondado_tui.core.sim import SimServer, SimWorld
+from kondado_tui.core.errors import BadAnswer, RateLimited, Rejected, Unreachable
+from kondado_tui.core.sim import FaultMode, SimServer, SimWorld
 from kondado_tui.ui.screens.confirm import ConfirmScreen
 from kondado_tui.ui.screens.duplicate import (
     DuplicateReviewScreen,
@@ -333,8 +333,17 @@ async def test_a_name_in_full_and_delta_tables_is_a_warning() -> None:
             "Nothing was created; try again in 60 s",
         ),
         (
-            Unreachable("POST /pipelines: no answer (timed out)"),
-            "the pipeline may exist: check the app before sending again",
+            Unreachable("POST /pipelines: no answer (timed out)", maybe_delivered=True),
+            "Outcome unknown: POST /pipelines: no answer (timed out). The request went out "
+            "and no readable answer came back: the pipeline may have been created",
+        ),
+        (
+            Unreachable("POST /pipelines: cannot connect (refused)"),
+            "Not created: POST /pipelines: cannot connect (refused). Nothing was created.",
+        ),
+        (
+            BadAnswer("POST /pipelines: got an HTML page instead of JSON (HTTP 200)"),
+            "the pipeline may have been created",
         ),
         (RuntimeError("boom"), "unexpected RuntimeError: boom"),
     ],
@@ -358,6 +367,46 @@ async def test_a_failure_is_shown_and_everything_typed_is_kept(
         assert expected in text_of(failure) and failure.has_class("-error")
         assert form.draft == before
         assert not form.sending
+
+
+SUCCESS_CUT = '{"success": true, "data": {"success": true, "data": {"new_pipeline_id": 12'
+
+
+@pytest.mark.parametrize(
+    ("fault", "options"),
+    [
+        (FaultMode.HTML_200, {}),
+        (FaultMode.MALFORMED_JSON, {"body": SUCCESS_CUT}),
+        (FaultMode.RESET, {}),
+        (FaultMode.NO_ANSWER, {}),
+    ],
+    ids=["html_200", "malformed_json", "reset", "no_answer"],
+)
+async def test_an_unknown_outcome_over_http_never_says_nothing_was_created(
+    sim_factory: Callable[..., SimServer], fault: FaultMode, options: dict[str, Any]
+) -> None:
+    sim = sim_factory(world=SimWorld(demo=True), rate_limit=False)
+    sim.set_fault(fault, count=1, **options)
+    client = KondadoClient(sim.base_url, sim.key, sim.token, timeout=0.5)
+    app = Host(submit=client.duplicate, draft=filled())
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            form = app.form
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            await pilot.press("y")
+            for _ in range(100):
+                await pilot.pause(0.02)
+                if not form.sending:
+                    break
+            shown = text_of(form.query_one("#failure", Static))
+    finally:
+        await client.aclose()
+    assert shown.startswith("Outcome unknown: ")
+    assert "the pipeline may have been created" in shown
+    assert "Nothing was created" not in shown and "fix the form" not in shown
+    assert sim.token not in shown
 
 
 async def test_api_text_is_shown_literally_and_without_escape_sequences() -> None:

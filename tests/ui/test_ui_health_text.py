@@ -41,6 +41,13 @@ def test_each_problem_in_plain_words() -> None:
     assert "Trying again in 20s." in down and "3m ago" in down
     limited = banner(connection=Connection.RATE_LIMITED, retry_at=NOW + 47)
     assert "Nothing will be sent for 50s" in limited
+    too_many = banner(
+        connection=Connection.RATE_LIMITED,
+        message="rate limited by the API (HTTP 429 Too Many Requests, asked to wait 47 s)",
+        retry_at=NOW + 47,
+    )
+    assert too_many.startswith("Rate limited by Kondado (HTTP 429): Next try in 50s")
+    assert "locks the key out for 60 s" not in too_many  # not the documented lock-out
     rejected = banner(connection=Connection.REJECTED, message="invalid key")
     assert "Check api.key and api.token in /home/u/.config/kondado-tui/config.toml" in rejected
     said = banner(

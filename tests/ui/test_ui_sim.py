@@ -96,3 +96,24 @@ async def test_garbage_answers_raise_the_banner(tmp_path: Path, sim: SimServer) 
             assert cells is not None and cells[MESSAGE].plain.startswith("could not ask:")
     finally:
         await session.aclose()
+
+
+async def test_http_429_is_rate_limiting_not_a_refusal_of_every_row(
+    tmp_path: Path, sim: SimServer
+) -> None:
+    sim.set_fault(FaultMode.HTTP_429, retry_after="47")
+    app, session, ids = open_app(tmp_path, sim, 3)
+    try:
+        async with app.run_test(size=SIZE):
+            banner = app.main.query_one("#banner")
+            await until(lambda: banner.has_class("shown"), timeout=15)
+            text = str(banner.render())
+            assert "Rate limited by Kondado (HTTP 429)" in text and "Next try in 50s" in text
+            assert "rate limited" in str(app.main.query_one("#health").render())
+            for pid in ids:
+                row = app.main.board.rows[pid]
+                assert row.refusal is None  # not "no access" / "refused"
+            assert session.store is not None and session.store.refusals() == {}
+            assert len(sim.log) == 1  # the wait is obeyed: nothing more was sent
+    finally:
+        await session.aclose()

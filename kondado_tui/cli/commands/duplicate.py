@@ -16,11 +16,12 @@ from typing import Any
 from kondado_tui.cli.output import confirm
 from kondado_tui.cli.support import (
     api_for_command,
-    credentials_hint,
     load_for_command,
     pipeline_label,
     read_only_refusal,
 )
+from kondado_tui.cli.unknown_outcome import open_doubts, report_failure, second_confirmation
+from kondado_tui.core.actions import duplicate_target
 from kondado_tui.core.config import Config, PipelineEntry, append_pipeline
 from kondado_tui.core.duplicate import (
     BASE,
@@ -47,7 +48,7 @@ from kondado_tui.core.duplicate import (
     validate,
     warnings,
 )
-from kondado_tui.core.errors import ApiError, ConfigError, KondadoError, RateLimited, Unreachable
+from kondado_tui.core.errors import ApiError, ConfigError, KondadoError
 from kondado_tui.core.guards.sanitize import clean
 from kondado_tui.core.models import APP_URL, Priority
 
@@ -75,6 +76,9 @@ examples:
 --table =NAME sets the main table (its path is empty). Parameter values that look like
 JSON (12, 1.5, true, [1, 2], "quoted text") are sent as JSON, anything else as text.
 Exit codes: 0 created (or --dry-run), 2 invalid input or not confirmed, 3 the API failed.
+A send whose answer was lost or unreadable may have created the pipeline: it is
+remembered, and the same body (base, destination, tables) asks a second time before it
+goes again (--again answers it, for scripts).
 """
 
 
@@ -142,6 +146,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "-y",
         action="store_true",
         help="do not ask for confirmation (needed without a terminal)",
+    )
+    parser.add_argument(
+        "--again",
+        action="store_true",
+        help="send even though the same body (base, destination, tables) was sent before "
+        "and got no readable answer: it may have created the pipeline already",
     )
     parser.add_argument(
         "--no-save", action="store_true", help="do not add the new pipeline to the config file"
@@ -252,7 +262,7 @@ def tables_warning(body: dict[str, Any]) -> str:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from kondado_tui.cli.exitcodes import EXIT_API, EXIT_OK, EXIT_USAGE
+    from kondado_tui.cli.exitcodes import EXIT_OK, EXIT_USAGE
 
     draft, problems = draft_from_args(args)
     problems = {**validate(draft), **problems}  # a shape problem says more than its echo
@@ -287,28 +297,17 @@ def handle(args: argparse.Namespace) -> int:
     if not answer:
         print("Cancelled: nothing was sent.", file=sys.stderr)
         return EXIT_OK
+    target = duplicate_target(body)
+    doubts = open_doubts()
+    stop = second_confirmation(doubts, target, again=args.again, question="Send it again anyway?")
+    if stop is not None:
+        return stop
 
     try:
         new_id = asyncio.run(_send(config, body))
-    except RateLimited as exc:
-        print(
-            f"kondado-tui: {exc}\nNothing was created; try again in {exc.retry_after:.0f} s.",
-            file=sys.stderr,
-        )
-        return EXIT_API
-    except Unreachable as exc:
-        print(
-            f"kondado-tui: {exc}\nIf the request reached Kondado, the pipeline may exist: "
-            "check the app before trying again, or you may create it twice.",
-            file=sys.stderr,
-        )
-        return EXIT_API
     except ApiError as exc:
-        print(
-            f"kondado-tui: {exc}\nNothing was created.{credentials_hint(exc, config)}",
-            file=sys.stderr,
-        )
-        return EXIT_API
+        return report_failure(exc, target, doubts, config)
+    doubts.clear(target)
 
     print(new_id)  # alone on stdout: `NEW=$(kondado-tui duplicate ... --yes)`
     print(

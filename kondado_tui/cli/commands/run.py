@@ -10,12 +10,13 @@ from typing import Any
 from kondado_tui.cli.output import confirm
 from kondado_tui.cli.support import (
     api_for_command,
-    credentials_hint,
     load_for_command,
     pipeline_arg,
     pipeline_label,
     read_only_refusal,
 )
+from kondado_tui.cli.unknown_outcome import open_doubts, report_failure, second_confirmation
+from kondado_tui.core.actions import run_target
 from kondado_tui.core.config import Config
 from kondado_tui.core.errors import ApiError
 from kondado_tui.core.models import Priority
@@ -31,11 +32,17 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "pipeline_id", metavar="ID", type=pipeline_arg, help="pipeline id, or its app URL"
     )
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    parser.add_argument(
+        "--again",
+        action="store_true",
+        help="run even though the last run asked (within the hour) got no readable answer "
+        "and may be queued already",
+    )
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    from kondado_tui.cli.exitcodes import EXIT_API, EXIT_OK, EXIT_USAGE
+    from kondado_tui.cli.exitcodes import EXIT_OK, EXIT_USAGE
 
     config = load_for_command(args)
     if config.ui.read_only:
@@ -52,11 +59,16 @@ def handle(args: argparse.Namespace) -> int:
     if not answer:
         print("Cancelled: nothing was sent.")
         return EXIT_OK
+    target = run_target(pid, label)
+    doubts = open_doubts()
+    stop = second_confirmation(doubts, target, again=args.again, question="Run it again anyway?")
+    if stop is not None:
+        return stop
     try:
         message = asyncio.run(_run(config, pid))
     except ApiError as exc:
-        print(f"kondado-tui: {exc}{credentials_hint(exc, config)}", file=sys.stderr)
-        return EXIT_API
+        return report_failure(exc, target, doubts, config)
+    doubts.clear(target)
     print(f"{label}: {message}")
     return EXIT_OK
 

@@ -14,6 +14,7 @@ class FaultMode(Enum):
     SLOW = "slow"  # a normal answer, after `delay` seconds
     RESET = "reset"  # the connection is reset (TCP RST) instead of an answer
     NO_ANSWER = "no_answer"  # the connection stays open, silent, until the client gives up
+    HTTP_429 = "http_429"  # HTTP 429 Too Many Requests, with `retry_after` as Retry-After
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class Fault:
     mode: FaultMode
     delay: float = 2.0
     http_status: int = 500
+    retry_after: str | None = "30"  # HTTP_429's Retry-After header (None: none sent)
+    body: str | None = None  # MALFORMED_JSON's body instead of the default cut status
 
 
 class FaultSwitch:

@@ -175,9 +175,13 @@ class SimServer:
         count: int | None = None,
         delay: float = 2.0,
         http_status: int = 500,
+        *,
+        retry_after: str | None = "30",
+        body: str | None = None,
     ) -> None:
-        """Play `mode` on every request, or on the next `count` ones."""
-        self.faults.set(Fault(mode, delay, http_status), count)
+        """Play `mode` on every request, or on the next `count` ones. Faults answer after
+        reading the whole request and without acting on it."""
+        self.faults.set(Fault(mode, delay, http_status, retry_after, body), count)
 
     def clear_fault(self) -> None:
         self.faults.clear()
@@ -270,6 +274,8 @@ def _fault_status(fault: Fault) -> int:
         return fault.http_status
     if fault.mode in (FaultMode.HTML_200, FaultMode.MALFORMED_JSON):
         return 200
+    if fault.mode is FaultMode.HTTP_429:
+        return 429
     return 0
 
 
@@ -357,7 +363,12 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault.mode is FaultMode.HTML_200:
             self._send(200, LOGIN_PAGE.encode(), "text/html; charset=utf-8")
         elif fault.mode is FaultMode.MALFORMED_JSON:
-            self._send(200, MALFORMED_BODY.encode(), "application/json")
+            body = MALFORMED_BODY if fault.body is None else fault.body
+            self._send(200, body.encode(), "application/json")
+        elif fault.mode is FaultMode.HTTP_429:
+            extra = {} if fault.retry_after is None else {"Retry-After": fault.retry_after}
+            refusal = b'{"success": false, "error": "Too Many Requests"}'
+            self._send(429, refusal, "application/json", extra)
         else:
             if fault.mode is FaultMode.NO_ANSWER:
                 self._hold()
@@ -385,10 +396,14 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def _send(self, code: int, body: bytes, content_type: str) -> None:
+    def _send(
+        self, code: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
         try:
             self.send_response(code)
             self.send_header("Content-Type", content_type)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             if self.close_connection:
                 self.send_header("Connection", "close")

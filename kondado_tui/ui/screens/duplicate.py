@@ -26,6 +26,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, Static, Switch
 
+from kondado_tui.core.actions import after_failure, duplicate_target
 from kondado_tui.core.config import PipelineEntry
 from kondado_tui.core.duplicate import (
     BASE,
@@ -49,7 +50,7 @@ from kondado_tui.core.duplicate import (
     validate,
     warnings,
 )
-from kondado_tui.core.errors import KondadoError, RateLimited, Unreachable
+from kondado_tui.core.errors import ApiError, KondadoError, Outcome, Rejected
 from kondado_tui.core.guards.redact import redact
 from kondado_tui.core.guards.sanitize import clean
 from kondado_tui.ui.screens.confirm import ConfirmScreen
@@ -578,17 +579,17 @@ class DuplicateScreen(Screen[int | None]):
         self._update_summary(self.draft)
         try:
             new_id = await self._submit(body)
-        except RateLimited as exc:
-            self._failed(f"{exc}. Nothing was created; try again in {exc.retry_after:.0f} s.")
-            return
-        except Unreachable as exc:
-            self._failed(
-                f"{exc}. If the request reached Kondado the pipeline may exist: "
-                "check the app before sending again."
-            )
+        except ApiError as exc:  # only what is known: refused, or maybe created
+            known = after_failure(exc, duplicate_target(body))
+            if exc.outcome is Outcome.UNKNOWN:
+                self._failed(f"{exc}. {known}", headline="Outcome unknown")
+            elif isinstance(exc, Rejected):
+                self._failed(f"{exc}. {known[:-1]}; fix the form and send again.")
+            else:
+                self._failed(f"{exc}. {known}")
             return
         except KondadoError as exc:
-            self._failed(f"{exc}. Nothing was created; fix the form and send again.")
+            self._failed(f"{exc}. Nothing was sent.")
             return
         except Exception as exc:  # a bug must not lose the form
             self._failed(f"unexpected {type(exc).__name__}: {redact(str(exc))}")
@@ -608,9 +609,9 @@ class DuplicateScreen(Screen[int | None]):
         except KondadoError as exc:
             self.app.notify(str(exc), severity="warning", markup=False)
 
-    def _failed(self, message: str) -> None:
+    def _failed(self, message: str, *, headline: str = "Not created") -> None:
         self.sending = False
-        self._show_failure(f"Not created: {message}", severity="error")
+        self._show_failure(f"{headline}: {message}", severity="error")
         self._update_summary(self.draft)
         self.app.bell()
 

@@ -22,9 +22,10 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
+from kondado_tui.core.actions import after_failure, run_target
 from kondado_tui.core.clock import Clock
 from kondado_tui.core.config import PipelineEntry
-from kondado_tui.core.errors import KondadoError
+from kondado_tui.core.errors import ApiError, KondadoError
 from kondado_tui.core.events import (
     Connection,
     Health,
@@ -486,10 +487,18 @@ class MainScreen(Screen[None]):
             self._say_if_held_back(f"Run of {name}", pid)
             try:
                 answer = await self.session.poller.run_pipeline(pid)
+            except ApiError as exc:  # only what is known: refused, or maybe queued
+                failures += 1
+                self.notify(
+                    f"Run of {name} ({pid}): {exc}. {after_failure(exc, run_target(pid, name))}",
+                    severity="error",
+                    markup=False,
+                    timeout=15,
+                )
             except KondadoError as exc:
                 failures += 1
                 self.notify(
-                    f"Run of {name} ({pid}) refused: {exc}",
+                    f"Run of {name} ({pid}) failed: {exc}",
                     severity="error",
                     markup=False,
                     timeout=15,

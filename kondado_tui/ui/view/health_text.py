@@ -79,6 +79,13 @@ def banner_text(health: Health, now: float, config_path: str = "") -> Text | Non
     if conn is Connection.UNREACHABLE:
         head = "Kondado API unreachable"
         body = f"{detail}.{retry}" if detail else f"No answer.{retry}"
+    elif conn is Connection.RATE_LIMITED and "HTTP 429" in detail:
+        head = "Rate limited by Kondado (HTTP 429)"
+        body = (
+            f"Next try in {wait or 'a while'}, as the API asked (Retry-After, believed up to "
+            "10 minutes); nothing is sent before. Another program using the same key or IP "
+            "counts too."
+        )
     elif conn is Connection.RATE_LIMITED:
         head = "Rate limited by Kondado"
         body = (
