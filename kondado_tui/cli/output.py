@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import TextIO
 
-from kondado_tui.core.guards.sanitize import clean, display_width, pad
+from kondado_tui.core.guards.sanitize import clean, display_width, pad, truncate
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], max_last: int = 80) -> str:
-    """Left-aligned columns; the last column (free text) is cut to `max_last` characters."""
+    """Left-aligned columns in terminal cells; the last column (free text) is cut to
+    `max_last` cells."""
     cells = [[clean(c, keep_newlines=False) for c in row] for row in rows]
     for row in cells:
-        if row and len(row[-1]) > max_last:
-            row[-1] = row[-1][: max_last - 1] + "…"
+        if row:
+            row[-1] = truncate(row[-1], max_last)
     widths = [display_width(h) for h in headers]
     for row in cells:
         for i, cell in enumerate(row):
@@ -23,6 +25,12 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]], max_last
     for row in cells:
         lines.append("  ".join(pad(c, widths[i]) for i, c in enumerate(row)).rstrip())
     return "\n".join(lines)
+
+
+def iso_utc(when: float) -> str:
+    """The one timestamp format of every JSON output: ISO 8601 in UTC to the second, with
+    `Z` (`2026-12-05T14:03:07Z`): sorts as text, and every language and `date -d` reads it."""
+    return datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Progress:

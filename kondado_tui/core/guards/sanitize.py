@@ -8,7 +8,8 @@ every API string goes through `clean` before it is shown.
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from wcwidth import iter_graphemes, wcswidth
 
 # CSI, OSC, DCS/SOS/PM/APC strings (7- and 8-bit forms), and two-byte ESC sequences.
 _ESCAPES = re.compile(
@@ -45,14 +46,32 @@ def first_line(text: str | None, limit: int = 300) -> str:
 
 
 def display_width(text: str) -> int:
-    """Terminal cells `text` takes: wide (East Asian, most emoji) characters take two,
-    combining marks none. For aligning plain-text tables (`len` misaligns ⛔ and 日本)."""
-    width = 0
-    for char in text:
-        if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
-            continue
-        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
-    return width
+    """Terminal cells `text` takes, grapheme by grapheme as wcwidth measures them: an emoji
+    with a skin tone, a ZWJ family or a flag is one glyph of two cells, a CJK character two,
+    a combining mark none. Rich's `cell_len` (the dashboard's measure) agrees, so the CLI's
+    tables and the dashboard count alike (tests/cli/test_output_table.py holds them to it).
+
+    Control characters have no width (wcwidth answers -1): the text is measured as `clean`
+    shows it, each one a visible symbol."""
+    width = wcswidth(text)
+    if width < 0:
+        width = wcswidth(clean(text, keep_newlines=False))
+    return max(0, width)
+
+
+def truncate(text: str, width: int, ellipsis: str = "…") -> str:
+    """`text` cut to at most `width` terminal cells, ending with `ellipsis` when cut.
+    Whole graphemes only: never half a flag, a ZWJ sequence or an accent."""
+    if display_width(text) <= width:
+        return text
+    room = width - display_width(ellipsis)
+    kept: list[str] = []
+    for grapheme in iter_graphemes(text):
+        room -= display_width(grapheme)
+        if room < 0:
+            break
+        kept.append(grapheme)
+    return "".join(kept) + ellipsis
 
 
 def pad(text: str, width: int) -> str:
