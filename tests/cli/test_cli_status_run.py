@@ -7,7 +7,10 @@ Exit codes are a contract with cron and monitoring scripts: 0 healthy, 1 error/b
 from __future__ import annotations
 
 import json
+import re
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +84,28 @@ def test_status_json_and_unhealthy_exit_1(
             "is_blocked",
             "raw_msg",
         } <= row.keys()
+
+
+ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
+def test_status_and_history_json_share_one_timestamp_format(
+    tmp_path: Path, sim_factory: SimFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim = _demo(sim_factory)
+    config = _config(tmp_path, sim, [2040, 2041])
+    before = time.time()
+    main(["--config", str(config), "status", "--json"])
+    rows = json.loads(capsys.readouterr().out)
+    for row in rows:
+        assert ISO_UTC.fullmatch(row["observed_at"]), row["observed_at"]
+        seen = datetime.strptime(row["observed_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        assert before - 1 <= seen.timestamp() <= time.time() + 1
+        assert isinstance(row["age_seconds"], float)  # for arithmetic, beside the time
+    assert main(["--config", str(config), "history", "--json"]) == 0
+    changes = json.loads(capsys.readouterr().out)
+    # the first sighting of each pipeline is the observation `status` just printed
+    assert {c["id"]: c["time"] for c in changes} == {r["id"]: r["observed_at"] for r in rows}
 
 
 def test_status_unknown_pipeline_exits_3_with_api_text(

@@ -1,8 +1,8 @@
 """`kondado-tui history [ID] [--since 24h] [--json]`: the status changes this host saw.
 
 Reads the history database that the dashboard and `kondado-tui status` fill as they poll;
-asks the API nothing and needs no credentials. Times are local in the table and ISO-8601
-UTC in the JSON.
+asks the API nothing and needs no credentials. Times are local in the table and ISO 8601
+UTC in the JSON (`cli.output.iso_utc`, as `status --json`).
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from kondado_tui.cli.output import format_table
+from kondado_tui.cli.output import format_table, iso_utc
 from kondado_tui.cli.support import config_names, duration_arg, load_for_command, pipeline_arg
 from kondado_tui.core.clock import SYSTEM_CLOCK, Clock
 from kondado_tui.core.config import Config
@@ -60,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--json",
         action="store_true",
-        help="print a JSON list (time in ISO-8601 UTC, id, name, from_status, to_status, "
+        help="print a JSON list (time in ISO 8601 UTC, id, name, from_status, to_status, "
         "raw_msg, refusal, previous_seen_at)",
     )
     parser.set_defaults(handler=handle)
@@ -118,13 +118,9 @@ def _say(text: str) -> None:
     print(f"kondado-tui: {clean(text, keep_newlines=False)}", file=sys.stderr)
 
 
-def _iso(when: float) -> str:
-    return datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _as_json(t: Transition, names: dict[int, str]) -> dict[str, object]:
     return {
-        "time": _iso(t.at),
+        "time": iso_utc(t.at),
         "id": t.pipeline_id,
         "name": names.get(t.pipeline_id),
         "from_status": t.from_status,
@@ -134,7 +130,7 @@ def _as_json(t: Transition, names: dict[int, str]) -> dict[str, object]:
         # then holds the same value ("not_found", "no_access", "refused").
         "refusal": None if t.refusal is None else t.refusal.value,
         # The change happened between this and `time` (null: the first sighting).
-        "previous_seen_at": None if t.previous_seen_at is None else _iso(t.previous_seen_at),
+        "previous_seen_at": None if t.previous_seen_at is None else iso_utc(t.previous_seen_at),
     }
 
 

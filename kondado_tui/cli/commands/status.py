@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from kondado_tui.cli.output import Progress, format_table
+from kondado_tui.cli.output import Progress, format_table, iso_utc
 from kondado_tui.cli.support import (
     api_for_command,
     config_names,
@@ -203,7 +203,7 @@ def _as_json(row: Row, now: float) -> dict[str, object]:
         return entry
     entry.update(obs.status.as_dict())
     entry["id"] = row.pipeline_id
-    entry["observed_at"] = obs.observed_at
+    entry["observed_at"] = iso_utc(obs.observed_at)
     entry["age_seconds"] = round(max(0.0, now - obs.observed_at), 1)
     entry["severity"] = obs.status.severity.label
     entry["trouble"] = obs.status.is_trouble  # what makes the exit status 1
