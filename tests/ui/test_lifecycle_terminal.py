@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from kondado_tui.core.sim import SimServer
+from kondado_tui.ui.terminal.quiet_driver import INPUT_THREAD
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import _pty  # the shared pty helper lives beside the benchmarks
@@ -197,5 +198,89 @@ def test_the_demo_leaves_no_directory_behind(tmp_path: Path, ending: str) -> Non
         assert _wait_gone(child, 10) is not None, _failure(child, f"still running after {ending}")
         assert not workdir.exists(), f"{workdir.name} left behind after {ending}"
         assert list(temp.iterdir()) == []
+    finally:
+        child.stop()
+
+
+def _input_threads(child: _pty.PtyProcess) -> int:
+    names = []
+    for task in Path(f"/proc/{child.pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            names.append((task / "comm").read_text().strip())
+    return names.count(INPUT_THREAD)
+
+
+def test_a_stray_sigcont_starts_no_second_input_thread(started: _pty.PtyProcess) -> None:
+    """The kernel sends SIGCONT with the SIGHUP of every hang-up (and anyone may send one).
+    Textual restarted application mode on it: a second writer and input thread, keys split
+    between two readers, and a shutdown that could hang for ever joining the second."""
+    assert _input_threads(started) == 1
+    for _ in range(3):
+        started.signal(signal.SIGCONT)
+        time.sleep(0.3)
+    assert _input_threads(started) == 1
+    started.write(b"q")
+    assert _wait_gone(started, 10) == 0, _failure(started, "q did not quit after SIGCONT")
+
+
+def _suspend(child: _pty.PtyProcess) -> None:
+    child.signal(signal.SIGTSTP)
+    deadline = time.monotonic() + 10
+    while _state(child) != "T":
+        assert time.monotonic() < deadline, _failure(child, f"not stopped: {_state(child)}")
+        time.sleep(0.05)
+
+
+def test_suspend_and_resume_still_work(started: _pty.PtyProcess) -> None:
+    """SIGTSTP (as ctrl+z would send) then SIGCONT (`fg`): the dashboard comes back."""
+    _suspend(started)
+    mark = time.monotonic()
+    started.signal(signal.SIGCONT)
+    assert started.wait_for(b"\x1b[?1049h", 10, since=mark), _failure(started, "not resumed")
+    deadline = time.monotonic() + 10
+    while _input_threads(started) == 0:  # started just after the alternate screen
+        assert time.monotonic() < deadline, "no input thread after resuming"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert _input_threads(started) == 1
+    started.write(b"q")
+    assert _wait_gone(started, 10) == 0, _failure(started, "q did not quit after resuming")
+
+
+def test_a_hang_up_while_suspended_ends_it(started: _pty.PtyProcess) -> None:
+    _suspend(started)
+    started.close_master()  # the kernel sends SIGHUP and SIGCONT: nothing to resume on
+    assert _wait_gone(started, 10) in (128 + signal.SIGHUP, -signal.SIGHUP), _failure(
+        started, "still running 10 s after the hang-up"
+    )
+
+
+def _state(child: _pty.PtyProcess) -> str:
+    try:
+        return Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
+def test_a_shutdown_that_hangs_is_ended_by_the_deadline(config: Path) -> None:
+    """Whatever hangs in the shutdown next (here: joining the input thread never returns),
+    the process is gone soon after, with the status of its ending."""
+    code = (
+        "import sys, time\n"
+        "from kondado_tui.ui.terminal import lifecycle, quiet_driver\n"
+        "lifecycle.SHUTDOWN_GRACE = 2.0\n"
+        "quiet_driver.QuietLinuxDriver.disable_input = lambda self: time.sleep(3600)\n"
+        "from kondado_tui.cli.main import main\n"
+        f"sys.exit(main(['--config', {str(config)!r}]))\n"
+    )
+    child = _pty.spawn([sys.executable, "-c", code])
+    try:
+        name = _pty.pipeline_name(min(_ids(config))).encode()
+        assert child.wait_for(name, STARTUP), _failure(child, "no table painted")
+        signalled = time.monotonic()
+        child.signal(signal.SIGTERM)
+        status = _wait_gone(child, 10)
+        assert status == 128 + signal.SIGTERM, _failure(child, "not ended by the deadline")
+        assert 1.5 < time.monotonic() - signalled < 10
     finally:
         child.stop()

@@ -10,6 +10,7 @@ session (SIGHUP to the pane) must end the program cleanly.
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import shutil
 import subprocess
@@ -27,7 +28,7 @@ import _pty  # the shared pty helper lives beside the benchmarks
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
-    pytest.mark.slow,  # ~12 s: a real tmux server, attach, detach, resize
+    pytest.mark.slow,  # ~12 s: a real tmux server, attach, detach, resize; ~30 s: kills
 ]
 
 WAIT = 30.0
@@ -146,3 +147,63 @@ def test_attach_detach_resize_and_kill(tmux: tuple[Tmux, Path]) -> None:
         time.sleep(0.1)
     assert not (config.parent / "history.sqlite3-wal").exists(), "history not closed"
     assert (config.parent / "history.sqlite3").exists()
+
+
+KILLS = 8  # each ~3 s; one in nine hung for ever before the fix (quiet_driver.py)
+GONE_WITHIN = 5.0  # s; a clean end takes well under 1 s, the shutdown deadline 10 s
+
+
+def test_kill_server_under_load_ends_it_every_time(tmp_path: Path, sim_factory: object) -> None:
+    """`tmux kill-server` with a busy core: the kernel sends SIGHUP and SIGCONT at once,
+    the input thread reads the hang-up, the writer fails: every time, the program must be
+    gone within a bound shorter than the shutdown deadline, and by its own clean shutdown
+    (the history closed: SQLite removed its write-ahead log)."""
+    assert callable(sim_factory)
+    server = sim_factory(rate_limit=False, pipelines=30, seed=9)
+    assert isinstance(server, SimServer)
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    rng = random.Random(17)
+    try:
+        for kill in range(KILLS):
+            home = tmp_path / f"kill{kill}"
+            home.mkdir()
+            config = _pty.sim_config(
+                home,
+                server.base_url,
+                server.key,
+                server.token,
+                server.world.pipeline_ids,
+                requests_per_minute=20,
+            )
+            control = Tmux(
+                f"kondado-test-{secrets.token_hex(4)}",
+                _pty.terminal_env({"TMUX_TMPDIR": str(home)}),
+            )
+            command = f"{sys.executable} -m kondado_tui --config {config}"
+            control("new-session", "-d", "-s", "kt", "-x", "120", "-y", "36", command)
+            try:
+                pid = int(control("display", "-p", "-t", "kt", "#{pane_pid}"))
+                control.wait_screen("req/min", f"start {kill}")
+                time.sleep(rng.uniform(0.0, 2.0))  # anywhere in the first sweep's paints
+            finally:
+                control("kill-server", check=False)
+            killed_at = time.monotonic()
+            while _running(pid):
+                took = time.monotonic() - killed_at
+                assert took < GONE_WITHIN, f"kill {kill}: still running {took:.1f} s later"
+                time.sleep(0.02)
+            history = home / "history.sqlite3"
+            assert history.exists()
+            assert not Path(f"{history}-wal").exists(), f"kill {kill}: history not closed"
+    finally:
+        busy.kill()
+        busy.wait()
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (tmux is gone: init reaps the pane's process)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -15,14 +15,23 @@ A dashboard left open for days meets more endings than `q`:
   way at once. A watchdog backs it up: it looks whether the standard streams that were
   terminals still are (a hung-up terminal fails `isatty` with EIO), every second with
   Textual's own driver, once a minute behind ours.
+- A shutdown that hangs: once the app is told to end (a signal, the watchdog) or starts
+  leaving the terminal (`quiet_driver.py`, whatever the reason), the process has
+  `SHUTDOWN_GRACE` seconds to be gone, then it ends at once with the same status
+  (`arm_deadline`). Nobody is there to see a program that lingers after
+  `tmux kill-server`; it would hold its history open for ever. (The cause seen once in
+  nine kills under load is fixed in `quiet_driver.py`; this makes the exit certain
+  whatever hangs next.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -34,8 +43,10 @@ from kondado_tui.core.clock import SYSTEM_CLOCK, Clock
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 WATCH_INTERVAL = 1.0  # seconds between terminal checks: the orphan's CPU until it ends
 BACKSTOP_INTERVAL = 60.0  # the same when the input thread reports a hang-up itself
+SHUTDOWN_GRACE = 10.0  # seconds a shutdown asked for by a signal or a hang-up may take
 EXIT_HANGUP = 128 + signal.SIGHUP  # what a shell reports for a process ended by SIGHUP
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class TerminalLost(Message):
@@ -46,6 +57,39 @@ class Exitable(Protocol):
     """What the lifecycle needs of the app (`textual.app.App`)."""
 
     def exit(self, result: Any = None, return_code: int = 0, message: Any = None) -> None: ...
+
+
+def arm_deadline(
+    why: str,
+    code: int,
+    grace: float | None = None,
+    force_exit: Callable[[int], object] = os._exit,
+) -> threading.Timer:
+    """End the process with `code` in `grace` seconds (default `SHUTDOWN_GRACE`), unless
+    it is gone by then.
+
+    A thread on the real clock, not a task on the loop: the loop may be what hangs (a
+    join in Textual's shutdown blocks it). A daemon thread: a shutdown that finishes in
+    time ends the process with the timer still waiting. Never cancelled: what follows the
+    app (closing the history) is covered too.
+    """
+
+    grace = SHUTDOWN_GRACE if grace is None else grace
+
+    def overdue() -> None:
+        log.error(
+            "the shutdown after %s took more than %.0f s: ending the process (exit %d)",
+            why,
+            grace,
+            code,
+        )
+        force_exit(code)
+
+    timer = threading.Timer(grace, overdue)
+    timer.name = "shutdown-deadline"
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def terminal_fds(candidates: Sequence[int] = (0, 1)) -> tuple[int, ...]:
@@ -78,16 +122,24 @@ class Lifecycle:
     watched: tuple[int, ...]
     clock: Clock = SYSTEM_CLOCK
     interval: float = WATCH_INTERVAL
+    grace: float = SHUTDOWN_GRACE
+    force_exit: Callable[[int], object] = os._exit  # tests record the call instead
     reason: str | None = None  # why the app was told to end ("SIGTERM", "terminal lost")
     _signals: list[int] = field(default_factory=list)
     _watchdog: asyncio.Task[None] | None = None
+    _deadline: threading.Timer | None = None
 
     def end(self, reason: str, code: int) -> None:
-        """Tell the app to end (once); later calls change nothing."""
+        """Tell the app to end (once), and the process to be gone within `grace` seconds;
+        later calls change nothing."""
         if self.reason is not None:
             return
         self.reason = reason
+        self._arm_deadline(code)
         self.app.exit(code, return_code=code)
+
+    def _arm_deadline(self, code: int) -> None:
+        self._deadline = arm_deadline(self.reason or "an ending", code, self.grace, self.force_exit)
 
     def _on_signal(self, signum: int) -> None:
         # A second one gets the default action: a shutdown that hangs can still be killed.
@@ -155,8 +207,10 @@ __all__ = [
     "BACKSTOP_INTERVAL",
     "EXIT_HANGUP",
     "HANDLED_SIGNALS",
+    "SHUTDOWN_GRACE",
     "Lifecycle",
     "TerminalLost",
+    "arm_deadline",
     "install",
     "run_guarded",
     "terminal_alive",

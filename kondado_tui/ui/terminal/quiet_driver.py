@@ -17,6 +17,18 @@ every second, now only backs it up once a minute.
 It also hands Textual's writer thread a `TerminalFile`, which drops output once the
 terminal is gone instead of letting the thread die and the next writes block for ever.
 
+And it restarts application mode on SIGCONT only after its own suspend (SIGTSTP). Textual
+restarts it on every SIGCONT, and the kernel sends one with the SIGHUP of every hang-up of
+the controlling terminal (`tmux kill-server`, a dropped SSH connection), as does anyone's
+`kill -CONT`: a second writer thread and a second input thread then ran beside the first
+two, both waiting on the one wake-up pipe. When the app ended, the first thread could
+take the only wake-up byte and the second wait for ever, and Textual's shutdown with it
+(joining that thread): the program stayed in memory after `tmux kill-server`, about one
+time in ten under load (py-spy: the main thread in `disable_input` joining an input thread
+asleep in `select`). The wake-up is also kept for every reader once stopping is asked,
+and leaving application mode (except for a suspend) arms the lifecycle's shutdown
+deadline: from there the process has `SHUTDOWN_GRACE` seconds to be gone.
+
 Otherwise only `run_input_thread` differs from `LinuxDriver` (textual is pinned to 8.2.x,
 whose loop this follows); tests/ui/test_quiet_driver.py drives keys, a lone Esc, quitting and
 idling through a real pseudo-terminal, tests/ui/test_lifecycle_terminal.py the hang-ups.
@@ -39,7 +51,7 @@ from textual._time import get_time
 from textual._xterm_parser import XTermParser
 from textual.drivers.linux_driver import LinuxDriver
 
-from kondado_tui.ui.terminal.lifecycle import TerminalLost
+from kondado_tui.ui.terminal.lifecycle import TerminalLost, arm_deadline, terminal_alive
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -128,12 +140,38 @@ class QuietLinuxDriver(LinuxDriver):
         super().__init__(app, debug=debug, mouse=mouse, size=size)
         if self._file is not None:
             self._file = TerminalFile(self._file)  # type: ignore[assignment]
+        self._open_wake_pipe()
+        self.exit_event = _WakingEvent(self._wake)
+        self.hung_up = False  # the terminal reported end of file or an error on read
+        self._suspended = False  # stopped by SIGTSTP with application mode suspended
+        self._suspending = False  # leaving application mode to come back to it
+        self._deadline: threading.Timer | None = None
+
+    def _open_wake_pipe(self) -> None:
         self._wake_read, self._wake_write = os.pipe()
         self._closed = False
         os.set_blocking(self._wake_read, False)
         os.set_blocking(self._wake_write, False)
-        self.exit_event = _WakingEvent(self._wake)
-        self.hung_up = False  # the terminal reported end of file or an error on read
+
+    def start_application_mode(self) -> None:
+        if self._closed:  # back from a suspend, whose close() closed the wake-up pipe
+            self._open_wake_pipe()
+        super().start_application_mode()  # type: ignore[no-untyped-call]
+
+    def suspend_application_mode(self) -> None:
+        self._suspending = True
+        try:
+            super().suspend_application_mode()
+        finally:
+            self._suspending = False
+
+    def stop_application_mode(self) -> None:
+        """Leave application mode; unless suspending, the process now has
+        `SHUTDOWN_GRACE` seconds to be gone (Textual's shutdown joins threads)."""
+        if not self._suspending and self._deadline is None:
+            code = self._app.return_code
+            self._deadline = arm_deadline("leaving the terminal", 0 if code is None else code)
+        super().stop_application_mode()
 
     def _wake(self) -> None:
         if self._closed:  # its number may belong to another file by now
@@ -145,6 +183,47 @@ class QuietLinuxDriver(LinuxDriver):
         with contextlib.suppress(OSError):
             while os.read(self._wake_read, 512):
                 pass
+
+    def _sigtstp_application(self, *_args: object) -> None:
+        self._on_loop(self._suspend_now)
+
+    def _sigcont_application(self, *_args: object) -> None:
+        if self._suspended:
+            self._on_loop(self._resume_now)
+
+    def _on_loop(self, work: Callable[[], None]) -> None:
+        """Run a signal's work on the app's loop, not in the handler. A Python signal
+        handler runs between two bytecodes of whatever the main thread was doing: inside
+        the writer queue's lock, Textual's handler wrote to the queue again and the process
+        hung for ever (py-spy: `Queue.put` under `Queue.put`)."""
+        if self._loop.is_closed():  # Driver.__init__ keeps the app's loop
+            work()
+        else:
+            self._loop.call_soon_threadsafe(work)
+
+    def _suspend_now(self) -> None:
+        # Textual suspends application mode (when it may restart it), then stops.
+        self._suspended = self._auto_restart
+        LinuxDriver._sigtstp_application(self)
+
+    def _resume_now(self) -> None:
+        """Resume after our own suspend only, and only on a live terminal (see the module
+        docstring: every hang-up brings a SIGCONT, and a second pair of threads hung the
+        shutdown)."""
+        if not self._suspended:
+            return
+        self._suspended = False
+        if self.hung_up or not terminal_alive((self.fileno,)):
+            return  # nothing to resume on: the hang-up (SIGHUP, the watchdog) ends the app
+        LinuxDriver._sigcont_application(self)
+
+    def write(self, data: str) -> None:
+        # A writer thread that was stopped (suspended, then never resumed because the
+        # terminal hung up) reads its queue no more: past 30 writes, the next would block.
+        writer = self._writer_thread
+        assert writer is not None, "Driver must be in application mode"  # as Textual's
+        if writer.is_alive():
+            writer.write(data)
 
     def close(self) -> None:
         super().close()
@@ -182,7 +261,9 @@ class QuietLinuxDriver(LinuxDriver):
         def process(events: list[tuple[selectors.SelectorKey, int]]) -> None:
             for key, _mask in events:
                 if key.fd == self._wake_read:
-                    self._drain_wake()
+                    if not self.exit_event.is_set():
+                        self._drain_wake()  # stale: set for an earlier run of this thread
+                    # else left in the pipe: any other waiter wakes on it too
                 elif not self.hung_up:  # its event in the same batch as the hang-up
                     read_terminal()
             for event in parser.tick():
@@ -190,7 +271,6 @@ class QuietLinuxDriver(LinuxDriver):
 
         name_thread(INPUT_THREAD)
         try:
-            self._drain_wake()
             while not self.exit_event.is_set():
                 process(selector.select(parser_timeout(parser, get_time())))
             pending = parser_timeout(parser, get_time())
