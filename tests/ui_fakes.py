@@ -17,6 +17,7 @@ import pytest
 
 from kondado_tui.core.clock import Clock, ManualClock
 from kondado_tui.core.config import ApiSettings, Config, HistorySettings, PipelineEntry, UiSettings
+from kondado_tui.core.config.watch import ConfigChange, ConfigWatcher
 from kondado_tui.core.errors import FailureKind, Rejected
 from kondado_tui.core.events import (
     Connection,
@@ -164,9 +165,13 @@ class FakeSession:
         self.store = store
         self.notes = notes or []
         self.closed = False
+        self.watcher: ConfigWatcher | None = None  # set by tests that edit the file
 
     def subscribe(self, listener: Callable[[PollerEvent], None]) -> None:
         self.poller.listeners.append(listener)
+
+    def check_config(self, *, force: bool = False) -> ConfigChange | None:
+        return self.watcher.poll(force=force) if self.watcher is not None else None
 
     async def aclose(self) -> None:
         self.closed = True

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from kondado_tui.core.config import Config
+from kondado_tui.core.config.watch import ConfigChange
 from kondado_tui.core.events import Health, PollerEvent
 from kondado_tui.core.history.timeline import HistorySummary, RunSummary, Transition
 from kondado_tui.core.models import Observation
@@ -56,4 +57,5 @@ class SessionLike(Protocol):
     @property
     def notes(self) -> list[str]: ...
     def subscribe(self, listener: EventCallback) -> None: ...
+    def check_config(self, *, force: bool = False) -> ConfigChange | None: ...
     async def aclose(self) -> None: ...

@@ -26,7 +26,7 @@ from kondado_tui.core.clock import Clock
 from kondado_tui.core.config.model import Config, PipelineEntry
 from kondado_tui.core.errors import ConfigError
 
-CHECK_INTERVAL = 10.0  # seconds between stats: the dashboard's step
+CHECK_INTERVAL = 5.0  # seconds: at most a stat per 5 s (the dashboard asks every 10 s)
 
 
 @dataclass(frozen=True)

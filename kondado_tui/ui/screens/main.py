@@ -104,7 +104,9 @@ class MainScreen(Screen[None]):
             palette=self.palette,
             batch=self._batch_update,
         )
-        self.edits = PipelineEdits(self, session, self.board, self._redraw_after_edit)
+        self.edits = PipelineEdits(
+            self, session, self.board, self._redraw_after_edit, self._config_note
+        )
         self._table: PipelineTable | None = None
         self._flush_pending = False
         self.flushes = 0  # redraws done (tests hold bursts to a few)
@@ -154,6 +156,7 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Banner()
+        yield Static(id="config-note", markup=False)
         yield PipelineTable(id="pipelines")
         yield Static(id="empty", markup=False)
         filter_input = Input(placeholder="filter: name, id, status or group", id="filter")
@@ -205,6 +208,12 @@ class MainScreen(Screen[None]):
             self.refresh_all()
         else:
             self.select_when_shown(pipeline_id)
+
+    def _config_note(self, text: str | None) -> None:
+        """While the config file does not load: what is wrong, over the table."""
+        note = self.query_one("#config-note", Static)
+        note.update(Text(text or ""))
+        note.set_class(text is not None, "shown")
 
     def _schedule(self) -> None:
         # Events arrive in bursts (history at start-up, a batch of answers): one redraw
@@ -287,6 +296,7 @@ class MainScreen(Screen[None]):
         with self.app.batch_update():
             self.sync.bring_up_to_date(self.table, now)
             self.refresh_lines(counts=False)
+        self.edits.check_config()  # a stat of the file; read only if it changed
 
     @on(PipelineTable.ViewMoved)
     def _view_moved(self) -> None:

@@ -16,8 +16,9 @@ from rich.text import Text
 from textual.screen import Screen
 
 from kondado_tui.core.config import PipelineEntry, append_pipeline, remove_pipeline
+from kondado_tui.core.config.watch import ReloadFailed, pipeline_changes
 from kondado_tui.core.errors import ConfigError, KondadoError
-from kondado_tui.core.events import PipelineFailed, PollerEvent, StatusObserved
+from kondado_tui.core.events import PipelineFailed, PollerEvent, Refusal, StatusObserved
 from kondado_tui.core.guards.sanitize import clean
 from kondado_tui.ui.backend import SessionLike
 from kondado_tui.ui.screens.add import AddResult, AddScreen
@@ -25,6 +26,10 @@ from kondado_tui.ui.screens.confirm import ConfirmScreen
 from kondado_tui.ui.view.board import Board, Row
 
 ADD_TIMEOUT = 90.0  # the status call waits its turn in the rate budget
+NOT_ADDED = {  # what to check when Kondado refused the pipeline for good
+    Refusal.NOT_FOUND: "; check the id",
+    Refusal.NO_ACCESS: "; check the token's rights to it in the Kondado app",
+}
 
 
 class PipelineEdits:
@@ -32,7 +37,8 @@ class PipelineEdits:
 
     `host` shows the forms, the messages and runs the file writes as workers;
     `redraw(pipeline_id)` redraws the table after an edit (with the cursor on that row;
-    None: anywhere).
+    None: anywhere); `note(text)` shows a lasting note while the config file does not
+    load (None hides it).
     """
 
     def __init__(
@@ -41,11 +47,13 @@ class PipelineEdits:
         session: SessionLike,
         board: Board,
         redraw: Callable[[int | None], None],
+        note: Callable[[str | None], None] = lambda text: None,
     ) -> None:
         self._host = host
         self._session = session
         self._board = board
         self._redraw = redraw
+        self._note = note
         self._waiting: dict[int, asyncio.Future[PollerEvent]] = {}  # pipelines being added
 
     def resolve(self, event: StatusObserved | PipelineFailed) -> None:
@@ -57,7 +65,8 @@ class PipelineEdits:
     # -- add --------------------------------------------------------------------------
 
     def add(self) -> None:
-        """The add form (`a`): by id or app URL."""
+        """The add form (`a`): by id or app URL, knowing what the file lists now."""
+        self.check_config(force=True)
         self._host.app.push_screen(
             AddScreen(self._add_pipeline, set(self._board.rows)), callback=self._added
         )
@@ -84,7 +93,9 @@ class PipelineEdits:
             self._waiting.pop(entry.id, None)
         if isinstance(event, PipelineFailed):
             poller.set_pipelines(list(board.rows))
-            raise KondadoError(f"pipeline {entry.id}: {event.message}; nothing was saved")
+            fix = NOT_ADDED.get(event.refusal, "") if event.refusal else ""
+            said = event.message.rstrip(". ;")
+            raise KondadoError(f"Pipeline {entry.id} was not added: {said}{fix}.")
         assert isinstance(event, StatusObserved)
         try:
             await asyncio.to_thread(append_pipeline, self._session.config.path, entry)
@@ -127,6 +138,45 @@ class PipelineEdits:
             )
             return
         self._host.notify(f"Pipeline {entry.id} added to {path}.", markup=False, timeout=6)
+
+    # -- the file changed (kondado-tui add, an editor) ---------------------------------
+
+    def check_config(self, *, force: bool = False) -> None:
+        """Apply what changed in the config file since the last look: at each 10-second
+        step (a stat; a read only when it changed), and before the add form opens."""
+        change = self._session.check_config(force=force)
+        if change is None:
+            return
+        path = self._session.config.path
+        if isinstance(change, ReloadFailed):
+            self._note(f"{change.message} (still running on the last good config)")
+            self._host.notify(
+                f"The config file no longer loads; nothing changes until it is fixed: "
+                f"{change.message}",
+                severity="warning",
+                markup=False,
+                timeout=10,
+            )
+            return
+        self._note(None)
+        board = self._board
+        changes = pipeline_changes(
+            [row.entry for row in board.rows.values()], change.config.pipelines
+        )
+        if changes:
+            board.set_entries(changes.entries)
+            ids = [entry.id for entry in changes.entries]
+            adding = [pid for pid in self._waiting if pid not in ids]  # an `a` in flight
+            self._session.poller.set_pipelines([*ids, *adding])
+            self._redraw(None)
+            self._host.notify(f"{path.name} changed: {changes.summary()}.", markup=False)
+        if change.settings_changed:
+            self._host.notify(
+                f"{path.name} changed: settings other than the pipelines apply when "
+                "kondado-tui restarts.",
+                markup=False,
+                timeout=10,
+            )
 
     # -- remove -------------------------------------------------------------------------
 
