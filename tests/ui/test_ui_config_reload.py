@@ -165,3 +165,25 @@ async def test_an_unknown_pipeline_is_refused_in_one_sentence(tmp_path: Path) ->
         problem = str(app.screen.query_one("#problem").render())
         assert "Pipeline 778 was not added: Pipeline not found; check the id." in problem
         assert ".;" not in problem
+
+
+async def test_the_dashboards_own_edits_on_the_inline_form_are_not_news(tmp_path: Path) -> None:
+    """`x` edits the inline array in place; the next look at the file finds the board
+    already right, so no 'changed' note follows the dashboard's own save."""
+    app, poller, clock, path = watching(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        await pilot.pause()
+        app.main.table.select_key("2041")
+        await pilot.pause()
+        await pilot.press("x")
+        await pilot.pause()
+        await pilot.press("y")
+        for _ in range(4):
+            await pilot.pause()
+        assert path.read_text() == FILE.replace(
+            '  { id = 2041, name = "Customers", group = "shop" },\n', ""
+        )
+        await step(app, pilot, clock)
+        assert not any("changed" in m for m in messages(app))
+        assert sorted(app.main.table.shown_keys) == ["2040", "3100"]
