@@ -40,6 +40,11 @@ class Health:
     pipelines: int | None = None  # how many are monitored (None: not told)
     # rows showing a state read from history at start-up, not confirmed by the API since
     from_history: int = 0
+    # history is not being kept as configured ("" while it is): a few words for the status
+    # line, the whole story, and since when writes fail (None: not failing writes)
+    history_short: str = ""
+    history_problem: str = ""
+    history_failing_since: float | None = None
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from kondado_tui.core.events import (
     refusal_of,
 )
 from kondado_tui.core.guards.redact import redact
+from kondado_tui.core.history.store import HistoryState
 from kondado_tui.core.history.timeline import Transition
 from kondado_tui.core.models import Observation, PipelineStatus, Priority
 from kondado_tui.core.scheduling import RHYTHM_MEMORY, Backoff, Pick, Scheduler
@@ -122,6 +123,9 @@ class HistoryLike(Protocol):
 
     def refusals(self, ids: Iterable[int] | None = None) -> Mapping[int, RefusalLike]: ...
 
+    @property
+    def state(self) -> HistoryState: ...
+
 
 class RefusalLike(Protocol):
     """What the poller reads of `store.StoredRefusal`."""
@@ -176,6 +180,7 @@ class Poller:
         self._connection = Connection.STARTING
         self._message = STARTING_MESSAGE
         self._from_history: set[int] = set()  # seeded rows the API has not confirmed yet
+        self._history: HistoryState | None = None  # as of the last write (or start-up)
         # Rows still in the status they were first seen in: their `since` is a lower bound.
         self._first_seen: set[int] = set()
         self._last_success_at: float | None = None
@@ -195,6 +200,7 @@ class Poller:
             retry_at = self._budget.locked_until or retry_at
         connection, message = self._connection, self._message
         count = len(self._scheduler.pipeline_ids)
+        history = self._history
         if count == 0 and connection in (Connection.STARTING, Connection.OK):
             connection, message = Connection.STARTING, NO_PIPELINES_MESSAGE  # nothing to ask
         elif (
@@ -217,6 +223,9 @@ class Poller:
             ledger_note=self._budget.note,
             pipelines=count,
             from_history=len(self._from_history),
+            history_short=history.short if history else "",
+            history_problem=history.problem if history else "",
+            history_failing_since=history.failing_since if history else None,
         )
 
     @property
@@ -414,9 +423,15 @@ class Poller:
                 pid, observation, previous, since, since_first_seen=pid in self._first_seen
             )
         )
-        if self._store is not None:
+        store = self._store
+        if store is not None:
+
+            def write() -> HistoryState:
+                store.record(observation)
+                return store.state  # read in the same trip: never waits on the lock here
+
             try:
-                await asyncio.to_thread(self._store.record, observation)
+                self._history = await asyncio.to_thread(write)
             except Exception as exc:  # history is a convenience: monitoring goes on
                 log.warning("history: could not record an observation: %s", _describe(exc))
 
@@ -439,13 +454,13 @@ class Poller:
         ids = self._scheduler.pipeline_ids
         wanted = set(ids)
 
-        def read() -> tuple[dict[int, tuple[Observation, float]], set[int]]:
-            return store.last_observations(ids), store.first_sightings(ids)
+        def read() -> tuple[dict[int, tuple[Observation, float]], set[int], HistoryState]:
+            return store.last_observations(ids), store.first_sightings(ids), store.state
 
         try:
             # One trip to a thread, not two: at start-up the loop is busy painting, and
             # each trip waits for its turn (the table's first states came that much later).
-            seeds, first_seen = await asyncio.to_thread(read)
+            seeds, first_seen, self._history = await asyncio.to_thread(read)
             self._first_seen |= first_seen
         except Exception as exc:
             log.warning("history: could not read the last observations: %s", _describe(exc))
@@ -594,20 +609,22 @@ class Poller:
 
     async def _store_refusals(self) -> None:
         pending, self._unstored = self._unstored, []
-        if self._store is None:
+        store = self._store
+        if store is None or not pending:
             return
-        for failure in pending:
-            assert failure.refusal is not None
-            try:
-                await asyncio.to_thread(
-                    self._store.record_refusal,
-                    failure.pipeline_id,
-                    failure.refusal,
-                    failure.message,
-                    failure.at,
+
+        def write() -> HistoryState:
+            for failure in pending:
+                assert failure.refusal is not None
+                store.record_refusal(
+                    failure.pipeline_id, failure.refusal, failure.message, failure.at
                 )
-            except Exception as exc:  # history is a convenience: monitoring goes on
-                log.warning("history: could not record a refusal: %s", _describe(exc))
+            return store.state
+
+        try:
+            self._history = await asyncio.to_thread(write)
+        except Exception as exc:  # history is a convenience: monitoring goes on
+            log.warning("history: could not record a refusal: %s", _describe(exc))
 
     def _rate_limited(self, exc: RateLimited) -> None:
         now = self._clock.now()

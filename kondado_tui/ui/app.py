@@ -36,6 +36,7 @@ from kondado_tui.ui.terminal.desktop_notify import desktop_notification
 from kondado_tui.ui.terminal.lifecycle import EXIT_HANGUP, TerminalLost
 from kondado_tui.ui.view.board import Alert, AlertKind
 from kondado_tui.ui.view.columns import AGE_STEP, next_step_at
+from kondado_tui.ui.view.health_text import history_words
 from kondado_tui.ui.view.palette import Palette
 
 # The tick runs this long after a step of the clock begins, so it sees the new step even
@@ -244,7 +245,8 @@ class KondadoApp(App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            health = self.main.board.health
+            self.push_screen(HelpScreen(history_words(health, self.clock.now())))
 
     def action_quit(self) -> None:  # type: ignore[override]
         self.exit(0)

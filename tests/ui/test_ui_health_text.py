@@ -12,6 +12,7 @@ from kondado_tui.ui.view.health_text import (
     banner_text,
     counts_text,
     health_line,
+    history_words,
     next_poll_words,
     wait_words,
 )
@@ -152,3 +153,25 @@ def test_a_long_wait_changes_the_status_line_once_per_ten_seconds() -> None:
     assert changes == 5 + 10  # 60 -> 50 … 20 -> 10, then every second to 0
     assert "silent 60s" in texts[0] and "silent 60s" in texts[9]  # never sooner than true
     assert "silent 50s" in texts[10] and "silent 1s" in texts[59] and "silent 0s" in texts[60]
+
+
+def test_history_not_saved_is_a_status_line_marker_and_a_sentence() -> None:
+    health = Health(
+        Connection.OK,
+        history_short="history not saved",
+        history_problem="History could not be saved (database or disk is full).",
+        history_failing_since=NOW - 600,
+    )
+    line = health_line(health, NOW, PLAIN, read_only=False, filter_text="", shown=3, total=3).plain
+    assert line.endswith("● connected  ⚠ history not saved")
+    words = history_words(health, NOW)
+    assert words.startswith("History could not be saved (database or disk is full).")
+    assert "Not saved for 10m" in words
+    fine = Health(Connection.OK)
+    assert (
+        "history"
+        not in health_line(
+            fine, NOW, PLAIN, read_only=False, filter_text="", shown=3, total=3
+        ).plain
+    )
+    assert history_words(fine, NOW) == ""

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from history_faults import FullDisk
+from rich.console import Console
+from textual.widgets import Static
 
 from kondado_tui.core.clock import SYSTEM_CLOCK
 from kondado_tui.core.config import load_config
@@ -14,6 +19,8 @@ from kondado_tui.core.sim import SimServer
 from kondado_tui.core.sim.faults import FaultMode
 from kondado_tui.ui.app import KondadoApp
 from kondado_tui.ui.screens.confirm import ConfirmScreen
+from kondado_tui.ui.screens.detail import DetailScreen
+from kondado_tui.ui.screens.help import HelpScreen
 from kondado_tui.ui.view.columns import MESSAGE, STATUS
 
 SIZE = (120, 36)
@@ -40,6 +47,13 @@ async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.05)
+
+
+def as_text(widget: Static) -> str:
+    """What a Static shows, as plain text on long lines (rich renderables included)."""
+    console = Console(width=400, record=True, file=io.StringIO())
+    console.print(widget.content)
+    return " ".join(console.export_text().split())
 
 
 def open_app(tmp_path: Path, sim: SimServer, count: int) -> tuple[KondadoApp, Session, list[int]]:
@@ -115,5 +129,37 @@ async def test_http_429_is_rate_limiting_not_a_refusal_of_every_row(
                 assert row.refusal is None  # not "no access" / "refused"
             assert session.store is not None and session.store.refusals() == {}
             assert len(sim.log) == 1  # the wait is obeyed: nothing more was sent
+    finally:
+        await session.aclose()
+
+
+async def test_history_that_cannot_be_saved_is_said_then_clears(
+    tmp_path: Path, sim: SimServer
+) -> None:
+    """A full disk after start-up (history_faults.FullDisk on the real store): the status
+    line, the detail screen and the help say so; it clears after a write works again."""
+    app, session, ids = open_app(tmp_path, sim, 2)
+    assert session.store is not None
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            health = app.main.query_one("#health")
+            await until(lambda: all(app.main.board.rows[i].observation for i in ids))
+            assert "history" not in str(health.render())
+            disk = FullDisk(session.store)
+            await pilot.press("f")  # ask now: an answer to record
+            await until(lambda: "history not saved" in str(health.render()))
+            await pilot.press("enter")
+            await until(lambda: isinstance(app.screen, DetailScreen))
+            history = app.screen.query_one("#history", Static)
+            await until(lambda: "database or disk is full" in as_text(history))
+            assert "missing from this history" in as_text(history)
+            await pilot.press("escape", "question_mark")
+            await until(lambda: isinstance(app.screen, HelpScreen))
+            assert "Now: History could not be saved" in as_text(app.screen.query_one(Static))
+            await pilot.press("escape")
+            disk.full = False
+            await pilot.press("f")
+            await until(lambda: "history" not in str(health.render()))
+            assert disk.refused >= 1
     finally:
         await session.aclose()

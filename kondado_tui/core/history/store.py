@@ -42,7 +42,14 @@ from kondado_tui.core.history.timeline import (
 )
 from kondado_tui.core.models import KNOWN_STATUSES, Observation, PipelineStatus
 
-__all__ = ["SCHEMA_VERSION", "HistoryStore", "RunSummary", "StoredRefusal", "Transition"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "HistoryState",
+    "HistoryStore",
+    "RunSummary",
+    "StoredRefusal",
+    "Transition",
+]
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +120,46 @@ class StoredRefusal:
     last_at: float
 
 
+@dataclass(frozen=True)
+class HistoryState:
+    """What the history can promise now: for the dashboard's status line and `info`."""
+
+    path: Path | None  # None: in memory by choice (demo, tests)
+    persistent: bool  # False: kept in memory only (by choice, or the file cannot be used)
+    write_failure: str  # "" or why writes fail now (cleared by the next one that works)
+    failing_since: float | None  # when writes began to fail (clock time)
+    read_failure: str  # "" or why reads fail now
+    notes: tuple[str, ...]  # about the file, for the life of the store (set aside, ...)
+
+    @property
+    def saving(self) -> bool:
+        """History is being kept as configured (on disk, or in memory by choice)."""
+        return not self.write_failure and (self.persistent or self.path is None)
+
+    @property
+    def short(self) -> str:
+        """A few words for a status line ("" while history is kept)."""
+        if self.write_failure:
+            return "history not saved"
+        if self.path is not None and not self.persistent:
+            return "history in memory only"
+        return ""
+
+    @property
+    def problem(self) -> str:
+        """One or two sentences for a person ("" while history is kept)."""
+        if self.write_failure:
+            return (
+                f"{self.write_failure} It is saved again as soon as a write works (freeing "
+                "disk space is enough)."
+            )
+        if self.path is not None and not self.persistent:
+            return " ".join(self.notes) or (
+                f"The history file {self.path} cannot be used; history is kept in memory only."
+            )
+        return ""
+
+
 class _SetAside(Exception):
     """The file must be moved aside; the message says why, for a person."""
 
@@ -146,6 +193,7 @@ class HistoryStore:
         # What fails now, by "read", "write" or "prune": cleared when one works again.
         self._trouble: dict[str, str] = {}
         self._writes = 0
+        self._failing_since: float | None = None  # first failed write of the current run
         # Last (status, raw_msg) per pipeline in this process: answers `record` when the
         # database cannot be written, so transitions are still told apart.
         self._seen: dict[int, tuple[str, str | None]] = {}
@@ -165,6 +213,19 @@ class HistoryStore:
         with self._lock:
             return " ".join([*self._notes, *self._trouble.values()])
 
+    @property
+    def state(self) -> HistoryState:
+        """What the history can promise now (`note` in parts)."""
+        with self._lock:
+            return HistoryState(
+                path=self.path,
+                persistent=self.persistent,
+                write_failure=self._trouble.get("write", ""),
+                failing_since=self._failing_since,
+                read_failure=self._trouble.get("read", ""),
+                notes=tuple(self._notes),
+            )
+
     def record(self, obs: Observation) -> bool:
         """Remember an observation; True when it is a transition (or the first one seen).
 
@@ -178,9 +239,7 @@ class HistoryStore:
             try:
                 changed = self._write_observation(obs, raw_msg)
             except sqlite3.Error as exc:
-                self._trouble["write"] = (
-                    f"History could not be saved ({_reason(exc)}); the monitor goes on without it."
-                )
+                self._write_failed(exc)
                 previous = self._seen.get(pid)
                 changed = previous != (status.status, raw_msg)
             self._seen[pid] = (status.status, raw_msg)
@@ -199,11 +258,9 @@ class HistoryStore:
                 with self._write() as conn:
                     changed = self._refuse(conn, pipeline_id, refusal, text, at)
             except sqlite3.Error as exc:
-                self._trouble["write"] = (
-                    f"History could not be saved ({_reason(exc)}); the monitor goes on without it."
-                )
+                self._write_failed(exc)
                 return False
-            self._trouble.pop("write", None)
+            self._write_worked()
             self._seen.pop(pipeline_id, None)  # the next answer is a transition
             return changed
 
@@ -343,8 +400,22 @@ class HistoryStore:
             self._conn = self._open()  # finds the damage, moves the file aside
             with self._write() as conn:
                 changed = self._record(conn, obs, raw_msg)
-        self._trouble.pop("write", None)
+        self._write_worked()
         return changed
+
+    def _write_failed(self, exc: sqlite3.Error) -> None:
+        if self._failing_since is None:
+            self._failing_since = self._clock.now()
+            log.warning("history: writes fail: %s", _reason(exc))
+        self._trouble["write"] = (
+            f"History could not be saved ({_reason(exc)}); the monitor goes on without it."
+        )
+
+    def _write_worked(self) -> None:
+        if self._failing_since is not None:
+            log.info("history: writes work again")
+        self._failing_since = None
+        self._trouble.pop("write", None)
 
     def _record(self, conn: sqlite3.Connection, obs: Observation, raw_msg: str | None) -> bool:
         status = obs.status
@@ -563,6 +634,7 @@ class HistoryStore:
         return self._open_memory("a fresh file could not be started")
 
     def _connect(self, path: Path) -> sqlite3.Connection:
+        _create_private(path)
         conn = sqlite3.connect(
             path,
             timeout=self._busy_ms / 1000,
@@ -570,6 +642,7 @@ class HistoryStore:
             check_same_thread=False,  # guarded by self._lock
         )
         conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+        _match_side_files(path)
         return conn
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
@@ -600,8 +673,6 @@ class HistoryStore:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
                 raise
-            with contextlib.suppress(OSError):
-                os.chmod(self.path or "", 0o600)  # raw_msg may name hosts and users
 
     def _set_aside(self, why: str, opened: int | None) -> bool:
         """Move the file (and its WAL) to `<name>.corrupt-<time>`; say so in `note`.
@@ -711,6 +782,28 @@ def _int(value: object) -> int:
 def _float(value: object) -> float:
     assert isinstance(value, int | float)
     return float(value)
+
+
+def _create_private(path: Path) -> None:
+    """Create a missing history file with mode 0600 before SQLite opens it: raw_msg may
+    name hosts and users, and SQLite gives the -wal and -shm files it creates later the
+    database file's mode (made by SQLite itself, all three were 0644 under umask 022,
+    which matters outside the private state dir). An existing file keeps its mode."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def _match_side_files(path: Path) -> None:
+    """-wal/-shm left by an older version (0644 beside a 0600 file): the file's mode."""
+    try:
+        mode = os.stat(path).st_mode & 0o777
+    except OSError:
+        return
+    for extra in ("-wal", "-shm"):
+        side = path.with_name(path.name + extra)
+        with contextlib.suppress(OSError):
+            if os.stat(side).st_mode & 0o777 & ~mode:
+                os.chmod(side, os.stat(side).st_mode & 0o777 & mode)
 
 
 def _inode(path: Path) -> int | None:

@@ -18,12 +18,14 @@ from textual.widgets import Footer, Static
 
 from kondado_tui.core.clock import Clock
 from kondado_tui.core.durations import format_age, format_duration
+from kondado_tui.core.events import Health
 from kondado_tui.core.guards.sanitize import clean, first_line
 from kondado_tui.core.history.timeline import HistorySummary, RunSummary, Transition, stored_kind
 from kondado_tui.core.models import app_url
 from kondado_tui.ui.backend import StoreLike
-from kondado_tui.ui.view.board import Row
+from kondado_tui.ui.view.board import WARNING_GLYPH, Row
 from kondado_tui.ui.view.columns import RUN_OUTCOME
+from kondado_tui.ui.view.health_text import history_words
 from kondado_tui.ui.view.palette import Palette
 
 BARS = "▁▂▃▄▅▆▇█"
@@ -153,10 +155,13 @@ def history_block(
     runs: list[RunSummary],
     now: float,
     palette: Palette,
+    problem: str = "",
 ) -> RenderableType:
     if summary is None:
         return Text("History: not kept (no history store).", style=palette.muted)
     parts: list[RenderableType] = [Text("History", style="bold underline")]
+    if problem:  # what follows may be missing its latest part: say so first
+        parts.append(Text(f"{WARNING_GLYPH} {problem}", style=palette.warning))
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold", no_wrap=True)
     facts.add_column()
@@ -230,6 +235,8 @@ class RowCommands(Protocol):
 
     read_only: bool  # runs are disabled
 
+    @property
+    def health(self) -> Health: ...  # the API's and the history's, as the dashboard knows
     def run_one(self, pipeline_id: int) -> None: ...
     def ask_now(self, pipeline_id: int) -> None: ...
     def copy_url(self, pipeline_id: int) -> None: ...
@@ -315,6 +322,7 @@ class DetailScreen(Screen[None]):
                 self._runs,
                 self._clock.now(),
                 self._palette,
+                history_words(self._commands.health, self._clock.now()),
             )
         )
 
@@ -325,6 +333,8 @@ class DetailScreen(Screen[None]):
         self.query_one("#title", Static).update(self._title())
         self.query_one("#fields", Static).update(fields_table(row, now, self._palette))
         self.query_one("#message", Static).update(message_block(row, self._palette))
+        if self._summary is not None:  # the history's own state may have changed too
+            self._render_history()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "run" and self._commands.read_only:

@@ -51,11 +51,28 @@ def _section(title: str, rows: list[tuple[str, str]]) -> Group:
     return Group(Text(title, style="bold underline"), grid, Text(""))
 
 
-def help_text() -> Group:
+STATUS_LINE: tuple[tuple[str, str], ...] = (
+    ("12/18 req/min", "requests this host sent in the last minute, of the budget"),
+    ("next in 20s", "the next status request (asking 3/12…: the first round)"),
+    ("silent 47s", "rate limited: nothing is sent until the lock-out ends"),
+    ("PAUSED  READ-ONLY", "polling paused (p); runs and edits disabled"),
+    ("ledger: this process only", "the rate budget is not shared with other processes"),
+    (
+        f"{WARNING_GLYPH} history not saved",
+        "writes to the history file fail (a full disk?): monitoring goes on, the history "
+        "misses what happens until a write works again",
+    ),
+    (f"{WARNING_GLYPH} history in memory only", "the history file cannot be used this session"),
+)
+
+
+def help_text(history_problem: str = "") -> Group:
     statuses = [
         (f"{k.glyph} {k.label}", k.meaning) for k in (*KNOWN_STATUSES.values(), PENDING_KIND)
     ]
-    statuses.append(("? anything else", "a status Kondado's docs do not list, shown as sent"))
+    statuses.append(
+        ("? anything else", "a status Kondado's docs do not list, shown as sent; counts as trouble")
+    )
     statuses.append((f"{WARNING_GLYPH} active, running…", "an ok or busy status with a message"))
     refused = (Refusal.NOT_FOUND.kind, Refusal.NO_ACCESS.kind)
     statuses += [(f"{k.glyph} {k.label}", k.meaning) for k in refused]
@@ -83,6 +100,12 @@ def help_text() -> Group:
                 ("last run", "outcome and duration of the last run we saw (≥: began before)"),
             ],
         ),
+        _section("Status line (right)", list(STATUS_LINE)),
+        *(
+            [Group(Text(f"{WARNING_GLYPH} Now: {history_problem}", style="bold"), Text(""))]
+            if history_problem
+            else []
+        ),
     )
 
 
@@ -90,8 +113,13 @@ class HelpScreen(ModalScreen[None]):
     CSS_PATH = "help.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "dismiss", "close")]
 
+    def __init__(self, history_problem: str = "") -> None:
+        """`history_problem`: why history is not being kept now ("" while it is)."""
+        super().__init__()
+        self._history_problem = history_problem
+
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
             scroll.border_title = "kondado-tui help"
             scroll.border_subtitle = "esc: close"
-            yield Static(help_text(), markup=False)
+            yield Static(help_text(self._history_problem), markup=False)

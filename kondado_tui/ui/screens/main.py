@@ -578,6 +578,10 @@ class MainScreen(Screen[None]):
 
     # -- what other screens call --------------------------------------------------------
 
+    @property
+    def health(self) -> Health:
+        return self.board.health
+
     def run_one(self, pipeline_id: int) -> None:
         self.action_run(pipeline_id)
 

@@ -191,4 +191,21 @@ def health_line(
         text.append("  READ-ONLY", style=palette.warning)
     if not health.shared_ledger:
         text.append("  ledger: this process only", style=palette.warning)
+    if health.history_short:
+        text.append(f"  {WARNING_GLYPH} {health.history_short}", style=palette.warning)
+    return text
+
+
+def history_words(health: Health, now: float) -> str:
+    """Why history is not being kept, and since when ("" while it is): for the detail and
+    help screens (the status line shows `history_short`)."""
+    if not health.history_problem:
+        return ""
+    text = clean(health.history_problem).strip()
+    since = health.history_failing_since
+    if since is not None:
+        text += (
+            f" Not saved for {format_age(max(0.0, now - since))}: runs and changes seen since "
+            "then are missing from this history."
+        )
     return text
