@@ -3,9 +3,9 @@
 It owns the `Board` (what we know) and turns key presses into poller calls; the rest is
 delegated: `TableSync` (ui/view/table_sync.py) keeps the table in step with the board,
 `StatusBar` and `Banner` (ui/widgets/) show the API's health, `PipelineEdits`
-(pipeline_edits.py) adds and removes pipelines. Poller events arrive from the app
-through `apply`; what the app must do (an alert, the duplicate form) is asked of it
-through `alert_sink` and `open_duplicate`.
+(pipeline_edits.py) adds and removes pipelines, `PipelineRuns` (pipeline_runs.py)
+runs them. Poller events arrive from the app through `apply`; what the app must do (an
+alert, the duplicate form) is asked of it through `alert_sink` and `open_duplicate`.
 """
 
 from __future__ import annotations
@@ -16,16 +16,14 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import events, on, work
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from kondado_tui.core.actions import after_failure, run_target
 from kondado_tui.core.clock import Clock
 from kondado_tui.core.config import PipelineEntry
-from kondado_tui.core.errors import ApiError, KondadoError
 from kondado_tui.core.events import (
     Connection,
     Health,
@@ -34,12 +32,12 @@ from kondado_tui.core.events import (
     PollerEvent,
     StatusObserved,
 )
-from kondado_tui.core.guards.sanitize import clean, first_line
-from kondado_tui.core.models import Observation, Severity, app_url
+from kondado_tui.core.guards.sanitize import clean
+from kondado_tui.core.models import Observation, app_url
 from kondado_tui.ui.backend import SessionLike
-from kondado_tui.ui.screens.confirm import ConfirmScreen
 from kondado_tui.ui.screens.detail import DetailScreen
 from kondado_tui.ui.screens.pipeline_edits import PipelineEdits
+from kondado_tui.ui.screens.pipeline_runs import PipelineRuns
 from kondado_tui.ui.view.board import Alert, Board, Row, SortMode
 from kondado_tui.ui.view.health_text import banner_text, health_line
 from kondado_tui.ui.view.palette import Palette
@@ -110,7 +108,9 @@ class MainScreen(Screen[None]):
         self._table: PipelineTable | None = None
         self._flush_pending = False
         self.flushes = 0  # redraws done (tests hold bursts to a few)
-        self._batch: tuple[int, int] | None = None  # done, total of a batch run
+        self.runs = PipelineRuns(
+            self, session, self.board, clock, progress=self.refresh_lines, redraw=self.refresh_all
+        )
         self.alert_sink: Callable[[Alert], None] = lambda alert: None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -277,8 +277,8 @@ class MainScreen(Screen[None]):
             total=len(self.board.rows),
             first_pass=self.board.first_pass(),
         )
-        if self._batch is not None:
-            done, total = self._batch
+        if self.runs.batch is not None:
+            done, total = self.runs.batch
             line = Text.assemble((f"runs {done}/{total}  ", self.palette.warning), line)
         self.query_one(StatusBar).show(line, self.board.counts, self.palette, recount=counts)
 
@@ -413,7 +413,7 @@ class MainScreen(Screen[None]):
             return self._nothing_selected()
         self.session.poller.request_now(row.id)
         name = clean(row.entry.display_name, keep_newlines=False)
-        if not self._say_if_held_back(f"The question about {name}", row.id):
+        if not self.runs.say_if_held_back(f"The question about {name}", row.id):
             self.notify(f"Asking Kondado about {name} now.", markup=False, timeout=3)
 
     def action_pause(self) -> None:
@@ -453,100 +453,7 @@ class MainScreen(Screen[None]):
             rows = self.board.marked() or ([r] if (r := self.selected_row()) else [])
         if not rows:
             return self._nothing_selected()
-        ids = [row.id for row in rows]  # captured now: the cursor may move meanwhile
-        body = Text()
-        for row in rows:
-            kind = row.kind
-            body.append(f"{row.glyph} ", style=self.palette.severity[row.severity])
-            body.append(f"{clean(row.entry.display_name, keep_newlines=False)}")
-            body.append(f"  ({row.id}, {kind.label})\n", style=self.palette.muted)
-        busy = [
-            r
-            for r in rows
-            if r.severity is Severity.BUSY
-            or (r.observation is not None and r.observation.status.is_running)
-        ]
-        warning = None
-        if busy:
-            names = ", ".join(clean(r.entry.display_name, keep_newlines=False) for r in busy)
-            verb = "is" if len(busy) == 1 else "are"
-            warning = Text(
-                f"⚠ {names} {verb} already running or scheduled: "
-                "Kondado may queue another run or refuse it."
-            )
-        body.rstrip()
-        title = f"Run {len(rows)} pipelines?" if len(rows) > 1 else "Run this pipeline?"
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._run_many(ids)
-
-        self.app.push_screen(
-            ConfirmScreen(title, body, warning=warning, yes="run"), callback=answered
-        )
-
-    @work(group="runs", exit_on_error=False)
-    async def _run_many(self, ids: list[int]) -> None:
-        total = len(ids)
-        self._batch = (0, total) if total > 1 else None
-        self.refresh_lines()
-        failures = 0
-        for done, pid in enumerate(ids, start=1):
-            row = self.board.rows.get(pid)
-            name = clean(row.entry.display_name if row else f"pipeline {pid}", keep_newlines=False)
-            self._say_if_held_back(f"Run of {name}", pid)
-            try:
-                answer = await self.session.poller.run_pipeline(pid)
-            except ApiError as exc:  # only what is known: refused, or maybe queued
-                failures += 1
-                self.notify(
-                    f"Run of {name} ({pid}): {exc}. {after_failure(exc, run_target(pid, name))}",
-                    severity="error",
-                    markup=False,
-                    timeout=15,
-                )
-            except KondadoError as exc:
-                failures += 1
-                self.notify(
-                    f"Run of {name} ({pid}) failed: {exc}",
-                    severity="error",
-                    markup=False,
-                    timeout=15,
-                )
-            else:
-                said = first_line(answer)
-                self.notify(
-                    f"Run of {name} ({pid}) requested" + (f": {said}" if said else "."),
-                    markup=False,
-                    timeout=8,
-                )
-                if row is not None:
-                    row.marked = False
-            if total > 1:
-                self._batch = (done, total)
-                self.refresh_lines()
-        self._batch = None
-        if total > 1:
-            self.notify(
-                f"Batch done: {total - failures} of {total} runs requested.",
-                severity="warning" if failures else "information",
-                markup=False,
-            )
-        self.refresh_all()
-
-    def _say_if_held_back(self, what: str, pid: int) -> bool:
-        """During a rate-limit lock-out a request waits silently for up to a minute: say
-        so (True when said)."""
-        health = self.session.poller.health
-        if health.connection is not Connection.RATE_LIMITED or health.retry_at is None:
-            return False
-        wait = max(1, int(health.retry_at - self.clock.now() + 0.999))
-        self.notify(
-            f"{what} ({pid}) will be sent when the rate-limit lock-out ends (in {wait} s).",
-            markup=False,
-            timeout=min(wait, 60),
-        )
-        return True
+        self.runs.confirm(rows, self.palette)
 
     # -- duplicate ---------------------------------------------------------------------
 
