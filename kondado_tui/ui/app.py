@@ -7,18 +7,20 @@ session's listener -> `post_message`, so a slow request never blocks a key press
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
-import threading
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from textual import constants as textual_constants
+from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.driver import Driver
 from textual.message import Message
 from textual.screen import Screen
 from textual.theme import Theme
+from textual.worker import Worker, WorkerState
 
 from kondado_tui.core.clock import SYSTEM_CLOCK, Clock
 from kondado_tui.core.config import PipelineEntry
@@ -34,10 +36,12 @@ from kondado_tui.ui.screens.main import MainScreen
 from kondado_tui.ui.terminal import partial_updates
 from kondado_tui.ui.terminal.desktop_notify import desktop_notification
 from kondado_tui.ui.terminal.lifecycle import EXIT_HANGUP, TerminalLost
-from kondado_tui.ui.view.board import Alert, AlertKind
+from kondado_tui.ui.view.board import AlertKind
 from kondado_tui.ui.view.columns import AGE_STEP, next_step_at
 from kondado_tui.ui.view.health_text import history_words
 from kondado_tui.ui.view.palette import Palette
+
+log = logging.getLogger(__name__)
 
 # The tick runs this long after a step of the clock begins, so it sees the new step even
 # if the timer fires a little early.
@@ -87,7 +91,6 @@ class KondadoApp(App[int]):
         self.drafts: dict[int, DuplicateDraft] = {}  # unsent duplicate forms, per base
         self.memory = memory  # mappings used last time, per base pipeline
         self.escapes: list[str] = []  # desktop notifications written (tests read them)
-        self._loop_thread: int | None = None
         session.subscribe(self._on_poller_event)
 
     # -- start and stop -------------------------------------------------------------------
@@ -106,8 +109,6 @@ class KondadoApp(App[int]):
         return QuietLinuxDriver
 
     async def on_mount(self) -> None:
-        self._loop_thread = threading.get_ident()
-        self.main.alert_sink = self.alert
         await self.push_screen(self.main)
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         for note in self.session.notes:
@@ -177,15 +178,36 @@ class KondadoApp(App[int]):
                 row.history = summary
                 self.main.refresh_row(pid)
 
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        """The one place a worker's failure is told. Every worker runs with
+        exit_on_error=False and turns the failures it expects into messages of its own;
+        anything else (a bug) would otherwise vanish without a word. `StateChanged` does
+        not bubble: the dashboard's background work (runs, config writes) runs on the
+        app for this; the add and duplicate forms' workers catch everything themselves."""
+        error = event.worker.error
+        if event.state is not WorkerState.ERROR or error is None:
+            return
+        what = event.worker.name or "a background task"
+        said = first_line(redact(str(error)))
+        log.error("worker %s failed: %s: %s", what, type(error).__name__, said)
+        self.notify(
+            f"Something went wrong ({what}): {type(error).__name__}"
+            + (f": {said}" if said else "")
+            + ". kondado-tui keeps running; please report this.",
+            severity="error",
+            timeout=30,
+            markup=False,
+        )
+
     # -- poller events ----------------------------------------------------------------------
 
     def _on_poller_event(self, event: PollerEvent) -> None:
-        """Called by the poller: cheap, and safe from another thread too."""
-        message = PollerMessage(event)
-        if self._loop_thread is None or threading.get_ident() == self._loop_thread:
-            self.post_message(message)
-        else:
-            self.call_from_thread(self.post_message, message)
+        """Called by the poller: cheap, and safe from another thread too. Textual's
+        `post_message` is thread-safe: from a thread other than the app's it hands the
+        message to the app's loop with `call_soon_threadsafe` (Textual 8.2.8,
+        message_pump.py, `MessagePump.post_message`), so no thread test is needed here."""
+        self.post_message(PollerMessage(event))
 
     async def _tick_at_steps(self) -> None:
         """The dashboard's tick, just after each 10-second step of the clock: what it
@@ -209,7 +231,10 @@ class KondadoApp(App[int]):
 
     # -- alerts ---------------------------------------------------------------------------------
 
-    def alert(self, alert: Alert) -> None:
+    @on(MainScreen.Alerted)
+    def _alert(self, message: MainScreen.Alerted) -> None:
+        """A pipeline broke (toast, bell, desktop notification) or recovered (toast)."""
+        alert = message.alert
         name = clean(alert.name, keep_newlines=False)
         msg = first_line(alert.raw_msg)
         ui = self.session.config.ui
@@ -251,8 +276,10 @@ class KondadoApp(App[int]):
     def action_quit(self) -> None:  # type: ignore[override]
         self.exit(0)
 
-    def open_duplicate(self, base: PipelineEntry) -> None:
+    @on(MainScreen.DuplicateRequested)
+    def _open_duplicate(self, message: MainScreen.DuplicateRequested) -> None:
         """The duplicate form; a pipeline it creates is monitored and saved to the config."""
+        base = message.base
         screen = DuplicateScreen(
             base,
             self.drafts.pop(base.id, None),

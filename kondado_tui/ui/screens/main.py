@@ -5,20 +5,21 @@ delegated: `TableSync` (ui/view/table_sync.py) keeps the table in step with the 
 `StatusBar` and `Banner` (ui/widgets/) show the API's health, `PipelineEdits`
 (pipeline_edits.py) adds and removes pipelines, `PipelineRuns` (pipeline_runs.py)
 runs them. Poller events arrive from the app through `apply`; what the app must do (an
-alert, the duplicate form) is asked of it through `alert_sink` and `open_duplicate`.
+alert, the duplicate form) is asked of it with a message (`Alerted`, `DuplicateRequested`):
+the screen never imports the app.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
@@ -46,9 +47,6 @@ from kondado_tui.ui.widgets.banner import Banner
 from kondado_tui.ui.widgets.pipeline_table import PipelineTable
 from kondado_tui.ui.widgets.status_bar import StatusBar
 
-if TYPE_CHECKING:
-    from kondado_tui.ui.app import KondadoApp
-
 WRITE_ACTIONS = frozenset({"run", "duplicate"})  # what --read-only disables
 READ_ONLY_KEYS = {"r": "running pipelines", "d": "duplicating pipelines"}
 READ_ONLY_WHY = "read-only: {what} is disabled (started with --read-only or [ui] read_only = true)"
@@ -68,6 +66,20 @@ def _headline(health: Health) -> Health:
 
 
 class MainScreen(Screen[None]):
+    class Alerted(Message):
+        """A pipeline broke or recovered: the app tells the user (toast, bell, desktop)."""
+
+        def __init__(self, alert: Alert) -> None:
+            super().__init__()
+            self.alert = alert
+
+    class DuplicateRequested(Message):
+        """`d` on a row: the app opens the duplicate form (it keeps the unsent drafts)."""
+
+        def __init__(self, base: PipelineEntry) -> None:
+            super().__init__()
+            self.base = base
+
     CSS_PATH = "main.tcss"
     # The footer shows these in this order after the table's "⏎ details" and cuts what
     # does not fit: the most needed come first, so run, help and quit survive 80 columns.
@@ -111,7 +123,6 @@ class MainScreen(Screen[None]):
         self.runs = PipelineRuns(
             self, session, self.board, clock, progress=self.refresh_lines, redraw=self.refresh_all
         )
-        self.alert_sink: Callable[[Alert], None] = lambda alert: None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Read-only: run and duplicate are shown disabled in the footer (None)."""
@@ -125,13 +136,6 @@ class MainScreen(Screen[None]):
         if what is not None:
             event.stop()
             self.notify(READ_ONLY_WHY.format(what=what), severity="warning", markup=False)
-
-    @property
-    def kapp(self) -> KondadoApp:
-        from kondado_tui.ui.app import KondadoApp
-
-        assert isinstance(self.app, KondadoApp)
-        return self.app
 
     @property
     def table(self) -> PipelineTable:
@@ -316,7 +320,7 @@ class MainScreen(Screen[None]):
             else:
                 alert = self.board.failed(event)
             if alert is not None:
-                self.alert_sink(alert)
+                self.post_message(self.Alerted(alert))
             self.edits.resolve(event)
             self._refresh_detail(event.pipeline_id)
             self.refresh_row(event.pipeline_id)
@@ -466,7 +470,7 @@ class MainScreen(Screen[None]):
         row = self.selected_row()
         if row is None:
             return self._nothing_selected()
-        self.kapp.open_duplicate(row.entry)
+        self.post_message(self.DuplicateRequested(row.entry))
 
     def adopt(self, entry: PipelineEntry) -> None:
         """A pipeline made here (duplicate): show it now and keep it in the config."""

@@ -35,7 +35,8 @@ NOT_ADDED = {  # what to check when Kondado refused the pipeline for good
 class PipelineEdits:
     """The config edits of one dashboard screen.
 
-    `host` shows the forms, the messages and runs the file writes as workers;
+    `host` shows the forms and the messages; the file writes run as the app's workers
+    (its one `Worker.StateChanged` handler tells an unexpected failure);
     `redraw(pipeline_id)` redraws the table after an edit (with the cursor on that row;
     None: anywhere); `note(text)` shows a lasting note while the config file does not
     load (None hides it).
@@ -122,7 +123,7 @@ class PipelineEdits:
             board.set_entries([*(r.entry for r in board.rows.values()), entry])
             self._session.poller.set_pipelines(list(board.rows))
         self._redraw(entry.id)
-        self._host.run_worker(
+        self._host.app.run_worker(
             self._save_adopted(entry), name="save_adopted", group="config", exit_on_error=False
         )
 
@@ -191,7 +192,7 @@ class PipelineEdits:
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._host.run_worker(
+                self._host.app.run_worker(
                     self._remove(pid), name="remove", group="config", exit_on_error=False
                 )
 

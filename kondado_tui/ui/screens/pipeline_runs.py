@@ -28,7 +28,8 @@ from kondado_tui.ui.view.palette import Palette
 class PipelineRuns:
     """The runs of one dashboard screen.
 
-    `host` shows the confirmation and the toasts and runs the batch as a worker;
+    `host` shows the confirmation and the toasts; the batch runs as the app's worker
+    (its one `Worker.StateChanged` handler tells an unexpected failure);
     `progress()` redraws the status line (`batch` changed), `redraw()` the table (the
     marks of the pipelines run are cleared).
     """
@@ -79,7 +80,7 @@ class PipelineRuns:
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._host.run_worker(
+                self._host.app.run_worker(
                     self._run_many(ids), name="run_many", group="runs", exit_on_error=False
                 )
 
