@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from altapi import AltApi
-from test_poller import FakeBudget, Recorder
+from poller_fakes import FakeBudget, Recorder
 
 from kondado_tui.core.api import KondadoClient
 from kondado_tui.core.clock import ManualClock

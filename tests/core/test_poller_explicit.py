@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from test_poller import Recorder
+from poller_fakes import Recorder
 
 from kondado_tui.core.budget.rate_budget import RateBudget
 from kondado_tui.core.clock import ManualClock

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from altapi import AltApi
-from test_poller import FakeBudget, Recorder
+from poller_fakes import FakeBudget, Recorder
 from test_ui_sim import SIZE, until, write_config
 
 from kondado_tui.core.api import KondadoClient
