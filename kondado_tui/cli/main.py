@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 
 from kondado_tui import __version__
+from kondado_tui.cli.completion.candidates import COMMAND as COMPLETE
+from kondado_tui.cli.completion.candidates import run_complete
 from kondado_tui.cli.exitcodes import (
     EXIT_API,
     EXIT_BUG,
@@ -31,10 +33,11 @@ COMMAND_MODULES = (
     "kondado_tui.cli.commands.history",
     "kondado_tui.cli.commands.config_cmds",
     "kondado_tui.cli.commands.sim",
+    "kondado_tui.cli.commands.completion",
 )
 
 # Commands that read no config: the global options mean nothing after them.
-WITHOUT_CONFIG = frozenset({"sim"})
+WITHOUT_CONFIG = frozenset({"sim", "completion"})
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -115,9 +118,12 @@ def _open_tui(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == [COMPLETE]:  # the completion scripts' helper (kondado_tui.cli.run)
+        return run_complete(words[1:])
     install_log_redaction()
     parser = build_parser()
-    args = parser.parse_args(glue_dashed_values(sys.argv[1:] if argv is None else argv, parser))
+    args = parser.parse_args(glue_dashed_values(words, parser))
     if args.handler is not _open_tui:
         quiet_library_logs()
         _never_fail_on_encoding()

@@ -12,6 +12,7 @@ import os
 import sys
 from typing import Any
 
+from kondado_tui.cli.completion.spec import Kind, complete_with
 from kondado_tui.cli.support import (
     api_for_command,
     config_names,
@@ -69,7 +70,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         description="Remove a pipeline's [[pipelines]] entry from the config (comments "
         "inside that entry go with it; everything else is kept). Its history is kept.",
     )
-    remove.add_argument("pipeline_id", metavar="ID|URL", type=pipeline_arg, help=REF_HELP)
+    complete_with(
+        remove.add_argument("pipeline_id", metavar="ID|URL", type=pipeline_arg, help=REF_HELP),
+        Kind.PIPELINE,
+    )
     remove.set_defaults(handler=handle_remove)
 
 

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kondado_tui.cli.completion.spec import Kind, complete_with
 from kondado_tui.cli.output import confirm
 from kondado_tui.cli.support import (
     api_for_command,
@@ -99,7 +100,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         metavar="FILE",
         help="the request body, JSON or TOML ('-': standard input); flags override its fields",
     )
-    parser.add_argument("--from", dest="base", metavar="ID", help="the base pipeline's id")
+    complete_with(
+        parser.add_argument("--from", dest="base", metavar="ID", help="the base pipeline's id"),
+        Kind.PIPELINE,
+    )
     parser.add_argument("--src", metavar="N", help="the new source collection id")
     parser.add_argument("--dest", metavar="N", help="the new destination collection id")
     parser.add_argument(

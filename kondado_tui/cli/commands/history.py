@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from kondado_tui.cli.completion.spec import Kind, complete_with
 from kondado_tui.cli.output import format_table, iso_utc
 from kondado_tui.cli.support import config_names, duration_arg, load_for_command, pipeline_arg
 from kondado_tui.core.clock import SYSTEM_CLOCK, Clock
@@ -43,14 +44,15 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
             "nothing and needs no credentials."
         ),
     )
-    parser.add_argument(
+    pipeline = parser.add_argument(
         "pipeline",
         metavar="ID",
         nargs="?",
         type=pipeline_arg,
         help="only this pipeline (an id or its app URL)",
     )
-    parser.add_argument(
+    complete_with(pipeline, Kind.PIPELINE)
+    since = parser.add_argument(
         "--since",
         metavar="DURATION",
         type=_since,
@@ -63,6 +65,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="print a JSON list (time in ISO 8601 UTC, id, name, from_status, to_status, "
         "raw_msg, refusal, previous_seen_at)",
     )
+    complete_with(since, Kind.WORDS, ("1h", "24h", "7d", EVERYTHING))
     parser.set_defaults(handler=handle)
 
 

@@ -7,6 +7,7 @@ import asyncio
 import sys
 from typing import Any
 
+from kondado_tui.cli.completion.spec import Kind, complete_with
 from kondado_tui.cli.output import confirm
 from kondado_tui.cli.support import (
     api_for_command,
@@ -28,9 +29,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="run a pipeline now",
         description="Queue a run of a pipeline (like pressing RUN in Kondado's app).",
     )
-    parser.add_argument(
+    pipeline = parser.add_argument(
         "pipeline_id", metavar="ID", type=pipeline_arg, help="pipeline id, or its app URL"
     )
+    complete_with(pipeline, Kind.PIPELINE)
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     parser.add_argument(
         "--again",

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from kondado_tui.cli.completion.spec import Kind, complete_with
 from kondado_tui.cli.output import Progress, format_table, iso_utc
 from kondado_tui.cli.support import (
     api_for_command,
@@ -48,20 +49,22 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
             "or config error, 3 the API could not be asked (network, credentials, rate limit)."
         ),
     )
-    parser.add_argument(
+    ids = parser.add_argument(
         "ids",
         metavar="ID",
         nargs="*",
         type=pipeline_arg,
         help="pipeline ids or app URLs (default: every pipeline in the config)",
     )
+    complete_with(ids, Kind.PIPELINE)
     parser.add_argument("--json", action="store_true", help="print a JSON list")
-    parser.add_argument(
+    max_age = parser.add_argument(
         "--max-age",
         metavar="DURATION",
         type=duration_arg,
         help="reuse observations younger than this (e.g. 5m) made by any process on this host",
     )
+    complete_with(max_age, Kind.WORDS, ("1m", "5m", "15m"))  # examples
     parser.set_defaults(handler=handle)
 
 
