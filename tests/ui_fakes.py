@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from kondado_tui.core.alerts.hub import AlertHub
 from kondado_tui.core.clock import Clock, ManualClock
 from kondado_tui.core.config import ApiSettings, Config, HistorySettings, PipelineEntry, UiSettings
 from kondado_tui.core.config.watch import ConfigChange, ConfigWatcher
@@ -25,6 +26,7 @@ from kondado_tui.core.events import (
     HealthChanged,
     PipelineFailed,
     PollerEvent,
+    SessionEvent,
     StatusObserved,
     refusal_of,
 )
@@ -157,6 +159,9 @@ class FakePoller:
 
 
 class FakeSession:
+    """The real session's wiring on a FakePoller: its events reach the listeners, then
+    the core's alert decision (`AlertHub`), whose alerts reach the listeners too."""
+
     def __init__(
         self, config: Config, poller: FakePoller, store: Any = None, notes: list[str] | None = None
     ) -> None:
@@ -166,9 +171,25 @@ class FakeSession:
         self.notes = notes or []
         self.closed = False
         self.watcher: ConfigWatcher | None = None  # set by tests that edit the file
+        self.listeners: list[Callable[[SessionEvent], None]] = []
+        self.alerts = AlertHub(config.pipelines, poller.clock.now(), self.tell)
+        poller.listeners.append(self._dispatch)
 
-    def subscribe(self, listener: Callable[[PollerEvent], None]) -> None:
-        self.poller.listeners.append(listener)
+    def tell(self, event: SessionEvent) -> None:
+        for listener in list(self.listeners):
+            listener(event)
+
+    def _dispatch(self, event: PollerEvent) -> None:
+        self.tell(event)
+        self.alerts.feed(event)
+
+    def subscribe(self, listener: Callable[[SessionEvent], None]) -> None:
+        self.listeners.append(listener)
+
+    def set_entries(self, entries: Iterable[PipelineEntry]) -> None:
+        entries = list(entries)
+        self.poller.set_pipelines([entry.id for entry in entries])
+        self.alerts.set_entries(entries)
 
     def check_config(self, *, force: bool = False) -> ConfigChange | None:
         return self.watcher.poll(force=force) if self.watcher is not None else None

@@ -1,6 +1,8 @@
-"""What the poller tells its front ends (the TUI and the CLI). Plain data, no Textual.
+"""What the core tells its front ends (the TUI and the CLI). Plain data, no Textual.
 
-The poller calls one callback with these; the TUI turns each into a Textual message.
+The poller calls one callback with its events (`PollerEvent`); the session adds the
+alerts it decides on and what became of the alert command (`SessionEvent`). The TUI
+turns each into a Textual message.
 """
 
 from __future__ import annotations
@@ -169,3 +171,44 @@ class HealthChanged:
 
 
 PollerEvent = StatusObserved | PipelineFailed | HealthChanged
+
+
+class AlertKind(Enum):
+    TROUBLE = "trouble"  # turned into an error or blocked status, or refused
+    RECOVERED = "recovered"  # back out of trouble
+
+
+@dataclass(frozen=True)
+class Alert:
+    """New trouble (or its end) for one pipeline, decided once by `core.alerts.watch` for
+    every sink: the dashboard's bell and notification, and the alert command.
+
+    `name` and `group` come from the config (`name` is the display name); `raw_msg` is
+    the API's text as it came (each sink cleans what it shows or sends)."""
+
+    kind: AlertKind
+    pipeline_id: int
+    name: str
+    group: str | None
+    status: StatusKind  # a status, or a refusal's kind ("not found", "no access")
+    raw_msg: str | None
+    at: float  # when it was observed (wall time)
+
+
+class AlertOutcome(Enum):
+    SENT = "sent"  # the alert command ran and exited 0
+    FAILED = "failed"  # it could not start, exited non-zero or timed out
+    HELD = "held"  # over the cap: held back, to go out in one summary later
+
+
+@dataclass(frozen=True)
+class AlertNotice:
+    """What became of the alert command (`core.alerts.command`): the dashboard shows a
+    failure as a notification and in the status line until a run succeeds."""
+
+    outcome: AlertOutcome
+    message: str  # safe to show (cleaned, redacted)
+    at: float
+
+
+SessionEvent = PollerEvent | Alert | AlertNotice

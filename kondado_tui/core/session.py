@@ -14,13 +14,15 @@ from typing import TYPE_CHECKING
 
 import tomli_w
 
+from kondado_tui.core.alerts.command import AlertCommand
+from kondado_tui.core.alerts.hub import AlertHub
 from kondado_tui.core.api import KondadoClient
 from kondado_tui.core.budget.rate_budget import RateBudget
 from kondado_tui.core.clock import SYSTEM_CLOCK, Clock
-from kondado_tui.core.config import Config, load_config
+from kondado_tui.core.config import Config, PipelineEntry, load_config
 from kondado_tui.core.config.watch import ConfigChange, ConfigWatcher
 from kondado_tui.core.demo_dir import make_demo_dir, remove_demo_dir
-from kondado_tui.core.events import PollerEvent
+from kondado_tui.core.events import PollerEvent, SessionEvent
 from kondado_tui.core.history.store import HistoryStore
 from kondado_tui.core.paths import default_history_path, default_ledger_path
 from kondado_tui.core.poller import Poller
@@ -28,7 +30,7 @@ from kondado_tui.core.poller import Poller
 if TYPE_CHECKING:
     from kondado_tui.core.sim import DemoPipeline, SimServer
 
-Listener = Callable[[PollerEvent], None]
+Listener = Callable[[SessionEvent], None]
 
 
 def open_budget(config: Config, clock: Clock = SYSTEM_CLOCK) -> RateBudget:
@@ -91,6 +93,7 @@ class Session:
     config_watcher: ConfigWatcher
     _listeners: list[Listener] = field(default_factory=list)
     _on_close: list[Callable[[], None]] = field(default_factory=list)
+    alerts: AlertHub | None = None
 
     @classmethod
     def open(
@@ -100,17 +103,28 @@ class Session:
         *,
         with_history: bool = True,
         reload: Callable[[], Config] | None = None,
+        alert_command: bool = True,
     ) -> Session:
         """`reload` reads the config file again with the options `config` was loaded
-        with (default: the file and the environment, no credentials needed)."""
+        with (default: the file and the environment, no credentials needed).
+        `alert_command=False`: alerts reach the listeners only (tests)."""
         budget = open_budget(config, clock)
         client = open_client(config, budget, clock)
         store = open_store(config, clock) if with_history else None
         listeners: list[Listener] = []
 
-        def dispatch(event: PollerEvent) -> None:
+        def tell(event: SessionEvent) -> None:
             for listener in list(listeners):
                 listener(event)
+
+        command = None
+        if alert_command and config.alerts.command:
+            command = AlertCommand(config.alerts, clock=clock, report=tell)
+        hub = AlertHub(config.pipelines, clock.now(), tell, command)
+
+        def dispatch(event: PollerEvent) -> None:
+            tell(event)
+            hub.feed(event)  # its alert, if it makes one, after the event itself
 
         poller = Poller(
             client,
@@ -126,7 +140,7 @@ class Session:
                 return load_config(config.path, require_credentials=False)
 
         watcher = ConfigWatcher(config, reload, clock)
-        return cls(config, clock, client, budget, store, poller, watcher, listeners)
+        return cls(config, clock, client, budget, store, poller, watcher, listeners, alerts=hub)
 
     @property
     def notes(self) -> list[str]:
@@ -145,11 +159,21 @@ class Session:
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
+    def set_entries(self, entries: Iterable[PipelineEntry]) -> None:
+        """The pipelines monitored from now on: the poller asks about them, alerts name
+        them (a pipeline added in the dashboard alerts under its name and group)."""
+        entries = list(entries)
+        self.poller.set_pipelines([entry.id for entry in entries])
+        if self.alerts is not None:
+            self.alerts.set_entries(entries)
+
     def on_close(self, callback: Callable[[], None]) -> None:
         self._on_close.append(callback)
 
     async def aclose(self) -> None:
         try:
+            if self.alerts is not None:
+                await self.alerts.aclose()
             await self.client.aclose()
             self.budget.close()
             if self.store is not None:

@@ -25,7 +25,14 @@ from textual.worker import Worker, WorkerState
 from kondado_tui.core.clock import SYSTEM_CLOCK, Clock
 from kondado_tui.core.config import PipelineEntry
 from kondado_tui.core.duplicate import DuplicateDraft, MappingMemory
-from kondado_tui.core.events import PollerEvent, StatusObserved
+from kondado_tui.core.events import (
+    Alert,
+    AlertKind,
+    AlertNotice,
+    AlertOutcome,
+    SessionEvent,
+    StatusObserved,
+)
 from kondado_tui.core.guards.redact import redact
 from kondado_tui.core.guards.sanitize import clean, first_line
 from kondado_tui.core.history.timeline import HistorySummary
@@ -36,7 +43,6 @@ from kondado_tui.ui.screens.main import MainScreen
 from kondado_tui.ui.terminal import partial_updates
 from kondado_tui.ui.terminal.desktop_notify import desktop_notification
 from kondado_tui.ui.terminal.lifecycle import EXIT_HANGUP, TerminalLost
-from kondado_tui.ui.view.board import AlertKind
 from kondado_tui.ui.view.columns import AGE_STEP, next_step_at
 from kondado_tui.ui.view.health_text import history_words
 from kondado_tui.ui.view.palette import Palette
@@ -56,7 +62,7 @@ def tick_delay(now: float) -> float:
 class PollerMessage(Message):
     """A poller event, carried onto the app's message queue."""
 
-    def __init__(self, event: PollerEvent) -> None:
+    def __init__(self, event: SessionEvent) -> None:
         super().__init__()
         self.event = event
 
@@ -202,7 +208,7 @@ class KondadoApp(App[int]):
 
     # -- poller events ----------------------------------------------------------------------
 
-    def _on_poller_event(self, event: PollerEvent) -> None:
+    def _on_poller_event(self, event: SessionEvent) -> None:
         """Called by the poller: cheap, and safe from another thread too. Textual's
         `post_message` is thread-safe: from a thread other than the app's it hands the
         message to the app's loop with `call_soon_threadsafe` (Textual 8.2.8,
@@ -223,6 +229,11 @@ class KondadoApp(App[int]):
         if not self.is_running:  # a poll that ended during shutdown (the table is gone)
             return
         event = message.event
+        if isinstance(event, Alert):
+            self.alert(event)
+            return
+        if isinstance(event, AlertNotice):
+            self.alert_notice(event)
         self.main.apply(event)
         if isinstance(event, StatusObserved) and event.changed and self.session.store:
             self.run_worker(
@@ -231,10 +242,9 @@ class KondadoApp(App[int]):
 
     # -- alerts ---------------------------------------------------------------------------------
 
-    @on(MainScreen.Alerted)
-    def _alert(self, message: MainScreen.Alerted) -> None:
-        """A pipeline broke (toast, bell, desktop notification) or recovered (toast)."""
-        alert = message.alert
+    def alert(self, alert: Alert) -> None:
+        """A pipeline broke (toast, bell, desktop notification) or recovered (toast): the
+        session's alerts, decided in the core (`core/alerts/watch.py`) for every sink."""
         name = clean(alert.name, keep_newlines=False)
         msg = first_line(alert.raw_msg)
         ui = self.session.config.ui
@@ -254,6 +264,26 @@ class KondadoApp(App[int]):
         else:
             self.notify(
                 f"{name} is {alert.status.label} again.", title="recovered", timeout=8, markup=False
+            )
+
+    def alert_notice(self, notice: AlertNotice) -> None:
+        """What became of the alert command: a failure or a hold is said once here; the
+        status line keeps a failure in view until a run succeeds (`MainScreen.apply`)."""
+        if notice.outcome is AlertOutcome.FAILED:
+            self.notify(
+                clean(notice.message, keep_newlines=False),
+                title="alert command",
+                severity="error",
+                timeout=30,
+                markup=False,
+            )
+        elif notice.outcome is AlertOutcome.HELD:
+            self.notify(
+                clean(notice.message, keep_newlines=False),
+                title="alert command",
+                severity="warning",
+                timeout=15,
+                markup=False,
             )
 
     def write_escape(self, sequence: str) -> None:

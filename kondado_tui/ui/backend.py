@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from kondado_tui.core.config import Config
+from kondado_tui.core.config import Config, PipelineEntry
 from kondado_tui.core.config.watch import ConfigChange
-from kondado_tui.core.events import Health, PollerEvent
+from kondado_tui.core.events import Health, SessionEvent
 from kondado_tui.core.history.timeline import HistorySummary, RunSummary, Transition
 from kondado_tui.core.models import Observation
 
-EventCallback = Callable[[PollerEvent], None]
+EventCallback = Callable[[SessionEvent], None]
 
 
 class PollerLike(Protocol):
@@ -58,4 +58,5 @@ class SessionLike(Protocol):
     def notes(self) -> list[str]: ...
     def subscribe(self, listener: EventCallback) -> None: ...
     def check_config(self, *, force: bool = False) -> ConfigChange | None: ...
+    def set_entries(self, entries: Iterable[PipelineEntry]) -> None: ...  # poller + alerts
     async def aclose(self) -> None: ...

@@ -1,11 +1,12 @@
-"""The dashboard's state: baselines, alerts, marks, staleness, filter and sort."""
+"""The dashboard's state: baselines, marks, staleness, filter and sort. (What is an
+alert is decided in the core: tests/core/test_alert_watch.py.)"""
 
 from __future__ import annotations
 
 from kondado_tui.core.config import PipelineEntry
 from kondado_tui.core.events import Connection, Health, StatusObserved
 from kondado_tui.core.models import Observation, PipelineStatus, Severity
-from kondado_tui.ui.view.board import AlertKind, Board, SortMode, stale_after
+from kondado_tui.ui.view.board import Board, SortMode, stale_after
 
 T0 = 1_790_000_000.0
 
@@ -31,32 +32,11 @@ def board() -> Board:
     )
 
 
-def test_first_answer_is_the_baseline_even_in_trouble() -> None:
-    b = board()
-    assert b.observe(observed(1, "error_building_tables", "boom")) is None
-    # still the same trouble: not news either
-    assert b.observe(observed(1, "error_building_tables", "boom again", T0 + 60)) is None
-
-
-def test_turning_into_trouble_alerts_once_and_recovery_is_quiet() -> None:
-    b = board()
-    b.observe(observed(1, "active"))
-    alert = b.observe(observed(1, "too_many_consecutive_failed_builds", "db down", T0 + 60))
-    assert alert is not None and alert.kind is AlertKind.TROUBLE
-    assert alert.name == "alpha" and alert.raw_msg == "db down"
-    assert b.observe(observed(1, "too_many_consecutive_failed_builds", "db down", T0 + 90)) is None
-    blocked = b.observe(observed(1, "too_many_consecutive_failed_builds__blocked", None, T0 + 99))
-    assert blocked is not None and blocked.kind is AlertKind.TROUBLE
-    recovered = b.observe(observed(1, "active", None, T0 + 120))
-    assert recovered is not None and recovered.kind is AlertKind.RECOVERED
-    assert b.observe(observed(1, "running", None, T0 + 130)) is None
-
-
 def test_history_is_a_baseline_too() -> None:
     b = board()
     b.remember(1, Observation(PipelineStatus(1, "active"), T0 - 3600), T0 - 7200)
-    # The first live answer differs from history: marked as changed, but no alert.
-    assert b.observe(observed(1, "error_building_tables", "x")) is None
+    # The first live answer differs from history: marked as changed.
+    b.observe(observed(1, "error_building_tables", "x"))
     assert b.rows[1].unseen_change
 
 
@@ -113,15 +93,14 @@ def test_counts_and_set_entries_keep_known_state() -> None:
     assert b.rows[1].observation is not None and b.rows[1].entry.name == "renamed"
 
 
-def test_observations_from_before_the_session_are_remembered_not_announced() -> None:
+def test_observations_from_before_the_session_are_remembered_not_live() -> None:
     b = Board.of([PipelineEntry(1, "alpha")], started_at=T0)
     seed = observed(1, "active", at=T0 - 600)
-    assert b.observe(seed) is None and not b.rows[1].live
+    b.observe(seed)
+    assert not b.rows[1].live and b.rows[1].observation == seed.observation
     first = observed(1, "error_building_tables", "x", at=T0 + 5, previous=seed.observation)
-    assert b.observe(first) is None  # the first answer of the session is the baseline
-    assert b.rows[1].unseen_change
-    later = observed(1, "too_many_consecutive_failed_builds__blocked", at=T0 + 65)
-    assert b.observe(later) is not None
+    b.observe(first)
+    assert b.rows[1].live and b.rows[1].unseen_change
 
 
 def test_severity_sort_keeps_busy_and_ok_together_by_name() -> None:

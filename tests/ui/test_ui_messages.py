@@ -1,7 +1,8 @@
 """How the app and its main screen talk: messages up, method calls down.
 
-The screen never imports the app: an alert and the duplicate form are asked for with
-`MainScreen.Alerted` / `MainScreen.DuplicateRequested`; poller events may come from any
+The screen never imports the app: the duplicate form is asked for with
+`MainScreen.DuplicateRequested`; an alert is decided in the core and reaches the app as a
+session event (`PollerMessage` carrying an `Alert`); poller events may come from any
 thread (Textual's `post_message` is thread-safe); a worker's unexpected failure is told
 in one place (`KondadoApp._worker_failed`), the app keeps running.
 """
@@ -15,6 +16,8 @@ from pathlib import Path
 from textual.message import Message
 from ui_fakes import SIZE, build, messages, plain, seed
 
+from kondado_tui.core.events import Alert
+from kondado_tui.ui.app import PollerMessage
 from kondado_tui.ui.screens import main as main_module
 from kondado_tui.ui.screens.duplicate import DuplicateScreen
 from kondado_tui.ui.screens.main import MainScreen
@@ -39,9 +42,12 @@ async def test_alert_and_duplicate_reach_the_app_as_messages(tmp_path: Path) -> 
         await pilot.pause()
         poller.observe(2040, "error_building_tables", "disk full")  # active -> trouble
         await pilot.pause()
-        # the hook sees a message at each hop (the screen, then the app): count it once
-        alerted = {id(m): m for m in seen if isinstance(m, MainScreen.Alerted)}
-        assert [m.alert.name for m in alerted.values()] == ["Orders to warehouse"]
+        alerted = {
+            id(m): m.event
+            for m in seen
+            if isinstance(m, PollerMessage) and isinstance(m.event, Alert)
+        }
+        assert [alert.name for alert in alerted.values()] == ["Orders to warehouse"]
         assert any("disk full" in m for m in messages(app))
         app.main.table.select_key("2041")
         await pilot.press("d")

@@ -3,9 +3,11 @@ command line."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shlex
+import shutil
 import stat
 import tomllib
 from collections.abc import Mapping
@@ -18,9 +20,11 @@ from kondado_tui.core.config.model import (
     ENV_BASE_URL,
     ENV_KEY,
     ENV_TOKEN,
+    AlertSettings,
     ApiSettings,
     Config,
     HistorySettings,
+    LogSettings,
     UiSettings,
 )
 from kondado_tui.core.config.token_command import run_token_command
@@ -162,6 +166,16 @@ def load_config(
         raise _missing_credentials(path, key=bool(key), token=bool(token))
 
     warnings: list[str] = []
+    alerts = AlertSettings(**settings.alerts)
+    if alerts.command and alerts.command[0].startswith("~"):
+        program = str(paths.expand(alerts.command[0], env))
+        alerts = dataclasses.replace(alerts, command=(program, *alerts.command[1:]))
+    if alerts.command:
+        missing = _program_problem(alerts.command[0], env)
+        if missing:
+            warnings.append(
+                f"{path}: alerts.command: {missing}; alerts will fail until it is fixed"
+            )
     if isinstance(file_token, str) and file_token.strip():
         loose = _loose_permissions(path)
         if loose:
@@ -190,7 +204,23 @@ def load_config(
         ),
         pipelines=settings.pipelines,
         warnings=tuple(warnings),
+        alerts=alerts,
+        log=LogSettings(**settings.log),
     )
+
+
+def _program_problem(program: str, env: Mapping[str, str]) -> str:
+    """Why the alert command's program cannot run here ("" when it can, as far as we
+    can tell now: it may still be installed or fixed before the first alert)."""
+    if "/" not in program:
+        if shutil.which(program, path=env.get("PATH") or os.defpath) is None:
+            return f"program '{program}' not found in PATH (no shell is used)"
+        return ""
+    if not os.path.exists(program):
+        return f"program {program} does not exist"
+    if os.path.isdir(program) or not os.access(program, os.X_OK):
+        return f"{program} is not an executable file (chmod +x {shlex.quote(program)})"
+    return ""
 
 
 def _missing_credentials(path: Path, *, key: bool, token: bool) -> ConfigError:

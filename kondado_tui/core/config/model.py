@@ -52,6 +52,29 @@ class HistorySettings:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    """`[alerts]`: the command started on new trouble (docs/alerts.md)."""
+
+    command: tuple[str, ...] = ()  # argv, run without a shell; () = no alert command
+    on_recovery: bool = False  # also when a pipeline gets out of trouble
+    timeout: float = 10.0  # seconds; then its process group is killed
+    max_per_minute: int = 6  # runs of the command in any 60 s, all pipelines together
+    repeat_minutes: float = 10.0  # the same pipeline and state again within: held back
+    pass_env: tuple[str, ...] = ()  # variables of ours it may also see (HTTPS_PROXY, ...)
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "off")
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """`[log]`: the log file (docs/operations.md#the-log-file)."""
+
+    path: Path | None = None  # None = kondado-tui.log in the state dir
+    level: str = "info"  # one of LOG_LEVELS; "off": no log file
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     api: ApiSettings
@@ -59,6 +82,8 @@ class Config:
     history: HistorySettings
     pipelines: tuple[PipelineEntry, ...]
     warnings: tuple[str, ...] = ()
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    log: LogSettings = field(default_factory=LogSettings)
 
 
 class PipelineRefError(ConfigError):

@@ -49,6 +49,21 @@ desktop_notify = false
 retention_days = 30
 max_rows_per_pipeline = 2000
 
+[alerts]
+# A program started when a pipeline turns to error or blocked, or is refused (and
+# when it recovers, with on_recovery = true): for a chat channel, a mail, a pager.
+# No shell is used; the alert comes in KONDADO_* variables and as JSON on its stdin.
+# Recipes (Slack, Teams, mail): docs/alerts.md. Try it with 'kondado-tui alert-test'.
+# command = ["/home/you/bin/kondado-alert", "--channel", "data"]
+# on_recovery = false
+
+[log]
+# A log of what happened while nobody was looking, rotated (1 MiB x 3).
+# Default path: kondado-tui.log in the state directory. level: debug, info, warning,
+# error, or "off" (no log file; an unexpected error's details are then lost).
+# path = "~/kondado-tui.log"
+level = "info"
+
 # One [[pipelines]] entry per pipeline to watch. The id is the number at the end of the
 # pipeline's app URL: https://app.kondado.com.br/pipelines/<id>
 # Add them with 'kondado-tui add <id or URL>', with 'a' in the dashboard, or here:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import math
+import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,14 @@ from urllib.parse import urlsplit
 from kondado_tui.core import paths
 from kondado_tui.core.api import DEFAULT_BASE_URL
 from kondado_tui.core.config.arrays import LayoutError, top_level_array
-from kondado_tui.core.config.model import MAX_PIPELINE_ID, MAX_REQUESTS_PER_MINUTE, PipelineEntry
+from kondado_tui.core.config.model import (
+    ENV_KEY,
+    ENV_TOKEN,
+    LOG_LEVELS,
+    MAX_PIPELINE_ID,
+    MAX_REQUESTS_PER_MINUTE,
+    PipelineEntry,
+)
 from kondado_tui.core.config.scanner import line_of, scan
 from kondado_tui.core.errors import ConfigError
 from kondado_tui.core.guards.sanitize import clean
@@ -43,14 +51,33 @@ _HISTORY: _Schema = {
     "retention_days": ("number", "30"),
     "max_rows_per_pipeline": ("int", "2000"),
 }
+_ALERTS: _Schema = {
+    "command": ("words", '["/usr/local/bin/kondado-alert", "--channel", "data"]'),
+    "on_recovery": ("bool", "false"),
+    "timeout": ("number", "10"),
+    "max_per_minute": ("int", "6"),
+    "repeat_minutes": ("number", "10"),
+    "pass_env": ("words", '["HTTPS_PROXY", "NO_PROXY"]'),
+}
+_LOG: _Schema = {
+    "path": ("str", '"~/kondado-tui.log"'),
+    "level": ("str", '"info"'),
+}
 _PIPELINE: _Schema = {
     "id": ("int", "2040"),
     "name": ("str", '"Orders to warehouse"'),
     "group": ("str", '"ecommerce"'),
 }
-_TABLES: dict[str, _Schema] = {"api": _API, "ui": _UI, "history": _HISTORY}
-_TOP_LEVEL = ("api", "ui", "history", "pipelines")
+_TABLES: dict[str, _Schema] = {
+    "api": _API,
+    "ui": _UI,
+    "history": _HISTORY,
+    "alerts": _ALERTS,
+    "log": _LOG,
+}
+_TOP_LEVEL = ("api", "ui", "history", "alerts", "log", "pipelines")
 _KIND_WORDS = {
+    "words": "an array of strings",
     "str": "a string in quotes",
     "int": "a whole number",
     "number": "a number",
@@ -82,6 +109,8 @@ def _fits(kind: str, value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if kind == "number":
         return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "words":
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
     return isinstance(value, str)
 
 
@@ -173,6 +202,8 @@ class FileSettings:
     ui: dict[str, Any]
     history: dict[str, Any]
     pipelines: tuple[PipelineEntry, ...]
+    alerts: dict[str, Any]
+    log: dict[str, Any]
 
 
 def _file_path(reader: Reader, key: str, value: str) -> Path:
@@ -249,7 +280,97 @@ def validate(reader: Reader, doc: dict[str, Any]) -> FileSettings:
             f"{history['max_rows_per_pipeline']} is below 1",
             "set how many rows to keep per pipeline, e.g. 2000",
         )
-    return FileSettings(api, ui, history, _pipelines(reader, doc.get("pipelines", [])))
+    alerts = _alerts(reader, reader.table(doc, "alerts", _ALERTS))
+    log = _log(reader, reader.table(doc, "log", _LOG))
+    return FileSettings(api, ui, history, _pipelines(reader, doc.get("pipelines", [])), alerts, log)
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_ALERT_TIMEOUT = 300.0  # seconds: beyond it a stuck command is not worth waiting for
+
+
+def _alerts(reader: Reader, alerts: dict[str, Any]) -> dict[str, Any]:
+    """`[alerts]`, checked; `command` as a tuple whose program, when a relative path, is
+    taken from the config file's directory."""
+    if "command" in alerts:
+        alerts = {**alerts, "command": _alert_command(reader, alerts["command"])}
+    timeout = alerts.get("timeout", 1)
+    if not 0 < timeout <= MAX_ALERT_TIMEOUT:
+        raise reader.error(
+            "alerts.timeout",
+            f"{timeout} is not above 0 and at most {MAX_ALERT_TIMEOUT:g} seconds",
+            "set how long the command may run before it is killed, e.g. timeout = 10",
+        )
+    cap = alerts.get("max_per_minute", 1)
+    if not 1 <= cap <= 60:
+        raise reader.error(
+            "alerts.max_per_minute",
+            f"{cap} is outside 1..60",
+            "set how many times a minute the command may run at most, e.g. 6 "
+            "(alerts over it are sent together in one summary)",
+        )
+    repeat = alerts.get("repeat_minutes", 0)
+    if not 0 <= repeat <= 24 * 60:
+        raise reader.error(
+            "alerts.repeat_minutes",
+            f"{repeat} is outside 0..1440",
+            "set the minutes before the same pipeline may alert the same state again, "
+            "e.g. 10 (0: every time)",
+        )
+    names = alerts.get("pass_env", [])
+    for name in names:
+        if not _ENV_NAME.fullmatch(name):
+            raise reader.error(
+                "alerts.pass_env",
+                f"'{clean(name, keep_newlines=False)}' is not an environment variable name",
+                'list names only, e.g. pass_env = ["HTTPS_PROXY"]',
+            )
+        if name.upper() in (ENV_TOKEN, ENV_KEY):
+            raise reader.error(
+                "alerts.pass_env",
+                f"{name} is never given to the alert command",
+                "remove it: the alert command must not hold the API's key or token",
+            )
+    if "pass_env" in alerts:
+        alerts = {**alerts, "pass_env": tuple(dict.fromkeys(names))}
+    return alerts
+
+
+def _alert_command(reader: Reader, argv: list[str]) -> tuple[str, ...]:
+    example = 'command = ["/usr/local/bin/kondado-alert", "--channel", "data"]'
+    if not argv or not argv[0].strip():
+        raise reader.error(
+            "alerts.command",
+            "is empty" if not argv else "has no program as its first word",
+            f"give the program and its arguments, e.g. {example}, or remove the line",
+        )
+    for word in argv:
+        if word != clean(word, keep_newlines=False):
+            # the words are not echoed: they may hold a webhook's secret URL
+            raise reader.error(
+                "alerts.command",
+                "a word contains control characters or escape sequences",
+                "use plain text; a multi-line message belongs in a script",
+            )
+    program = argv[0].strip()
+    if "/" in program and not program.startswith(("/", "~")):  # `~` is the loader's
+        program = str(reader.path.parent / program)
+    return (program, *argv[1:])
+
+
+def _log(reader: Reader, log: dict[str, Any]) -> dict[str, Any]:
+    if "path" in log:
+        log = {**log, "path": _file_path(reader, "log.path", log["path"])}
+    if "level" in log:
+        level = log["level"].strip().lower()
+        if level not in LOG_LEVELS:
+            raise reader.error(
+                "log.level",
+                f"'{clean(log['level'], keep_newlines=False)}' is not a log level",
+                "use one of " + ", ".join(f'"{name}"' for name in LOG_LEVELS),
+            )
+        log = {**log, "level": level}
+    return log
 
 
 def _pipelines(reader: Reader, raw: Any) -> tuple[PipelineEntry, ...]:

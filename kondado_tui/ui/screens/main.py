@@ -4,9 +4,9 @@ It owns the `Board` (what we know) and turns key presses into poller calls; the 
 delegated: `TableSync` (ui/view/table_sync.py) keeps the table in step with the board,
 `StatusBar` and `Banner` (ui/widgets/) show the API's health, `PipelineEdits`
 (pipeline_edits.py) adds and removes pipelines, `PipelineRuns` (pipeline_runs.py)
-runs them. Poller events arrive from the app through `apply`; what the app must do (an
-alert, the duplicate form) is asked of it with a message (`Alerted`, `DuplicateRequested`):
-the screen never imports the app.
+runs them. Poller events arrive from the app through `apply` (alerts are the app's: they
+are decided in the core); what the app must do (the duplicate form) is asked of it with a
+message (`DuplicateRequested`): the screen never imports the app.
 """
 
 from __future__ import annotations
@@ -26,11 +26,13 @@ from textual.widgets import Footer, Input, Static
 from kondado_tui.core.clock import Clock
 from kondado_tui.core.config import PipelineEntry
 from kondado_tui.core.events import (
+    AlertNotice,
+    AlertOutcome,
     Connection,
     Health,
     HealthChanged,
     PipelineFailed,
-    PollerEvent,
+    SessionEvent,
     StatusObserved,
 )
 from kondado_tui.core.guards.sanitize import clean
@@ -39,7 +41,7 @@ from kondado_tui.ui.backend import SessionLike
 from kondado_tui.ui.screens.detail import DetailScreen
 from kondado_tui.ui.screens.pipeline_edits import PipelineEdits
 from kondado_tui.ui.screens.pipeline_runs import PipelineRuns
-from kondado_tui.ui.view.board import Alert, Board, Row, SortMode
+from kondado_tui.ui.view.board import Board, Row, SortMode
 from kondado_tui.ui.view.health_text import banner_text, health_line
 from kondado_tui.ui.view.palette import Palette
 from kondado_tui.ui.view.table_sync import Flushed, TableSync
@@ -66,13 +68,6 @@ def _headline(health: Health) -> Health:
 
 
 class MainScreen(Screen[None]):
-    class Alerted(Message):
-        """A pipeline broke or recovered: the app tells the user (toast, bell, desktop)."""
-
-        def __init__(self, alert: Alert) -> None:
-            super().__init__()
-            self.alert = alert
-
     class DuplicateRequested(Message):
         """`d` on a row: the app opens the duplicate form (it keeps the unsent drafts)."""
 
@@ -280,6 +275,7 @@ class MainScreen(Screen[None]):
             shown=self.table.row_count,
             total=len(self.board.rows),
             first_pass=self.board.first_pass(),
+            alerts_failing=self.board.alerts_failing,
         )
         if self.runs.batch is not None:
             done, total = self.runs.batch
@@ -313,14 +309,12 @@ class MainScreen(Screen[None]):
 
     # -- poller events ------------------------------------------------------------------
 
-    def apply(self, event: PollerEvent) -> None:
+    def apply(self, event: SessionEvent) -> None:
         if isinstance(event, StatusObserved | PipelineFailed):
             if isinstance(event, StatusObserved):
-                alert = self.board.observe(event, self.selected_id())
+                self.board.observe(event, self.selected_id())
             else:
-                alert = self.board.failed(event)
-            if alert is not None:
-                self.post_message(self.Alerted(alert))
+                self.board.failed(event)
             self.edits.resolve(event)
             self._refresh_detail(event.pipeline_id)
             self.refresh_row(event.pipeline_id)
@@ -333,6 +327,11 @@ class MainScreen(Screen[None]):
                 self.refresh_lines(counts=False)  # health never changes a row's severity
             # else only the gauge moved (requests this minute, the next call): it is
             # shown with the ages, at the next 10-second step
+        elif isinstance(event, AlertNotice) and event.outcome is not AlertOutcome.HELD:
+            failing = event.outcome is AlertOutcome.FAILED
+            if failing != self.board.alerts_failing:
+                self.board.alerts_failing = failing
+                self.refresh_lines(counts=False)
 
     def _refresh_detail(self, pid: int) -> None:
         screen = self.app.screen

@@ -104,6 +104,7 @@ class PipelineEdits:
             poller.set_pipelines(list(board.rows))
             raise KondadoError(f"could not save: {exc}") from None
         board.set_entries([*(r.entry for r in board.rows.values()), entry])
+        self._session.set_entries(r.entry for r in board.rows.values())
         board.remember(entry.id, event.observation, event.since, event.since_first_seen)
         kind = event.observation.status.kind
         return f"Now monitoring {entry.display_name} ({entry.id}): {kind.label}."
@@ -121,7 +122,7 @@ class PipelineEdits:
         board = self._board
         if entry.id not in board.rows:
             board.set_entries([*(r.entry for r in board.rows.values()), entry])
-            self._session.poller.set_pipelines(list(board.rows))
+            self._session.set_entries(r.entry for r in board.rows.values())
         self._redraw(entry.id)
         self._host.app.run_worker(
             self._save_adopted(entry), name="save_adopted", group="config", exit_on_error=False
@@ -213,7 +214,7 @@ class PipelineEdits:
         row = board.rows.get(pid)
         name = clean(row.entry.display_name, keep_newlines=False) if row else str(pid)
         board.set_entries(r.entry for r in board.rows.values() if r.id != pid)
-        self._session.poller.set_pipelines(list(board.rows))
+        self._session.set_entries(r.entry for r in board.rows.values())
         if found:
             self._host.notify(f"No longer monitoring {name} ({pid}).", markup=False)
         else:

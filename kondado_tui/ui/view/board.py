@@ -1,7 +1,8 @@
 """What the dashboard knows about each pipeline, independent of how it is drawn.
 
-Pure state (no Textual): poller events go in, rows and alerts come out. The table,
-the status line and the alerts all read from here, so they can never disagree.
+Pure state (no Textual): poller events go in, rows come out. The table and the status
+line read from here, so they can never disagree. What is new trouble (an alert) is
+decided in the core (`core.alerts.watch`), once for the dashboard and the alert command.
 """
 
 from __future__ import annotations
@@ -95,20 +96,6 @@ class Row:
         return any(needle in text.casefold() for text in haystack)
 
 
-class AlertKind(Enum):
-    TROUBLE = "trouble"  # turned into an error or blocked status: bell and notification
-    RECOVERED = "recovered"  # back out of trouble: a quiet notification
-
-
-@dataclass(frozen=True)
-class Alert:
-    kind: AlertKind
-    row_id: int
-    name: str
-    status: StatusKind
-    raw_msg: str | None
-
-
 class SortMode(Enum):
     SEVERITY = "severity"  # trouble on top, calm rows by name, disabled/pending last (default)
     NAME = "name"
@@ -129,12 +116,12 @@ def stale_after(health: Health) -> float | None:
 
 @dataclass
 class Board:
-    """Rows in config order, the API's health, and the alert bookkeeping."""
+    """Rows in config order and the API's health."""
 
     rows: dict[int, Row] = field(default_factory=dict)
     started_at: float = 0.0  # observations older than this come from history
     health: Health = field(default_factory=lambda: Health(Connection.STARTING))
-    _alerted: dict[int, str] = field(default_factory=dict)  # id -> status already announced
+    alerts_failing: bool = False  # the alert command's last run failed
 
     @classmethod
     def of(cls, entries: Iterable[PipelineEntry], started_at: float = 0.0) -> Board:
@@ -164,10 +151,10 @@ class Board:
         row.observation = observation
         row.since, row.since_first_seen = since, first_seen
 
-    def observe(self, event: StatusObserved, selected: int | None = None) -> Alert | None:
+    def observe(self, event: StatusObserved, selected: int | None = None) -> None:
         row = self.rows.get(event.pipeline_id)
         if row is None:
-            return None
+            return
         if event.observation.observed_at < self.started_at:
             # Seeded from history by the poller: what we knew before this session.
             if row.observation is None or (
@@ -175,9 +162,8 @@ class Board:
             ):
                 row.observation, row.since = event.observation, event.since
                 row.since_first_seen = event.since_first_seen
-            return None
+            return
         before = row.observation
-        was_live = row.live
         row.observation = event.observation
         row.since, row.since_first_seen = event.since, event.since_first_seen
         row.failure = None
@@ -186,36 +172,12 @@ class Board:
         changed = before is not None and not new.same_state(before.status)
         if changed and row.id != selected:
             row.unseen_change = True
-        if not was_live:
-            # The first answer of this session is the baseline: a status that was already
-            # there when the user opened the dashboard is not news.
-            if new.is_trouble:
-                self._alerted[row.id] = new.status
-            return None
-        if new.is_trouble:
-            if self._alerted.get(row.id) == new.status:
-                return None
-            self._alerted[row.id] = new.status
-            return Alert(AlertKind.TROUBLE, row.id, row.entry.display_name, new.kind, new.raw_msg)
-        if row.id in self._alerted:
-            del self._alerted[row.id]
-            return Alert(AlertKind.RECOVERED, row.id, row.entry.display_name, new.kind, new.raw_msg)
-        return None
 
-    def failed(self, event: PipelineFailed) -> Alert | None:
-        """A failed ask; an alert when a pipeline that answered this session is now
-        refused (deleted, or the token lost its rights)."""
+    def failed(self, event: PipelineFailed) -> None:
+        """A failed ask: the row says why (a refusal overrides its status)."""
         row = self.rows.get(event.pipeline_id)
-        if row is None:
-            return None
-        row.failure = event
-        refusal = row.refusal
-        if refusal is None or self._alerted.get(row.id) == refusal.value:
-            return None
-        self._alerted[row.id] = refusal.value
-        if not row.live:
-            return None  # refused from the start: the baseline, shown but not announced
-        return Alert(AlertKind.TROUBLE, row.id, row.entry.display_name, refusal, event.message)
+        if row is not None:
+            row.failure = event
 
     def seen(self, pipeline_id: int | None) -> bool:
         """The user looked at this row: clear its change mark. True if it had one."""

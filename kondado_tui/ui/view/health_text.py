@@ -159,11 +159,13 @@ def health_line(
     shown: int,
     total: int,
     first_pass: tuple[int, int] | None = None,
+    alerts_failing: bool = False,
 ) -> Text:
-    """Filter, budget, next poll, connection and the read-only/ledger markers.
+    """Filter, budget, next poll, connection and the read-only/ledger/alerts markers.
 
     `first_pass` (asked, total): rows still wait for their first answer of this session;
-    shown instead of the next poll so a quiet start does not look stuck."""
+    shown instead of the next poll so a quiet start does not look stuck.
+    `alerts_failing`: the alert command's last run failed (until one succeeds)."""
     text = Text(no_wrap=True, overflow="ellipsis")
     if filter_text:
         text.append(
@@ -193,6 +195,8 @@ def health_line(
         text.append("  ledger: this process only", style=palette.warning)
     if health.history_short:
         text.append(f"  {WARNING_GLYPH} {health.history_short}", style=palette.warning)
+    if alerts_failing:
+        text.append("  ✖ alert command failing", style=palette.error)
     return text
 
 
