@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kondado_tui.core import logfile
 from kondado_tui.core.sim import SimServer, SimWorld
 
 for _var in (
@@ -19,6 +21,15 @@ for _var in (
     "KONDADO_TUI_CONFIG",
 ):
     os.environ.pop(_var, None)
+
+
+@pytest.fixture(autouse=True)
+def _own_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test's state dir (history, ledger, the default log file) is its own, and no
+    test leaves a log file open for the next: `main()` starts one like the program."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    yield
+    logfile.stop()
 
 
 # -- the simulated API -----------------------------------------------------------------

@@ -12,6 +12,7 @@ import asyncio
 import sys
 from pathlib import Path
 
+from kondado_tui.cli.support import start_logging
 from kondado_tui.core.clock import SYSTEM_CLOCK
 from kondado_tui.core.config import Config, load_config
 from kondado_tui.core.duplicate import MappingMemory
@@ -33,8 +34,12 @@ def launch(args: argparse.Namespace) -> int:
     from kondado_tui.ui.terminal.lifecycle import run_guarded
 
     read_only = bool(getattr(args, "read_only", False))
+    demo = bool(getattr(args, "demo", False))
     try:
-        if getattr(args, "demo", False):
+        if demo:
+            # The demo's own config has no [log]: its log goes where the options say, or
+            # to the default file (a crash in the demo is a bug to report too).
+            log_problem = start_logging(args, None, "demo")
             session = open_demo(SYSTEM_CLOCK)
         else:
             config_arg = getattr(args, "config", None)
@@ -50,12 +55,15 @@ def launch(args: argparse.Namespace) -> int:
                     config.path, base_url=base_url, read_only=read_only, require_credentials=False
                 )
 
+            log_problem = start_logging(args, config, "dashboard")
             session = Session.open(config, SYSTEM_CLOCK, reload=reload)
     except KondadoError as exc:
         return _fail(str(exc))
     except OSError as exc:
         return _fail(f"cannot start: {exc.strerror or exc} ({exc.filename or 'no file'})")
 
+    if log_problem:
+        session.extra_notes.append(log_problem)
     # The demo keeps its remembered duplicate mappings in its own temporary directory.
     memory = MappingMemory(
         session.config.path.parent / "duplicates.json" if getattr(args, "demo", False) else None
@@ -71,4 +79,8 @@ def launch(args: argparse.Namespace) -> int:
             await session.aclose()
 
     code = asyncio.run(run())
-    return EXIT_OK if code is None else code
+    if app.crash_message:
+        print(app.crash_message, file=sys.stderr)
+    if code is None:  # ended without a result: `q` (0), or a crash (its return code)
+        return app.return_code or EXIT_OK
+    return code

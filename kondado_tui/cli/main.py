@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import io
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -21,9 +22,16 @@ from kondado_tui.cli.exitcodes import (
     EXIT_OK,
     EXIT_USAGE,
 )
-from kondado_tui.cli.support import credentials_hint, glue_dashed_values, quiet_library_logs
+from kondado_tui.cli.support import (
+    credentials_hint,
+    glue_dashed_values,
+    quiet_library_logs,
+    unexpected_error,
+)
 from kondado_tui.core.errors import ApiError, ConfigError, KondadoError, ValidationError
-from kondado_tui.core.guards.redact import install_log_redaction, redact
+from kondado_tui.core.guards.redact import install_log_redaction
+
+log = logging.getLogger("kondado_tui.cli")
 
 # Each module registers its subcommands with `register(subparsers)`.
 COMMAND_MODULES = (
@@ -62,7 +70,7 @@ def build_parser() -> ArgumentParser:
         help="open the dashboard on the built-in simulator (nothing to configure)",
     )
     parser.set_defaults(handler=_open_tui)
-    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", dest="command")
     for name in COMMAND_MODULES:
         module = importlib.import_module(name)
         module.register(subparsers)
@@ -99,6 +107,18 @@ def _add_global_options(parser: argparse.ArgumentParser, *, after_command: bool)
         default=default(None),
         help="API base URL (overrides the config)",
     )
+    group.add_argument(
+        "--log-file",
+        metavar="PATH",
+        default=default(None),
+        help="the log file (default: [log] path, else kondado-tui.log in the state dir)",
+    )
+    group.add_argument(
+        "--debug",
+        action="store_true",
+        default=default(False),
+        help="log everything, HTTP requests included (token and key masked)",
+    )
 
 
 def _open_tui(args: argparse.Namespace) -> int:
@@ -127,30 +147,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.handler is not _open_tui:
         quiet_library_logs()
         _never_fail_on_encoding()
+    what = getattr(args, "command", None) or "dashboard"
+    code = _run(args, what)
+    # a cron job's history, for the log file (when the command started one)
+    log.info("%s ended with exit status %d", what, code)
+    return code
+
+
+def _run(args: argparse.Namespace, what: str) -> int:
     try:
         code: int = args.handler(args)
         return code
     except (ConfigError, ValidationError) as exc:
-        print(f"kondado-tui: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _failed(f"kondado-tui: {exc}", EXIT_USAGE)
     except ApiError as exc:
-        print(f"kondado-tui: {exc}{credentials_hint(exc)}", file=sys.stderr)
-        return EXIT_API
+        return _failed(f"kondado-tui: {exc}{credentials_hint(exc)}", EXIT_API)
     except KondadoError as exc:
-        print(f"kondado-tui: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _failed(f"kondado-tui: {exc}", EXIT_USAGE)
     except KeyboardInterrupt:
         print("kondado-tui: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
-    except Exception as exc:  # never a traceback for a user
-        print(
-            f"kondado-tui: unexpected {type(exc).__name__}: {redact(str(exc))}\n"
-            "This is a bug: please report it with the command you ran.",
-            file=sys.stderr,
-        )
+    except Exception as exc:  # never a traceback for a user: it goes to the log
+        print(unexpected_error(exc, what), file=sys.stderr)
         return EXIT_BUG
+
+
+def _failed(message: str, code: int) -> int:
+    print(message, file=sys.stderr)
+    log.warning("%s", message.removeprefix("kondado-tui: "))
+    return code
 
 
 def _never_fail_on_encoding() -> None:

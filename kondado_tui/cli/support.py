@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from kondado_tui.cli.exitcodes import EXIT_USAGE
+from kondado_tui.core import logfile
 from kondado_tui.core.api import KondadoClient
 from kondado_tui.core.budget.rate_budget import RateBudget
 from kondado_tui.core.clock import SYSTEM_CLOCK, Clock
@@ -104,7 +105,26 @@ def load_for_command(args: argparse.Namespace, *, require_credentials: bool = Tr
     )
     for warning in config.warnings:
         print(f"kondado-tui: warning: {warning}", file=sys.stderr)
+    problem = start_logging(args, config, getattr(args, "command", None) or "kondado-tui")
+    if problem and (args.log_file or config.log.path or args.debug):
+        print(f"kondado-tui: warning: {problem}", file=sys.stderr)  # asked for: say so
     return config
+
+
+def start_logging(args: argparse.Namespace, config: Config | None, what: str) -> str:
+    """The log file as the options (`--log-file`, `--debug`) and `[log]` say; a problem
+    opening it ("" when fine) is for the caller to show or not."""
+    plan = logfile.plan_for(
+        config.log if config is not None else None,
+        log_file=_path(getattr(args, "log_file", None)),
+        debug=bool(getattr(args, "debug", False)),
+    )
+    return logfile.start(plan, what)
+
+
+def unexpected_error(exc: BaseException, what: str) -> str:
+    """The message for a bug in a command; its traceback goes to the log."""
+    return logfile.unexpected_message(exc, what, "the command you ran")
 
 
 def quiet_library_logs() -> None:

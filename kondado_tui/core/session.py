@@ -94,6 +94,7 @@ class Session:
     _listeners: list[Listener] = field(default_factory=list)
     _on_close: list[Callable[[], None]] = field(default_factory=list)
     alerts: AlertHub | None = None
+    extra_notes: list[str] = field(default_factory=list)  # e.g. the log file's problem
 
     @classmethod
     def open(
@@ -145,7 +146,7 @@ class Session:
     @property
     def notes(self) -> list[str]:
         """Things the user should know about the set-up (shown once, not fatal)."""
-        notes = list(self.config.warnings)
+        notes = list(self.config.warnings) + self.extra_notes
         if not self.budget.shared and self.budget.note:
             notes.append(self.budget.note)
         if self.store is not None and self.store.note:

@@ -7,7 +7,6 @@ session's listener -> `post_message`, so a slow request never blocks a key press
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 from collections.abc import Iterable
 from typing import Any, ClassVar
@@ -36,18 +35,17 @@ from kondado_tui.core.events import (
 from kondado_tui.core.guards.redact import redact
 from kondado_tui.core.guards.sanitize import clean, first_line
 from kondado_tui.core.history.timeline import HistorySummary
+from kondado_tui.core.logfile import log_unexpected
 from kondado_tui.ui.backend import SessionLike
 from kondado_tui.ui.screens.duplicate import DuplicateScreen
 from kondado_tui.ui.screens.help import HelpScreen
 from kondado_tui.ui.screens.main import MainScreen
-from kondado_tui.ui.terminal import partial_updates
+from kondado_tui.ui.terminal import crash, partial_updates
 from kondado_tui.ui.terminal.desktop_notify import desktop_notification
 from kondado_tui.ui.terminal.lifecycle import EXIT_HANGUP, TerminalLost
 from kondado_tui.ui.view.columns import AGE_STEP, next_step_at
 from kondado_tui.ui.view.health_text import history_words
 from kondado_tui.ui.view.palette import Palette
-
-log = logging.getLogger(__name__)
 
 # The tick runs this long after a step of the clock begins, so it sees the new step even
 # if the timer fires a little early.
@@ -97,6 +95,7 @@ class KondadoApp(App[int]):
         self.drafts: dict[int, DuplicateDraft] = {}  # unsent duplicate forms, per base
         self.memory = memory  # mappings used last time, per base pipeline
         self.escapes: list[str] = []  # desktop notifications written (tests read them)
+        self.crash_message = ""  # set by a bug: the launcher prints it after the screen
         session.subscribe(self._on_poller_event)
 
     # -- start and stop -------------------------------------------------------------------
@@ -104,6 +103,11 @@ class KondadoApp(App[int]):
     def on_terminal_lost(self, _message: TerminalLost) -> None:
         """The input thread read a hang-up: end as SIGHUP would (`lifecycle.py`)."""
         self.exit(EXIT_HANGUP, return_code=EXIT_HANGUP)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """A bug: its traceback to the log, never on screen (`terminal/crash.py`)."""
+        if not self.crash_message:  # the first one is the one to report
+            self.crash_message = crash.handle(self, error)
 
     def get_driver_class(self) -> type[Driver]:
         """Textual's choice, but its Linux driver without the 10 Hz input poll."""
@@ -154,9 +158,11 @@ class KondadoApp(App[int]):
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the poller promises not to raise; if it does, say so
+            where = log_unexpected(exc, "poller")
             self.notify(
                 f"Polling stopped: {type(exc).__name__}: {redact(str(exc))}. "
-                "The table no longer updates; restart kondado-tui (and please report this).",
+                "The table no longer updates; restart kondado-tui "
+                f"(and please report this{where}).",
                 severity="error",
                 timeout=3600,
                 markup=False,
@@ -196,11 +202,11 @@ class KondadoApp(App[int]):
             return
         what = event.worker.name or "a background task"
         said = first_line(redact(str(error)))
-        log.error("worker %s failed: %s: %s", what, type(error).__name__, said)
+        where = log_unexpected(error, f"worker {what}")  # its traceback, in the log
         self.notify(
             f"Something went wrong ({what}): {type(error).__name__}"
             + (f": {said}" if said else "")
-            + ". kondado-tui keeps running; please report this.",
+            + f". kondado-tui keeps running; please report this{where}.",
             severity="error",
             timeout=30,
             markup=False,

@@ -87,6 +87,11 @@ async def test_a_workers_unexpected_failure_is_told_once_and_the_app_runs_on(
         told = [m for m in messages(app) if "went wrong" in m]
         assert len(told) == 1, messages(app)
         assert "RuntimeError" in told[0] and "please report" in told[0]
+        log = tmp_path / "state" / "kondado-tui" / "log" / "kondado-tui.log"
+        assert f"the details are in {log}" in told[0]  # its traceback is there
+        logged = log.read_text()
+        assert "Traceback (most recent call last)" in logged and "token=***" in logged
+        assert "token=t " not in logged
         assert app.is_running
         poller.observe(3101, "active")  # still alive: events still land
         await pilot.pause()
