@@ -40,6 +40,8 @@ COMMAND_MODULES = (
     "kondado_tui.cli.commands.duplicate",
     "kondado_tui.cli.commands.history",
     "kondado_tui.cli.commands.config_cmds",
+    "kondado_tui.cli.commands.alert_test",
+    "kondado_tui.cli.commands.info",
     "kondado_tui.cli.commands.sim",
     "kondado_tui.cli.commands.completion",
 )

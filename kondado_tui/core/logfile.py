@@ -243,7 +243,7 @@ def unexpected_message(exc: BaseException, what: str, doing: str) -> str:
     """What a user reads about a bug: one line of what happened, and where its traceback
     went (the log; never the screen). `doing`: what to report ("the command you ran")."""
     where = log_unexpected(exc, what)
-    text = clean(redact(str(exc)), keep_newlines=False)
+    text = " ".join(mask_line(str(exc)).split())  # it is pasted into bug reports too
     return (
         f"kondado-tui: unexpected {type(exc).__name__}: {text}\n"
         f"This is a bug: please report it with {doing}{where} "

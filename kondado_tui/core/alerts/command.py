@@ -29,6 +29,7 @@ from kondado_tui.core.alerts.payload import (
     host_name,
     payload_json,
     safe,
+    who,
 )
 from kondado_tui.core.alerts.throttle import Throttle
 from kondado_tui.core.clock import SYSTEM_CLOCK, Clock
@@ -291,5 +292,5 @@ class AlertCommand:
 def _about(delivery: Delivery) -> str:
     if len(delivery.alerts) == 1:
         alert = delivery.alerts[0]
-        return f"{safe(alert.name, 200)} ({alert.pipeline_id})"
+        return who(safe(alert.name, 200), alert.pipeline_id)
     return f"{len(delivery.alerts)} pipelines ({delivery.held} alerts held back)"

@@ -103,13 +103,18 @@ def alert_fields(alert: Alert) -> dict[str, str | int]:
     }
 
 
+def who(name: str, pipeline_id: int | str) -> str:
+    """'Orders (2040)', or 'pipeline 2040' when the config gives it no name."""
+    unnamed = f"pipeline {pipeline_id}"
+    return unnamed if name in ("", unnamed) else f"{name} ({pipeline_id})"
+
+
 def _one_line(fields: Mapping[str, str | int]) -> str:
-    name, pid = fields["name"], fields["pipeline_id"]
-    who = f"{name} ({pid})" if name != f"pipeline {pid}" else f"pipeline {pid}"
+    who_ = who(str(fields["name"]), fields["pipeline_id"])
     if fields["kind"] == AlertKind.RECOVERED.value:
-        return f"{who} recovered: {fields['status_label']}"
+        return f"{who_} recovered: {fields['status_label']}"
     message = f": {fields['message']}" if fields["message"] else ""
-    return f"{who}: {fields['status_label']}{message}"
+    return f"{who_}: {fields['status_label']}{message}"
 
 
 def alert_text(delivery: Delivery, host: str) -> str:

@@ -171,13 +171,13 @@ def load_config(
         program = str(paths.expand(alerts.command[0], env))
         alerts = dataclasses.replace(alerts, command=(program, *alerts.command[1:]))
     if alerts.command:
-        missing = _program_problem(alerts.command[0], env)
+        missing = program_problem(alerts.command[0], env)
         if missing:
             warnings.append(
                 f"{path}: alerts.command: {missing}; alerts will fail until it is fixed"
             )
     if isinstance(file_token, str) and file_token.strip():
-        loose = _loose_permissions(path)
+        loose = loose_permissions(path)
         if loose:
             warnings.append(
                 f"{path} holds the API token and is readable by {loose}: run 'chmod 600 {path}'"
@@ -209,7 +209,7 @@ def load_config(
     )
 
 
-def _program_problem(program: str, env: Mapping[str, str]) -> str:
+def program_problem(program: str, env: Mapping[str, str]) -> str:
     """Why the alert command's program cannot run here ("" when it can, as far as we
     can tell now: it may still be installed or fixed before the first alert)."""
     if "/" not in program:
@@ -237,7 +237,7 @@ def _missing_credentials(path: Path, *, key: bool, token: bool) -> ConfigError:
     )
 
 
-def _loose_permissions(path: Path) -> str:
+def loose_permissions(path: Path) -> str:
     """'group', 'others' or 'group and others' when they may read the file; '' if not."""
     if os.name != "posix":
         return ""
