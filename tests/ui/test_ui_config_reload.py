@@ -187,3 +187,23 @@ async def test_the_dashboards_own_edits_on_the_inline_form_are_not_news(tmp_path
         await step(app, pilot, clock)
         assert not any("changed" in m for m in messages(app))
         assert sorted(app.main.table.shown_keys) == ["2040", "3100"]
+
+
+async def test_a_pipeline_added_in_the_file_alerts_under_its_name(tmp_path: Path) -> None:
+    """The alert decision (in the core) follows the file too: a pipeline added meanwhile
+    is watched, and alerts by the name and group the file gives it."""
+    from kondado_tui.core.events import Alert
+
+    app, poller, clock, path = watching(tmp_path)
+    session = app.session
+    assert isinstance(session, FakeSession)
+    alerts: list[Alert] = []
+    session.subscribe(lambda e: alerts.append(e) if isinstance(e, Alert) else None)
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        append_pipeline(path, PipelineEntry(4200, "New one", "shop"))
+        await step(app, pilot, clock)
+        poller.observe(4200, "active")
+        poller.observe(4200, "error_building_tables", "db down")
+        await pilot.pause()
+    assert [(a.pipeline_id, a.name, a.group) for a in alerts] == [(4200, "New one", "shop")]

@@ -120,6 +120,8 @@ def _settings(config: Config) -> tuple[object, ...]:
         api.ledger,
         config.ui,
         config.history,
+        config.alerts,
+        config.log,
     )
 
 

@@ -169,7 +169,9 @@ class PipelineEdits:
             board.set_entries(changes.entries)
             ids = [entry.id for entry in changes.entries]
             adding = [pid for pid in self._waiting if pid not in ids]  # an `a` in flight
-            self._session.poller.set_pipelines([*ids, *adding])
+            self._session.set_entries(changes.entries)  # the poller, and the alerts' names
+            if adding:
+                self._session.poller.set_pipelines([*ids, *adding])
             self._redraw(None)
             self._host.notify(f"{path.name} changed: {changes.summary()}.", markup=False)
         if change.settings_changed:
