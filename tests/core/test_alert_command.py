@@ -323,3 +323,10 @@ async def test_the_rate_cap_holds_then_sends_one_summary(tmp_path: Path) -> None
     assert clock.now() >= T0 + 60  # not before the minute was over
     held = [n for n in notices if n.outcome is AlertOutcome.HELD]
     assert len(held) == 1 and "([alerts] max_per_minute)" in held[0].message
+
+
+async def test_a_command_spewing_on_stderr_fills_nothing(tmp_path: Path) -> None:
+    """Its stderr is read as it comes: the first lines kept, the rest (50 MB) dropped."""
+    spew = "import sys\nfor _ in range(50_000): sys.stderr.write('e' * 999 + '\\n')\n"
+    result = await execute((sys.executable, "-c", spew), PARENT_ENV, b"{}", 30.0)
+    assert result.ok and len(result.stderr) <= 200 and result.stderr.startswith("eee")

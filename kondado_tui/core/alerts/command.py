@@ -16,7 +16,6 @@ import logging
 import os
 import signal
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ log = logging.getLogger(__name__)
 STDERR_KEPT = 4096  # bytes of the command's stderr read for the report
 STDERR_SHOWN = 200  # characters of it shown
 KILL_GRACE = 1.0  # seconds between SIGTERM and SIGKILL of the group
+EXIT_POLL = 0.05  # seconds between looks at a running command's exit status
 CLOSE_GRACE = 2.0  # seconds a run may still take when the program is ending
 
 
@@ -63,13 +63,15 @@ async def execute(
 ) -> RunResult:
     """Run the command once and say how it went; never raises for the command's sake.
 
-    Its stdin and stderr are unlinked temporary files, not pipes: nothing it leaves
-    behind can hold a pipe open and keep us waiting (asyncio waits for every pipe to
-    close before it reports an exit). The timeout is real time: it bounds a real process.
+    Its stdin is an unlinked temporary file (a command that never reads it cannot make us
+    wait); its stderr a pipe read as it comes, the first STDERR_KEPT bytes kept and the
+    rest discarded (a command spewing errors fills neither memory nor disk). Its exit is
+    watched on the return code, not on the pipes closing (something it left running may
+    hold them). The timeout is real time: it bounds a real process.
     """
     started = time.monotonic()
     program = _program(argv)
-    with tempfile.TemporaryFile() as given, tempfile.TemporaryFile() as errors:
+    with tempfile.TemporaryFile() as given:
         given.write(stdin)
         given.seek(0)
         try:
@@ -77,7 +79,7 @@ async def execute(
                 *argv,
                 stdin=given,
                 stdout=asyncio.subprocess.DEVNULL,
-                stderr=errors,
+                stderr=asyncio.subprocess.PIPE,
                 env=dict(env),
                 cwd=env.get("HOME") if os.path.isdir(env.get("HOME", "")) else "/",
                 start_new_session=True,
@@ -90,21 +92,22 @@ async def execute(
         except OSError as exc:
             why = safe(exc.strerror or str(exc))
             return RunResult(False, f"{program} could not start ({why})")
-        try:
-            code: int | None = await asyncio.wait_for(process.wait(), timeout)
-        except TimeoutError:
-            code = None
-        except asyncio.CancelledError:
-            await _kill_group(process.pid)
-            raise
-        # Killed on a timeout; after an exit, whatever it left running in its group
-        # (over days of alerts, leftovers would pile up).
+    errors = bytearray()
+    reader = asyncio.ensure_future(_read_errors(process, errors))
+    try:
+        code = await _exit_code(process, timeout)
+    except asyncio.CancelledError:
         await _kill_group(process.pid)
-        if code is None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(process.wait(), KILL_GRACE)
-        errors.seek(0)
-        said = _first_lines(errors.read(STDERR_KEPT))
+        reader.cancel()
+        raise
+    # Killed on a timeout; after an exit, whatever it left running in its group (over
+    # days of alerts, leftovers would pile up). Then stderr closes and the reader ends.
+    await _kill_group(process.pid)
+    await asyncio.wait({reader}, timeout=KILL_GRACE)
+    reader.cancel()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(process.wait(), KILL_GRACE)
+    said = _first_lines(bytes(errors))
     seconds = time.monotonic() - started
     detail = f": {said}" if said else ""
     if code is None:
@@ -114,6 +117,24 @@ async def execute(
         how = f"killed by signal {-code}" if code < 0 else f"exit {code}"
         return RunResult(False, f"{program} failed ({how}){detail}", code, seconds, said)
     return RunResult(True, f"exit 0 in {seconds:.1f} s", 0, seconds, said)
+
+
+async def _read_errors(process: asyncio.subprocess.Process, kept: bytearray) -> None:
+    assert process.stderr is not None
+    while chunk := await process.stderr.read(65536):
+        if len(kept) < STDERR_KEPT:
+            kept.extend(chunk[: STDERR_KEPT - len(kept)])
+
+
+async def _exit_code(process: asyncio.subprocess.Process, timeout: float) -> int | None:
+    """The command's exit status, or None when it ran past `timeout`. Looked at every
+    EXIT_POLL seconds: `Process.wait` would also wait for its pipes to close."""
+    deadline = time.monotonic() + timeout
+    while process.returncode is None:
+        if time.monotonic() >= deadline:
+            return None
+        await asyncio.sleep(min(EXIT_POLL, max(0.0, deadline - time.monotonic())))
+    return process.returncode
 
 
 async def _kill_group(group: int) -> None:
@@ -226,23 +247,14 @@ class AlertCommand:
     # -- internals ----------------------------------------------------------------------
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # called off the event loop: its own, on a thread
-            threading.Thread(target=asyncio.run, args=(work,), daemon=True).start()
-            return
-        task = loop.create_task(work)
+        """On the running loop (the session's listeners are called on it)."""
+        task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     def _arm_timer(self) -> None:
-        if self._timer is not None and not self._timer.done():
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return  # off the loop: the next alert flushes what is due
-        self._timer = loop.create_task(self._flush_when_due())
+        if self._timer is None or self._timer.done():
+            self._timer = asyncio.get_running_loop().create_task(self._flush_when_due())
 
     async def _flush_when_due(self) -> None:
         while (due := self.throttle.due_at(self.clock.now())) is not None:
