@@ -4,6 +4,7 @@
     python benchmarks/freshness.py --quick    # a few simulated hours, in seconds
     python benchmarks/freshness.py --seeds 7,11,23   # several accounts: the spread too
     python benchmarks/freshness.py --why      # also: where our requests went, and why
+    python benchmarks/freshness.py --focus    # only: what the selected row gets (below)
 
 Everything runs in virtual time, in process: the simulator's lifecycle model (`SimWorld`)
 behind a tiny client that answers `get_status` from `world.status`, the real `RateBudget`
@@ -15,7 +16,15 @@ requests at the same times.
 For every true change in the world's ground-truth transition log, the delay until the
 monitor first saw the new state is measured; a change overwritten before any request saw
 it is a miss. "Oldest row" is the longest any pipeline went unasked (after the first
-ten minutes). Results go to stdout and to benchmarks/results/freshness.md.
+ten minutes).
+
+"Where someone is looking" runs our poller on 20 pipelines with the cursor resting on
+the top row, as an idle dashboard leaves it: the share of the requests that row got with
+no cursor at all (its share on its merits), under the rule before issue 17 (the cursor
+always counts; emulated exactly by pinning it), with nobody there, with a user pressing
+a key about once a minute, and with a user who leaves after ten minutes.
+
+Results go to stdout and to benchmarks/results/freshness.md.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import argparse
 import asyncio
 import bisect
 import itertools
+import math
 import random
 import sys
 import time
@@ -40,7 +50,7 @@ from kondado_tui.core.errors import ApiError, Rejected
 from kondado_tui.core.events import PollerEvent, StatusObserved
 from kondado_tui.core.models import PipelineStatus, Priority, status_kind
 from kondado_tui.core.poller import Poller
-from kondado_tui.core.scheduling import Pick
+from kondado_tui.core.scheduling import FOCUS_ATTENTION, Pick
 from kondado_tui.core.sim import SimWorld, Transition
 from kondado_tui.core.sim import catalogue as cat
 from kondado_tui.core.sim.world import Plan
@@ -195,6 +205,111 @@ async def drive_round_robin(world: SimWorld, clock: ManualClock, end: float, see
         trace.note(status, clock.now())
     trace.requests = client.requests
     return trace
+
+
+class CountingClient(WorldClient):
+    """`WorldClient` that also counts the status requests per pipeline."""
+
+    def __init__(self, world: SimWorld, budget: RateBudget, clock: ManualClock) -> None:
+        super().__init__(world, budget)
+        self.clock = clock
+        self.asked: list[tuple[float, int]] = []
+
+    async def get_status(
+        self, pipeline_id: int, priority: Priority = Priority.BACKGROUND
+    ) -> PipelineStatus:
+        status = await super().get_status(pipeline_id, priority)
+        self.asked.append((self.clock.now(), pipeline_id))
+        return status
+
+
+FOCUS_PIPELINES = 20  # the issue's dashboard
+FOCUS_WINDOWS = (4 * 60.0, HOUR)  # the issue's 4-minute look, and an hour
+KEY_EVERY = 60.0  # an active user presses a key about this often (exponential gaps)
+LEAVES_AFTER = 10 * 60.0
+
+
+@dataclass(frozen=True)
+class Looking:
+    """One way of using the dashboard: where the cursor is and when keys are pressed."""
+
+    label: str
+    focus: bool  # the cursor on the top row (False: no row selected)
+    pinned: bool = False  # counted whatever the activity (the rule before issue 17)
+    keys_until: float = 0.0  # seconds from the start during which keys are pressed
+
+
+LOOKINGS = (
+    Looking("no row selected (its share on its merits)", focus=False),
+    Looking("before: the cursor always counts", focus=True, pinned=True),
+    Looking("idle dashboard: nobody pressed a key", focus=True),
+    Looking("active user: a key about once a minute", focus=True, keys_until=math.inf),
+    Looking("user leaves after 10 minutes", focus=True, keys_until=LEAVES_AFTER),
+)
+
+
+async def selected_share(looking: Looking, seconds: float, seed: int) -> list[tuple[int, int]]:
+    """(requests to the top row, all requests) within each of `FOCUS_WINDOWS`."""
+    clock = ManualClock(1_790_000_000.0)
+    world = SimWorld(pipelines=FOCUS_PIPELINES, seed=seed, clock=clock, speed=1.0)
+    budget = RateBudget(per_minute=PER_MINUTE, clock=clock, ledger_path=None)
+    client = CountingClient(world, budget, clock)
+    poller = Poller(
+        client, budget, clock, world.pipeline_ids, on_event=lambda e: None, rng=random.Random(seed)
+    )
+    selected = world.pipeline_ids[0]
+    if looking.focus:
+        poller.focus(selected, pinned=looking.pinned)
+    start = clock.now()
+    end = start + seconds
+    rng = random.Random(f"{seed}:keys")
+    keys: list[float] = []
+    at = start + rng.expovariate(1.0 / KEY_EVERY)
+    while at < min(end, start + looking.keys_until):
+        keys.append(at)
+        at += rng.expovariate(1.0 / KEY_EVERY)
+    while clock.now() < end:
+        wake_at = min(await poller.step(), end)
+        if keys and keys[0] <= wake_at:
+            clock.set(max(clock.now(), keys.pop(0)))
+            poller.user_active()
+            continue
+        if wake_at > clock.now():
+            clock.set(wake_at)
+    shares = []
+    for window in FOCUS_WINDOWS:
+        asked = [pid for when, pid in client.asked if when < start + window]
+        shares.append((asked.count(selected), len(asked)))
+    return shares
+
+
+async def where_someone_looks(seed: int) -> str:
+    seconds = max(FOCUS_WINDOWS)
+    heads = " | ".join(f"first {fmt_window(w)}" for w in FOCUS_WINDOWS)
+    lines = [
+        f"Where someone is looking: {FOCUS_PIPELINES} pipelines, the cursor on the top row, "
+        f"seed {seed}. Requests to that row, of all status requests (its share).",
+        "",
+        f"| how the dashboard is used | {heads} |",
+        "|---|" + "---:|" * len(FOCUS_WINDOWS),
+    ]
+    for looking in LOOKINGS:
+        cells = [
+            f"{mine} of {total} ({mine / total:.0%})" if total else "–"
+            for mine, total in await selected_share(looking, seconds, seed)
+        ]
+        lines.append(f"| {looking.label} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        f"Fair share: 1 / {FOCUS_PIPELINES} = {1 / FOCUS_PIPELINES:.0%}. "
+        f"A key counts for {FOCUS_ATTENTION / 60:g} minutes; an open detail screen counts "
+        "as long as it is open (as the cursor did before).",
+    ]
+    return "\n".join(lines)
+
+
+def fmt_window(seconds: float) -> str:
+    return f"{seconds / 60:g} min" if seconds < HOUR else f"{seconds / HOUR:g} h"
 
 
 @dataclass
@@ -473,12 +588,24 @@ async def main(argv: list[str]) -> int:
         "--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[10, 50, 200]
     )
     parser.add_argument("--why", action="store_true", help="where our requests went")
+    parser.add_argument(
+        "--focus", action="store_true", help="only: the share the selected row gets"
+    )
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
     seeds = args.seeds or [args.seed if args.seed is not None else 7]
     seconds = 4 * HOUR if args.quick else 24 * HOUR
     compared: list[Compared] = []
     began = time.perf_counter()
+    if args.focus:
+        text = "\n\n".join([await where_someone_looks(seed) for seed in seeds])
+        command = "python benchmarks/freshness.py --focus"
+        if args.seeds:
+            command += " --seeds " + ",".join(map(str, seeds))
+        elif seeds != [7]:
+            command += f" --seed {seeds[0]}"
+        print(f"{text}\n\nProduced by `{command}` in {time.perf_counter() - began:.0f} s.\n")
+        return 0  # a section of the results file: not written on its own
     for seed in seeds:
         for n in args.sizes:
             t0 = time.perf_counter()
@@ -495,6 +622,7 @@ async def main(argv: list[str]) -> int:
         text += "\n\n" + spread(compared, seconds)
     if args.why:
         text += "\n\n" + where_requests_went(compared)
+    text += "\n\n" + await where_someone_looks(seeds[0])
     report = f"{text}\n\nProduced by `{command}` in {time.perf_counter() - began:.0f} s.\n"
     print(report)
     if not args.no_write:

@@ -107,8 +107,11 @@ class FakePoller:
         self.ids = list(ids)
         self.calls.append(("set_pipelines", list(self.ids)))
 
-    def focus(self, pipeline_id: int | None) -> None:
-        self.calls.append(("focus", pipeline_id))
+    def focus(self, pipeline_id: int | None, *, pinned: bool = False) -> None:
+        self.calls.append(("focus_pinned" if pinned else "focus", pipeline_id))
+
+    def user_active(self) -> None:
+        self.calls.append(("user_active", None))
 
     def request_now(self, pipeline_id: int) -> None:
         self.calls.append(("request_now", pipeline_id))

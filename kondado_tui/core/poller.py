@@ -256,9 +256,19 @@ class Poller:
         self._publish()
         self._replan()
 
-    def focus(self, pipeline_id: int | None) -> None:
-        self._scheduler.focus(pipeline_id)
+    def focus(self, pipeline_id: int | None, *, pinned: bool = False) -> None:
+        """The row under the cursor; `pinned`: its detail screen is open. It is asked
+        every few seconds while it counts as interest: pinned, or within a few minutes
+        of `user_active` (`Scheduler.focus`). Moving the cursor is not activity by itself."""
+        self._scheduler.focus(pipeline_id, pinned=pinned)
         self._replan()
+
+    def user_active(self) -> None:
+        """Someone pressed a key or used the mouse just now. Cheap enough for every key:
+        the loop is woken only when the selected row just became interesting again, and
+        when the activity ends nothing fires (the plan ages it on the clock)."""
+        if self._scheduler.user_active(self._clock.now()):
+            self._replan()
 
     def request_now(self, pipeline_id: int) -> None:
         """A person asked for this pipeline: next, ahead of background polls (INTERACTIVE,

@@ -129,7 +129,7 @@ def test_no_pipeline_starves_under_heavy_demand() -> None:
 
 def test_focus_is_asked_often() -> None:
     sched = Scheduler(18, range(1, 21), T0)
-    sched.focus(7)
+    sched.focus(7, pinned=True)  # its detail screen is open: interest without a key
     asked = drive(sched, lambda pid, now: "active", T0, 1800)
     assert max_gap(asked[7][1:], asked[7][1], T0 + 1800) <= FOCUS_INTERVAL + 2 * SLOT
     assert len(asked[7]) > 5 * len(asked[8])

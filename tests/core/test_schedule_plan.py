@@ -41,8 +41,10 @@ def test_plan_says_when_the_next_is_due_as_next_due_at_does() -> None:
             scheduler.failed(pid, now, "unreadable answer")  # its own backoff
         elif roll < 0.60:
             scheduler.request_now(pid, now, rng.choice(list(Priority)))
+        elif roll < 0.62:
+            scheduler.focus(rng.choice([None, pid]), pinned=rng.random() < 0.3)
         elif roll < 0.65:
-            scheduler.focus(rng.choice([None, pid]))
+            scheduler.user_active(now)
         elif roll < 0.70:
             scheduler.follow(pid, now)
         elif roll < 0.72:

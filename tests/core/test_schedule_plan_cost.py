@@ -132,8 +132,10 @@ def walk(seed: int, steps: int, size: int, per_minute: float = 18) -> int:
             scheduler.forgive(pid)
         elif event < 0.55:
             scheduler.request_now(pid, now, rng.choice(list(Priority)))
-        elif event < 0.65:
-            scheduler.focus(rng.choice([None, pid, pid]))
+        elif event < 0.61:  # the cursor moves; or a detail screen opens (pinned)
+            scheduler.focus(rng.choice([None, pid, pid]), pinned=rng.random() < 0.3)
+        elif event < 0.65:  # a key press: the selected row counts for a few minutes
+            scheduler.user_active(now)
         elif event < 0.72:
             scheduler.follow(pid, now)
         elif event < 0.75:
@@ -268,8 +270,10 @@ def test_plan_chooses_what_the_walk_chooses_over_the_simulated_world(seed: int, 
             world.run(pid)
             scheduler.follow(pid, now)
             scheduler.request_now(pid, now)
+        elif roll < 0.015:
+            scheduler.focus(rng.choice([None, *ids]), pinned=rng.random() < 0.2)
         elif roll < 0.02:
-            scheduler.focus(rng.choice([None, *ids]))
+            scheduler.user_active(now)
         clock.set(now + (pace if pick is not None else min(pace, max(0.1, (due or now) - now))))
     assert {"first look", "sweep", "due", "requested"} <= kinds
 

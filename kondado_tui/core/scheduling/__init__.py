@@ -18,7 +18,9 @@ How the requests are shared (docs/polling.md says the same in prose):
   the predicted end of a run in progress, where a failure shows; a row seen changing
   lately but with no rhythm yet gets a round robin's look. A long list stretches these
   intervals.
-- A selected pipeline (`focus`) gets a short interval; `follow` (after a run or a
+- The selected pipeline (`focus`) gets a short interval while someone is there: a key
+  press or click within `FOCUS_ATTENTION` (`user_active`), or its detail screen open
+  (`pinned`); a cursor left alone counts for nothing once that lapses. `follow` (after a run or a
   duplicate) asks every few seconds for a minute and then tapers until the pipeline
   settles; `request_now` makes a pipeline the very next one asked.
 - Failures back off: one pipeline's errors only delay that pipeline (`Backoff`); the
@@ -39,6 +41,7 @@ from kondado_tui.core.scheduling.tuning import (
     ACTIVE_MEMORY,
     BUILDING_INTERVAL,
     BUSY_STATUSES,
+    FOCUS_ATTENTION,
     FOCUS_INTERVAL,
     FOLLOW_GIVE_UP,
     FOLLOW_LIMIT,
@@ -75,6 +78,7 @@ __all__ = [
     "ACTIVE_MEMORY",
     "BUILDING_INTERVAL",
     "BUSY_STATUSES",
+    "FOCUS_ATTENTION",
     "FOCUS_INTERVAL",
     "FOLLOW_GIVE_UP",
     "FOLLOW_LIMIT",

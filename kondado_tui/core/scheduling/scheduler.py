@@ -17,6 +17,7 @@ from kondado_tui.core.scheduling.tuning import (
     ACTIVE_MEMORY,
     BUILDING_INTERVAL,
     BUSY_STATUSES,
+    FOCUS_ATTENTION,
     FOCUS_INTERVAL,
     FOLLOW_GIVE_UP,
     FOLLOW_LIMIT,
@@ -46,7 +47,9 @@ class Scheduler:
     def __init__(self, per_minute: float, pipeline_ids: Iterable[int] = (), now: float = 0.0):
         self.per_minute = per_minute
         self._tracked: dict[int, Tracked] = {}
-        self._focus: int | None = None
+        self._focus: int | None = None  # the selected row (under the cursor)
+        self._focus_pinned = False  # its detail screen is open
+        self._active_at: float | None = None  # the user's last key press or click
         self._sweep_credit = 0.0  # sweeps owed (`SWEEP_SHARE` of each automatic request)
         self._swept: int | None = None  # the sweep's choice at the last pick
         self._automatic_at: float | None = None  # the last automatic request left then
@@ -180,11 +183,36 @@ class Scheduler:
     def focused(self) -> int | None:
         return self._focus
 
-    def focus(self, pipeline_id: int | None) -> None:
+    def focus(self, pipeline_id: int | None, *, pinned: bool = False) -> None:
+        """The selected row (None: none). It is asked every `FOCUS_INTERVAL` while it
+        counts as interest (`attended`): `pinned` (its detail screen is open) for as long
+        as it stays pinned, otherwise while the user is active (`user_active`). Selecting
+        a row is not activity by itself: a re-sort or a reload moves the cursor too."""
         for changed in (self._focus, pipeline_id):
             if changed is not None:
                 self._index.changed(changed)
         self._focus = pipeline_id if pipeline_id in self._tracked else None
+        self._focus_pinned = pinned and self._focus is not None
+
+    def user_active(self, now: float) -> bool:
+        """The user pressed a key or used the mouse at `now`: the selected row counts as
+        interest until `FOCUS_ATTENTION` later. Nothing fires when that ends: the plan
+        asks `attended(now)` each time. True when the plan changed (the selected row
+        just became interesting again)."""
+        was = self.attended(now)
+        self._active_at = now if self._active_at is None else max(self._active_at, now)
+        if was or self._focus is None:
+            return False
+        self._index.changed(self._focus)
+        return True
+
+    def attended(self, now: float) -> bool:
+        """Whether the selected row counts as interest at `now` (see `focus`)."""
+        if self._focus is None:
+            return False
+        if self._focus_pinned:
+            return True
+        return self._active_at is not None and now - self._active_at < FOCUS_ATTENTION
 
     def request_now(
         self, pipeline_id: int, now: float, priority: Priority = Priority.INTERACTIVE
@@ -245,7 +273,7 @@ class Scheduler:
         interval = self._target_interval(t, now, cycle)
         if t.follow_from is not None:
             interval = min(interval, _follow_interval(now - t.follow_from))
-        if t.pipeline_id == self._focus:
+        if t.pipeline_id == self._focus and self.attended(now):
             interval = min(interval, FOCUS_INTERVAL)
         return max(1.0, interval)
 
@@ -403,6 +431,7 @@ class Scheduler:
         key: tuple[bool, float, float]
         first: Tracked | None = None
         spare_at, stale_after, cycle = self._spare_at(), self.sweep_cycle, self.cycle
+        attended = self.attended(now)
         for pid, t in rows:
             held_back = t.backoff.retry_at is not None and now < t.backoff.retry_at
             if only is None and (t.requested_at is not None or t.asked_at is None or held_back):
@@ -439,7 +468,7 @@ class Scheduler:
             overdue = (now - t.asked_at) / interval
             due = now >= t.asked_at + interval  # as due_at() says (no rounding apart)
             if due and (target is None or -overdue < target[0]):
-                reason = "focus" if pid == self._focus else "due"
+                reason = "focus" if pid == self._focus and attended else "due"
                 target = (-overdue, Pick(pid, Priority.BACKGROUND, reason))
             seen = t.asked_at  # (an answer is noted as an ask too)
             if oldest is None or (seen, -overdue) < oldest[0]:
@@ -482,16 +511,17 @@ class Scheduler:
     def _steady_until(self, t: Tracked, now: float, cycle: float) -> float:
         """Until when (exclusive) this row's `interval` and `_predictable` keep the values
         they have at `now`, unless something happens to it. -inf: until something does
-        (asked for, never asked, failing, followed, focused); `now`: they change with
-        time (a run whose interval still grows, a watch about to lapse), look again at
-        the next plan. `plan` works such rows out every time. Follows the branches of
+        (asked for, never asked, failing, followed, focused while `attended`: once that
+        lapses it is still worked out until it is asked); `now`: they change with time
+        (a run whose interval still grows, a watch about to lapse), look again at the
+        next plan. `plan` works such rows out every time. Follows the branches of
         `_target_interval` (tests/core/test_schedule_plan_cost.py holds the two together)."""
         if (
             t.requested_at is not None
             or t.asked_at is None
             or t.backoff.retry_at is not None
             or t.follow_from is not None
-            or t.pipeline_id == self._focus
+            or (t.pipeline_id == self._focus and self.attended(now))
         ):
             return -math.inf
         if t.status is None:

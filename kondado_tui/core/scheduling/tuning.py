@@ -30,7 +30,15 @@ WINDOW_LOOKS = 10.0  # asks spread over an expected start or end window
 START_WINDOW_INTERVALS = (8.0, 30.0)
 BUILDING_INTERVAL = 30.0  # building tables takes minutes
 TROUBLE_FACTOR = 0.6  # runs of a pipeline whose last run failed or warned
-FOCUS_INTERVAL = 10.0
+FOCUS_INTERVAL = 10.0  # the selected row, while it counts as interest (below)
+# The selected row counts as interest only while someone is there: its detail screen is
+# open, or a key was pressed (or the mouse clicked or scrolled) within this long. A cursor
+# resting on the top row of a dashboard nobody touched for hours says nothing, yet took a
+# fifth of the requests. Three minutes covers reading a row between key presses and
+# waiting a little for what it shows, and is about one `max_age` at 20 pipelines: past
+# it the sweep alone shows the row as fresh as the boost would. A key press costs at most
+# 180 / FOCUS_INTERVAL = 18 extra requests (about a minute of the budget).
+FOCUS_ATTENTION = 180.0
 FOLLOW_STEPS: tuple[tuple[float, float], ...] = (
     # (until this long after follow() was called, ask every ...)
     (60.0, 3.0),
