@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from textual import constants as textual_constants
-from textual import on
+from textual import events, on
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.driver import Driver
@@ -46,6 +46,17 @@ from kondado_tui.ui.terminal.lifecycle import EXIT_HANGUP, TerminalLost
 from kondado_tui.ui.view.columns import AGE_STEP, next_step_at
 from kondado_tui.ui.view.health_text import history_words
 from kondado_tui.ui.view.palette import Palette
+
+# What says someone is at the keyboard: the selected row is worth a closer look for a few
+# minutes after one (`PollerLike.user_active`). Not a plain mouse move: a pointer passing
+# over the pane on its way to another says nothing.
+USER_INPUT = (
+    events.Key,
+    events.MouseDown,
+    events.MouseScrollDown,
+    events.MouseScrollUp,
+    events.Paste,
+)
 
 # The tick runs this long after a step of the clock begins, so it sees the new step even
 # if the timer fires a little early.
@@ -303,6 +314,13 @@ class KondadoApp(App[int]):
         self.main.set_palette(Palette.from_variables(self.get_css_variables()))
 
     # -- keys -------------------------------------------------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        """Every key and click passes here first, whichever screen has it: the one place
+        that tells the poller someone is there (once per input, not again as it bubbles)."""
+        if isinstance(event, USER_INPUT) and not event.is_forwarded:
+            self.session.poller.user_active()
+        await super().on_event(event)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -103,6 +103,7 @@ class MainScreen(Screen[None]):
         self.read_only = read_only
         self.board = Board.of(session.config.pipelines, started_at=clock.now())
         self.palette = Palette.from_variables({})
+        self._focused: int | None = None  # the row last reported to the poller
         self.sync = TableSync(
             self.board,
             with_last_run=session.store is not None,
@@ -230,6 +231,7 @@ class MainScreen(Screen[None]):
         flushed = self.sync.flush(self.table, width, self.clock.now())
         if flushed is Flushed.REDRAWN:
             self._explain_emptiness(bool(self.table.row_count))
+            self._report_focus()  # a re-sort brings another row under a cursor left alone
         if flushed is not Flushed.NOTHING:  # else the ages and the gauge wait for the step
             self.refresh_lines()
 
@@ -344,7 +346,7 @@ class MainScreen(Screen[None]):
     @on(PipelineTable.RowHighlighted)
     def _highlighted(self, event: PipelineTable.RowHighlighted) -> None:
         pid = int(event.key)
-        self.session.poller.focus(pid)
+        self._report_focus()
         if self.board.seen(pid):
             self.refresh_row(pid)
 
@@ -352,10 +354,28 @@ class MainScreen(Screen[None]):
     def _selected(self, event: PipelineTable.RowSelected) -> None:
         self.action_details()
 
+    def _report_focus(self, *, again: bool = False) -> None:
+        """Tell the poller which row is under the cursor, when it changed (`again`: even
+        if not). Only while the table is on top: under a detail screen the cursor may
+        move (its row left the list) and the detail's pin must stay; `is_current` would
+        not do, it is true just below the top."""
+        pid = self.selected_id()
+        if self.app.screen is self and (again or pid != self._focused):
+            self._focused = pid
+            self.session.poller.focus(pid)
+
+    def on_screen_resume(self) -> None:
+        """Back on the table (a detail screen or a dialog closed): the cursor's row is the
+        selected one again, no longer pinned."""
+        if self.is_mounted:
+            self._report_focus(again=True)
+
     def action_details(self) -> None:
         row = self.selected_row()
         if row is None:
             return
+        # the poller keeps an open detail screen's row fresh without any key (until resume)
+        self.session.poller.focus(row.id, pinned=True)
         self.app.push_screen(
             DetailScreen(
                 row, clock=self.clock, store=self.session.store, palette=self.palette, commands=self
