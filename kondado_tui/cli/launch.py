@@ -13,11 +13,13 @@ import sys
 from pathlib import Path
 
 from kondado_tui.cli.support import start_logging
+from kondado_tui.core.actions import DoubtLog
 from kondado_tui.core.clock import SYSTEM_CLOCK
 from kondado_tui.core.config import Config, load_config
 from kondado_tui.core.duplicate import MappingMemory
 from kondado_tui.core.errors import KondadoError
 from kondado_tui.core.guards.redact import redact
+from kondado_tui.core.paths import DOUBTS_FILENAME, default_doubts_path
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -64,12 +66,20 @@ def launch(args: argparse.Namespace) -> int:
 
     if log_problem:
         session.extra_notes.append(log_problem)
-    # The demo keeps its remembered duplicate mappings in its own temporary directory.
-    memory = MappingMemory(
-        session.config.path.parent / "duplicates.json" if getattr(args, "demo", False) else None
+    # The demo keeps its remembered duplicate mappings and sends of unknown outcome in
+    # its own temporary directory.
+    demo = getattr(args, "demo", False)
+    memory = MappingMemory(session.config.path.parent / "duplicates.json" if demo else None)
+    doubts = DoubtLog(
+        session.config.path.parent / DOUBTS_FILENAME if demo else default_doubts_path(),
+        clock=SYSTEM_CLOCK,
     )
     app = KondadoApp(
-        session, clock=SYSTEM_CLOCK, read_only=True if read_only else None, memory=memory
+        session,
+        clock=SYSTEM_CLOCK,
+        read_only=True if read_only else None,
+        memory=memory,
+        doubts=doubts,
     )
 
     async def run() -> int | None:

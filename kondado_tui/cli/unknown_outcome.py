@@ -24,12 +24,12 @@ def second_confirmation(
     """None: go on (no doubt, or confirmed). Otherwise the exit status to stop with."""
     from kondado_tui.cli.exitcodes import EXIT_OK, EXIT_USAGE
 
-    doubt = doubts.find(target)
+    warning = doubts.warning(target)
     if doubts.note:
         print(f"kondado-tui: note: {doubts.note}", file=sys.stderr)
-    if doubt is None:
+    if warning is None:
         return None
-    print(f"kondado-tui: WARNING: {doubt.warning(target, SYSTEM_CLOCK.now())}", file=sys.stderr)
+    print(f"kondado-tui: WARNING: {warning}", file=sys.stderr)
     answer = confirm(question, assume_yes=again)
     if answer is None:
         print(

@@ -170,6 +170,12 @@ class DoubtLog:
             return None
         return Doubt(target.key, float(entry["at"]), str(entry["label"]), str(entry["error"]))
 
+    def warning(self, target: Target) -> str | None:
+        """The second confirmation's words when `target` went out before with an unknown
+        outcome, recently (None: nothing to ask)."""
+        doubt = self.find(target)
+        return None if doubt is None else doubt.warning(target, self._clock.now())
+
     def clear(self, target: Target) -> None:
         """The same send worked: the user confirmed the risk and saw the answer."""
         with self._lock:

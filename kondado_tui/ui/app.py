@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.theme import Theme
 from textual.worker import Worker, WorkerState
 
+from kondado_tui.core.actions import DoubtLog
 from kondado_tui.core.clock import SYSTEM_CLOCK, Clock
 from kondado_tui.core.config import PipelineEntry
 from kondado_tui.core.duplicate import DuplicateDraft, MappingMemory
@@ -93,6 +94,7 @@ class KondadoApp(App[int]):
         read_only: bool | None = None,
         env: dict[str, str] | None = None,
         memory: MappingMemory | None = None,
+        doubts: DoubtLog | None = None,
     ) -> None:
         super().__init__()
         partial_updates.install()  # a changed span costs its own bytes, not the line's
@@ -102,9 +104,11 @@ class KondadoApp(App[int]):
         ui = session.config.ui
         self.read_only = ui.read_only if read_only is None else read_only
         self.env = dict(os.environ) if env is None else env
-        self.main = MainScreen(session, clock, read_only=self.read_only)
         self.drafts: dict[int, DuplicateDraft] = {}  # unsent duplicate forms, per base
         self.memory = memory  # mappings used last time, per base pipeline
+        # runs and duplicates sent whose outcome is unknown: the same again asks twice
+        self.doubts = doubts if doubts is not None else DoubtLog(None, clock=clock)
+        self.main = MainScreen(session, clock, read_only=self.read_only, doubts=self.doubts)
         self.escapes: list[str] = []  # desktop notifications written (tests read them)
         self.crash_message = ""  # set by a bug: the launcher prints it after the screen
         session.subscribe(self._on_poller_event)
@@ -339,12 +343,14 @@ class KondadoApp(App[int]):
             self.drafts.pop(base.id, None),
             self.session.poller.duplicate,
             memory=self.memory,
+            doubts=self.doubts,
         )
 
         def done(new_id: int | None) -> None:
             if new_id is None:
-                if screen.draft.is_filled(str(base.id)):
-                    self.drafts[base.id] = screen.draft  # kept for this session
+                # kept for the next `d` in this session, unless the user said discard
+                if not screen.discarded and screen.draft.is_filled(str(base.id)):
+                    self.drafts[base.id] = screen.draft
                 return
             name = screen.draft.name.strip() or None
             self.main.adopt(PipelineEntry(new_id, name, base.group))

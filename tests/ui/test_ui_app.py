@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from textual import events
-from textual.widgets import Input
+from textual.widgets import Input, Static
 from ui_fakes import (
     ENTRIES,
     SIZE,
@@ -32,7 +32,7 @@ from kondado_tui.core.events import Connection
 from kondado_tui.core.models import PipelineStatus, app_url
 from kondado_tui.ui.app import KondadoApp
 from kondado_tui.ui.screens.add import AddScreen
-from kondado_tui.ui.screens.confirm import ConfirmScreen
+from kondado_tui.ui.screens.confirm import ChoiceScreen, ConfirmScreen, SecondConfirmScreen
 from kondado_tui.ui.screens.detail import DetailScreen
 from kondado_tui.ui.screens.duplicate import DuplicateScreen
 from kondado_tui.ui.screens.help import HelpScreen
@@ -188,6 +188,101 @@ async def test_marked_rows_run_together_after_one_confirmation(tmp_path: Path) -
         assert sorted(runs) == sorted(int(k) for k in marked)
         assert any("2 of 2 runs requested" in m for m in messages(app))
         assert not app.main.board.marked()
+
+
+async def test_marked_rows_hidden_by_the_filter_are_named_in_the_question(
+    tmp_path: Path,
+) -> None:
+    app, poller = build(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        await pilot.pause()
+        await pilot.press("space", "space")
+        await pilot.pause()
+        first, second = (app.main.board.rows[int(k)] for k in app.main.table.shown_keys[:2])
+        assert first.marked and second.marked
+        await pilot.press("slash", *first.entry.display_name, "enter")
+        await pilot.pause()
+        assert app.main.table.shown_keys == [str(first.id)]
+        await pilot.press("r")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        warning = str(app.screen.query_one(".warning", Static).render())
+        assert (
+            f"1 of these is hidden by the filter “{first.entry.display_name}”: "
+            f"{second.entry.display_name}." in warning
+        )
+        await pilot.press("n")
+
+
+async def test_a_run_of_unknown_outcome_asks_twice_before_the_same_run(tmp_path: Path) -> None:
+    app, poller = build(tmp_path)
+    poller.run_answers[3100] = BadAnswer("POST /pipelines/3100/run: got an HTML page")
+
+    def runs() -> int:
+        return sum(1 for c in poller.calls if c == ("run_pipeline", 3100))
+
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        await pilot.pause()
+        await pilot.press("r", "enter")  # 3100 is on top (error)
+        for _ in range(3):
+            await pilot.pause()
+        assert runs() == 1
+        poller.run_answers[3100] = "queued"
+        await pilot.press("r", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, SecondConfirmScreen)
+        words = " ".join(str(w.render()) for w in app.screen.query(Static))
+        assert "outcome is unknown" in words and "run it twice" in words
+        await pilot.press("enter")  # out of habit: cancels
+        await pilot.pause()
+        assert runs() == 1 and app.screen is app.main
+        await pilot.press("r", "enter")
+        await pilot.pause()
+        await pilot.press("y")
+        for _ in range(3):
+            await pilot.pause()
+        assert runs() == 2
+        await pilot.press("r", "enter")  # it worked: no second question any more
+        await pilot.pause()
+        assert not isinstance(app.screen, SecondConfirmScreen)
+        assert runs() == 3
+
+
+async def test_duplicate_form_left_with_discard_or_keep(tmp_path: Path) -> None:
+    app, poller = build(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        await pilot.pause()
+
+        async def leave_with(key: str) -> None:
+            await pilot.press("d")
+            await pilot.pause()
+            form = app.screen
+            assert isinstance(form, DuplicateScreen)
+            form.query_one("#src", Input).focus()
+            await pilot.press("end", *"5052")
+            await pilot.press("escape")
+            await pilot.pause()
+            assert isinstance(app.screen, ChoiceScreen)
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.screen is app.main
+
+        await leave_with("k")
+        await pilot.press("d")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, DuplicateScreen) and form.draft.src == "5052"  # kept
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("x")  # discard this time
+        await pilot.pause()
+        await pilot.press("d")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, DuplicateScreen) and form.draft.src == ""  # discarded
 
 
 async def test_read_only_refuses_run_and_duplicate_and_says_why(tmp_path: Path) -> None:
@@ -432,6 +527,30 @@ async def test_keys_typed_right_after_slash_reach_the_filter(tmp_path: Path) -> 
         await pilot.pause()
         assert app.main.query_one("#filter", Input).value == "ads"
         assert not isinstance(app.screen, AddScreen)
+
+
+async def test_a_slash_can_be_typed_in_the_filter(tmp_path: Path) -> None:
+    entries = (
+        PipelineEntry(1, "orders", "shop/eu"),
+        PipelineEntry(2, "orders", "shop/us"),
+        PipelineEntry(3, "ads", "marketing"),
+    )
+    app, poller = build(tmp_path, entries=entries)
+    async with app.run_test(size=SIZE) as pilot:
+        for entry in entries:
+            poller.observe(entry.id, "active")
+        await pilot.pause()
+        await pilot.press("slash", *"shop/eu")
+        await pilot.pause()
+        box = app.main.query_one("#filter", Input)
+        assert box.value == "shop/eu"
+        assert app.main.table.shown_keys == ["1"]
+        await pilot.press("enter")  # back to the table: / opens the filter again
+        await pilot.pause()
+        assert app.focused is app.main.table
+        await pilot.press("slash", "end", "x")
+        await pilot.pause()
+        assert app.focused is box and box.value == "shop/eux"
 
 
 async def test_empty_config_and_empty_filter_say_what_to_do(tmp_path: Path) -> None:

@@ -11,12 +11,13 @@ from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Input, Static, Switch
 
+from kondado_tui.core.actions import DoubtLog, duplicate_target
 from kondado_tui.core.api import KondadoClient
 from kondado_tui.core.config import PipelineEntry
 from kondado_tui.core.duplicate import DuplicateDraft, MappingMemory, ParamRow, TableRow
 from kondado_tui.core.errors import BadAnswer, RateLimited, Rejected, Unreachable
 from kondado_tui.core.sim import FaultMode, SimServer, SimWorld
-from kondado_tui.ui.screens.confirm import ConfirmScreen
+from kondado_tui.ui.screens.confirm import ChoiceScreen, SecondConfirmScreen
 from kondado_tui.ui.screens.duplicate import (
     DuplicateReviewScreen,
     DuplicateScreen,
@@ -36,8 +37,10 @@ class Host(App[None]):
         submit: Submit | None = None,
         draft: DuplicateDraft | None = None,
         memory: MappingMemory | None = None,
+        doubts: DoubtLog | None = None,
     ) -> None:
         super().__init__()
+        self._doubts = doubts
         self.sent: list[dict[str, Any]] = []
         self.notes: list[str] = []
         self.answer: int | Exception = 9001
@@ -58,7 +61,9 @@ class Host(App[None]):
         return self.answer
 
     def on_mount(self) -> None:
-        self.form_seen = DuplicateScreen(self._base, self._draft, self._submit, memory=self._memory)
+        self.form_seen = DuplicateScreen(
+            self._base, self._draft, self._submit, memory=self._memory, doubts=self._doubts
+        )
         self.push_screen(self.form_seen, callback=self._done)
 
     def _done(self, result: int | None) -> None:
@@ -117,8 +122,21 @@ def message_of(form: DuplicateScreen, input_id: str) -> str:
     return str(node.query_one(".message", Static).render())
 
 
+def screen_words(app: App[Any]) -> str:
+    """Every Static's text on the top screen, on long lines."""
+    return " ".join(text_of(w) for w in app.screen.query(Static))
+
+
 def text_of(widget: Static) -> str:
     return str(widget.render())
+
+
+async def review_and_send(pilot: Pilot[Any]) -> None:
+    """ctrl+s opens the review, y sends."""
+    await pilot.press("ctrl+s")
+    await settle(pilot)
+    await pilot.press("y")
+    await settle(pilot)
 
 
 async def type_into(pilot: Pilot[Any], form: DuplicateScreen, input_id: str, text: str) -> None:
@@ -226,10 +244,7 @@ async def test_every_field_reaches_the_body() -> None:
         form.query_one("#execute", Switch).focus()
         await pilot.press("space")
         await settle(pilot)
-        await pilot.press("ctrl+s")
-        await settle(pilot)
-        await pilot.press("y")
-        await settle(pilot)
+        await review_and_send(pilot)
     assert app.sent == [
         {
             **EXPECTED,
@@ -358,10 +373,7 @@ async def test_a_failure_is_shown_and_everything_typed_is_kept(
         form = app.form
         await type_into(pilot, form, "name", "Outlet")
         before = form.draft
-        await pilot.press("ctrl+s")
-        await settle(pilot)
-        await pilot.press("y")
-        await settle(pilot)
+        await review_and_send(pilot)
         assert app.screen is form and app.result == "open"
         failure = form.query_one("#failure", Static)
         assert expected in text_of(failure) and failure.has_class("-error")
@@ -414,10 +426,7 @@ async def test_api_text_is_shown_literally_and_without_escape_sequences() -> Non
     app.answer = Rejected("the API refused: [bold red]x[/] oops [/] \x1b[2J\x1b]52;c;aGk=\x07")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("ctrl+s")
-        await settle(pilot)
-        await pilot.press("y")
-        await settle(pilot)
+        await review_and_send(pilot)
         shown = text_of(app.form.query_one("#failure", Static))
         assert "[bold red]x[/] oops [/]" in shown
         assert "\x1b" not in shown and "52;c" not in shown
@@ -442,19 +451,73 @@ async def test_esc_on_a_filled_form_asks_first() -> None:
         await type_into(pilot, app.form, "src", "5052")
         await pilot.press("escape")
         await settle(pilot)
-        assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("n")
+        assert isinstance(app.screen, ChoiceScreen)
+        assert "Nothing has been sent to Kondado." in screen_words(app)
+        await pilot.press("escape")  # stay
         await settle(pilot)
         assert app.screen is app.form and app.form.draft.src == "5052"
         app.form.query_one("#execute", Switch).focus()
         await pilot.press("q")  # outside an input, q asks too instead of quitting
         await settle(pilot)
-        assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("y")
+        assert isinstance(app.screen, ChoiceScreen)
+        await pilot.press("k")  # leave, keep it
         await settle(pilot)
-        assert app.result is None
+        assert app.result is None and not app.form_after.discarded
         assert app.draft_in_callback.src == "5052"
         assert app.form_after.draft.src == "5052"  # still readable once taken down
+
+
+async def test_leaving_with_discard_says_so_to_the_dashboard() -> None:
+    app = Host()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await type_into(pilot, app.form, "src", "5052")
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("x")
+        await settle(pilot)
+        assert app.result is None and app.form_after.discarded
+
+
+async def test_leaving_after_an_unknown_outcome_does_not_say_nothing_was_sent() -> None:
+    app = Host(draft=filled())
+    app.answer = BadAnswer("POST /pipelines: got an HTML page instead of JSON (HTTP 200)")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await review_and_send(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, ChoiceScreen)
+        words = screen_words(app)
+        assert "may have been created" in words and "Nothing has been sent" not in words
+
+
+async def test_the_same_body_after_an_unknown_outcome_asks_a_second_time(
+    tmp_path: Path,
+) -> None:
+    doubts = DoubtLog(tmp_path / "unknown.json")
+    app = Host(draft=filled(), doubts=doubts)
+    app.answer = Unreachable("POST /pipelines: no answer (timed out)", maybe_delivered=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await review_and_send(pilot)
+        assert len(app.sent) == 1
+        app.answer = 9002
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        await pilot.press("y")  # the review says yes ...
+        await settle(pilot)
+        assert isinstance(app.screen, SecondConfirmScreen)  # ... and a second question
+        words = screen_words(app)
+        assert "SECOND pipeline" in words and "outlet_orders" in words
+        await pilot.press("enter")  # enter, out of habit, does not send
+        await settle(pilot)
+        assert app.screen is app.form and len(app.sent) == 1
+        await review_and_send(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert len(app.sent) == 2 and app.result == 9002
+    assert doubts.find(duplicate_target(EXPECTED)) is None  # it worked: no more doubt
 
 
 async def test_every_key_is_in_the_footer() -> None:
@@ -481,10 +544,7 @@ async def test_remembered_mappings_prefill_and_are_saved_after_success(tmp_path:
         await type_into(pilot, form, "dest", "7001")
         form.query(TableRowEditor).first().query_one(".name", Input).value = "acme_orders"
         await settle(pilot)
-        await pilot.press("ctrl+s")
-        await settle(pilot)
-        await pilot.press("y")
-        await settle(pilot)
+        await review_and_send(pilot)
     assert app.result == 9001
     again = memory.recall(2040)
     assert again is not None and again.full_tables[0] == TableRow("", "acme_orders")
@@ -501,8 +561,8 @@ async def test_esc_leaves_remembered_mappings_without_asking_unless_changed(
         await type_into(pilot, app.form, "src", "1")
         await pilot.press("escape")
         await settle(pilot)
-        assert isinstance(app.screen, ConfirmScreen)  # changed: asks
-        await pilot.press("n")
+        assert isinstance(app.screen, ChoiceScreen)  # changed: asks
+        await pilot.press("escape")  # stay
         await settle(pilot)
         await pilot.press("backspace", "escape")
         await settle(pilot)

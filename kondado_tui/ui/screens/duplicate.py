@@ -26,7 +26,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, Static, Switch
 
-from kondado_tui.core.actions import after_failure, duplicate_target
+from kondado_tui.core.actions import DoubtLog, after_failure, duplicate_target
 from kondado_tui.core.config import PipelineEntry
 from kondado_tui.core.duplicate import (
     BASE,
@@ -53,7 +53,7 @@ from kondado_tui.core.duplicate import (
 from kondado_tui.core.errors import ApiError, KondadoError, Outcome, Rejected
 from kondado_tui.core.guards.redact import redact
 from kondado_tui.core.guards.sanitize import clean
-from kondado_tui.ui.screens.confirm import ConfirmScreen
+from kondado_tui.ui.screens.confirm import ChoiceScreen, SecondConfirmScreen
 
 # Sends a body, returns the new pipeline's id; raises kondado_tui.core.errors on failure.
 Submit = Callable[[dict[str, Any]], Awaitable[int]]
@@ -261,11 +261,16 @@ class DuplicateScreen(Screen[int | None]):
         submit: Submit,
         *,
         memory: MappingMemory | None = None,
+        doubts: DoubtLog | None = None,
     ) -> None:
         super().__init__()
         self.base = base
         self._submit = submit
         self._memory = memory
+        # sends of unknown outcome: sending the same body again asks a second time
+        self._doubts = doubts if doubts is not None else DoubtLog(None)
+        self._maybe_sent = False  # a send from this form may have created the pipeline
+        self.discarded = False  # left with "discard": the dashboard keeps no draft
         self._note: str | None = None
         remembered = False
         if draft is None and memory is not None:
@@ -569,19 +574,40 @@ class DuplicateScreen(Screen[int | None]):
         )
 
     def _reviewed(self, yes: bool, body: dict[str, Any]) -> None:
-        if yes:
+        if not yes:
+            return
+        warning = self._doubts.warning(duplicate_target(body))
+        if warning is None:
             self._send(body)
+            return
+
+        def again(yes: bool | None) -> None:
+            if yes:
+                self._send(body)
+
+        # the same base, destination and tables went out before with no readable answer
+        self.app.push_screen(
+            SecondConfirmScreen(
+                "Send it again? The last send's outcome is unknown",
+                Text(clean(warning)),
+                yes="send it again anyway",
+            ),
+            callback=again,
+        )
 
     @work(exclusive=True, group="duplicate-send", exit_on_error=False)
     async def _send(self, body: dict[str, Any]) -> None:
         self.sending = True
         self._clear_failure()
         self._update_summary(self.draft)
+        target = duplicate_target(body)
         try:
             new_id = await self._submit(body)
         except ApiError as exc:  # only what is known: refused, or maybe created
-            known = after_failure(exc, duplicate_target(body))
+            known = after_failure(exc, target)
             if exc.outcome is Outcome.UNKNOWN:
+                self._maybe_sent = True
+                await asyncio.to_thread(self._doubts.note_unknown, target, exc)
                 self._failed(f"{exc}. {known}", headline="Outcome unknown")
             elif isinstance(exc, Rejected):
                 self._failed(f"{exc}. {known[:-1]}; fix the form and send again.")
@@ -595,6 +621,7 @@ class DuplicateScreen(Screen[int | None]):
             self._failed(f"unexpected {type(exc).__name__}: {redact(str(exc))}")
             return
         self.sending = False
+        await asyncio.to_thread(self._doubts.clear, target)
         self.app.notify(
             f"Created pipeline {new_id} from {self.base.display_name}.", markup=False, timeout=10
         )
@@ -639,18 +666,30 @@ class DuplicateScreen(Screen[int | None]):
         if draft == self._pristine or not draft.is_filled(str(self.base.id)):
             self.dismiss(None)
             return
+        sent = (
+            "A send from this form got no readable answer: the pipeline may have been "
+            "created; look for it in the Kondado app."
+            if self._maybe_sent
+            else "Nothing has been sent to Kondado."
+        )
         self.app.push_screen(
-            ConfirmScreen(
+            ChoiceScreen(
                 "Leave the duplicate form?",
-                Text("Nothing has been sent to Kondado."),
-                yes="leave the form",
+                Text(sent),
+                [
+                    ("k", "keep", "leave, keep it for the next d"),
+                    ("x", "discard", "leave, discard what you typed"),
+                ],
             ),
-            callback=self._discard,
+            callback=self._leave,
         )
 
-    def _discard(self, yes: bool | None) -> None:
-        if yes:
-            self.dismiss(None)
+    def _leave(self, answer: str | None) -> None:
+        """keep: the dashboard brings it back at the next `d`; discard: it is gone."""
+        if answer is None:
+            return  # esc: stay in the form
+        self.discarded = answer == "discard"
+        self.dismiss(None)
 
 
 __all__ = ["DuplicateReviewScreen", "DuplicateScreen", "Submit"]

@@ -23,6 +23,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
+from kondado_tui.core.actions import DoubtLog
 from kondado_tui.core.clock import Clock
 from kondado_tui.core.config import PipelineEntry
 from kondado_tui.core.events import (
@@ -96,7 +97,15 @@ class MainScreen(Screen[None]):
         Binding("escape", "clear_filter", "clear filter", show=False),
     ]
 
-    def __init__(self, session: SessionLike, clock: Clock, *, read_only: bool) -> None:
+    def __init__(
+        self,
+        session: SessionLike,
+        clock: Clock,
+        *,
+        read_only: bool,
+        doubts: DoubtLog | None = None,
+    ) -> None:
+        """`doubts`: runs sent whose outcome is unknown (the app's; shared with the CLI)."""
         super().__init__()
         self.session = session
         self.clock = clock
@@ -117,14 +126,23 @@ class MainScreen(Screen[None]):
         self._flush_pending = False
         self.flushes = 0  # redraws done (tests hold bursts to a few)
         self.runs = PipelineRuns(
-            self, session, self.board, clock, progress=self.refresh_lines, redraw=self.refresh_all
+            self,
+            session,
+            self.board,
+            clock,
+            progress=self.refresh_lines,
+            redraw=self.refresh_all,
+            doubts=doubts if doubts is not None else DoubtLog(None, clock=clock),
         )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Read-only: run and duplicate are shown disabled in the footer (None)."""
+        """Read-only: run and duplicate are shown disabled in the footer (None). While
+        the filter is being typed in, `/` is a character of it (`grp/x`), not the key
+        that opens it (False: the key goes on to the input)."""
         if self.read_only and action in WRITE_ACTIONS:
             return None
-        return True
+        typing = isinstance(self.focused, Input) and self.focused.id == "filter"
+        return not (action == "filter" and typing)
 
     def on_key(self, event: events.Key) -> None:
         """A disabled key still says why it does nothing."""
@@ -476,7 +494,9 @@ class MainScreen(Screen[None]):
             rows = self.board.marked() or ([r] if (r := self.selected_row()) else [])
         if not rows:
             return self._nothing_selected()
-        self.runs.confirm(rows, self.palette)
+        shown = {int(key) for key in self.table.shown_keys}
+        hidden = [row for row in rows if row.id not in shown]  # marked, then filtered away
+        self.runs.confirm(rows, self.palette, hidden=hidden, filter_text=self.filter_text)
 
     # -- duplicate ---------------------------------------------------------------------
 
