@@ -678,7 +678,7 @@ class DuplicateScreen(Screen[int | None]):
                 Text(sent),
                 [
                     ("k", "keep", "leave, keep it for the next d"),
-                    ("x", "discard", "leave, discard what you typed"),
+                    ("x", "discard", "leave, discard it"),
                 ],
             ),
             callback=self._leave,
