@@ -38,12 +38,13 @@ def run_app(config_path: Path, speed: float) -> int:
     from kondado_tui.core.guards.redact import install_log_redaction
     from kondado_tui.core.session import Session
     from kondado_tui.ui.app import KondadoApp
+    from kondado_tui.ui.terminal import overrides
     from kondado_tui.ui.terminal.lifecycle import run_guarded
 
     install_log_redaction()
     clock = ScaledClock(speed)
     session = Session.open(load_config(config_path), clock)
-    app = KondadoApp(session, clock=clock)
+    app = KondadoApp(session, clock=clock, overrides=overrides.install())  # as launched
 
     async def run() -> int | None:
         try:

@@ -33,6 +33,7 @@ def _fail(message: str) -> int:
 def launch(args: argparse.Namespace) -> int:
     from kondado_tui.core.session import Session, open_demo
     from kondado_tui.ui.app import KondadoApp
+    from kondado_tui.ui.terminal import overrides
     from kondado_tui.ui.terminal.lifecycle import run_guarded
 
     read_only = bool(getattr(args, "read_only", False))
@@ -74,12 +75,17 @@ def launch(args: argparse.Namespace) -> int:
         session.config.path.parent / DOUBTS_FILENAME if demo else default_doubts_path(),
         clock=SYSTEM_CLOCK,
     )
+    # Textual's input driver and partial-update renderer, replaced where tested on;
+    # on another Textual, one note says so (its log line is written by install)
+    terminal = overrides.install()
+    session.extra_notes.extend(terminal.notes)
     app = KondadoApp(
         session,
         clock=SYSTEM_CLOCK,
         read_only=True if read_only else None,
         memory=memory,
         doubts=doubts,
+        overrides=terminal,
     )
 
     async def run() -> int | None:

@@ -11,7 +11,6 @@ import os
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from textual import constants as textual_constants
 from textual import events, on
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -41,9 +40,10 @@ from kondado_tui.ui.backend import SessionLike
 from kondado_tui.ui.screens.duplicate import DuplicateScreen
 from kondado_tui.ui.screens.help import HelpScreen
 from kondado_tui.ui.screens.main import MainScreen
-from kondado_tui.ui.terminal import crash, partial_updates
+from kondado_tui.ui.terminal import crash
 from kondado_tui.ui.terminal.desktop_notify import desktop_notification
 from kondado_tui.ui.terminal.lifecycle import EXIT_HANGUP, TerminalLost
+from kondado_tui.ui.terminal.overrides import TerminalOverrides
 from kondado_tui.ui.view.columns import AGE_STEP, next_step_at
 from kondado_tui.ui.view.health_text import history_words
 from kondado_tui.ui.view.palette import Palette
@@ -95,9 +95,12 @@ class KondadoApp(App[int]):
         env: dict[str, str] | None = None,
         memory: MappingMemory | None = None,
         doubts: DoubtLog | None = None,
+        overrides: TerminalOverrides | None = None,
     ) -> None:
+        # which of Textual's internals kondado-tui replaces: the launcher's choice
+        # (`overrides.install()`), read by get_driver_class in App.__init__
+        self.overrides = overrides or TerminalOverrides()
         super().__init__()
-        partial_updates.install()  # a changed span costs its own bytes, not the line's
         self.session = session
         self.clock = clock
         self.poll = poll  # False: a still picture (snapshots) — the poller never starts
@@ -125,13 +128,9 @@ class KondadoApp(App[int]):
             self.crash_message = crash.handle(self, error)
 
     def get_driver_class(self) -> type[Driver]:
-        """Textual's choice, but its Linux driver without the 10 Hz input poll."""
-        chosen = super().get_driver_class()
-        if textual_constants.DRIVER or chosen.__module__ != "textual.drivers.linux_driver":
-            return chosen  # Windows, or a driver named in TEXTUAL_DRIVER
-        from kondado_tui.ui.terminal.quiet_driver import QuietLinuxDriver  # imports termios
-
-        return QuietLinuxDriver
+        """Textual's choice, but its Linux driver without the 10 Hz input poll when the
+        launcher installed the quiet driver (`TerminalOverrides.driver_class`)."""
+        return self.overrides.driver_class(super().get_driver_class())
 
     async def on_mount(self) -> None:
         await self.push_screen(self.main)

@@ -132,11 +132,12 @@ def test_the_ten_second_step_costs_a_fraction_of_the_line() -> None:
 
 
 def test_install_and_uninstall() -> None:
+    found = ChopsUpdate.render_segments
     try:
         partial_updates.install()
         partial_updates.install()
         assert ChopsUpdate.render_segments is render_segments
-    finally:
         partial_updates.uninstall()
-    assert ChopsUpdate.render_segments is partial_updates._TEXTUALS
-    partial_updates.install()  # as the app leaves it
+        assert ChopsUpdate.render_segments is partial_updates._TEXTUALS
+    finally:
+        ChopsUpdate.render_segments = found  # type: ignore[method-assign]  # as it was

@@ -26,6 +26,7 @@ from ui_fakes import ENTRIES, FakePoller, FakeSession, make_config
 from kondado_tui.core.clock import ManualClock
 from kondado_tui.core.sim import SimServer
 from kondado_tui.ui.app import KondadoApp
+from kondado_tui.ui.terminal import overrides
 from kondado_tui.ui.terminal.lifecycle import BACKSTOP_INTERVAL, WATCH_INTERVAL, run_guarded
 from kondado_tui.ui.terminal.quiet_driver import (
     FALLBACK_TIMEOUT,
@@ -42,10 +43,14 @@ STARTUP = 30.0
 
 
 def _app(tmp_path: Path) -> KondadoApp:
+    """The app as the launcher makes it: with the overrides installed."""
     clock = ManualClock(frozen=True)
     config = make_config(tmp_path / "config.toml", ENTRIES)
     return KondadoApp(
-        FakeSession(config, FakePoller(clock, [e.id for e in ENTRIES])), clock=clock, env={}
+        FakeSession(config, FakePoller(clock, [e.id for e in ENTRIES])),
+        clock=clock,
+        env={},
+        overrides=overrides.install(),
     )
 
 
@@ -132,7 +137,12 @@ async def test_the_watchdog_only_backs_the_driver_up(monkeypatch: pytest.MonkeyP
 # -- the real program on a pseudo-terminal ------------------------------------------------
 
 
-def _start(tmp_path: Path, sim_factory: Any, env: dict[str, str] | None = None) -> Any:
+def _start(
+    tmp_path: Path,
+    sim_factory: Any,
+    env: dict[str, str] | None = None,
+    program: tuple[str, ...] = _pty.KONDADO,
+) -> Any:
     server = sim_factory(rate_limit=False, pipelines=6, seed=5)
     assert isinstance(server, SimServer)
     config = _pty.sim_config(
@@ -143,7 +153,7 @@ def _start(tmp_path: Path, sim_factory: Any, env: dict[str, str] | None = None) 
         server.world.pipeline_ids,
         requests_per_minute=20,
     )
-    child = _pty.spawn([*_pty.KONDADO, "--config", str(config)], env=_pty.terminal_env(env))
+    child = _pty.spawn([*program, "--config", str(config)], env=_pty.terminal_env(env))
     assert child.wait_for(b"req/min", STARTUP), child.output()[-1000:]
     return child
 
@@ -201,6 +211,38 @@ def test_textuals_own_driver_when_named_and_what_it_costs(tmp_path: Path, sim_fa
     try:
         steady = _steady_wakeups(child)  # ten a second: 15 in each window
         assert steady >= 12, f"Textual's input thread woke only {steady} times in 1.5 s"
+    finally:
+        child.stop()
+
+
+# kondado-tui as installed, but seeing another Textual than the one it was tested on
+ON_ANOTHER_TEXTUAL = (
+    sys.executable,
+    "-c",
+    "import sys; from kondado_tui.ui.terminal import overrides; "
+    "overrides.textual_version = lambda: '8.3.0'; "
+    "from kondado_tui.cli import run; run()",
+)
+
+
+def test_on_another_textual_it_runs_on_textuals_own_driver_and_says_so(
+    tmp_path: Path, sim_factory: Any
+) -> None:
+    """The version guard, in the real program: no quiet input thread, Textual's own poll
+    (seen waking, as above), the dashboard up, and the reason on screen."""
+    child = _start(tmp_path, sim_factory, program=ON_ANOTHER_TEXTUAL)
+    try:
+        names = {
+            Path(f"/proc/{child.pid}/task/{tid}/comm").read_text().strip()
+            for tid in os.listdir(f"/proc/{child.pid}/task")
+        }
+        assert INPUT_THREAD not in names
+        steady = _steady_wakeups(child)
+        assert steady >= 12, f"Textual's input thread woke only {steady} times in 1.5 s"
+        assert b"Textual 8.3.0" in child.output()  # the note (toast; log line before it)
+        child.write(b"q")
+        assert child.wait(5) == 0, "q did not quit within 5 s"
+        assert b"Traceback" not in child.output()
     finally:
         child.stop()
 

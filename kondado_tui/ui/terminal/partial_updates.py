@@ -10,11 +10,15 @@ pty, benchmarks/terminal_bytes.py): most of what an idle dashboard sends over SS
 `install()` replaces that one method with the same loop that also skips the segments
 that end before the span. It starts at a segment boundary, never inside a character
 (a wide character is never cut in half), and otherwise writes exactly what Textual would.
-Textual is pinned to 8.2.x, whose method this follows; tests/ui/test_partial_updates.py
-holds it to Textual's output on the same screens.
+It follows Textual 8.2's method, so `overrides.py` installs it only on the Textual
+releases it was tested on and when `shape_problem()` finds the method and the update's
+parts unchanged; tests/ui/test_partial_updates.py holds it to Textual's output on the same
+screens. The proposal to do the same in Textual: docs/upstream/render-segments-left-crop.md.
 """
 
 from __future__ import annotations
+
+import inspect
 
 from rich.console import Console
 from rich.control import Control
@@ -66,6 +70,20 @@ def render_segments(self: ChopsUpdate, console: Console) -> str:
     return "".join(sequences)
 
 
+def shape_problem() -> str | None:
+    """What of Textual's partial update this replacement relies on is changed (None:
+    all is as in Textual 8.2): the method's signature, the update's parts, `Strip.crop`."""
+    takes = list(inspect.signature(_TEXTUALS).parameters)
+    if takes != ["self", "console"]:
+        return f"ChopsUpdate.render_segments takes ({', '.join(takes)})"
+    parts = list(inspect.signature(ChopsUpdate.__init__).parameters)[1:]
+    if parts != ["chops", "spans", "chop_ends"]:
+        return f"ChopsUpdate is made of ({', '.join(parts)})"
+    if not callable(getattr(Strip, "crop", None)):
+        return "Strip has no crop()"
+    return None
+
+
 def install() -> None:
     """Use `render_segments` for every partial update of this process (idempotent)."""
     ChopsUpdate.render_segments = render_segments  # type: ignore[method-assign]
@@ -76,4 +94,4 @@ def uninstall() -> None:
     ChopsUpdate.render_segments = _TEXTUALS  # type: ignore[method-assign]
 
 
-__all__ = ["install", "render_segments", "uninstall"]
+__all__ = ["install", "render_segments", "shape_problem", "uninstall"]

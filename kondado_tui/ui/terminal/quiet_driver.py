@@ -29,14 +29,19 @@ asleep in `select`). The wake-up is also kept for every reader once stopping is 
 and leaving application mode (except for a suspend) arms the lifecycle's shutdown
 deadline: from there the process has `SHUTDOWN_GRACE` seconds to be gone.
 
-Otherwise only `run_input_thread` differs from `LinuxDriver` (textual is pinned to 8.2.x,
-whose loop this follows); tests/ui/test_quiet_driver.py drives keys, a lone Esc, quitting and
-idling through a real pseudo-terminal, tests/ui/test_lifecycle_terminal.py the hang-ups.
+Otherwise it is `LinuxDriver`. It follows Textual 8.2's driver closely (its input loop,
+its signal handlers, its writer thread), so `overrides.py` uses it only on the Textual
+releases it was tested on and when `shape_problem()` finds what it builds on unchanged;
+elsewhere Textual's own driver runs. tests/ui/test_quiet_driver.py drives keys, a lone
+Esc, quitting and idling through a real pseudo-terminal, tests/ui/test_lifecycle_terminal.py
+the hang-ups. The proposal to do the same in Textual itself:
+docs/upstream/input-thread-wakeups.md.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import selectors
 import threading
@@ -122,6 +127,47 @@ def parser_timeout(parser: XTermParser, now: float) -> float | None:
     except AttributeError:  # a Textual whose parser keeps it elsewhere: poll as it does
         return FALLBACK_TIMEOUT
     return None if deadline is None else max(0.0, deadline - now)
+
+
+# What of Textual's drivers this one calls or replaces, and the attributes it uses.
+BUILDS_ON = (
+    "run_input_thread",
+    "process_message",
+    "close",
+    "write",
+    "start_application_mode",
+    "suspend_application_mode",
+    "stop_application_mode",
+    "_sigtstp_application",
+    "_sigcont_application",
+)
+SETS = {"exit_event", "_file", "fileno", "_loop", "_auto_restart", "_writer_thread"}
+
+
+def shape_problem() -> str | None:
+    """What of Textual's driver this one builds on is missing or changed (None: all is
+    as in Textual 8.2): the methods it calls or replaces, the attributes it uses."""
+    for name in BUILDS_ON:
+        if not callable(getattr(LinuxDriver, name, None)):
+            return f"LinuxDriver has no {name}()"
+    if list(inspect.signature(LinuxDriver.run_input_thread).parameters) != ["self"]:
+        return "LinuxDriver.run_input_thread takes arguments"
+    made_with = inspect.signature(LinuxDriver.__init__).parameters
+    if not {"app", "debug", "mouse", "size"} <= made_with.keys():
+        return f"LinuxDriver takes ({', '.join(made_with)})"
+    for name in ("feed", "tick"):
+        if not callable(getattr(XTermParser, name, None)):
+            return f"XTermParser has no {name}()"
+    with contextlib.suppress(OSError, TypeError):  # no source to read: the version decides
+        source = "".join(
+            inspect.getsource(cls)
+            for cls in LinuxDriver.__mro__
+            if cls.__module__.startswith("textual.")
+        )
+        for attribute in sorted(SETS):
+            if f"self.{attribute} =" not in source:
+                return f"LinuxDriver no longer sets {attribute}"
+    return None
 
 
 class QuietLinuxDriver(LinuxDriver):
@@ -284,4 +330,11 @@ class QuietLinuxDriver(LinuxDriver):
                     pass
 
 
-__all__ = ["INPUT_THREAD", "QuietLinuxDriver", "TerminalFile", "name_thread", "parser_timeout"]
+__all__ = [
+    "INPUT_THREAD",
+    "QuietLinuxDriver",
+    "TerminalFile",
+    "name_thread",
+    "parser_timeout",
+    "shape_problem",
+]
