@@ -18,7 +18,7 @@ from kondado_tui.core.session import Session
 from kondado_tui.core.sim import SimServer
 from kondado_tui.core.sim.faults import FaultMode
 from kondado_tui.ui.app import KondadoApp
-from kondado_tui.ui.screens.confirm import ConfirmScreen
+from kondado_tui.ui.screens.confirm import ConfirmScreen, SecondConfirmScreen
 from kondado_tui.ui.screens.detail import DetailScreen
 from kondado_tui.ui.screens.help import HelpScreen
 from kondado_tui.ui.view.columns import MESSAGE, STATUS
@@ -92,6 +92,40 @@ async def test_run_key_posts_a_run(tmp_path: Path, sim: SimServer) -> None:
                 )
             )
             await until(lambda: any("Run of" in str(n.message) for n in app._notifications))
+    finally:
+        await session.aclose()
+
+
+async def test_a_run_answered_by_a_cut_success_body_may_be_queued_and_asks_twice(
+    tmp_path: Path, sim: SimServer
+) -> None:
+    app, session, _ids = open_app(tmp_path, sim, 2)
+
+    def runs() -> list[str]:
+        return [r.path for r in sim.log if r.method == "POST" and r.path.endswith("/run")]
+
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(lambda: app.main.selected_id() is not None)
+            await pilot.press("p")  # paused: the next request is the run, not a poll
+            await pilot.pause(0.5)
+            sim.set_fault(FaultMode.MALFORMED_JSON, count=1, body='{"success": true, "mess')
+            await pilot.press("r")
+            await until(lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.press("y")
+            await until(
+                lambda: any("may have been queued" in str(n.message) for n in app._notifications)
+            )
+            said = next(str(n.message) for n in app._notifications if "queued" in str(n.message))
+            assert "Nothing was queued" not in said and "refused" not in said
+            await pilot.press("r")
+            await until(lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.press("y")
+            await until(lambda: isinstance(app.screen, SecondConfirmScreen))
+            await pilot.press("y")
+            await until(lambda: len(runs()) == 2)
+            assert runs()[0] == runs()[1]  # the same pipeline, asked twice
+            await until(lambda: any("requested" in str(n.message) for n in app._notifications))
     finally:
         await session.aclose()
 
