@@ -87,7 +87,7 @@ def config_facts(
     path: Path, config: Config | None, error: str, env: Mapping[str, str], warnings: list[str]
 ) -> Facts:
     path = path.absolute()
-    facts: Facts = {"file": str(path), "exists": path.is_file(), "permissions": _mode(path)}
+    facts: Facts = {"file": str(path), "exists": path.is_file(), "permissions": _mode(path) or None}
     if error:
         facts["error"] = error
         warnings.append(f"config: {error}")
