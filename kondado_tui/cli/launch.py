@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from kondado_tui.core.duplicate import MappingMemory
 from kondado_tui.core.errors import KondadoError
 from kondado_tui.core.guards.redact import redact
 from kondado_tui.core.paths import DOUBTS_FILENAME, default_doubts_path
+
+log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -33,7 +36,7 @@ def _fail(message: str) -> int:
 def launch(args: argparse.Namespace) -> int:
     from kondado_tui.core.session import Session, open_demo
     from kondado_tui.ui.app import KondadoApp
-    from kondado_tui.ui.terminal import overrides
+    from kondado_tui.ui.terminal import crash, overrides
     from kondado_tui.ui.terminal.lifecycle import run_guarded
 
     read_only = bool(getattr(args, "read_only", False))
@@ -79,6 +82,13 @@ def launch(args: argparse.Namespace) -> int:
     # on another Textual, one note says so (its log line is written by install)
     terminal = overrides.install()
     session.extra_notes.extend(terminal.notes)
+    unguarded = crash.shape_problem()
+    if unguarded is not None:  # a bug's report might then print local values on screen
+        log.warning("crash reports: %s", unguarded)
+        session.extra_notes.append(
+            f"This Textual is not the one kondado-tui's crash report was tested on "
+            f"({unguarded}): after a bug, Textual's own report may be printed."
+        )
     app = KondadoApp(
         session,
         clock=SYSTEM_CLOCK,
