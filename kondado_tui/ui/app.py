@@ -15,6 +15,7 @@ from textual import events, on
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.driver import Driver
+from textual.keys import _normalize_key_list
 from textual.message import Message
 from textual.screen import Screen
 from textual.theme import Theme
@@ -22,8 +23,9 @@ from textual.worker import Worker, WorkerState
 
 from kondado_tui.core.actions import DoubtLog
 from kondado_tui.core.clock import SYSTEM_CLOCK, Clock
-from kondado_tui.core.config import PipelineEntry
+from kondado_tui.core.config import PipelineEntry, set_setting
 from kondado_tui.core.duplicate import DuplicateDraft, MappingMemory
+from kondado_tui.core.errors import ConfigError
 from kondado_tui.core.events import (
     Alert,
     AlertKind,
@@ -37,6 +39,7 @@ from kondado_tui.core.guards.sanitize import clean, first_line
 from kondado_tui.core.history.timeline import HistorySummary
 from kondado_tui.core.logfile import log_unexpected
 from kondado_tui.ui.backend import SessionLike
+from kondado_tui.ui.keymap import keymap_clashes
 from kondado_tui.ui.screens.duplicate import DuplicateScreen
 from kondado_tui.ui.screens.help import HelpScreen
 from kondado_tui.ui.screens.main import MainScreen
@@ -81,8 +84,8 @@ class KondadoApp(App[int]):
     TITLE = "kondado-tui"
     CSS_PATH = "app.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "quit"),
-        Binding("question_mark", "help", "help"),
+        Binding("q", "quit", "quit", id="quit"),
+        Binding("question_mark", "help", "help", id="help"),
     ]
 
     def __init__(
@@ -114,6 +117,7 @@ class KondadoApp(App[int]):
         self.main = MainScreen(session, clock, read_only=self.read_only, doubts=self.doubts)
         self.escapes: list[str] = []  # desktop notifications written (tests read them)
         self.crash_message = ""  # set by a bug: the launcher prints it after the screen
+        self._saved_theme: str | None = None  # the theme the config file holds
         session.subscribe(self._on_poller_event)
 
     # -- start and stop -------------------------------------------------------------------
@@ -133,6 +137,7 @@ class KondadoApp(App[int]):
         return self.overrides.driver_class(super().get_driver_class())
 
     async def on_mount(self) -> None:
+        self._apply_settings()
         await self.push_screen(self.main)
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         for note in self.session.notes:
@@ -315,6 +320,63 @@ class KondadoApp(App[int]):
 
     def _theme_changed(self, theme: Theme) -> None:
         self.main.set_palette(Palette.from_variables(self.get_css_variables()))
+        if theme.name != self._saved_theme:  # the user picked one (ctrl+p, theme)
+            self._saved_theme = theme.name
+            self.run_worker(self._save_theme(theme.name), group="settings", exit_on_error=False)
+
+    # -- settings: [ui] theme and [keys] ------------------------------------------------------
+
+    def _apply_settings(self) -> None:
+        """The config's keymap and theme. TEXTUAL_THEME in the environment outranks the
+        file (as every environment variable does); a theme Textual does not know is a
+        warning, not a reason not to start."""
+        config = self.session.config
+        self.set_keymap(dict(config.keys))
+        for taken, owner in keymap_clashes(config.keys):
+            self.notify(
+                f"[keys] in {config.path}: {taken} is {owner}'s key, which now has none; "
+                f"give {owner} a key of its own in [keys].",
+                severity="warning",
+                timeout=20,
+                markup=False,
+            )
+        wanted = config.ui.theme
+        if wanted and not self.env.get("TEXTUAL_THEME"):
+            if wanted in self.available_themes:
+                self.theme = wanted
+            else:
+                self.notify(
+                    f"[ui] theme = {clean(wanted, keep_newlines=False)!r} in {config.path} is "
+                    f"not a theme here; showing {self.theme}. Pick one with ctrl+p, then "
+                    "'theme': it is saved there.",
+                    severity="warning",
+                    timeout=20,
+                    markup=False,
+                )
+        self._saved_theme = wanted or self.theme
+
+    async def _save_theme(self, name: str) -> None:
+        path = self.session.config.path
+        try:
+            await asyncio.to_thread(set_setting, path, "ui", "theme", name)
+        except (ConfigError, OSError) as exc:
+            self.notify(
+                f"Theme {name} is shown but not saved: {redact(str(exc))}",
+                severity="warning",
+                timeout=20,
+                markup=False,
+            )
+
+    def key_for(self, action_id: str) -> str | None:
+        """An action's key(s) as [keys] remapped them, shown as the footer shows keys; None
+        when the default key is in force (the help and the palette then say it as ever)."""
+        keys = self.session.config.keys.get(action_id)
+        if not keys:
+            return None
+        return " ".join(
+            self.get_key_display(Binding(key, action_id))
+            for key in _normalize_key_list(keys).split(",")
+        )
 
     # -- keys -------------------------------------------------------------------------------------
 
@@ -328,7 +390,7 @@ class KondadoApp(App[int]):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             health = self.main.board.health
-            self.push_screen(HelpScreen(history_words(health, self.clock.now())))
+            self.push_screen(HelpScreen(history_words(health, self.clock.now()), self.key_for))
 
     def action_quit(self) -> None:  # type: ignore[override]
         self.exit(0)
@@ -361,20 +423,27 @@ class KondadoApp(App[int]):
         if screen is not self.main:
             return
         main = self.main
-        for title, help_text, callback in (
-            ("Run the selected pipeline(s)", "r: asks first", main.action_run),
-            ("Details of the selected pipeline", "enter", main.action_details),
-            ("Mark / unmark the row", "space", main.action_mark),
-            ("Duplicate the selected pipeline", "d", main.action_duplicate),
-            ("Filter", "/: by name, id, status or group", main.action_filter),
-            ("Clear the filter", "esc", main.action_clear_filter),
-            ("Cycle the sort order", "s: severity, name, id, age", main.action_sort),
-            ("Ask about the selected pipeline now", "f", main.action_ask_now),
-            ("Pause / resume polling", "p", main.action_pause),
-            ("Copy the app URL", "c: OSC 52", main.action_copy_url),
-            ("Add a pipeline", "a: by id or app URL", main.action_add),
-            ("Stop monitoring the selected pipeline", "x: asks first", main.action_remove),
-            ("Clear the changed marks", "u", main.action_all_seen),
-            ("Help", "?", self.action_help),
+        for title, action_id, key, more, callback in (
+            ("Run the selected pipeline(s)", "run", "r", "asks first", main.action_run),
+            ("Details of the selected pipeline", "details", "enter", "", main.action_details),
+            ("Mark / unmark the row", "mark", "space", "", main.action_mark),
+            ("Duplicate the selected pipeline", "duplicate", "d", "", main.action_duplicate),
+            ("Filter", "filter", "/", "by name, id, status or group", main.action_filter),
+            ("Clear the filter", "clear_filter", "esc", "", main.action_clear_filter),
+            ("Cycle the sort order", "sort", "s", "severity, name, id, age", main.action_sort),
+            ("Ask about the selected pipeline now", "ask_now", "f", "", main.action_ask_now),
+            ("Pause / resume polling", "pause", "p", "", main.action_pause),
+            ("Copy the app URL", "copy_url", "c", "OSC 52", main.action_copy_url),
+            ("Add a pipeline", "add", "a", "by id or app URL", main.action_add),
+            (
+                "Stop monitoring the selected pipeline",
+                "remove",
+                "x",
+                "asks first",
+                main.action_remove,
+            ),
+            ("Clear the changed marks", "clear_changed", "u", "", main.action_all_seen),
+            ("Help", "help", "?", "", self.action_help),
         ):
-            yield SystemCommand(title, help_text, callback)
+            shown = self.key_for(action_id) or key
+            yield SystemCommand(title, f"{shown}: {more}" if more else shown, callback)

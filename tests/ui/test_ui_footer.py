@@ -23,6 +23,6 @@ async def test_run_details_help_and_quit_fit_the_footer(tmp_path: Path, width: i
         if width >= 120:
             every = {key.description for key in keys}
             assert shown == every  # a wide terminal shows every key
-        helped = " ".join(key for key, _ in KEYS)
+        helped = " ".join(key for _, key, _ in KEYS)
         for key in keys:
             assert key.key in helped or key.key in ("enter", "space", "slash", "question_mark")

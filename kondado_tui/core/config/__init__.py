@@ -8,7 +8,8 @@ Modules, by idea:
   loading        load_config: file + environment + options
   refs           the one parser of pipeline ids and app URLs
   files          atomic, locked writes
-  editing        add and remove pipeline entries, keeping every other byte
+  editing        add and remove pipeline entries, set one setting, keeping every other byte
+  keys           the [keys] table: the dashboard's action ids, what a key is
   starter        the file `kondado-tui init` writes
 """
 
@@ -17,6 +18,7 @@ from kondado_tui.core.config.editing import (
     append_pipeline,
     normalize_entry,
     remove_pipeline,
+    set_setting,
 )
 from kondado_tui.core.config.loading import load_config
 from kondado_tui.core.config.model import (
@@ -65,5 +67,6 @@ __all__ = [
     "normalize_entry",
     "parse_pipeline_ref",
     "remove_pipeline",
+    "set_setting",
     "write_starter_config",
 ]

@@ -1,4 +1,5 @@
-"""Adding and removing pipelines in the user's file, whichever way its list is written.
+"""Adding and removing pipelines in the user's file, whichever way its list is written,
+and changing one setting (`set_setting`: the theme the dashboard remembers).
 
 Saving never rewrites the file: `layout` inserts or cuts the one entry as text, so every
 comment and blank line the user wrote survives byte for byte. Before the rename, the new
@@ -21,7 +22,13 @@ from kondado_tui.core.config.files import (
     target,
     write_lock,
 )
-from kondado_tui.core.config.layout import KEY, inline_table, with_entry, without_entry
+from kondado_tui.core.config.layout import (
+    KEY,
+    inline_table,
+    with_entry,
+    with_setting,
+    without_entry,
+)
 from kondado_tui.core.config.loading import parse_toml, read_text
 from kondado_tui.core.config.model import MAX_PIPELINE_ID, PipelineEntry
 from kondado_tui.core.config.validation import (
@@ -153,3 +160,36 @@ def remove_pipeline(path: Path, pipeline_id: int) -> bool:
         _verified(path, new_text, doc, remaining, fix)
         atomic_write(path, new_text, mode_of(path))
         return True
+
+
+def set_setting(path: Path, table: str, key: str, value: str | bool | int) -> None:
+    """Set `[table] key = value` in the file, keeping every other byte (see
+    `layout.with_setting`); creates the file (mode 0600) when there is none. The result
+    must read back as the old document with that one value changed, or nothing is
+    written."""
+    path = target(path)
+    make_dir(path.parent)
+    fix = f"set it by hand: {inline_table({key: value})[2:-2]} in the [{table}] table"
+    with write_lock(path.parent):
+        if path.exists():
+            text = read_text(path)
+            doc = parse_toml(path, text)
+            validate(Reader(path, text), doc)
+            mode = mode_of(path)
+        else:
+            text, doc, mode = "", {}, NEW_FILE_MODE
+        if isinstance(doc.get(table, {}), dict) and doc.get(table, {}).get(key) == value:
+            return  # already so: the file is not touched
+        try:
+            new_text = with_setting(text, table, key, value)
+        except (LayoutError, IndexError, ValueError) as exc:
+            raise _unsafe(path, str(exc) or "an unexpected layout", fix) from None
+        wanted = {**doc, table: {**doc.get(table, {}), key: value}}
+        try:
+            new_doc = tomllib.loads(new_text.removeprefix("\ufeff"))
+            validate(Reader(path, new_text), new_doc)
+        except (tomllib.TOMLDecodeError, ConfigError):
+            raise _unsafe(path, "the result would not read back", fix) from None
+        if new_doc != wanted:
+            raise _unsafe(path, f"the result would change more than {table}.{key}", fix)
+        atomic_write(path, new_text, mode)

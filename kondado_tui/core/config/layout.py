@@ -1,18 +1,20 @@
 """How one pipeline entry is added to or cut out of the text, for each way TOML lets a
 user write the list: `[[pipelines]]` tables, or an inline array of inline tables
-(`pipelines = [ { id = 2040 }, ]`, on one line or many). Pure text in, text out: every
-byte outside the edited entry is kept (comments, blank lines, CRLF, a byte-order mark,
-the array's own spacing and trailing-comma habit). Anything unexpected raises
+(`pipelines = [ { id = 2040 }, ]`, on one line or many); and how one setting is changed
+(`with_setting`). Pure text in, text out: every byte outside the edited entry is kept
+(comments, blank lines, CRLF, a byte-order mark, the array's own spacing and
+trailing-comma habit). Anything unexpected raises
 `LayoutError`; the caller re-parses the result before writing it anyway.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import tomli_w
 
-from kondado_tui.core.config.arrays import InlineArray, LayoutError, top_level_array
+from kondado_tui.core.config.arrays import InlineArray, LayoutError, skip_value, top_level_array
 from kondado_tui.core.config.scanner import Line, scan
 
 KEY = "pipelines"
@@ -244,3 +246,58 @@ def _cut_from_array(text: str, array: InlineArray, index: int) -> str:
 
 def _splice(text: str, at: int, insert: str) -> str:
     return text[:at] + insert + text[at:]
+
+
+# -- one setting: [table] key = value ---------------------------------------------------
+
+
+def with_setting(text: str, table: str, key: str, value: Any) -> str:
+    """`text` with `table.key` set to `value`: its value replaced where it is written
+    (`[table]` then `key = ...`, or `table.key = ...`), else a line added at the end of
+    the `[table]` block (or after its last `table.*` line), else a new `[table]` at the
+    end of the file. Comments, blank lines and everything else stay as they were."""
+    lines = scan(text)
+    name = f"{table}.{key}"
+    rendered = tomli_w.dumps({key: value}).rstrip("\n")  # `key = "value"`, quoted as TOML wants
+    new_value = rendered.split("=", 1)[1].strip()
+    for line in lines:
+        if line.kind == "key" and line.name == name:
+            equals = line.start + line.text.index("=")
+            start = equals + 1
+            while text[start] in " \t":
+                start += 1
+            end = skip_value(text, start)
+            return text[:start] + new_value + text[end:]
+    newline = _newline_of(text)
+    header = next(
+        (n for n, ln in enumerate(lines) if ln.kind == "header" and ln.name == table), None
+    )
+    if header is not None:
+        last = header
+        commented = re.compile(rf"\s*#\s*{re.escape(key)}\s*=")
+        for n in range(header + 1, len(lines)):
+            if lines[n].kind == "header":
+                break
+            if lines[n].kind in ("key", "more"):
+                last = n
+            elif lines[n].kind == "comment" and commented.match(lines[n].text):
+                last = n  # `# theme = ...` as the starter file has it: just below it
+                break
+        indent = _indent(text, lines[last].start) if last != header else ""
+        at = lines[last].start + len(lines[last].text)
+        before = text[:at] if text[:at].endswith("\n") or not at else text[:at] + newline
+        return before + indent + rendered + newline + text[at:]
+    dotted = [
+        n for n, ln in enumerate(lines) if ln.kind == "key" and ln.name.startswith(table + ".")
+    ]
+    if dotted:  # `table.other = ...` at the top: the new one beside it, written alike
+        line = lines[dotted[-1]]
+        at = line.start + len(line.text)
+        before = text[:at] if text[:at].endswith("\n") else text[:at] + newline
+        return before + _indent(text, line.start) + f"{table}.{rendered}" + newline + text[at:]
+    body = text
+    if body and not body.endswith("\n"):
+        body += newline
+    if body.strip(" \t\r\n\ufeff") and not body.endswith(newline * 2):
+        body += newline
+    return body + f"[{table}]" + newline + rendered + newline

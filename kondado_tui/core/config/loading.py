@@ -206,6 +206,7 @@ def load_config(
         warnings=tuple(warnings),
         alerts=alerts,
         log=LogSettings(**settings.log),
+        keys=settings.keys,
     )
 
 

@@ -3,6 +3,7 @@ numbers and names the loader and the CLI share."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,7 @@ class UiSettings:
     read_only: bool = False
     bell: bool = True
     desktop_notify: bool = False  # OSC 9 / OSC 777
+    theme: str | None = None  # a Textual theme's name; checked by the dashboard
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ class Config:
     warnings: tuple[str, ...] = ()
     alerts: AlertSettings = field(default_factory=AlertSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    keys: Mapping[str, str] = field(default_factory=dict)  # [keys]: action id -> keys
 
 
 class PipelineRefError(ConfigError):

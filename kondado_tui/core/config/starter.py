@@ -43,6 +43,13 @@ read_only = false
 bell = true
 # Also send a desktop notification (OSC 9 / OSC 777; works through SSH in most terminals).
 desktop_notify = false
+# The colour theme; the dashboard writes here the one you pick (ctrl+p, then "theme").
+# theme = "textual-dark"
+
+# Other keys for the dashboard's actions (every action id: docs/configuration.md#keys):
+# [keys]
+# run = "ctrl+r"
+# help = "h,f1"
 
 [history]
 # path = "~/kondado-history.sqlite3"   # default: the state directory

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from kondado_tui.core import paths
 from kondado_tui.core.api import DEFAULT_BASE_URL
 from kondado_tui.core.config.arrays import LayoutError, top_level_array
+from kondado_tui.core.config.keys import ACTIONS, key_fix, key_problem
 from kondado_tui.core.config.model import (
     ENV_KEY,
     ENV_TOKEN,
@@ -45,6 +46,7 @@ _UI: _Schema = {
     "read_only": ("bool", "false"),
     "bell": ("bool", "true"),
     "desktop_notify": ("bool", "false"),
+    "theme": ("str", '"textual-dark"'),
 }
 _HISTORY: _Schema = {
     "path": ("str", '"~/kondado-history.sqlite3"'),
@@ -68,14 +70,16 @@ _PIPELINE: _Schema = {
     "name": ("str", '"Orders to warehouse"'),
     "group": ("str", '"ecommerce"'),
 }
+_KEYS: _Schema = {action: ("str", '"ctrl+r"') for action in ACTIONS}
 _TABLES: dict[str, _Schema] = {
     "api": _API,
     "ui": _UI,
     "history": _HISTORY,
     "alerts": _ALERTS,
     "log": _LOG,
+    "keys": _KEYS,
 }
-_TOP_LEVEL = ("api", "ui", "history", "alerts", "log", "pipelines")
+_TOP_LEVEL = ("api", "ui", "history", "alerts", "log", "keys", "pipelines")
 _KIND_WORDS = {
     "words": "an array of strings",
     "str": "a string in quotes",
@@ -204,6 +208,7 @@ class FileSettings:
     pipelines: tuple[PipelineEntry, ...]
     alerts: dict[str, Any]
     log: dict[str, Any]
+    keys: dict[str, str]
 
 
 def _file_path(reader: Reader, key: str, value: str) -> Path:
@@ -236,7 +241,18 @@ def validate(reader: Reader, doc: dict[str, Any]) -> FileSettings:
     api = reader.table(doc, "api", _API)
     ui = reader.table(doc, "ui", _UI)
     history = reader.table(doc, "history", _HISTORY)
-
+    keys = reader.table(doc, "keys", _KEYS)
+    for action, value in keys.items():
+        wrong = key_problem(value)
+        if wrong:
+            raise reader.error(f"keys.{action}", wrong, key_fix())
+    if "theme" in ui and (not ui["theme"].strip() or not label_ok(ui["theme"])):
+        raise reader.error(
+            "ui.theme",
+            "is not a theme name",
+            'write a name such as theme = "textual-dark", or pick one with ctrl+p then '
+            "'theme' in the dashboard (it is saved here)",
+        )
     if "token" in api and "token_command" in api:
         raise reader.error(
             "api.token_command",
@@ -282,7 +298,9 @@ def validate(reader: Reader, doc: dict[str, Any]) -> FileSettings:
         )
     alerts = _alerts(reader, reader.table(doc, "alerts", _ALERTS))
     log = _log(reader, reader.table(doc, "log", _LOG))
-    return FileSettings(api, ui, history, _pipelines(reader, doc.get("pipelines", [])), alerts, log)
+    pipelines = _pipelines(reader, doc.get("pipelines", []))
+    keys = {a: k.strip() for a, k in keys.items()}
+    return FileSettings(api, ui, history, pipelines, alerts, log, keys)
 
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kondado_tui.core.clock import Clock
@@ -118,10 +118,11 @@ def _settings(config: Config) -> tuple[object, ...]:
         api.requests_per_minute,
         api.timeout,
         api.ledger,
-        config.ui,
+        replace(config.ui, theme=None),  # the dashboard saves the theme it shows itself
         config.history,
         config.alerts,
         config.log,
+        dict(config.keys),
     )
 
 

@@ -246,9 +246,9 @@ class DetailScreen(Screen[None]):
     CSS_PATH = "detail.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "close", "back"),
-        Binding("r", "run", "run"),
-        Binding("f", "ask", "ask now"),
-        Binding("c", "copy", "copy URL"),
+        Binding("r", "run", "run", id="run"),
+        Binding("f", "ask", "ask now", id="ask_now"),
+        Binding("c", "copy", "copy URL", id="copy_url"),
     ]
 
     def __init__(

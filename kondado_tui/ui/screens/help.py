@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.console import Group
@@ -18,28 +19,41 @@ from kondado_tui.core.models import KNOWN_STATUSES, PENDING_KIND
 from kondado_tui.ui.view.board import WARNING_GLYPH
 from kondado_tui.ui.view.columns import CHANGED_GLYPH, MARKED_GLYPH, STALE_MARKER
 
-KEYS: tuple[tuple[str, str], ...] = (
-    ("↑ ↓  j k  home end", "move (the mouse works too)"),
-    ("enter", "details: full message, times, history"),
-    ("r", "run the selected pipeline (or every marked one), after asking"),
-    ("space", "mark / unmark a row for a batch run"),
-    ("d", "duplicate the selected pipeline"),
-    ("/", "filter by name, id, status or group (esc clears)"),
+# (action id for [keys], the default key as shown, what it does); no id: not remappable
+KEYS: tuple[tuple[str, str, str], ...] = (
+    ("", "↑ ↓  j k  home end", "move (the mouse works too)"),
+    ("details", "enter", "details: full message, times, history"),
+    ("run", "r", "run the selected pipeline (or every marked one), after asking"),
+    ("mark", "space", "mark / unmark a row for a batch run"),
+    ("duplicate", "d", "duplicate the selected pipeline"),
+    ("filter", "/", "filter by name, id, status or group (esc clears)"),
     (
+        "sort",
         "s",
         "cycle the sort: severity (trouble on top, then by name; disabled and "
         "pending last), name, id, age",
     ),
-    ("f", "ask Kondado about the selected pipeline now"),
-    ("p", "pause / resume polling"),
-    ("c", "copy the pipeline's app URL (OSC 52) and show it"),
-    ("a", "add a pipeline by id or app URL"),
-    ("x", "stop monitoring the selected pipeline (asks first)"),
-    ("u", "clear every “changed” mark"),
-    ("ctrl+p", "command palette"),
-    ("?", "this help"),
-    ("q", "quit"),
+    ("ask_now", "f", "ask Kondado about the selected pipeline now"),
+    ("pause", "p", "pause / resume polling"),
+    ("copy_url", "c", "copy the pipeline's app URL (OSC 52) and show it"),
+    ("add", "a", "add a pipeline by id or app URL"),
+    ("remove", "x", "stop monitoring the selected pipeline (asks first)"),
+    ("clear_changed", "u", "clear every “changed” mark"),
+    ("", "ctrl+p", "command palette"),
+    ("help", "?", "this help"),
+    ("quit", "q", "quit"),
 )
+
+KeyFor = Callable[[str], "str | None"]  # an action id -> its remapped keys, or None
+
+
+def key_rows(key_for: KeyFor | None = None) -> list[tuple[str, str]]:
+    """The Keys section's rows, with the keys [keys] gave the actions."""
+    rows = []
+    for action_id, key, what in KEYS:
+        remapped = key_for(action_id) if key_for is not None and action_id else None
+        rows.append((remapped or key, what))
+    return rows
 
 
 def _section(title: str, rows: list[tuple[str, str]]) -> Group:
@@ -66,7 +80,7 @@ STATUS_LINE: tuple[tuple[str, str], ...] = (
 )
 
 
-def help_text(history_problem: str = "") -> Group:
+def help_text(history_problem: str = "", key_for: KeyFor | None = None) -> Group:
     statuses = [
         (f"{k.glyph} {k.label}", k.meaning) for k in (*KNOWN_STATUSES.values(), PENDING_KIND)
     ]
@@ -77,7 +91,7 @@ def help_text(history_problem: str = "") -> Group:
     refused = (Refusal.NOT_FOUND.kind, Refusal.NO_ACCESS.kind)
     statuses += [(f"{k.glyph} {k.label}", k.meaning) for k in refused]
     return Group(
-        _section("Keys", list(KEYS)),
+        _section("Keys", key_rows(key_for)),
         _section("Statuses (the API's value, underscores as spaces)", statuses),
         _section(
             "Colours",
@@ -113,13 +127,15 @@ class HelpScreen(ModalScreen[None]):
     CSS_PATH = "help.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "dismiss", "close")]
 
-    def __init__(self, history_problem: str = "") -> None:
-        """`history_problem`: why history is not being kept now ("" while it is)."""
+    def __init__(self, history_problem: str = "", key_for: KeyFor | None = None) -> None:
+        """`history_problem`: why history is not being kept now ("" while it is);
+        `key_for`: the keys [keys] gave an action (`KondadoApp.key_for`)."""
         super().__init__()
         self._history_problem = history_problem
+        self._key_for = key_for
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
             scroll.border_title = "kondado-tui help"
             scroll.border_subtitle = "esc: close"
-            yield Static(help_text(self._history_problem), markup=False)
+            yield Static(help_text(self._history_problem, self._key_for), markup=False)

@@ -51,7 +51,7 @@ from kondado_tui.ui.widgets.pipeline_table import PipelineTable
 from kondado_tui.ui.widgets.status_bar import StatusBar
 
 WRITE_ACTIONS = frozenset({"run", "duplicate"})  # what --read-only disables
-READ_ONLY_KEYS = {"r": "running pipelines", "d": "duplicating pipelines"}
+READ_ONLY_WHAT = {"run": "running pipelines", "duplicate": "duplicating pipelines"}
 READ_ONLY_WHY = "read-only: {what} is disabled (started with --read-only or [ui] read_only = true)"
 
 
@@ -80,21 +80,21 @@ class MainScreen(Screen[None]):
     # The footer shows these in this order after the table's "⏎ details" and cuts what
     # does not fit: the most needed come first, so run, help and quit survive 80 columns.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "run", "run"),
-        Binding("question_mark", "app.help", "help"),
-        Binding("q", "app.quit", "quit"),
-        Binding("space", "mark", "mark"),
+        Binding("r", "run", "run", id="run"),
+        Binding("question_mark", "app.help", "help", id="help"),
+        Binding("q", "app.quit", "quit", id="quit"),
+        Binding("space", "mark", "mark", id="mark"),
         # priority: handled as the key arrives, so what is typed next goes to the filter
-        Binding("slash", "filter", "filter", priority=True),
-        Binding("s", "sort", "sort"),
-        Binding("f", "ask_now", "ask now"),
-        Binding("d", "duplicate", "duplicate"),
-        Binding("p", "pause", "pause"),
-        Binding("c", "copy_url", "copy URL"),
-        Binding("a", "add", "add", show=False),
-        Binding("x", "remove", "remove", show=False),
-        Binding("u", "all_seen", "clear changed marks", show=False),
-        Binding("escape", "clear_filter", "clear filter", show=False),
+        Binding("slash", "filter", "filter", priority=True, id="filter"),
+        Binding("s", "sort", "sort", id="sort"),
+        Binding("f", "ask_now", "ask now", id="ask_now"),
+        Binding("d", "duplicate", "duplicate", id="duplicate"),
+        Binding("p", "pause", "pause", id="pause"),
+        Binding("c", "copy_url", "copy URL", id="copy_url"),
+        Binding("a", "add", "add", show=False, id="add"),
+        Binding("x", "remove", "remove", show=False, id="remove"),
+        Binding("u", "all_seen", "clear changed marks", show=False, id="clear_changed"),
+        Binding("escape", "clear_filter", "clear filter", show=False, id="clear_filter"),
     ]
 
     def __init__(
@@ -146,7 +146,8 @@ class MainScreen(Screen[None]):
 
     def on_key(self, event: events.Key) -> None:
         """A disabled key still says why it does nothing."""
-        what = READ_ONLY_KEYS.get(event.key) if self.read_only else None
+        active = self.active_bindings.get(event.key) if self.read_only else None
+        what = READ_ONLY_WHAT.get(active.binding.action) if active is not None else None
         if what is not None:
             event.stop()
             self.notify(READ_ONLY_WHY.format(what=what), severity="warning", markup=False)
@@ -485,7 +486,7 @@ class MainScreen(Screen[None]):
     def action_run(self, pipeline_id: int | None = None) -> None:
         if self.read_only:
             self.notify(
-                READ_ONLY_WHY.format(what=READ_ONLY_KEYS["r"]), severity="warning", markup=False
+                READ_ONLY_WHY.format(what=READ_ONLY_WHAT["run"]), severity="warning", markup=False
             )
             return
         if pipeline_id is not None:
@@ -503,7 +504,9 @@ class MainScreen(Screen[None]):
     def action_duplicate(self) -> None:
         if self.read_only:
             self.notify(
-                READ_ONLY_WHY.format(what=READ_ONLY_KEYS["d"]), severity="warning", markup=False
+                READ_ONLY_WHY.format(what=READ_ONLY_WHAT["duplicate"]),
+                severity="warning",
+                markup=False,
             )
             return
         row = self.selected_row()

@@ -59,7 +59,7 @@ class PipelineTable(ScrollView, can_focus=True):
             self.key = key
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "select_cursor", "details"),
+        Binding("enter", "select_cursor", "details", id="details"),
         Binding("up,k", "cursor_up", "up", show=False),
         Binding("down,j", "cursor_down", "down", show=False),
         Binding("pageup", "page_up", "page up", show=False),
