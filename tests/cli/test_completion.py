@@ -99,6 +99,9 @@ def test_the_spec_follows_the_parser() -> None:
     options = {f: o for o in by_name["duplicate"].options for f in o.flags}
     assert options["--from"].value is not None and options["--from"].value.kind is Kind.PIPELINE
     assert options["--dry-run"].value is None
+    alert = {f: o for o in by_name["alert-test"].options for f in o.flags}
+    assert alert["--pipeline"].value is not None
+    assert alert["--pipeline"].value.kind is Kind.PIPELINE
     assert by_name["completion"].positionals[0].values == scripts.SHELLS
     # global options after the command, except for the commands that read no config
     assert "--config" in {f for o in by_name["status"].options for f in o.flags}

@@ -10,6 +10,7 @@ import shlex
 import sys
 from typing import Any
 
+from kondado_tui.cli.completion.spec import Kind, complete_with
 from kondado_tui.cli.support import load_for_command, pipeline_arg
 from kondado_tui.core.alerts.command import AlertCommand
 from kondado_tui.core.alerts.payload import Delivery, command_env, host_name, payload, who
@@ -31,12 +32,13 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
             "text starts with 'TEST'), and say how it went. No request is sent to Kondado."
         ),
     )
-    parser.add_argument(
+    pipeline = parser.add_argument(
         "--pipeline",
         metavar="ID",
         type=pipeline_arg,
         help="the pipeline the test alert is about (default: the first in the config)",
     )
+    complete_with(pipeline, Kind.PIPELINE)
     parser.add_argument(
         "--recovered", action="store_true", help="a recovery instead of new trouble"
     )
