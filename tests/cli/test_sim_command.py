@@ -49,13 +49,20 @@ def test_serve_prints_how_to_connect_and_answers() -> None:
     assert result == [0]
 
 
-def test_ctrl_c_exits_cleanly() -> None:
+@pytest.mark.parametrize("sigint", ["default", "ignored"])
+def test_ctrl_c_exits_cleanly(sigint: str) -> None:
+    """`default`: started from an interactive shell. `ignored`: a script's background job
+    (`kondado-tui sim &`), which the shell starts with SIGINT ignored. Each sets SIGINT in
+    the child itself, rather than inherit it from however pytest was started (CI run as a
+    background job ignores it: that is how this test failed in CI, every time)."""
+    disposition = signal.SIG_DFL if sigint == "default" else signal.SIG_IGN
     process = subprocess.Popen(
         [sys.executable, "-m", "kondado_tui", "sim", "--pipelines", "3", "--seed", "2"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, disposition),
     )
     try:
         assert process.stdout is not None

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
+import signal
 import sys
 import threading
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 from kondado_tui.core.clock import SYSTEM_CLOCK
@@ -137,12 +140,34 @@ def serve(
             "choose another --port or leave it out for a free one"
         ) from None
     stop = stop or threading.Event()
-    try:
-        describe(server, args, out)
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        print("\nStopped.", file=out)
-    finally:
-        server.stop()
+    with _ctrl_c_stops_it():  # until stopped: a second Ctrl-C interrupts a stop that hangs
+        try:
+            describe(server, args, out)
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            print("\nStopped.", file=out)
+        finally:
+            server.stop()
     return 0
+
+
+@contextlib.contextmanager
+def _ctrl_c_stops_it() -> Iterator[None]:
+    """Ctrl-C (SIGINT) raises KeyboardInterrupt in here, however it was set when we started.
+
+    A shell starts the background jobs of a script (`kondado-tui sim &`) with SIGINT
+    ignored, and Python then never installs its handler: Ctrl-C and `kill -INT` did
+    nothing and the simulator served on for ever, an orphan of the interrupted script
+    holding its port (a test suite run as a background job failed on it every time).
+    Ctrl-C is the one way to stop it that we print, so it must always work.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # serve() in a thread (tests): only the main thread may set handlers
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        if previous is not None:  # None: set outside Python, nothing to put back
+            signal.signal(signal.SIGINT, previous)
