@@ -119,16 +119,21 @@ def test_a_signal_ends_it_cleanly(
     assert _history_rows(history) > 0
 
 
-@pytest.mark.parametrize("hup", ["delivered", "ignored"])
+@pytest.mark.parametrize("hup", ["delivered", "blocked"])
 def test_a_lost_terminal_ends_it_without_burning_cpu(
     started: _pty.PtyProcess, hup: str, config: Path
 ) -> None:
-    """SSH dropped without tmux: the pty master closes. With SIGHUP ignored (nohup) the
-    old behaviour was an orphan spinning on end-of-file at half a core, for ever."""
-    if hup == "ignored":  # a fresh child that ignores SIGHUP, as under nohup
+    """SSH dropped without tmux: the pty master closes. Without a SIGHUP the old behaviour
+    was an orphan spinning on end-of-file at half a core, for ever.
+
+    `blocked`: the SIGHUP never arrives, so only the input thread's hang-up report can end
+    it. Blocked, not ignored: the lifecycle installs its own SIGHUP handler over an
+    inherited SIG_IGN (nohup), so an ignoring child still ended by the signal and this case
+    passed with the hang-up report broken."""
+    if hup == "blocked":  # a fresh child whose threads all block SIGHUP
         started.stop()
         code = (
-            "import signal, sys; signal.signal(signal.SIGHUP, signal.SIG_IGN); "
+            "import signal, sys; signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP}); "
             "from kondado_tui.cli.main import main; "
             f"sys.exit(main(['--config', {str(config)!r}]))"
         )

@@ -8,8 +8,9 @@ A dashboard left open for days meets more endings than `q`:
   become `app.exit(128 + signum)`: the normal shutdown, with the usual shell status. A
   second signal of the same kind gets the default action (a stuck shutdown can still be
   killed).
-- The terminal hangs up but no SIGHUP arrives (started under `nohup`, or by a wrapper
-  that ignores it): Textual's input thread then reads end-of-file in a tight loop, and
+- The terminal hangs up but no SIGHUP arrives (a wrapper that blocks it, a shell that
+  does not pass it on; under `nohup` it still arrives: the handler above replaces the
+  inherited SIG_IGN): Textual's input thread then reads end-of-file in a tight loop, and
   the orphan burns half a core for ever (measured). Our input thread
   (`quiet_driver.py`) stops reading and posts `TerminalLost`, and the app ends the same
   way at once. A watchdog backs it up: it looks whether the standard streams that were
