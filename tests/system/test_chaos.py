@@ -21,7 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,7 +62,7 @@ class Rig:
 
 
 @pytest.fixture
-def rig_parts(tmp_path: Path, sim_factory: Callable[..., SimServer]) -> Iterator[Rig]:
+async def rig_parts(tmp_path: Path, sim_factory: Callable[..., SimServer]) -> AsyncIterator[Rig]:
     clock = ScaledClock(SPEED)
     world = SimWorld(pipelines=PIPELINES, seed=11, clock=clock)
     server = sim_factory(
@@ -87,7 +87,10 @@ def rig_parts(tmp_path: Path, sim_factory: Callable[..., SimServer]) -> Iterator
     config_path.chmod(0o600)
     session = Session.open(load_config(config_path, env={}), clock)
     app = KondadoApp(session, clock=clock, env={"TERM": "xterm"})
-    yield Rig(app, server, clock, tmp_path, [])
+    try:
+        yield Rig(app, server, clock, tmp_path, [])
+    finally:  # as the launcher does after the app: the client, ledger and history close
+        await session.aclose()
 
 
 def screen_text(app: KondadoApp) -> str:
