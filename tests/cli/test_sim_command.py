@@ -117,3 +117,50 @@ def test_a_busy_port_is_explained(capsys: pytest.CaptureFixture[str]) -> None:
         assert main(["sim", "--port", str(port)]) == 2
     err = capsys.readouterr().err
     assert f"127.0.0.1:{port}" in err and "another --port" in err
+
+
+def test_several_keys_an_outside_consumer_and_the_request_log() -> None:
+    args = build_parser().parse_args(
+        ["sim", "--keys", "2", "--outside-rpm", "240", "--outside-on", "ip", "--log"]
+    )
+    out = io.StringIO()
+    stop = threading.Event()
+    worker = threading.Thread(target=lambda: serve(args, stop=stop, out=out))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 5
+        while "Serving until Ctrl-C" not in out.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        text = out.getvalue()
+        exports = EXPORT.findall(text)
+        assert len(exports) == 2 and exports[0][1] != exports[1][1]
+        assert "240 requests a minute by another machine behind this address" in text
+        base_url, key, token = exports[1]
+        answer = httpx.get(f"{base_url}/pipelines/1/status", params={"key": key, "token": token})
+        assert answer.status_code == 200
+        while "outside" not in out.getvalue().split("Serving until Ctrl-C")[1]:
+            assert time.monotonic() < deadline + 5
+            time.sleep(0.05)
+        log = out.getvalue().split("Serving until Ctrl-C")[1]
+        assert re.search(r"\d\d:\d\d:\d\d\.\d{3}\s+key 2\s+GET  /pipelines/1/status", log), log
+        assert re.search(r"outside  other key\s+GET  \(outside\)", log), log
+        assert token not in log
+    finally:
+        stop.set()
+        worker.join(5)
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--keys", "0"], "--keys 0"),
+        (["--keys", "51"], "--keys 51"),
+        (["--outside-rpm", "-1"], "--outside-rpm -1"),
+        (["--outside-rpm", "1000"], "--outside-rpm 1000"),
+    ],
+)
+def test_bad_sim_options_are_named(
+    argv: list[str], words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["sim", *argv]) != 0
+    assert words in capsys.readouterr().err

@@ -8,12 +8,14 @@ import shlex
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any, TextIO
 
 from kondado_tui.core.clock import SYSTEM_CLOCK
 from kondado_tui.core.errors import ConfigError
-from kondado_tui.core.sim import DEMO_SPEED, SimServer, SimWorld
+from kondado_tui.core.sim import DEMO_SPEED, RequestRecord, SimServer, SimWorld
+from kondado_tui.core.sim.server import MAX_KEYS
 from kondado_tui.core.sim.world import MAX_SPEED
 
 
@@ -64,6 +66,33 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--demo", action="store_true", help="the demo account (every status, fast changes) instead"
     )
+    parser.add_argument(
+        "--keys",
+        type=int,
+        default=1,
+        metavar="N",
+        help="key/token pairs the server accepts, all on the same pipelines and the same "
+        "rate limiter (default: 1)",
+    )
+    parser.add_argument(
+        "--outside-rpm",
+        type=float,
+        default=0.0,
+        metavar="N",
+        help="play someone else spending N requests a minute of the budget (default: none)",
+    )
+    parser.add_argument(
+        "--outside-on",
+        choices=("key", "ip"),
+        default="key",
+        help="key: another tool on the first key, from another machine; ip: another "
+        "machine behind this one's address, with a key of its own (default: key)",
+    )
+    parser.add_argument(
+        "--log",
+        action="store_true",
+        help="print a line for every request (and every outside one) as it arrives",
+    )
     parser.set_defaults(handler=serve)
 
 
@@ -82,6 +111,12 @@ def _check(args: argparse.Namespace) -> None:
     for flag, value in (("--rps", args.rps), ("--rpm", args.rpm)):
         if value < 1:
             raise ConfigError(f"{flag} {value}: use at least 1, or --no-rate-limit")
+    if not 1 <= args.keys <= MAX_KEYS:
+        raise ConfigError(f"--keys {args.keys}: use a number between 1 and {MAX_KEYS}")
+    if not 0 <= args.outside_rpm <= 600:
+        raise ConfigError(
+            f"--outside-rpm {args.outside_rpm:g}: use a number between 0 (nobody) and 600"
+        )
 
 
 def build_server(args: argparse.Namespace) -> SimServer:
@@ -93,9 +128,17 @@ def build_server(args: argparse.Namespace) -> SimServer:
         speed=args.speed,
         demo=args.demo,
     )
-    return SimServer(
-        world, rps=args.rps, rpm=args.rpm, port=args.port, rate_limit=not args.no_rate_limit
+    server = SimServer(
+        world,
+        rps=args.rps,
+        rpm=args.rpm,
+        port=args.port,
+        rate_limit=not args.no_rate_limit,
+        keys=args.keys,
     )
+    if args.outside_rpm > 0:
+        server.add_outside(args.outside_rpm, on=args.outside_on, seed=args.seed)
+    return server
 
 
 def describe(server: SimServer, args: argparse.Namespace, out: TextIO) -> None:
@@ -112,19 +155,56 @@ def describe(server: SimServer, args: argparse.Namespace, out: TextIO) -> None:
         f"Simulated Kondado API on {server.base_url} ({kind}, speed {world.speed:g}x, {rate})",
         file=out,
     )
-    print(f"  key:   {server.key}", file=out)
-    print(f"  token: {server.token}   (a throwaway token for this simulator only)", file=out)
+    if args.outside_rpm > 0:
+        who = (
+            "another tool on key 1, from another machine"
+            if args.outside_on == "key"
+            else "another machine behind this address, with its own key"
+        )
+        print(f"  outside: {args.outside_rpm:g} requests a minute by {who}", file=out)
+    for n, account in enumerate(server.accounts, 1):
+        label = "key:  " if len(server.accounts) == 1 else f"key {n}:"
+        print(f"  {label} {account.key}", file=out)
+        print(
+            f"  {'token:' if len(server.accounts) == 1 else '  token:'} {account.token}   "
+            "(a throwaway token for this simulator only)",
+            file=out,
+        )
     print("Point kondado-tui at it:", file=out)
-    print(
-        f"  export KONDADO_BASE_URL={shlex.quote(server.base_url)} "
-        f"KONDADO_KEY={shlex.quote(server.key)} KONDADO_TOKEN={shlex.quote(server.token)}",
-        file=out,
-    )
+    for account in server.accounts:
+        print(
+            f"  export KONDADO_BASE_URL={shlex.quote(server.base_url)} "
+            f"KONDADO_KEY={shlex.quote(account.key)} KONDADO_TOKEN={shlex.quote(account.token)}",
+            file=out,
+        )
     print("Pipelines:", file=out)
     for pid in world.pipeline_ids:
         spec = world.spec(pid)
         print(f"  {pid:>6}  {spec.group:<11} {spec.name}", file=out)
     print("Serving until Ctrl-C.", file=out, flush=True)
+
+
+class RequestPrinter:
+    """`--log`: one line per request, as it arrives (called on the server's threads)."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._lock = threading.Lock()
+
+    def __call__(self, record: RequestRecord) -> None:
+        stamp = time.strftime("%H:%M:%S", time.localtime(record.time))
+        millis = int((record.time % 1) * 1000)
+        who = "outside" if record.outside else "       "
+        key = f"key {record.account}" if record.account else "other key"
+        if record.rate_limited:
+            outcome = "RATE_LIMIT_EXCEEDED"
+        elif record.fault is not None:
+            outcome = f"fault {record.fault.value}"
+        else:
+            outcome = record.outcome.value
+        line = f"{stamp}.{millis:03d}  {who}  {key:<9}  {record.method:<4} {record.path}  {outcome}"
+        with self._lock:
+            print(line, file=self._out, flush=True)
 
 
 def serve(
@@ -140,11 +220,13 @@ def serve(
             "choose another --port or leave it out for a free one"
         ) from None
     stop = stop or threading.Event()
+    if args.log:
+        server.on_record = RequestPrinter(out)
     with _ctrl_c_stops_it():  # until stopped: a second Ctrl-C interrupts a stop that hangs
         try:
             describe(server, args, out)
             while not stop.wait(0.5):
-                pass
+                server.catch_up()  # the outside consumer's requests show as they happen
         except KeyboardInterrupt:
             print("\nStopped.", file=out)
         finally:

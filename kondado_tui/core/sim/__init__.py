@@ -6,8 +6,9 @@ faults. Used by `kondado-tui --demo`, `kondado-tui sim`, the tests and the bench
 """
 
 from kondado_tui.core.sim.faults import FaultMode
+from kondado_tui.core.sim.outside import OutsideConsumer
 from kondado_tui.core.sim.ratelimit import RateLimits
-from kondado_tui.core.sim.server import Outcome, RequestRecord, SimServer
+from kondado_tui.core.sim.server import Outcome, RequestRecord, SimAccount, SimServer
 from kondado_tui.core.sim.world import (
     DEMO_SPEED,
     DemoPipeline,
@@ -24,10 +25,12 @@ __all__ = [
     "DemoPipeline",
     "FaultMode",
     "Outcome",
+    "OutsideConsumer",
     "PipelineSpec",
     "Plan",
     "RateLimits",
     "RequestRecord",
+    "SimAccount",
     "SimServer",
     "SimWorld",
     "Transition",

@@ -33,12 +33,13 @@ class RateLimiter:
         self._arrivals: dict[str, deque[float]] = {}
         self._locked_until: dict[str, float] = {}
 
-    def admit(self, ip: str, key: str | None) -> bool:
-        """Record an arrival; False when it breaches a limit or falls in a lock-out."""
+    def admit(self, ip: str, key: str | None, at: float | None = None) -> bool:
+        """Record an arrival (now, or at `at`: an outside consumer's, injected in time
+        order); False when it breaches a limit or falls in a lock-out."""
         if not self.limits.enabled:
             return True
         subjects = [f"ip:{ip}"] + ([f"key:{key}"] if key else [])
-        now = self._clock.now()
+        now = self._clock.now() if at is None else at
         with self._lock:
             if any(self._locked_until.get(s, 0.0) > now for s in subjects):
                 return False

@@ -14,6 +14,7 @@ import socket
 import struct
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +32,7 @@ from kondado_tui.core.sim.faults import (
     FaultMode,
     FaultSwitch,
 )
+from kondado_tui.core.sim.outside import NEIGHBOUR_KEY, OUTSIDE_IP, OutsideConsumer
 from kondado_tui.core.sim.ratelimit import RateLimiter, RateLimits
 from kondado_tui.core.sim.world import SimWorld, UnknownPipeline
 
@@ -45,6 +47,9 @@ AUTH_ANSWER = {
     "message": "Invalid or deactivated API key/token. Create a new token in the Kondado app.",
 }
 MAX_BODY = 1 << 20
+MAX_KEYS = 50
+OUTSIDE_PATH = "(outside)"
+"""The path logged for an outside consumer's request (it sends no HTTP)."""
 
 
 class Outcome(Enum):
@@ -66,6 +71,20 @@ class RequestRecord:
     outcome: Outcome
     rate_limited: bool = False
     fault: FaultMode | None = None
+    account: int | None = None  # 1-based index of the key used (None: none of ours)
+    outside: bool = False  # an outside consumer's request (`SimServer.add_outside`)
+
+
+@dataclass(frozen=True)
+class SimAccount:
+    """One key/token pair the server accepts. Every account sees the same pipelines (the
+    tokens of several people of one Kondado team), and they share the server's limiter."""
+
+    key: str
+    token: str
+
+    def __repr__(self) -> str:
+        return f"SimAccount(key={self.key!r}, token='***')"
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -98,10 +117,16 @@ class SimServer:
         *,
         rate_limit: bool = True,
         wrapped: bool = False,
+        keys: int = 1,
     ) -> None:
+        if not 1 <= keys <= MAX_KEYS:
+            raise ValueError(f"keys: between 1 and {MAX_KEYS}")
         self.world = world
         self.key = key if key is not None else secrets.token_urlsafe(8)
         self.token = token if token is not None else secrets.token_urlsafe(24)
+        self.accounts: list[SimAccount] = [SimAccount(self.key, self.token)] + [
+            SimAccount(secrets.token_urlsafe(8), secrets.token_urlsafe(24)) for _ in range(keys - 1)
+        ]
         self.clock = clock or world.clock
         limits = RateLimits(rps, rpm, lockout) if rate_limit else RateLimits(None, None, lockout)
         self.limiter = RateLimiter(limits, self.clock)
@@ -109,6 +134,11 @@ class SimServer:
         self.faults = FaultSwitch()
         self._host, self._port = host, port
         self._log: list[RequestRecord] = []
+        self._outside: list[OutsideConsumer] = []
+        # told of each request as it is logged (`kondado-tui sim --log`); on the
+        # server's threads, so it must be quick and thread-safe
+        self.on_record: Callable[[RequestRecord], None] | None = None
+        self._outside_lock = threading.Lock()
         self.errors: list[str] = []  # unexpected exceptions in request handling (bugs)
         self._log_lock = threading.Lock()
         self.stopping = threading.Event()  # set by stop(): held answers give up
@@ -190,6 +220,8 @@ class SimServer:
 
     @property
     def log(self) -> list[RequestRecord]:
+        """Every request so far, the outside consumers' included (`outside=True`)."""
+        self.catch_up()
         with self._log_lock:
             return list(self._log)
 
@@ -200,10 +232,76 @@ class SimServer:
     def record(self, record: RequestRecord) -> None:
         with self._log_lock:
             self._log.append(record)
+        watcher = self.on_record
+        if watcher is not None:
+            watcher(record)
 
     @property
     def last_duplicate_body(self) -> Any:
         return self.world.duplicate_bodies[-1] if self.world.duplicate_bodies else None
+
+    # -- someone else spending the budget ----------------------------------------------
+
+    def add_outside(
+        self,
+        per_minute: float,
+        *,
+        on: str = "key",
+        account: int = 1,
+        jitter: float = 0.2,
+        seed: int = 0,
+    ) -> OutsideConsumer:
+        """Someone else asks `per_minute` times a minute, from now on: on `"key"`, another
+        tool using account `account`'s key from another machine (it spends that key's
+        budget); on `"ip"`, another machine behind this one's address with a key of its
+        own (a NAT neighbour: it spends the IP's budget). No HTTP: see `outside`."""
+        if on not in ("key", "ip"):
+            raise ValueError('on: "key" or "ip"')
+        if not 1 <= account <= len(self.accounts):
+            raise ValueError(f"account: between 1 and {len(self.accounts)}")
+        key = self.accounts[account - 1].key if on == "key" else NEIGHBOUR_KEY
+        ip = OUTSIDE_IP if on == "key" else self._host
+        consumer = OutsideConsumer(per_minute, key, ip, self.clock.now(), jitter, seed)
+        with self._outside_lock:
+            self._outside.append(consumer)
+        return consumer
+
+    def catch_up(self, now: float | None = None) -> None:
+        """Let the outside consumers' requests up to `now` arrive, in time order."""
+        now = self.clock.now() if now is None else now
+        with self._outside_lock:
+            if not self._outside:
+                return
+            arrivals = sorted((t, n, c) for n, c in enumerate(self._outside) for t in c.due(now))
+            for at, _, consumer in arrivals:
+                admitted = self.limiter.admit(consumer.ip, consumer.key, at=at)
+                outcome = Outcome.OK if admitted else Outcome.RATE_LIMITED
+                self.record(
+                    RequestRecord(
+                        "GET",
+                        OUTSIDE_PATH,
+                        at,
+                        200,
+                        outcome,
+                        rate_limited=not admitted,
+                        account=self.account_of(consumer.key),
+                        outside=True,
+                    )
+                )
+
+    def _authentic(self, key: str | None, token: str | None) -> bool:
+        if key is None or token is None:
+            return False
+        return any(
+            secrets.compare_digest(key, a.key) and secrets.compare_digest(token, a.token)
+            for a in self.accounts
+        )
+
+    def account_of(self, key: str | None) -> int | None:
+        for n, account in enumerate(self.accounts, 1):
+            if key is not None and secrets.compare_digest(key, account.key):
+                return n
+        return None
 
     # -- the API -----------------------------------------------------------------------
 
@@ -217,15 +315,10 @@ class SimServer:
         route = _route(method, parts)
         if route is None:
             return 404, {"success": False, "error": "Not found"}, Outcome.NOT_FOUND
+        self.catch_up()
         if not self.limiter.admit(ip, key):
             return 200, dict(RATE_LIMIT_ANSWER), Outcome.RATE_LIMITED
-        if (
-            key is None
-            or token is None
-            or not (
-                secrets.compare_digest(key, self.key) and secrets.compare_digest(token, self.token)
-            )
-        ):
+        if not self._authentic(key, token):
             return 200, dict(AUTH_ANSWER), Outcome.AUTH_FAILED
         if route == "duplicate":
             try:
@@ -340,9 +433,8 @@ class _Handler(BaseHTTPRequestHandler):
             sim.record(RequestRecord(method, url.path, arrived, 0, Outcome.FAULT, fault=fault.mode))
             self._reset()  # stopped while the answer was held back
             return
-        code, payload, outcome = sim.answer(
-            method, url.path, parse_qs(url.query), body, self.client_address[0]
-        )
+        query = parse_qs(url.query)
+        code, payload, outcome = sim.answer(method, url.path, query, body, self.client_address[0])
         sim.record(
             RequestRecord(
                 method,
@@ -352,6 +444,7 @@ class _Handler(BaseHTTPRequestHandler):
                 outcome,
                 rate_limited=outcome is Outcome.RATE_LIMITED,
                 fault=fault.mode if fault else None,
+                account=sim.account_of(_single(query, "key")),
             )
         )
         self._send(code, json.dumps(payload).encode("utf-8"), "application/json")
