@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,6 +31,21 @@ def _own_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     yield
     logfile.stop()
+
+
+# -- the host budget's broker ----------------------------------------------------------
+
+_BROKER_NAMES = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def host_budget_name(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test gets a broker name of its own (its subprocesses inherit it): tests never
+    meet each other's brokers, the host's real one, or other suites run on this machine
+    at the same time. A test that wants none sets KONDADO_TUI_HOST_BUDGET=off."""
+    name = f"kondado-tui-test/{os.getpid()}/{next(_BROKER_NAMES)}"
+    monkeypatch.setenv("KONDADO_TUI_HOST_BUDGET", name)
+    return name
 
 
 # -- the simulated API -----------------------------------------------------------------

@@ -15,7 +15,7 @@ from pathlib import Path
 from kondado_tui.cli.exitcodes import EXIT_USAGE
 from kondado_tui.core import logfile
 from kondado_tui.core.api import KondadoClient
-from kondado_tui.core.budget.rate_budget import RateBudget
+from kondado_tui.core.budget import Budget, HostBudget
 from kondado_tui.core.clock import SYSTEM_CLOCK, Clock
 from kondado_tui.core.config import Config, PipelineRefError, load_config, parse_pipeline_ref
 from kondado_tui.core.durations import DurationError, parse_duration
@@ -139,13 +139,22 @@ def quiet_library_logs() -> None:
 @asynccontextmanager
 async def api_for_command(
     config: Config, what: str, clock: Clock = SYSTEM_CLOCK
-) -> AsyncIterator[tuple[KondadoClient, RateBudget]]:
-    """`session.command_api`, telling the user first what the budget will make them wait
-    for: a rate-limit lock-out still running (`what` is sent when it ends), or a rate
-    ledger it cannot share with the other kondado-tui processes."""
+) -> AsyncIterator[tuple[KondadoClient, Budget]]:
+    """`session.command_api`, telling the user what the budget makes them wait for: a
+    rate-limit lock-out still running (`what` is sent when it ends), a slot other
+    kondado-tui processes on the host held, or a budget it cannot share with them."""
     async with command_api(config, clock) as (client, budget):
-        if not budget.shared and budget.note:
-            print(f"kondado-tui: note: {budget.note}", file=sys.stderr)
+        told: set[str] = set()
+
+        def note(text: str) -> None:  # once each (may be called on the budget's thread)
+            if text not in told:
+                told.add(text)
+                print(f"kondado-tui: note: {text}", file=sys.stderr)
+
+        if budget.warning:
+            note(budget.warning)
+        if isinstance(budget, HostBudget):
+            budget.notices = note
         until = budget.locked_until
         if until is not None:
             wait = math.ceil(until - clock.now())

@@ -27,6 +27,22 @@ class Connection(Enum):
 
 
 @dataclass(frozen=True)
+class BudgetShare:
+    """Who shares the rate budget with this process right now (the host's broker)."""
+
+    host_wide: bool  # True: agreed with every kondado-tui on this host through its broker
+    processes: int = 1  # kondado-tui processes asking this API from this host, this one too
+    logins: int = 1  # distinct users among them
+    share: float = 1.0  # the fraction of automatic requests this process can expect
+    serving: bool = False  # this process runs the host's broker
+    why_alone: str = ""  # not host-wide: why (no usable broker)
+
+    @property
+    def with_others(self) -> bool:
+        return self.host_wide and self.processes > 1
+
+
+@dataclass(frozen=True)
 class Health:
     connection: Connection
     message: str = ""  # safe to show (redacted, cleaned)
@@ -39,6 +55,10 @@ class Health:
     max_age: float = 0.0  # every pipeline is asked at least this often
     shared_ledger: bool = True  # False: fell back to in-process limiting
     ledger_note: str = ""
+    # requests a minute allowed now: below budget_per_minute after lock-outs nobody on
+    # this host explains, climbing back gradually (None: not lowered)
+    lowered_to: int | None = None
+    share: BudgetShare | None = None  # None: a budget that knows nothing of the host
     pipelines: int | None = None  # how many are monitored (None: not told)
     # rows showing a state read from history at start-up, not confirmed by the API since
     from_history: int = 0

@@ -14,11 +14,12 @@ freshness benchmark drives `step()` in virtual time, so it measures this very co
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import math
 import random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from kondado_tui.core.clock import Clock
@@ -221,12 +222,21 @@ class Poller:
             max_age=self._scheduler.max_age,
             shared_ledger=self._budget.shared,
             ledger_note=self._budget.note,
+            lowered_to=self._lowered_to(),
+            share=getattr(self._budget, "sharing", None),
             pipelines=count,
             from_history=len(self._from_history),
             history_short=history.short if history else "",
             history_problem=history.problem if history else "",
             history_failing_since=history.failing_since if history else None,
         )
+
+    def _lowered_to(self) -> int | None:
+        """The rate allowed now, when lock-outs nobody here explains lowered it."""
+        limit = getattr(self._budget, "limit_per_minute", None)
+        if isinstance(limit, int) and limit < self._budget.per_minute:
+            return limit
+        return None
 
     @property
     def observations(self) -> dict[int, Observation]:
@@ -340,6 +350,7 @@ class Poller:
         Returns the wall time to take the next turn (math.inf: only when woken).
         """
         await self.start()
+        self._plan_with_share()
         now = self._clock.now()
         wake_at, pick = self._plan(now)
         if pick is not None:
@@ -376,6 +387,18 @@ class Poller:
         self._planned = (now, pick)
         return now, pick
 
+    def _plan_with_share(self) -> None:
+        """Plan with what this process can expect of the budget: its share of the host's
+        (other logins' dashboards take theirs) at the rate allowed now. `max_age` and the
+        staleness marks stay honest when the budget is shared or lowered."""
+        planning = getattr(self._budget, "planning_per_minute", None)
+        if not isinstance(planning, (int, float)):
+            return
+        planning = round(float(planning), 1)
+        if planning != self._scheduler.per_minute:
+            self._scheduler.per_minute = planning
+            self._planned = None
+
     def _replan(self) -> None:
         """Something the plan depends on changed: choose again, and now."""
         self._planned = None
@@ -385,7 +408,9 @@ class Poller:
         pid = pick.pipeline_id
         self._scheduler.asking(pid, pick.priority, self._clock.now())
         try:
-            status = await self._client.get_status(pid, pick.priority)
+            status = await self._yielding(self._client.get_status(pid, pick.priority), pick)
+        except _SteppedAside:
+            return  # a person asked for something more urgent first: it goes now
         except RateLimited as exc:
             self._rate_limited(exc)
         except Rejected as exc:
@@ -409,6 +434,41 @@ class Poller:
                 )
         else:
             await self._observed(status)
+
+    async def _yielding(self, request: Awaitable[PipelineStatus], pick: Pick) -> PipelineStatus:
+        """Await an automatic request, stepping aside while it still waits for its slot
+        when a person asks for something more urgent: the host's broker may make it wait
+        for other logins' turns, and a key press must not queue behind it."""
+        waiting = getattr(self._budget, "waiting", None)
+        if pick.priority is Priority.INTERACTIVE or waiting is None:
+            return await request
+        task = asyncio.ensure_future(request)
+        woken = False
+        try:
+            while True:
+                waker = asyncio.ensure_future(self._wake.wait())
+                try:
+                    await asyncio.wait({task, waker}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    waker.cancel()
+                if task.done():
+                    return task.result()
+                woken = True
+                self._wake.clear()
+                urgent = Priority(pick.priority.value - 1)
+                more_urgent, _ = self._scheduler.plan(self._clock.now(), only=urgent)
+                if more_urgent is not None and waiting(task):
+                    task.cancel()  # no slot taken yet: nothing is lost
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                    if task.cancelled():
+                        raise _SteppedAside
+                    return task.result()  # granted meanwhile: it went after all
+        finally:
+            if woken:
+                self._wake.set()  # the step after this one plans anew
+            if not task.done():
+                task.cancel()
 
     async def _observed(self, status: PipelineStatus) -> None:
         pid = status.pipeline_id
@@ -732,6 +792,10 @@ class Poller:
             for task in (sleeper, waker):
                 task.cancel()
         self._wake.clear()
+
+
+class _SteppedAside(Exception):
+    """An automatic request gave way, before its slot, to a person's request."""
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,12 +1,13 @@
 """The composition root: one config in, one working set of core objects out.
 
 The TUI and every CLI command get their client, rate budget, history and poller here,
-so they are wired the same way everywhere (one budget per process, shared via the ledger).
+so they are wired the same way everywhere (one budget per process, shared with every
+kondado-tui on the host through its broker).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +18,11 @@ import tomli_w
 from kondado_tui.core.alerts.command import AlertCommand
 from kondado_tui.core.alerts.hub import AlertHub
 from kondado_tui.core.api import KondadoClient
-from kondado_tui.core.budget.rate_budget import RateBudget
-from kondado_tui.core.clock import SYSTEM_CLOCK, Clock
+from kondado_tui.core.budget import Budget, HostBudget, RateBudget
+from kondado_tui.core.budget.host_budget import FALLBACK_PER_MINUTE
+from kondado_tui.core.budget.link import broker_name
+from kondado_tui.core.budget.scope import scope_for
+from kondado_tui.core.clock import SYSTEM_CLOCK, Clock, SystemClock
 from kondado_tui.core.config import Config, PipelineEntry, load_config
 from kondado_tui.core.config.watch import ConfigChange, ConfigWatcher
 from kondado_tui.core.demo_dir import make_demo_dir, remove_demo_dir
@@ -33,12 +37,27 @@ if TYPE_CHECKING:
 Listener = Callable[[SessionEvent], None]
 
 
-def open_budget(config: Config, clock: Clock = SYSTEM_CLOCK) -> RateBudget:
-    ledger = config.api.ledger or default_ledger_path()
-    return RateBudget(per_minute=config.api.requests_per_minute, clock=clock, ledger_path=ledger)
+def open_budget(
+    config: Config, clock: Clock = SYSTEM_CLOCK, env: Mapping[str, str] | None = None
+) -> Budget:
+    """The process's rate budget: shared by every kondado-tui on this host through the
+    host's broker (found or started here); the ledger when that is off (virtual time,
+    `KONDADO_TUI_HOST_BUDGET=off`, not Linux) and as the fallback when no usable broker
+    can be had. Without a broker, a process on the default per-login ledger asks at most
+    `FALLBACK_PER_MINUTE`; with an `[api] ledger` a team shares, its configured rate."""
+    api = config.api
+    ledger = api.ledger or default_ledger_path()
+    name, _why_off = broker_name(env)
+    if name is None or not isinstance(clock, SystemClock):
+        # virtual time must never meet a real-time broker
+        return RateBudget(api.requests_per_minute, clock, ledger, adaptive=True)
+    alone = api.requests_per_minute if api.ledger else FALLBACK_PER_MINUTE
+    fallback = RateBudget(min(alone, api.requests_per_minute), clock, ledger, adaptive=True)
+    scope = scope_for(api.base_url, api.key, api.token)
+    return HostBudget(api.requests_per_minute, scope, name, fallback, clock=clock)
 
 
-def open_client(config: Config, budget: RateBudget, clock: Clock = SYSTEM_CLOCK) -> KondadoClient:
+def open_client(config: Config, budget: Budget, clock: Clock = SYSTEM_CLOCK) -> KondadoClient:
     """A client whose every request goes through the host-wide rate budget.
 
     The caller owns (and closes) the budget: a one-shot command uses `command_api`.
@@ -56,7 +75,7 @@ def open_client(config: Config, budget: RateBudget, clock: Clock = SYSTEM_CLOCK)
 @asynccontextmanager
 async def command_api(
     config: Config, clock: Clock = SYSTEM_CLOCK
-) -> AsyncIterator[tuple[KondadoClient, RateBudget]]:
+) -> AsyncIterator[tuple[KondadoClient, Budget]]:
     """A client and its rate budget for one command; both closed on the way out, the
     budget's ledger connection too (a command may run inside a long-lived script)."""
     budget = open_budget(config, clock)
@@ -87,7 +106,7 @@ class Session:
     config: Config
     clock: Clock
     client: KondadoClient
-    budget: RateBudget
+    budget: Budget
     store: HistoryStore | None
     poller: Poller
     config_watcher: ConfigWatcher
@@ -147,8 +166,8 @@ class Session:
     def notes(self) -> list[str]:
         """Things the user should know about the set-up (shown once, not fatal)."""
         notes = list(self.config.warnings) + self.extra_notes
-        if not self.budget.shared and self.budget.note:
-            notes.append(self.budget.note)
+        if self.budget.warning:
+            notes.append(self.budget.warning)
         if self.store is not None and self.store.note:
             notes.append(self.store.note)
         return notes

@@ -21,6 +21,14 @@ from kondado_tui.cli.main import build_parser, main
 EXPORT = re.compile(r"export KONDADO_BASE_URL=(\S+) KONDADO_KEY=(\S+) KONDADO_TOKEN=(\S+)")
 
 
+def serving(out: io.StringIO, timeout: float = 5.0) -> str:
+    """What `serve` printed once it says it serves (or after `timeout`)."""
+    deadline = time.monotonic() + timeout
+    while "Serving until Ctrl-C" not in out.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return out.getvalue()
+
+
 def test_serve_prints_how_to_connect_and_answers() -> None:
     args = build_parser().parse_args(["sim", "--demo", "--no-rate-limit"])
     out = io.StringIO()
@@ -29,10 +37,7 @@ def test_serve_prints_how_to_connect_and_answers() -> None:
     worker = threading.Thread(target=lambda: result.append(serve(args, stop=stop, out=out)))
     worker.start()
     try:
-        deadline = time.monotonic() + 5
-        while "Serving until Ctrl-C" not in out.getvalue() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        text = out.getvalue()
+        text = serving(out)
         match = EXPORT.search(text)
         assert match, text
         base_url, key, token = match.groups()
@@ -128,10 +133,8 @@ def test_several_keys_an_outside_consumer_and_the_request_log() -> None:
     worker = threading.Thread(target=lambda: serve(args, stop=stop, out=out))
     worker.start()
     try:
+        text = serving(out)
         deadline = time.monotonic() + 5
-        while "Serving until Ctrl-C" not in out.getvalue() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        text = out.getvalue()
         exports = EXPORT.findall(text)
         assert len(exports) == 2 and exports[0][1] != exports[1][1]
         assert "240 requests a minute by another machine behind this address" in text

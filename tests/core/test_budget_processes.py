@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from api_limits import arrivals_within_documented_limits
 
 from kondado_tui.core.api import KondadoClient, OpenGate
 from kondado_tui.core.budget.rate_budget import RateBudget
@@ -30,15 +31,6 @@ START = 1_790_000_000.0
 
 def client_for(sim: SimServer, gate: Any) -> KondadoClient:
     return KondadoClient(sim.base_url, sim.key, sim.token, gate=gate)
-
-
-def arrivals_within_documented_limits(sim: SimServer) -> list[float]:
-    times = sorted(r.time for r in sim.log)
-    for a, b in itertools.pairwise(times):
-        assert b - a >= 1.0, f"two arrivals {b - a:.3f} s apart"
-    for i, t in enumerate(times):
-        assert sum(1 for u in times[: i + 1] if u > t - 60.0) <= 20
-    return times
 
 
 async def test_two_sharing_budgets_never_trip_the_simulator(

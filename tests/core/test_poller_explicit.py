@@ -4,12 +4,15 @@ and it goes once even while polling is paused."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from typing import Any
 
-from poller_fakes import Recorder
+from poller_fakes import FakeBudget, Recorder
 
 from kondado_tui.core.budget.rate_budget import RateBudget
-from kondado_tui.core.clock import ManualClock
+from kondado_tui.core.clock import SYSTEM_CLOCK, ManualClock
 from kondado_tui.core.models import PipelineStatus, Priority
 from kondado_tui.core.poller import Poller
 
@@ -92,3 +95,70 @@ async def test_request_now_asks_once_while_paused() -> None:
     poller.resume()
     await drive(poller, clock, clock.now() + 30)
     assert len(client.asked) > paused_at + 3  # background polling is back
+
+
+class TurnBudget(FakeBudget):
+    """The host broker as the poller sees it: a background request waits for other
+    logins' turns (here: for ever), a key press gets a slot at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queued: set[asyncio.Task[Any]] = set()
+        self.cancelled = 0
+
+    async def acquire(self, priority: Priority = Priority.BACKGROUND) -> None:
+        if priority is Priority.INTERACTIVE:
+            return await super().acquire(priority)
+        task = asyncio.current_task()
+        assert task is not None
+        self.queued.add(task)
+        try:
+            await asyncio.Event().wait()  # other logins' turns, for as long as it takes
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        finally:
+            self.queued.discard(task)
+
+    def waiting(self, task: asyncio.Task[Any]) -> bool:
+        return task in self.queued
+
+
+async def test_a_key_press_does_not_queue_behind_a_waiting_background_request() -> None:
+    budget = TurnBudget()
+    client = BudgetedClient(budget, SYSTEM_CLOCK)  # type: ignore[arg-type]
+    poller = Poller(client, budget, SYSTEM_CLOCK, IDS, on_event=Recorder())
+    task = asyncio.create_task(poller.run())
+    try:
+        while not budget.queued:  # a background poll waits for its turn
+            await asyncio.sleep(0.01)
+        asked = time.monotonic()
+        poller.request_now(IDS[5])
+        while not any(pid == IDS[5] for _, pid, _ in client.asked):
+            assert time.monotonic() - asked < 2.0, "the key press queued behind the poll"
+            await asyncio.sleep(0.01)
+        assert budget.cancelled == 1  # the poll stepped aside; it had taken no slot
+        assert client.asked[0][2] is Priority.INTERACTIVE
+        while not budget.queued:  # and polling goes on
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_a_change_of_selection_does_not_make_a_poll_step_aside() -> None:
+    budget = TurnBudget()
+    client = BudgetedClient(budget, SYSTEM_CLOCK)  # type: ignore[arg-type]
+    poller = Poller(client, budget, SYSTEM_CLOCK, IDS, on_event=Recorder())
+    task = asyncio.create_task(poller.run())
+    try:
+        while not budget.queued:
+            await asyncio.sleep(0.01)
+        poller.focus(IDS[3])  # wakes the poller, but nothing more urgent is due
+        await asyncio.sleep(0.2)
+        assert budget.cancelled == 0 and budget.queued
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -27,7 +27,7 @@ from kondado_tui.cli.support import (
     pipeline_arg,
 )
 from kondado_tui.core.api import KondadoClient
-from kondado_tui.core.budget.rate_budget import RateBudget
+from kondado_tui.core.budget import Budget
 from kondado_tui.core.clock import SYSTEM_CLOCK, Clock
 from kondado_tui.core.config import Config
 from kondado_tui.core.durations import format_age
@@ -139,7 +139,7 @@ async def _open_history(config: Config, clock: Clock) -> HistoryStore | None:
 async def _ask_each(
     config: Config,
     client: KondadoClient,
-    budget: RateBudget,
+    budget: Budget,
     todo: list[Row],
     store: HistoryStore | None,
     clock: Clock,

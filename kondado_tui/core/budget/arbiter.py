@@ -44,8 +44,8 @@ from kondado_tui.core.budget.messages import (
     ToProcess,
     Welcome,
 )
-from kondado_tui.core.budget.policy import API_PER_MINUTE, MINUTE, BudgetPolicy
-from kondado_tui.core.budget.throttle import Throttle, extra_backoff
+from kondado_tui.core.budget.policy import MINUTE, BudgetPolicy, explains_lockout
+from kondado_tui.core.budget.throttle import Throttle, extra_backoff, used_last_minute
 from kondado_tui.core.models import Priority
 
 HOST_PER_MINUTE = 18
@@ -60,6 +60,8 @@ MAX_WANTS = 8
 """Requests one process may have waiting at once (a poller has one; a few key presses)."""
 SAME_LOCKOUT = 5.0
 """A lock-out told within this of the last one's end is the same one, told again."""
+MAX_SLOTS = 64
+"""Requests remembered per bucket (two minutes at the API's limit is 40)."""
 MAX_BUCKETS = 256
 """Endpoints or keys remembered with no process using them (their lowered rates)."""
 TOLERANCE = 1e-6
@@ -82,6 +84,12 @@ class Bucket:
         end = self.lockout_end if lockout_end is None else lockout_end
         return LedgerState(tuple(sorted(t for t, _ in self.slots.values())), end)
 
+    def add(self, slot: int, at: float, key: str) -> None:
+        self.slots[slot] = (at, key)
+        if len(self.slots) > MAX_SLOTS:  # only a hostile hello brings this many: keep the
+            oldest = min(self.slots, key=lambda s: self.slots[s][0])  # latest (stricter)
+            del self.slots[oldest]
+
     def count(self, after: float) -> int:
         return sum(1 for t, _ in self.slots.values() if t > after)
 
@@ -91,10 +99,7 @@ class Bucket:
 
     def explains_lockout(self, now: float) -> bool:
         """Would our own recorded requests have tripped the documented limits?"""
-        recent = sorted(t for t, _ in self.slots.values() if t > now - MINUTE)
-        if len(recent) > API_PER_MINUTE:
-            return True
-        return any(b - a < 1.0 for a, b in itertools.pairwise(recent))
+        return explains_lockout((t for t, _ in self.slots.values()), now)
 
 
 @dataclass
@@ -230,14 +235,12 @@ class Arbiter:
         elif host.explains_lockout(now) or key.explains_lockout(now):
             host.lockout_end = now + wait
         else:
-            key.throttle = key.throttle.lowered(
-                self._key_limit(peer.key), key.count(now - MINUTE), now, self._rng
-            )
+            key_used = used_last_minute((t for t, _ in key.slots.values()), now)
+            key.throttle = key.throttle.lowered(self._key_limit(peer.key), key_used, now, self._rng)
             keys_in_use = {k for t, k in host.slots.values() if t > now - MINUTE}
             if len(keys_in_use) > 1:  # the key's stranger or the IP's: lower both
-                host.throttle = host.throttle.lowered(
-                    HOST_PER_MINUTE, host.count(now - MINUTE), now, self._rng
-                )
+                host_used = used_last_minute((t for t, _ in host.slots.values()), now)
+                host.throttle = host.throttle.lowered(HOST_PER_MINUTE, host_used, now, self._rng)
             host.lockout_end = now + wait + extra_backoff(self._rng)
         return self._refresh(peer.host, now)
 
@@ -307,8 +310,8 @@ class Arbiter:
         peer = self._peers[want.peer]
         del peer.wants[want.id]
         slot = next(self._slot_ids)
-        self._hosts[peer.host].slots[slot] = (now, peer.key)
-        self._keys[peer.key].slots[slot] = (now, peer.key)
+        self._hosts[peer.host].add(slot, now, peer.key)
+        self._keys[peer.key].add(slot, now, peer.key)
         peer.granted[want.id] = slot
         while len(peer.granted) > 4 * MAX_WANTS:  # a process that never says done
             del peer.granted[next(iter(peer.granted))]
@@ -388,9 +391,9 @@ class Arbiter:
                 continue
             slot = next(self._slot_ids)
             owner = hello.key if t in on_key else ""
-            host.slots[slot] = (t, owner)
+            host.add(slot, t, owner)
             if owner:
-                key.slots[slot] = (t, owner)
+                key.add(slot, t, owner)
         key_known = {t for t, _ in key.slots.values()}
         for slot, (t, _) in list(host.slots.items()):
             if t in on_key and t not in key_known:

@@ -7,6 +7,8 @@ per-process budget (`rate_budget.RateBudget`), the host broker's buckets
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from kondado_tui.core.budget.ledger import LedgerState
@@ -66,4 +68,13 @@ class BudgetPolicy:
         return when
 
 
-__all__ = ["API_PER_MINUTE", "MINUTE", "BudgetPolicy"]
+def explains_lockout(stamps: Iterable[float], now: float) -> bool:
+    """Would these requests (ours, as recorded) alone have tripped the documented
+    limits by `now`? When they would not, someone else spent the rest."""
+    recent = sorted(t for t in stamps if now - MINUTE < t <= now)
+    if len(recent) > API_PER_MINUTE:
+        return True
+    return any(b - a < 1.0 for a, b in itertools.pairwise(recent))
+
+
+__all__ = ["API_PER_MINUTE", "MINUTE", "BudgetPolicy", "explains_lockout"]

@@ -32,9 +32,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import random
 from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from kondado_tui.core.budget.ledger import (
     MAX_LOCKOUT_SECONDS,
@@ -45,7 +47,13 @@ from kondado_tui.core.budget.ledger import (
     MemoryLedger,
     SqliteLedger,
 )
-from kondado_tui.core.budget.policy import API_PER_MINUTE, MINUTE, BudgetPolicy
+from kondado_tui.core.budget.policy import (
+    API_PER_MINUTE,
+    MINUTE,
+    BudgetPolicy,
+    explains_lockout,
+)
+from kondado_tui.core.budget.throttle import Throttle, extra_backoff, used_last_minute
 from kondado_tui.core.clock import SYSTEM_CLOCK, Clock
 from kondado_tui.core.models import Priority
 
@@ -56,6 +64,8 @@ BUSY_RETRY = 0.05
 BUSY_LIMIT = 5.0
 """A ledger locked by others this long is given up on (in-process counting instead)."""
 MAX_NAP = 5.0
+SAME_LOCKOUT = 5.0
+"""A lock-out told within this of the last one's end is the same one, told again."""
 _TOLERANCE = 1e-6  # float rounding of virtual-time sleeps must not cost a whole retry
 _MIN_SLEEP = 0.005
 
@@ -64,6 +74,7 @@ _MIN_SLEEP = 0.005
 class _Waiter:
     priority: int
     seq: int
+    task: asyncio.Task[Any] | None = None
 
     @property
     def rank(self) -> tuple[int, int]:
@@ -83,7 +94,12 @@ class RateBudget:
         window_margin: float = 1.0,
         reserve: int = 2,
         recovery: float = 60.0,
+        adaptive: bool = False,
+        rng: random.Random | None = None,
     ) -> None:
+        """`adaptive`: a lock-out this process's records do not explain (someone else
+        spent the budget) lowers the rate and lasts longer (`throttle.Throttle`); the
+        lowered rate is this process's own, not shared through the ledger."""
         self.policy = BudgetPolicy(
             per_minute=max(1, min(API_PER_MINUTE, int(per_minute))),
             spacing=max(1.0, spacing),
@@ -101,6 +117,10 @@ class RateBudget:
         # grant times of requests not yet answered (bounded: a caller may never say)
         self._in_flight: deque[float] = deque(maxlen=64)
         self._done_at: float | None = None  # our latest answer: the spacing counts from it
+        self._adaptive = adaptive
+        self._rng = rng or random.Random()
+        self._throttle = Throttle()
+        self._seen = LedgerState()  # others' requests known from elsewhere (`seed`)
         self.ledger_path = ledger_path
         self._ledger: Ledger
         if ledger_path is None:
@@ -120,7 +140,42 @@ class RateBudget:
 
     @property
     def per_minute(self) -> int:
+        """The configured rate (the scheduler plans with it)."""
         return self.policy.per_minute
+
+    @property
+    def limit_per_minute(self) -> int:
+        """The rate allowed now: lower than `per_minute` after lock-outs nobody here
+        explains, climbing back gradually."""
+        return self._throttle.allowed(self.policy.per_minute, self._clock.now())
+
+    @property
+    def planning_per_minute(self) -> float:
+        """The rate the scheduler should plan with: the one allowed now."""
+        return float(self.limit_per_minute)
+
+    @property
+    def warning(self) -> str:
+        """What the user should be told about the budget ("" when all is well)."""
+        return "" if self.shared else self.note
+
+    @property
+    def throttle(self) -> Throttle:
+        return self._throttle
+
+    def waiting(self, task: asyncio.Task[Any]) -> bool:
+        """`task` waits in `acquire` for a slot it has not been given (cancelling it now
+        takes no slot)."""
+        return any(w.task is task for w in self._waiters)
+
+    def seed(self, seen: LedgerState, throttle: Throttle | None = None) -> None:
+        """Count requests other processes were seen to send (the host broker's window,
+        when this process has to limit itself alone) and start from their throttle."""
+        self._seen = seen
+        if throttle is not None:
+            now = self._clock.now()
+            self._throttle = self._throttle.stricter(throttle, self.policy.per_minute, now)
+        self._notify()
 
     @property
     def shared(self) -> bool:
@@ -137,7 +192,7 @@ class RateBudget:
     def recovering(self) -> bool:
         """True in the minute after a lock-out, while the budget runs at half rate."""
         now = self._clock.now()
-        return self.policy.recovering_at(self._state(now), now)
+        return self._policy(now).recovering_at(self._state(now), now)
 
     def used_last_minute(self) -> int:
         """Requests every sharing process sent in the last 60 s."""
@@ -150,13 +205,13 @@ class RateBudget:
         It counts every sharing process's requests and any lock-out, not this process's
         own queue of waiters (those of higher priority go first)."""
         now = self._clock.now()
-        return self.policy.earliest(self._state(now), priority, now)
+        return self._policy(now).earliest(self._state(now), priority, now)
 
     # -- the RequestGate ---------------------------------------------------------------
 
     async def acquire(self, priority: Priority = Priority.BACKGROUND) -> None:
         """Wait for a slot and record it in the ledger. Cancelling it takes no slot."""
-        waiter = _Waiter(priority.value, next(self._seq))
+        waiter = _Waiter(priority.value, next(self._seq), asyncio.current_task())
         self._waiters.append(waiter)
         try:
             while True:
@@ -197,6 +252,8 @@ class RateBudget:
         """The API said RATE_LIMIT_EXCEEDED: nothing leaves, from any process, until then."""
         now = self._clock.now()
         until = now + max(0.0, min(wait, MAX_LOCKOUT_SECONDS))
+        if self._adaptive:
+            until = self._stranger(now, until)
         self._own_lockout = max(until, self._own_lockout or until)
         try:
             self._ledger.lock(now, until)
@@ -209,6 +266,26 @@ class RateBudget:
 
     def close(self) -> None:
         self._ledger.close()
+
+    def _stranger(self, now: float, until: float) -> float:
+        """A lock-out our records do not explain: lower the rate, stay silent longer."""
+        state = self._state(now)
+        end = state.lockout_end
+        if end is not None and now <= end + SAME_LOCKOUT:
+            return until  # the same lock-out, told again by another request
+        if explains_lockout(state.stamps, now):
+            return until
+        used = used_last_minute(state.stamps, now)
+        self._throttle = self._throttle.lowered(self.policy.per_minute, used, now, self._rng)
+        return until + extra_backoff(self._rng)
+
+    def _policy(self, now: float) -> BudgetPolicy:
+        allowed = self._throttle.allowed(self.policy.per_minute, now)
+        return (
+            self.policy
+            if allowed == self.policy.per_minute
+            else replace(self.policy, per_minute=allowed)
+        )
 
     # -- internals ---------------------------------------------------------------------
 
@@ -225,6 +302,11 @@ class RateBudget:
             # our latest answer came after the latest record: count the spacing from it
             # (the record moves later; none is added, so the window count is the same)
             state = replace(state, stamps=(*state.stamps[:-1], done))
+        seen = self._seen
+        if seen.stamps or seen.lockout_end is not None:
+            stamps = tuple(sorted({*state.stamps, *seen.stamps}))
+            ends = [e for e in (state.lockout_end, seen.lockout_end) if e is not None]
+            state = LedgerState(stamps, max(ends) if ends else None)
         own = self._own_lockout
         if own is None or (state.lockout_end is not None and state.lockout_end >= own):
             return state
@@ -244,8 +326,10 @@ class RateBudget:
         """Record a request now if the budget allows; else how long to wait first."""
         now = self._clock.now()
 
+        policy = self._policy(now)
+
         def decide(state: LedgerState) -> float:
-            return self.policy.earliest(self._merged(state), priority, now) - _TOLERANCE
+            return policy.earliest(self._merged(state), priority, now) - _TOLERANCE
 
         try:
             granted, state = self._ledger.take(now, priority.value, decide)

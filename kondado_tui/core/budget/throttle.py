@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 DECREASE = 0.5
@@ -63,15 +64,16 @@ class Throttle:
         ceiling = self.hold + int(elapsed // self.probe_every)
         return max(min(MIN_RATE, limit), min(limit, climbed, ceiling))
 
-    def lowered(self, limit: int, used: int, now: float, rng: random.Random) -> Throttle:
-        """After an unexplained lock-out: `used` requests went out in the last minute."""
+    def lowered(self, limit: int, used: int | None, now: float, rng: random.Random) -> Throttle:
+        """After an unexplained lock-out: `used` requests went out in the last minute
+        (None: not known over a whole minute, e.g. just started: the allowed rate then)."""
         current = self.allowed(limit, now)
         start = now + rng.uniform(0.0, STEP * STEP_JITTER)
         if self.hold is not None and current > self.hold:
             # A probe above the level held without trouble for `probe_every`: that level
             # was right. Back to it at once, and probe half as often from now on.
             return Throttle(self.hold, self.hold, start, min(PROBE_MAX, self.probe_every * 2))
-        came_at = max(MIN_RATE, min(current, used) if used > 0 else current)
+        came_at = max(MIN_RATE, min(current, used) if used else current)
         hold = max(MIN_RATE, min(limit - 1, math.floor(came_at * HOLD)))
         rate = max(MIN_RATE, min(hold, math.floor(came_at * DECREASE)))
         return Throttle(rate, hold, start, PROBE_AFTER)
@@ -81,9 +83,18 @@ class Throttle:
         return other if other.allowed(limit, now) < self.allowed(limit, now) else self
 
 
+def used_last_minute(stamps: Iterable[float], now: float) -> int | None:
+    """Requests in the minute before `now`; None when the records do not cover a
+    whole minute (a rate measured over seconds says nothing)."""
+    times = [t for t in stamps if t <= now]
+    if not times or min(times) > now - 50.0:
+        return None
+    return sum(1 for t in times if t > now - 60.0)
+
+
 def extra_backoff(rng: random.Random) -> float:
     """Silence beyond the API's lock-out after one nobody here explains."""
     return rng.uniform(*EXTRA_BACKOFF)
 
 
-__all__ = ["MIN_RATE", "PROBE_AFTER", "STEP", "Throttle", "extra_backoff"]
+__all__ = ["MIN_RATE", "PROBE_AFTER", "STEP", "Throttle", "extra_backoff", "used_last_minute"]
