@@ -30,6 +30,9 @@ from typing import Any
 from kondado_tui import __version__
 from kondado_tui.core import logfile, paths
 from kondado_tui.core.budget.ledger import LedgerUnavailable, SqliteLedger
+from kondado_tui.core.budget.link import broker_name, probe
+from kondado_tui.core.budget.messages import Hello
+from kondado_tui.core.budget.scope import scope_for
 from kondado_tui.core.clock import SYSTEM_CLOCK, Clock
 from kondado_tui.core.config import ENV_KEY, ENV_TOKEN, Config
 from kondado_tui.core.config.loading import loose_permissions, program_problem
@@ -202,7 +205,47 @@ def budget_facts(config: Config | None, env: Mapping[str, str], clock: Clock) ->
     facts["processes"] = processes
     if lockout is not None and lockout > now:
         facts["lockout"] = f"the API locked the key out: {lockout - now:.0f} s left"
-    facts["broker"] = "none (the host-wide broker is not part of this version)"
+    return facts
+
+
+def broker_facts(config: Config | None, env: Mapping[str, str], clock: Clock) -> Facts:
+    """The host's budget broker: its name, who serves it (kernel-verified pid and user:
+    a squatter shows here), and what it tells a process of this config's scope."""
+    name, why_off = broker_name(env)
+    if name is None:
+        return {"state": f"off ({why_off}): each process limits itself on the ledger"}
+    hello = None
+    if config is not None and config.api.key and config.api.token:
+        scope = scope_for(config.api.base_url, config.api.key, config.api.token)
+        hello = Hello(scope.host, scope.key, config.api.requests_per_minute)
+    found = probe(name, hello)
+    facts: Facts = {
+        "name": f"@{name} (a Linux abstract socket)",
+        "state": found.state,
+        "ledger": "used only when no usable broker can be had (each process then limits "
+        "itself, and says so)",
+    }
+    if found.pid is not None:
+        facts["served_by"] = {"pid": found.pid, **_process(found.pid)}
+        if found.uid is not None:
+            facts["served_by"]["user"] = _user(found.uid)
+    welcome = found.welcome
+    if welcome is not None:
+        now = clock.now()
+        peers, limits = welcome.peers, welcome.limits
+        facts["processes"] = max(0, peers.processes - 1)  # not counting this probe
+        facts["logins"] = len({found.uid}) if peers.processes <= 1 else peers.logins
+        facts["requests_last_minute"] = sum(1 for s in welcome.slots if s.at > now - 60)
+        facts["per_minute"] = limits.configured()
+        allowed = limits.allowed(now)
+        if allowed < limits.configured():
+            facts["lowered_to"] = (
+                f"{allowed} a minute: lock-outs nobody on this host explains (another "
+                "tool on the key, or another machine behind the same address)"
+            )
+        end = limits.lockout_end
+        if end is not None and end > now:
+            facts["lockout"] = f"the API locked the key out: {end - now:.0f} s left"
     return facts
 
 

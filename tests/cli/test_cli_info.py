@@ -4,6 +4,7 @@ API or a broken config is a line of the output, not a failure."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import Callable
@@ -62,9 +63,13 @@ def test_nothing_secret_in_text_or_json(
 
 
 def test_who_shares_the_budget_and_the_files(
-    tmp_path: Path, sim: SimServer, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    sim: SimServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     config = write_config(tmp_path, sim, [(2040, None)])
+    monkeypatch.setenv("KONDADO_TUI_HOST_BUDGET", "off")  # the ledger is then the budget
     assert main(["--config", str(config), "status"]) == 0  # a request in the ledger
     capsys.readouterr()
     data = json.loads(info(capsys, "--config", str(config), "info", "--json", "--offline"))
@@ -149,3 +154,28 @@ def test_tmux_and_its_clipboard_setting(
     warnings = " ".join(data["warnings"])
     assert "set -s set-clipboard on" not in warnings  # "external" works for OSC 52
     assert "'set -sg escape-time 10'" in warnings
+
+
+async def test_who_serves_the_hosts_broker(
+    tmp_path: Path, sim: SimServer, capsys: pytest.CaptureFixture[str], host_budget_name: str
+) -> None:
+    from kondado_tui.core.budget import HostBudget, RateBudget
+    from kondado_tui.core.budget.scope import scope_for
+
+    config = write_config(tmp_path, sim, [(2040, None)])
+    budget = HostBudget(
+        18, scope_for(sim.base_url, sim.key, sim.token), host_budget_name, RateBudget(6)
+    )
+    try:
+        await budget.acquire()
+        out = await asyncio.to_thread(
+            info, capsys, "--config", str(config), "info", "--json", "--offline"
+        )
+    finally:
+        budget.close()
+    broker = json.loads(out)["budget"]["broker"]
+    assert broker["state"] == "serving"
+    assert broker["served_by"]["pid"] == os.getpid() and broker["served_by"]["alive"]
+    assert broker["processes"] == 1 and broker["requests_last_minute"] == 1
+    assert broker["per_minute"] == 18 and "lockout" not in broker
+    assert sim.token not in out and sim.key not in out

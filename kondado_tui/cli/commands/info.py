@@ -57,6 +57,7 @@ def handle(args: argparse.Namespace) -> int:
         report["api"] = asyncio.run(diagnostics.api_facts(config, SYSTEM_CLOCK))
     report["files"] = diagnostics.file_facts(config, env)
     report["budget"] = diagnostics.budget_facts(config, env, SYSTEM_CLOCK)
+    report["budget"]["broker"] = diagnostics.broker_facts(config, env, SYSTEM_CLOCK)
     report["alerts"] = diagnostics.alert_facts(config, env)
     report["log"] = diagnostics.log_facts(config, env)
     terminal = diagnostics.terminal_facts(env, warnings)

@@ -118,6 +118,54 @@ def broker_name(env: Mapping[str, str] | None = None) -> tuple[str | None, str]:
     return value, ""
 
 
+@dataclass(frozen=True)
+class Probe:
+    """Who serves the broker's name right now, and what it says (`kondado-tui info`)."""
+
+    state: str  # "serving", or what is wrong, in words
+    pid: int | None = None
+    uid: int | None = None
+    welcome: Welcome | None = None
+
+
+def probe(name: str, hello: Hello | None, timeout: float = HELLO_TIMEOUT) -> Probe:
+    """Connect once: the process holding the name (kernel-verified), and, with a hello,
+    what it tells a process of this scope (peers, limits). Serves nothing, takes no slot."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        try:
+            sock.connect(_address(name))
+        except (ConnectionRefusedError, FileNotFoundError):
+            return Probe("nobody serves it: the next kondado-tui to start will")
+        except OSError as exc:
+            return Probe(f"cannot connect ({exc.strerror or exc})")
+        uid, pid = peer_credentials(sock)
+        if hello is None:
+            return Probe("serving", pid, uid)
+        try:
+            sock.sendall(encode(hello))
+            lines = LineBuffer()
+            got: list[bytes] = []
+            while not got:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    return Probe("it closed the connection at once", pid, uid)
+                got = lines.feed(chunk)
+            message = decode_to_process(got[0], time.time())
+        except TimeoutError:
+            return Probe("no answer from it", pid, uid)
+        except (ProtocolError, OSError):
+            return Probe("it answers something that is not the protocol", pid, uid)
+        if isinstance(message, Refused):
+            return Probe(f"it refuses ({message.why})", pid, uid)
+        if not isinstance(message, Welcome):
+            return Probe("it answers something that is not the protocol", pid, uid)
+        return Probe("serving", pid, uid, message)
+    finally:
+        sock.close()
+
+
 def _address(name: str) -> bytes:
     return b"\0" + name.encode("ascii")
 
@@ -443,5 +491,7 @@ __all__ = [
     "HostLink",
     "LinkListener",
     "LinkState",
+    "Probe",
     "broker_name",
+    "probe",
 ]
