@@ -48,7 +48,7 @@ from kondado_tui.ui.terminal.desktop_notify import desktop_notification
 from kondado_tui.ui.terminal.lifecycle import EXIT_HANGUP, TerminalLost
 from kondado_tui.ui.terminal.overrides import TerminalOverrides
 from kondado_tui.ui.view.columns import AGE_STEP, next_step_at
-from kondado_tui.ui.view.health_text import history_words
+from kondado_tui.ui.view.health_text import budget_words, history_words
 from kondado_tui.ui.view.palette import Palette
 
 # What says someone is at the keyboard: the selected row is worth a closer look for a few
@@ -390,7 +390,9 @@ class KondadoApp(App[int]):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             health = self.main.board.health
-            self.push_screen(HelpScreen(history_words(health, self.clock.now()), self.key_for))
+            now = self.clock.now()
+            words = history_words(health, now)
+            self.push_screen(HelpScreen(words, self.key_for, budget_words(health)))
 
     def action_quit(self) -> None:  # type: ignore[override]
         self.exit(0)

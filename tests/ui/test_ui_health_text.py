@@ -6,10 +6,11 @@ import itertools
 
 import pytest
 
-from kondado_tui.core.events import Connection, Health
+from kondado_tui.core.events import BudgetShare, Connection, Health
 from kondado_tui.core.models import Severity
 from kondado_tui.ui.view.health_text import (
     banner_text,
+    budget_words,
     counts_text,
     health_line,
     history_words,
@@ -175,3 +176,50 @@ def test_history_not_saved_is_a_status_line_marker_and_a_sentence() -> None:
         ).plain
     )
     assert history_words(fine, NOW) == ""
+
+
+def line(health: Health) -> str:
+    return health_line(health, NOW, PLAIN, read_only=False, filter_text="", shown=1, total=1).plain
+
+
+def test_the_budget_shared_on_the_host_says_by_how_many() -> None:
+    alone = Health(Connection.OK, used_last_minute=5, share=BudgetShare(host_wide=True))
+    assert line(alone).startswith("5/18 req/min  ")
+    shared = BudgetShare(host_wide=True, processes=3, logins=2, share=1 / 3)
+    health = Health(Connection.OK, used_last_minute=14, share=shared, max_age=240.0)
+    assert line(health).startswith("14/18 req/min, shared by 3  ")
+    words = budget_words(health)
+    assert "3 processes of 2 logins right now" in words
+    assert "about a third of the automatic requests" in words
+    assert "14 requests left this host in the last minute" in words
+    assert "at least every 4m" in words
+
+
+def test_a_lowered_rate_shows_from_what() -> None:
+    shared = BudgetShare(host_wide=True, processes=2, logins=1, share=0.5, serving=True)
+    health = Health(Connection.OK, used_last_minute=6, lowered_to=9, share=shared)
+    assert line(health).startswith("6/9 req/min (lowered from 18), shared by 2  ")
+    words = budget_words(health)
+    assert "Lowered to 9 a minute from 18" in words and "someone else" in words
+    assert "This process serves the host's broker." in words
+
+
+def test_without_a_usable_broker_it_says_so() -> None:
+    note = "host budget unavailable (no answer from the broker): limiting this process to 6/min"
+    health = Health(
+        Connection.OK,
+        used_last_minute=2,
+        budget_per_minute=6,
+        ledger_note=note,
+        share=BudgetShare(host_wide=False, why_alone="no answer from the broker"),
+    )
+    text = line(health)
+    assert text.startswith("2/6 req/min  ") and text.endswith("host budget unavailable")
+    assert "ledger: this process only" not in text
+    assert budget_words(health).startswith(note + ". Other kondado-tui processes")
+
+
+def test_a_budget_that_knows_nothing_of_the_host_reads_as_before() -> None:
+    health = Health(Connection.OK, used_last_minute=4, shared_ledger=True)
+    assert line(health).startswith("4/18 req/min  ")
+    assert "shared by the kondado-tui processes using the same ledger" in budget_words(health)

@@ -67,6 +67,15 @@ def _section(title: str, rows: list[tuple[str, str]]) -> Group:
 
 STATUS_LINE: tuple[tuple[str, str], ...] = (
     ("12/18 req/min", "requests this host sent in the last minute, of the budget"),
+    (", shared by 3", "kondado-tui processes on this host sharing the budget (this one too)"),
+    (
+        "(lowered from 18)",
+        "lock-outs nobody on this host caused: someone else uses the budget; it climbs back",
+    ),
+    (
+        "host budget unavailable",
+        "no usable broker on this host: this process limits itself (details below)",
+    ),
     ("next in 20s", "the next status request (asking 3/12…: the first round)"),
     ("silent 47s", "rate limited: nothing is sent until the lock-out ends"),
     ("PAUSED  READ-ONLY", "polling paused (p); runs and edits disabled"),
@@ -80,7 +89,7 @@ STATUS_LINE: tuple[tuple[str, str], ...] = (
 )
 
 
-def help_text(history_problem: str = "", key_for: KeyFor | None = None) -> Group:
+def help_text(history_problem: str = "", key_for: KeyFor | None = None, budget: str = "") -> Group:
     statuses = [
         (f"{k.glyph} {k.label}", k.meaning) for k in (*KNOWN_STATUSES.values(), PENDING_KIND)
     ]
@@ -115,6 +124,7 @@ def help_text(history_problem: str = "", key_for: KeyFor | None = None) -> Group
             ],
         ),
         _section("Status line (right)", list(STATUS_LINE)),
+        *([Group(Text("Rate budget now", style="bold"), Text(budget), Text(""))] if budget else []),
         *(
             [Group(Text(f"{WARNING_GLYPH} Now: {history_problem}", style="bold"), Text(""))]
             if history_problem
@@ -127,15 +137,21 @@ class HelpScreen(ModalScreen[None]):
     CSS_PATH = "help.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "dismiss", "close")]
 
-    def __init__(self, history_problem: str = "", key_for: KeyFor | None = None) -> None:
+    def __init__(
+        self, history_problem: str = "", key_for: KeyFor | None = None, budget: str = ""
+    ) -> None:
         """`history_problem`: why history is not being kept now ("" while it is);
-        `key_for`: the keys [keys] gave an action (`KondadoApp.key_for`)."""
+        `key_for`: the keys [keys] gave an action (`KondadoApp.key_for`); `budget`: who
+        shares the rate budget now (`health_text.budget_words`)."""
         super().__init__()
         self._history_problem = history_problem
         self._key_for = key_for
+        self._budget = budget
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
             scroll.border_title = "kondado-tui help"
             scroll.border_subtitle = "esc: close"
-            yield Static(help_text(self._history_problem, self._key_for), markup=False)
+            yield Static(
+                help_text(self._history_problem, self._key_for, self._budget), markup=False
+            )

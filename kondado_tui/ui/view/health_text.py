@@ -172,7 +172,7 @@ def health_line(
             f"filter “{clean(filter_text, keep_newlines=False)}” {shown}/{total}  ",
             style=palette.warning,
         )
-    text.append(f"{health.used_last_minute}/{health.budget_per_minute} req/min  ")
+    budget_gauge(text, health, palette)
     if health.paused:
         text.append(" PAUSED ", style=palette.warning + Style(reverse=True))
         text.append("  ")
@@ -191,13 +191,80 @@ def health_line(
     )
     if read_only:
         text.append("  READ-ONLY", style=palette.warning)
-    if not health.shared_ledger:
+    share = health.share
+    if share is not None and not share.host_wide:
+        text.append("  host budget unavailable", style=palette.warning)
+    elif not health.shared_ledger:
         text.append("  ledger: this process only", style=palette.warning)
     if health.history_short:
         text.append(f"  {WARNING_GLYPH} {health.history_short}", style=palette.warning)
     if alerts_failing:
         text.append("  ✖ alert command failing", style=palette.error)
     return text
+
+
+def budget_gauge(text: Text, health: Health, palette: Palette) -> None:
+    """ "12/18 req/min", used of allowed; "(lowered from 18)" after lock-outs nobody on
+    this host explains; ", shared by 3" when other kondado-tui processes share it."""
+    limit = health.lowered_to or health.budget_per_minute
+    text.append(f"{health.used_last_minute}/{limit} req/min")
+    if health.lowered_to is not None:
+        text.append(f" (lowered from {health.budget_per_minute})", style=palette.warning)
+    share = health.share
+    if share is not None and share.with_others:
+        text.append(f", shared by {share.processes}")
+    text.append("  ")
+
+
+def budget_words(health: Health) -> str:
+    """The rate budget right now, in sentences: for the help screen (`?`)."""
+    share = health.share
+    used = f"{health.used_last_minute} requests left this host in the last minute"
+    limit = health.lowered_to or health.budget_per_minute
+    if share is None:
+        where = (
+            "shared by the kondado-tui processes using the same ledger"
+            if health.shared_ledger
+            else "counted for this process only"
+        )
+        words = f"The rate budget ({limit} requests a minute) is {where}; {used}."
+    elif not share.host_wide:
+        words = (
+            f"{clean(health.ledger_note, keep_newlines=False).strip()}. Other kondado-tui "
+            f"processes on this host cannot see this one's requests; {used}."
+        )
+    elif not share.with_others:
+        words = (
+            f"The rate budget ({limit} requests a minute) is shared by every kondado-tui on "
+            f"this host; none other runs right now; {used}."
+        )
+    else:
+        logins = "1 login" if share.logins == 1 else f"{share.logins} logins"
+        words = (
+            f"The rate budget ({limit} requests a minute) is shared by every kondado-tui on "
+            f"this host: {share.processes} processes of {logins} right now. This dashboard "
+            f"gets about {_fraction(share.share)} of the automatic requests (a key press "
+            f"goes first, from any login); {used}."
+        )
+    if share is not None and share.host_wide and share.serving:
+        words += " This process serves the host's broker."
+    if health.lowered_to is not None:
+        words += (
+            f" Lowered to {health.lowered_to} a minute from {health.budget_per_minute}: the "
+            "API locked us out although this host's requests were within its limits, so "
+            "someone else uses the budget too (another tool on the key, or another machine "
+            "behind the same address). It climbs back slowly."
+        )
+    if health.max_age:
+        words += f" Every pipeline is asked at least every {format_age(health.max_age)}."
+    return words
+
+
+def _fraction(share: float) -> str:
+    for parts, word in ((1, "all"), (2, "half"), (3, "a third"), (4, "a quarter")):
+        if abs(share - 1 / parts) < 0.01:
+            return word
+    return f"{share:.0%}"
 
 
 def history_words(health: Health, now: float) -> str:
