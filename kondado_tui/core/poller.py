@@ -387,6 +387,11 @@ class Poller:
         self._planned = (now, pick)
         return now, pick
 
+    def _budget_changed(self) -> None:
+        self._plan_with_share()
+        self._publish()
+        self._replan()
+
     def _plan_with_share(self) -> None:
         """Plan with what this process can expect of the budget: its share of the host's
         (other logins' dashboards take theirs) at the rate allowed now. `max_age` and the
@@ -514,6 +519,9 @@ class Poller:
         if self._started:
             return
         self._started = True
+        watch = getattr(self._budget, "watch", None)
+        if watch is not None:  # who shares the budget changed: say so, plan with it
+            watch(self._budget_changed)
         await self._start()
 
     async def _start(self) -> None:

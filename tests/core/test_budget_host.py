@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -154,3 +155,30 @@ def test_off_or_virtual_time_means_no_broker(monkeypatch: pytest.MonkeyPatch) ->
     off = open_budget(config)
     assert isinstance(off, RateBudget)
     off.close()
+
+
+async def test_a_watcher_hears_when_who_shares_the_budget_changes(
+    budgets: list[HostBudget], host_budget_name: str
+) -> None:
+    a = make(budgets, host_budget_name)
+    await until(lambda: a.mode is Mode.HOST)
+    heard: list[int] = []
+    a.watch(lambda: heard.append(a.sharing.processes))
+    b = make(budgets, host_budget_name)
+    await until(lambda: 2 in heard)  # on this loop, without polling
+    b.close()
+    budgets.remove(b)
+    await until(lambda: heard[-1] == 1)
+
+
+async def test_the_logins_ledger_still_counts_what_went_through_the_broker(
+    budgets: list[HostBudget], host_budget_name: str, tmp_path: Path
+) -> None:
+    """A process of this login that must limit itself alone later counts them."""
+    ledger = tmp_path / "ledger.sqlite3"
+    a = HostBudget(18, SCOPE, host_budget_name, RateBudget(6, ledger_path=ledger))
+    budgets.append(a)
+    await a.acquire(BG)
+    later = RateBudget(6, ledger_path=ledger)
+    assert later.used_last_minute() == 1
+    later.close()

@@ -46,9 +46,11 @@ from kondado_tui.core.budget.wire import (
     encode,
 )
 from kondado_tui.core.clock import SYSTEM_CLOCK, Clock
+from kondado_tui.core.threads import name_thread
 
 log = logging.getLogger(__name__)
 
+THREAD = "kondado-broker"  # its name in `top -H`, `ps -L` and /proc
 HELLO_DEADLINE = 2.0
 """A connection that has not said hello by then is dropped (a slow-loris holds nothing)."""
 MAX_CONNECTIONS = 256
@@ -111,7 +113,7 @@ class Broker:
         self._wake_r.setblocking(False)
         self._selector.register(self._listener, selectors.EVENT_READ, "listen")
         self._selector.register(self._wake_r, selectors.EVENT_READ, "wake")
-        self._thread = threading.Thread(target=self._run, name="kondado-broker", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=THREAD, daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -134,6 +136,7 @@ class Broker:
     # -- the loop -----------------------------------------------------------------------
 
     def _run(self) -> None:
+        name_thread(THREAD)
         try:
             while not self._stopping.is_set():
                 for key, events in self._selector.select(self._timeout()):

@@ -154,6 +154,7 @@ class HostBudget:
         self._why = ""
         self._broker: BrokerInfo | None = None
         self._notices: Callable[[str], None] | None = None
+        self._watchers: list[tuple[asyncio.AbstractEventLoop, Callable[[], None]]] = []
         self._told_wait = False
         self._link = link_factory(name, self._hello, self)
         self._link.start()
@@ -225,6 +226,20 @@ class HostBudget:
                 share=peers.share,
                 serving=self._link.serving,
             )
+
+    def watch(self, callback: Callable[[], None]) -> None:
+        """Call `callback` on the calling event loop whenever who shares the budget, its
+        limits or this process's mode change (the poller publishes its health then)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            self._watchers.append((loop, callback))
+
+    def _changed(self) -> None:
+        with self._lock:
+            watchers = list(self._watchers)
+        for loop, callback in watchers:
+            with contextlib.suppress(RuntimeError):  # its loop is closed
+                loop.call_soon_threadsafe(callback)
 
     @property
     def notices(self) -> Callable[[str], None] | None:
@@ -346,6 +361,7 @@ class HostBudget:
                 raise
             if outcome == GRANTED:
                 self._notice_wait(ticket)
+                self._fallback.record_sent(priority)  # this login's ledger counts it too
                 return ticket.id
 
     def request_done(self) -> None:
@@ -392,6 +408,7 @@ class HostBudget:
                 self._link.send(Want(ticket.id, ticket.priority))
         log.info("rate budget shared through the host's broker (pid %d)", broker.pid)
         self._wake_all()
+        self._changed()
 
     def link_message(self, message: ToProcess) -> None:
         now = self._clock.now()
@@ -415,8 +432,10 @@ class HostBudget:
                 case Limits():
                     mirror.limits = message
                     self._wake_all()
+                    self._changed()
                 case Peers():
                     mirror.peers = message
+                    self._changed()
 
     def link_down(self, why: str, *, usable: bool) -> None:
         with self._lock:
@@ -434,6 +453,7 @@ class HostBudget:
             for ticket in list(self._tickets.values()):
                 self._resolve(ticket, LOST)
         self._wake_all()
+        self._changed()
         notices = self.notices
         if newly_alone and notices is not None:
             notices(self.note)

@@ -49,10 +49,12 @@ from kondado_tui.core.budget.messages import (
     Welcome,
 )
 from kondado_tui.core.budget.wire import LineBuffer, ProtocolError, decode_to_process, encode
+from kondado_tui.core.threads import name_thread
 
 log = logging.getLogger(__name__)
 
 DEFAULT_NAME = "kondado-tui/budget/v1"
+THREAD = "kondado-budget"  # its name in `top -H`, `ps -L` and /proc
 NAME_ENV = "KONDADO_TUI_HOST_BUDGET"
 OFF = "off"
 MAX_NAME = 100
@@ -64,7 +66,7 @@ HELLO_TIMEOUT = 2.0
 PING_AFTER = 3.0
 """A request has waited this long with nothing heard from the broker: ask if it is there."""
 PING_TIMEOUT = 3.0
-RETRY = (15.0, 300.0)
+RETRY = (15.0, 60.0)
 """Wait before trying an unusable broker again: the first time, and at most (doubling)."""
 HEALTHY_AFTER = 300.0
 """Connected this long: the retry wait starts from the first again."""
@@ -211,7 +213,7 @@ class HostLink:
     # -- what the budget calls (any thread) ---------------------------------------------
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._main, name="kondado-budget", daemon=True)
+        self._thread = threading.Thread(target=self._main, name=THREAD, daemon=True)
         self._thread.start()
 
     def send(self, message: ToBroker) -> bool:
@@ -254,6 +256,7 @@ class HostLink:
     # -- the thread -----------------------------------------------------------------------
 
     def _main(self) -> None:
+        name_thread(THREAD)
         try:
             while not self._closed.is_set():
                 try:

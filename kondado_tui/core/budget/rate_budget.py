@@ -30,8 +30,10 @@ file is unusable (`shared` is then False and `note` says why).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
+import math
 import random
 from collections import deque
 from dataclasses import dataclass, replace
@@ -167,6 +169,14 @@ class RateBudget:
         """`task` waits in `acquire` for a slot it has not been given (cancelling it now
         takes no slot)."""
         return any(w.task is task for w in self._waiters)
+
+    def record_sent(self, priority: Priority = Priority.BACKGROUND) -> None:
+        """A request left through another gate (the host's broker): record it in the
+        ledger all the same, so this login's processes that must limit themselves alone
+        later still count it. Never waits; a busy or broken ledger skips it."""
+        now = self._clock.now()
+        with contextlib.suppress(LedgerBusy, LedgerUnavailable):
+            self._ledger.take(now, priority.value, lambda state: -math.inf)
 
     def seed(self, seen: LedgerState, throttle: Throttle | None = None) -> None:
         """Count requests other processes were seen to send (the host broker's window,

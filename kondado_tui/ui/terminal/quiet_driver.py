@@ -48,7 +48,6 @@ import threading
 import time
 from codecs import getincrementaldecoder
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from textual._parser import ParseError
@@ -56,6 +55,7 @@ from textual._time import get_time
 from textual._xterm_parser import XTermParser
 from textual.drivers.linux_driver import LinuxDriver
 
+from kondado_tui.core.threads import name_thread
 from kondado_tui.ui.terminal.lifecycle import TerminalLost, arm_deadline, terminal_alive
 
 if TYPE_CHECKING:
@@ -111,12 +111,6 @@ class _WakingEvent(threading.Event):
     def set(self) -> None:
         super().set()
         self._wake()
-
-
-def name_thread(name: str) -> None:
-    """Name the calling thread for the system (Linux; elsewhere nothing happens)."""
-    with contextlib.suppress(OSError):
-        Path(f"/proc/self/task/{threading.get_native_id()}/comm").write_text(name[:15])
 
 
 def parser_timeout(parser: XTermParser, now: float) -> float | None:

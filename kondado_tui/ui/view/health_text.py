@@ -229,9 +229,10 @@ def budget_words(health: Health) -> str:
         )
         words = f"The rate budget ({limit} requests a minute) is {where}; {used}."
     elif not share.host_wide:
+        mine = f"{health.used_last_minute} requests in the last minute counted here"
         words = (
             f"{clean(health.ledger_note, keep_newlines=False).strip()}. Other kondado-tui "
-            f"processes on this host cannot see this one's requests; {used}."
+            f"processes on this host cannot see this one's requests; {mine}."
         )
     elif not share.with_others:
         words = (
