@@ -182,3 +182,27 @@ async def test_the_logins_ledger_still_counts_what_went_through_the_broker(
     later = RateBudget(6, ledger_path=ledger)
     assert later.used_last_minute() == 1
     later.close()
+
+
+@pytest.mark.slow
+async def test_a_command_is_told_once_when_it_waited_for_others(
+    budgets: list[HostBudget], host_budget_name: str
+) -> None:
+    busy, command = make(budgets, host_budget_name), make(budgets, host_budget_name)
+    await until(lambda: busy.mode is Mode.HOST and command.mode is Mode.HOST)
+    told: list[str] = []
+    command.notices = told.append
+
+    async def presses() -> None:  # key presses elsewhere go first
+        for _ in range(4):
+            await busy.acquire(INTER)
+            busy.request_done()
+
+    pressing = asyncio.ensure_future(presses())
+    await asyncio.sleep(0.1)
+    await command.acquire(BG)
+    await command.acquire(BG)
+    await pressing
+    assert len(told) == 1, told
+    assert told[0].startswith("waited ") and "other kondado-tui processes on this host" in told[0]
+    assert "2 processes of 1 login" in told[0]

@@ -223,3 +223,11 @@ def test_a_budget_that_knows_nothing_of_the_host_reads_as_before() -> None:
     health = Health(Connection.OK, used_last_minute=4, shared_ledger=True)
     assert line(health).startswith("4/18 req/min  ")
     assert "shared by the kondado-tui processes using the same ledger" in budget_words(health)
+
+
+def test_a_lockout_nobody_here_caused_says_why_it_lasts_longer() -> None:
+    ours = banner(connection=Connection.RATE_LIMITED, retry_at=NOW + 60)
+    assert "someone else" not in ours
+    theirs = banner(connection=Connection.RATE_LIMITED, retry_at=NOW + 87, lowered_to=8)
+    assert "Nothing will be sent for 90s" in theirs
+    assert "Nothing on this host went over the limit: someone else uses the budget" in theirs

@@ -76,13 +76,15 @@ def banner_text(health: Health, now: float, config_path: str = "") -> Text | Non
     wait = countdown(health, now)
     retry = f" Trying again in {wait}." if wait else ""
     conn = health.connection
+    stranger = health.lowered_to is not None  # a lock-out nobody here explains
     if conn is Connection.UNREACHABLE:
         head = "Kondado API unreachable"
         body = f"{detail}.{retry}" if detail else f"No answer.{retry}"
     elif conn is Connection.RATE_LIMITED and "HTTP 429" in detail:
         head = "Rate limited by Kondado (HTTP 429)"
+        asked = "at least as long as the API asked" if stranger else "as the API asked"
         body = (
-            f"Next try in {wait or 'a while'}, as the API asked (Retry-After, believed up to "
+            f"Next try in {wait or 'a while'}, {asked} (Retry-After, believed up to "
             "10 minutes); nothing is sent before. Another program using the same key or IP "
             "counts too."
         )
@@ -106,6 +108,11 @@ def banner_text(health: Health, now: float, config_path: str = "") -> Text | Non
         body = f"{detail}.{retry}" if detail else f"Not the JSON the API documents.{retry}"
     else:
         return None
+    if conn is Connection.RATE_LIMITED and stranger:
+        body += (
+            " Nothing on this host went over the limit: someone else uses the budget too, so "
+            "this host waits a little longer and asks less often for a while."
+        )
     text = Text()
     text.append(f"{head}: ", style="bold")
     text.append(body.replace("..", "."))
