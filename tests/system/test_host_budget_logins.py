@@ -69,6 +69,7 @@ def test_three_logins_with_default_configs_share_the_hosts_budget(
     server = sim_factory(world=world, rps=1, rpm=20, lockout=60.0)
     team = logins(server, 3, real_uids=real_uids)
     seconds = 150.0
+    started = time.time()
     for login in team:
         start(login, seconds)
         ready(login)
@@ -82,10 +83,12 @@ def test_three_logins_with_default_configs_share_the_hosts_budget(
     assert min(answers) >= 0.7 * max(answers), answers  # a fair share each
     assert all(not r["rate_limited"] for r in results)
     assert all(r["mode"] == "host" for r in results), [r["note"] for r in results]
-    last = [r["shares"][-1] for r in results]
-    assert all(s["processes"] == 3 for s in last), last
-    assert all(s["logins"] == (3 if real_uids else 1) for s in last), last
-    assert all(abs(s["share"] - 1 / 3) < 0.01 for s in last), last
+    # what each said while all three ran (at the end, the others leave first)
+    middle = [s for r in results for s in r["shares"] if started + 30 < s["at"] < started + 120]
+    assert middle
+    assert all(s["processes"] == 3 for s in middle), middle
+    assert all(s["logins"] == (3 if real_uids else 1) for s in middle), middle
+    assert all(abs(s["share"] - 1 / 3) < 0.01 for s in middle), middle
     if real_uids:
         assert sorted(r["uid"] for r in results) == [FIRST_UID, FIRST_UID + 1, FIRST_UID + 2]
     print(f"\n{len(times)} requests, 0 refused; answers per login: {answers}")
@@ -123,4 +126,5 @@ def test_the_brokers_process_killed_the_others_carry_on(
         answered_after = [t for t in result["answers"] if t > killed + 5]
         assert answered_after, result
         assert result["mode"] == "host"
-        assert result["shares"][-1]["processes"] == 2
+        after_kill = [s for s in result["shares"] if killed + 5 < s["at"] < killed + 30]
+        assert after_kill and all(s["processes"] == 2 for s in after_kill), result["shares"]

@@ -181,11 +181,10 @@ class RateBudget:
     def seed(self, seen: LedgerState, throttle: Throttle | None = None) -> None:
         """Count requests other processes were seen to send (the host broker's window,
         when this process has to limit itself alone) and start from their throttle."""
-        self._seen = seen
-        if throttle is not None:
+        self._seen = seen  # (may be called on another thread: no waiter is woken, and
+        if throttle is not None:  # none needs to be: this only ever makes them wait longer)
             now = self._clock.now()
             self._throttle = self._throttle.stricter(throttle, self.policy.per_minute, now)
-        self._notify()
 
     @property
     def shared(self) -> bool:
