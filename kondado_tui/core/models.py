@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from kondado_tui.core.guards.limits import cut_count
+from kondado_tui.core.guards.sanitize import clean
+
 APP_URL = "https://app.kondado.com.br/pipelines/{id}"
+MAX_PIPELINE_ID = 2**63 - 1  # what the history (SQLite INTEGER) can hold
 
 
 class Severity(Enum):
@@ -90,11 +94,16 @@ PENDING_KIND = StatusKind("not yet observed", "…", Severity.PENDING, "pending"
 
 
 def status_kind(value: str) -> StatusKind:
-    """The kind of a status value; values outside the documented set are kept, not dropped."""
+    """The kind of a status value; values outside the documented set are kept, not dropped.
+
+    An undocumented value is shown as it came, cleaned: the parser cleans what the API
+    sends, but a value may come from a history written by an older version.
+    """
     known = KNOWN_STATUSES.get(value)
     if known is not None:
         return known
-    return StatusKind(value, "?", Severity.UNKNOWN, value[:12], "not in Kondado's documentation")
+    shown = clean(value, keep_newlines=False)
+    return StatusKind(shown, "?", Severity.UNKNOWN, shown[:12], "not in Kondado's documentation")
 
 
 def app_url(pipeline_id: int) -> str:
@@ -116,6 +125,12 @@ class PipelineStatus:
     @property
     def kind(self) -> StatusKind:
         return status_kind(self.status)
+
+    @property
+    def raw_msg_cut(self) -> int:
+        """Characters of the API's raw_msg left out (its text then ends with a marker
+        saying so: `guards.limits.cut`)."""
+        return cut_count(self.raw_msg)
 
     @property
     def severity(self) -> Severity:

@@ -182,7 +182,10 @@ def test_raw_msg_is_redacted_and_bounded(path: Path, clock: ManualClock) -> None
     with HistoryStore(path, clock=clock) as store:
         first, second = store.transitions(1)
         assert first.raw_msg == "GET /x?token=*** failed"
-        assert second.raw_msg is not None and len(second.raw_msg) == store_module.RAW_MSG_LIMIT
+        assert second.raw_msg is not None
+        assert second.raw_msg.startswith("x" * store_module.RAW_MSG_LIMIT)
+        assert second.raw_msg.endswith("… (cut: 500 more characters)")
+        assert second.status.raw_msg_cut == 500
 
 
 def test_runs_and_summary_from_the_store(path: Path, clock: ManualClock) -> None:

@@ -218,12 +218,13 @@ def _file_path(reader: Reader, key: str, value: str) -> Path:
     return path if path.is_absolute() else reader.path.parent / path
 
 
-LABEL_PROBLEM = "contains control characters or escape sequences"
+LABEL_PROBLEM = "contains control characters, escape sequences or invisible format characters"
 LABEL_FIX = "use plain text on one line"
 
 
 def label_ok(text: str) -> bool:
-    """A name or group may be shown as it is: no control character, no escape sequence."""
+    """A name or group may be shown as it is: no control character, no escape sequence,
+    no format character (`sanitize.clean` would change it)."""
     return text == clean(text, keep_newlines=False)
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from kondado_tui.core.clock import SYSTEM_CLOCK, Clock
 from kondado_tui.core.events import Refusal
+from kondado_tui.core.guards.limits import MAX_MESSAGE, cut
 from kondado_tui.core.guards.redact import redact
 from kondado_tui.core.history.timeline import (
     HistorySummary,
@@ -59,7 +60,7 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT = 5.0  # seconds a write waits for another process's write
 PRUNE_EVERY = 500  # writes between two retention passes
-RAW_MSG_LIMIT = 16_000  # characters kept of a raw_msg (they can be whole stack traces)
+RAW_MSG_LIMIT = MAX_MESSAGE  # characters kept of a raw_msg (they can be whole stack traces)
 # Two processes polling the same pipeline can write out of order; an observation older
 # than the stored one by less than this is such a race and is dropped. Older than that,
 # the wall clock was set back, and refusing every write until it catches up would be worse.
@@ -749,13 +750,11 @@ def _refusal(value: object) -> Refusal | None:
 
 
 def _stored_msg(raw_msg: str | None) -> str | None:
-    """The raw_msg as stored and compared: empty is none, long is cut, secrets masked."""
+    """The raw_msg as stored and compared: empty is none, long is cut (the marker says
+    how much), secrets masked. The parser has done all this already for an answer."""
     if not raw_msg:
         return None
-    text = redact(raw_msg)
-    if len(text) > RAW_MSG_LIMIT:
-        text = text[: RAW_MSG_LIMIT - 1] + "…"
-    return text
+    return cut(redact(raw_msg), RAW_MSG_LIMIT)
 
 
 def _transition(row: tuple[object, ...]) -> Transition:
