@@ -7,9 +7,13 @@ typed errors of `kondado_tui.core.errors`, with a message that is safe to show (
 
 from __future__ import annotations
 
+import asyncio
+import codecs
 import json
 import logging
 import re
+import zlib
+from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
@@ -26,9 +30,19 @@ from kondado_tui.core.errors import (
     Rejected,
     Unreachable,
 )
-from kondado_tui.core.guards.redact import redact, register_secret
-from kondado_tui.core.guards.sanitize import clean
-from kondado_tui.core.models import PipelineStatus, Priority
+from kondado_tui.core.guards import strict_json
+from kondado_tui.core.guards.limits import (
+    MAX_ANSWER_BYTES,
+    MAX_EXTRA,
+    MAX_FIELD,
+    MAX_MESSAGE,
+    MAX_WORD,
+    cut,
+    size_text,
+)
+from kondado_tui.core.guards.redact import register_secret
+from kondado_tui.core.guards.sanitize import clean, one_line
+from kondado_tui.core.models import MAX_PIPELINE_ID, PipelineStatus, Priority
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +56,7 @@ MIN_RATE_LIMIT_WAIT = 1.0
 _WAIT_IN_MESSAGE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:s\b|sec|second)", re.IGNORECASE)
 _AUTH_WORDS = re.compile(r"token|key|auth|credential|permission|forbidden|denied", re.I)
 EXCERPT_LIMIT = 160
+_DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() accepts "²", int() refuses it
 
 
 class RequestGate(Protocol):
@@ -72,10 +87,7 @@ class OpenGate:
 
 def excerpt(text: str, limit: int = EXCERPT_LIMIT) -> str:
     """A short, single-line, terminal-safe and redacted piece of an answer body."""
-    one_line = " ".join(clean(text).split())
-    if len(one_line) > limit:
-        one_line = one_line[: limit - 1] + "…"
-    return redact(one_line)
+    return one_line(text, limit)
 
 
 def _as_bool(value: Any, default: bool) -> bool:
@@ -90,36 +102,84 @@ def _as_bool(value: Any, default: bool) -> bool:
     return default
 
 
+def remote_text(value: Any, limit: int = MAX_FIELD, *, multiline: bool = False) -> str:
+    """Any field of an answer as text that may be shown, stored and compared: cleaned
+    of escapes and format characters, secrets masked, cut to `limit` characters with a
+    marker saying how much was left out. Not text (a number, an object): its JSON."""
+    if not isinstance(value, str):
+        value = json.dumps(value, ensure_ascii=False)
+    return cut(clean(value, keep_newlines=multiline), limit)
+
+
+def _remote_extra(fields: dict[str, Any]) -> dict[str, object]:
+    """The fields the docs do not list, kept for whoever wants them: keys and texts
+    cleaned, and at most MAX_EXTRA characters of them (else only their names)."""
+    kept = {remote_text(k, MAX_WORD): _cleaned(v) for k, v in fields.items()}
+    if len(json.dumps(kept, ensure_ascii=False)) <= MAX_EXTRA:
+        return kept
+    return {name: "(left out: too long)" for name in list(kept)[:32]}
+
+
+def _cleaned(value: Any) -> object:
+    """A JSON value with every text in it cleaned (depth is bounded by the parser)."""
+    if isinstance(value, str):
+        return remote_text(value)
+    if isinstance(value, dict):
+        return {remote_text(k, MAX_WORD): _cleaned(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cleaned(v) for v in value]
+    return value  # numbers, booleans, null: finite and bounded by the parser
+
+
+def _pipeline_key(key: object) -> int | None:
+    """A key of a status answer that names a pipeline id (ASCII digits, in range)."""
+    text = str(key).strip()
+    if not _DIGITS.fullmatch(text) or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_PIPELINE_ID else None
+
+
 def parse_status(pipeline_id: int, payload: Any) -> PipelineStatus:
-    """Parse both documented shapes: `{"<id>": {...}}` and `{"success": true, "data": {...}}`."""
+    """Parse both documented shapes: `{"<id>": {...}}` and `{"success": true, "data": {...}}`.
+
+    Every text of the answer is cleaned here (`remote_text`): what leaves this function
+    is safe to show, store and compare, however hostile the answer was.
+    """
     data = payload
     if isinstance(payload, dict) and "success" in payload and "data" in payload:
         data = payload["data"]
     if not isinstance(data, dict):
         raise BadAnswer(
-            f"pipeline {pipeline_id}: unexpected status answer", excerpt=excerpt(str(payload))
+            f"pipeline {pipeline_id}: unexpected status answer", excerpt=_payload_excerpt(payload)
         )
-    entry = data.get(str(pipeline_id), data.get(pipeline_id))
+    entry = data.get(str(pipeline_id))
     if entry is None and isinstance(data.get("status"), str):
         entry = data  # one pipeline's fields, not keyed by its id
     elif entry is None and len(data) == 1:
         key, only = next(iter(data.items()))
-        if str(key).strip().isdigit() and int(key) != pipeline_id:
+        other = _pipeline_key(key)
+        if other is not None and other != pipeline_id:
             # never show another pipeline's status under this one's name
             raise BadAnswer(
-                f"pipeline {pipeline_id}: the API answered about pipeline {int(key)} instead",
-                excerpt=excerpt(json.dumps(payload)[:400]),
+                f"pipeline {pipeline_id}: the API answered about pipeline {other} instead",
+                excerpt=_payload_excerpt(payload),
             )
         entry = only if isinstance(only, dict) else None
     if not isinstance(entry, dict) or not isinstance(entry.get("status"), str):
         raise BadAnswer(
             f"pipeline {pipeline_id}: the status answer has no status for this id",
-            excerpt=excerpt(json.dumps(payload)[:400]),
+            excerpt=_payload_excerpt(payload),
+        )
+    status = remote_text(entry["status"], MAX_WORD).strip()
+    if not status:
+        raise BadAnswer(
+            f"pipeline {pipeline_id}: the status answer's status is empty once its "
+            "unprintable characters are removed",
+            excerpt=_payload_excerpt(payload),
         )
     raw = entry.get("raw_msg")
-    if raw is not None and not isinstance(raw, str):
-        raw = json.dumps(raw)
-    status = entry["status"]
+    raw_msg = None if raw is None else remote_text(raw, MAX_MESSAGE, multiline=True)
     known = {"status", "is_running", "is_active", "is_blocked", "raw_msg"}
     return PipelineStatus(
         pipeline_id=pipeline_id,
@@ -127,8 +187,8 @@ def parse_status(pipeline_id: int, payload: Any) -> PipelineStatus:
         is_running=_as_bool(entry.get("is_running"), status == "running"),
         is_active=_as_bool(entry.get("is_active"), status != "not_active"),
         is_blocked=_as_bool(entry.get("is_blocked"), status.endswith("__blocked")),
-        raw_msg=raw or None,
-        extra={k: v for k, v in entry.items() if k not in known},
+        raw_msg=raw_msg or None,
+        extra=_remote_extra({k: v for k, v in entry.items() if k not in known}),
     )
 
 
@@ -147,12 +207,23 @@ def parse_new_pipeline_id(payload: Any) -> int:
         _raise_if_failed(node, 200)
         value = node.get("new_pipeline_id")
         if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.isdigit():
-            return int(value)
+            value = str(value)
+        new_id = _pipeline_key(value) if isinstance(value, str) else None
+        if new_id is not None:
+            return new_id
+        if value is not None:
+            raise BadAnswer(
+                "duplicate: the answer's new_pipeline_id is not a pipeline id "
+                f"({excerpt(str(value), 40)})",
+                excerpt=_payload_excerpt(payload),
+            )
     raise BadAnswer(
-        "duplicate: the answer has no new_pipeline_id", excerpt=excerpt(json.dumps(payload))
+        "duplicate: the answer has no new_pipeline_id", excerpt=_payload_excerpt(payload)
     )
+
+
+def _payload_excerpt(payload: Any) -> str:
+    return excerpt(json.dumps(payload, ensure_ascii=False)[:400])
 
 
 def _bounded_wait(seconds: float) -> float:
@@ -192,8 +263,8 @@ def _raise_if_failed(payload: Any, http_status: int) -> None:
     """Raise the typed error for a `success: false` body (whatever the HTTP status)."""
     if not isinstance(payload, dict) or payload.get("success") is not False:
         return
-    error = str(payload.get("error") or "")
-    message = str(payload.get("message") or "")
+    error = remote_text(payload.get("error") or "")
+    message = remote_text(payload.get("message") or "")
     if error == RATE_LIMIT_ERROR:
         wait = _rate_limit_wait(message)
         raise RateLimited(
@@ -232,7 +303,11 @@ class KondadoClient:
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout),
-            headers={"User-Agent": f"kondado-tui/{__version__}", "Accept": "application/json"},
+            headers={
+                "User-Agent": f"kondado-tui/{__version__}",
+                "Accept": "application/json",
+                "Accept-Encoding": ACCEPT_ENCODING,
+            },
             transport=transport,
             follow_redirects=False,
         )
@@ -267,10 +342,10 @@ class KondadoClient:
         _raise_if_failed(payload, 200)
         if not isinstance(payload, dict) or payload.get("success") is not True:
             raise BadAnswer(
-                f"run {pipeline_id}: unexpected answer", excerpt=excerpt(json.dumps(payload))
+                f"run {pipeline_id}: unexpected answer", excerpt=_payload_excerpt(payload)
             )
         message = payload.get("message")
-        return excerpt(str(message)) if message else "run queued"
+        return excerpt(remote_text(message)) if message else "run queued"
 
     async def duplicate(
         self, body: dict[str, Any], priority: Priority = Priority.INTERACTIVE
@@ -298,13 +373,24 @@ class KondadoClient:
 
     async def _send(self, method: str, path: str, json_body: dict[str, Any] | None) -> Any:
         where = f"{method} {path}"
+        request = self._http.build_request(
+            method, path, params={"key": self._key, "token": self._token}, json=json_body
+        )
         try:
-            response = await self._http.request(
-                method,
-                path,
-                params={"key": self._key, "token": self._token},
-                json=json_body,
-            )
+            # httpx's timeout is per step (connect, each read): a server dripping a byte
+            # every few seconds would never time out. The whole answer has a deadline too.
+            async with asyncio.timeout(self._timeout * ANSWER_DEADLINE_FACTOR):
+                response = await self._http.send(request, stream=True)
+                try:
+                    body = await _read_bounded(where, response)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            raise Unreachable(
+                f"{where}: the answer from {self.base_url} did not arrive whole within "
+                f"{self._timeout * ANSWER_DEADLINE_FACTOR:g} s",
+                maybe_delivered=True,
+            ) from None
         except httpx.TimeoutException as exc:
             raise Unreachable(
                 f"{where}: no answer from {self.base_url} within {self._timeout:g} s (timed out)",
@@ -327,22 +413,25 @@ class KondadoClient:
         except httpx.HTTPError as exc:
             raise Unreachable(f"{where}: {type(exc).__name__} ({_reason(exc)})") from None
         try:
-            return self._decode(where, response)
+            return self._decode(where, response, _text_of(response, body))
         except RateLimited as exc:  # the budget must hear of it, whoever catches the error
             self.gate.report_rate_limited(exc.retry_after)
             raise
 
-    def _decode(self, where: str, response: httpx.Response) -> Any:
+    def _decode(self, where: str, response: httpx.Response, text: str) -> Any:
         code = response.status_code
-        text = response.text
         empty = not text.strip()
         try:
-            payload = None if empty else json.loads(text)
-        except ValueError:
+            payload = None if empty else strict_json.loads(text)
+        except strict_json.JsonError as exc:
             payload = None
             parsed = False
+            # JSON that Python reads but Kondado never sends (NaN, 1e400, huge
+            # numbers, deep nesting): a bad answer, said as such
+            unusable = None if str(exc).startswith("not valid JSON") else str(exc)
         else:
             parsed = payload is not None
+            unusable = None
         if code == 429:  # not documented, but a proxy or a future API may say it so
             wait = retry_after_seconds(
                 response.headers.get("Retry-After"), response.headers.get("Date"), self._clock.now()
@@ -374,10 +463,16 @@ class KondadoClient:
         if code >= 400:
             auth = code in (401, 403)
             raise Rejected(
-                f"{where}: HTTP {code} {response.reason_phrase}"
+                f"{where}: HTTP {code} {excerpt(response.reason_phrase, 60)}"
                 + (f": {excerpt(text)}" if text and not _looks_like_html(text) else ""),
                 http_status=code,
                 auth=auth,
+            )
+        if unusable is not None:
+            raise BadAnswer(
+                f"{where}: the answer is JSON kondado-tui does not accept: {unusable}",
+                excerpt=excerpt(text),
+                http_status=code,
             )
         if not parsed:
             if empty or (payload is None and text.strip() == "null"):
@@ -399,6 +494,77 @@ class KondadoClient:
                 http_status=code,
             )
         return payload
+
+
+# What an answer may be encoded in; anything else is refused rather than decoded by a
+# decoder without an output limit. (We ask for these only.)
+ACCEPT_ENCODING = "gzip, deflate"
+ANSWER_DEADLINE_FACTOR = 3  # the whole answer within this many `timeout`s
+
+
+async def _read_bounded(where: str, response: httpx.Response) -> bytes:
+    """The answer's body, decompressed, refused beyond MAX_ANSWER_BYTES: neither a huge
+    answer nor a small compressed bomb can fill the memory."""
+    limit = MAX_ANSWER_BYTES
+    too_large = BadAnswer(
+        f"{where}: the answer is larger than {size_text(limit)} (HTTP {response.status_code}); "
+        "nothing of it was used",
+        http_status=response.status_code,
+    )
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and len(declared) < 20 and int(declared) > limit:
+        raise too_large
+    if response.is_stream_consumed:  # built in memory (a test's transport): read already
+        if len(response.content) > limit:
+            raise too_large
+        return response.content
+    decoder = _decompressor(where, response)
+    out = bytearray()
+    async for chunk in response.aiter_raw():
+        out += decoder(chunk, limit + 1 - len(out))
+        if len(out) > limit:
+            raise too_large
+    return bytes(out)
+
+
+Decoder = Callable[[bytes, int], bytes]
+
+
+def _decompressor(where: str, response: httpx.Response) -> Decoder:
+    """A function giving at most `room` bytes of decoded body per piece of raw body."""
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    if encoding in ("", "identity"):
+        return lambda data, room: data[:room]
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise BadAnswer(
+            f"{where}: the answer is encoded as {excerpt(encoding, 40)!r}, which kondado-tui "
+            "does not read",
+            http_status=response.status_code,
+        )
+    # 32 + 15: a zlib or a gzip header, told apart by zlib itself
+    inflater = zlib.decompressobj(32 + zlib.MAX_WBITS)
+
+    def decode(data: bytes, room: int) -> bytes:
+        try:
+            return inflater.decompress(data, max(room, 1))
+        except zlib.error:
+            raise BadAnswer(
+                f"{where}: the answer's {encoding} compression is broken",
+                http_status=response.status_code,
+            ) from None
+
+    return decode
+
+
+def _text_of(response: httpx.Response, body: bytes) -> str:
+    """The body as text, in the charset the answer names if Python knows it (UTF-8
+    otherwise); undecodable bytes become U+FFFD."""
+    charset = response.charset_encoding or "utf-8"
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        charset = "utf-8"
+    return body.decode(charset, errors="replace")
 
 
 def _looks_like_html(text: str) -> bool:

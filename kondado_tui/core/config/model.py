@@ -9,12 +9,12 @@ from pathlib import Path
 
 from kondado_tui.core.api import DEFAULT_BASE_URL
 from kondado_tui.core.errors import ConfigError
+from kondado_tui.core.models import MAX_PIPELINE_ID as MAX_PIPELINE_ID  # defined there
 
 MAX_REQUESTS_PER_MINUTE = 20  # the API's documented limit per key and per IP
 ENV_KEY = "KONDADO_KEY"
 ENV_TOKEN = "KONDADO_TOKEN"
 ENV_BASE_URL = "KONDADO_BASE_URL"
-MAX_PIPELINE_ID = 2**63 - 1  # what the history (SQLite INTEGER) can hold
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 
 class FaultMode(Enum):
@@ -15,6 +17,10 @@ class FaultMode(Enum):
     RESET = "reset"  # the connection is reset (TCP RST) instead of an answer
     NO_ANSWER = "no_answer"  # the connection stays open, silent, until the client gives up
     HTTP_429 = "http_429"  # HTTP 429 Too Many Requests, with `retry_after` as Retry-After
+    # Hostile answers, for the tests of the guards (tests/hostile_corpus.py):
+    FIELDS = "fields"  # the normal answer with some fields replaced (`fields=`)
+    BODY = "body"  # exactly the bytes given (`body=`), with `http_status`
+    HUGE = "huge"  # a JSON status answer `size` bytes long, streamed, never held whole
 
 
 @dataclass(frozen=True)
@@ -23,7 +29,20 @@ class Fault:
     delay: float = 2.0
     http_status: int = 500
     retry_after: str | None = "30"  # HTTP_429's Retry-After header (None: none sent)
-    body: str | None = None  # MALFORMED_JSON's body instead of the default cut status
+    # MALFORMED_JSON's body instead of the default cut status; BODY's bytes as given
+    body: str | bytes | None = None
+    # FIELDS: field -> value, set in the answer's innermost object (a status entry, the
+    # run answer, the duplicate's data); a value of `REMOVE` removes the field. JSON is
+    # written with NaN/Infinity allowed, as a hostile server would.
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    # BODY's headers
+    content_type: str = "application/json"
+    content_encoding: str = ""
+    # HUGE: how many bytes the answer has (the server never holds more than a chunk).
+    size: int = 0
+
+
+REMOVE = object()  # a FIELDS value: leave the field out of the answer
 
 
 class FaultSwitch:

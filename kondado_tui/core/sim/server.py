@@ -14,7 +14,7 @@ import socket
 import struct
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,6 +28,7 @@ from kondado_tui.core.sim.faults import (
     BAD_GATEWAY_PAGE,
     LOGIN_PAGE,
     MALFORMED_BODY,
+    REMOVE,
     Fault,
     FaultMode,
     FaultSwitch,
@@ -140,6 +141,7 @@ class SimServer:
         self.on_record: Callable[[RequestRecord], None] | None = None
         self._outside_lock = threading.Lock()
         self.errors: list[str] = []  # unexpected exceptions in request handling (bugs)
+        self.huge_sent: list[int] = []  # bytes of each HUGE answer written before the end
         self._log_lock = threading.Lock()
         self.stopping = threading.Event()  # set by stop(): held answers give up
         self._httpd: _HTTPServer | None = None
@@ -204,14 +206,36 @@ class SimServer:
         mode: FaultMode,
         count: int | None = None,
         delay: float = 2.0,
-        http_status: int = 500,
+        http_status: int | None = None,
         *,
         retry_after: str | None = "30",
-        body: str | None = None,
+        body: str | bytes | None = None,
+        fields: Mapping[str, Any] | None = None,
+        content_type: str = "application/json",
+        content_encoding: str = "",
+        size: int = 0,
     ) -> None:
         """Play `mode` on every request, or on the next `count` ones. Faults answer after
-        reading the whole request and without acting on it."""
-        self.faults.set(Fault(mode, delay, http_status, retry_after, body), count)
+        reading the whole request and without acting on it (FIELDS acts, then answers).
+
+        `http_status` defaults to 500 for HTTP_500_HTML, else 200. FIELDS: the normal
+        answer with `fields` replaced. BODY: `body` as it is, with the content headers
+        given. HUGE: a status answer of `size` bytes, streamed.
+        """
+        if http_status is None:
+            http_status = 500 if mode is FaultMode.HTTP_500_HTML else 200
+        fault = Fault(
+            mode,
+            delay,
+            http_status,
+            retry_after,
+            body,
+            fields=dict(fields or {}),
+            content_type=content_type,
+            content_encoding=content_encoding,
+            size=size,
+        )
+        self.faults.set(fault, count)
 
     def clear_fault(self) -> None:
         self.faults.clear()
@@ -342,6 +366,35 @@ class SimServer:
         return 200, ({"success": True, "data": data} if self.wrapped else data), Outcome.OK
 
 
+JSON = "application/json"
+
+
+def _bytes(body: str | bytes) -> bytes:
+    return body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+
+
+def _with_fields(payload: Any, fields: Mapping[str, Any]) -> Any:
+    """`payload` with `fields` set in its innermost object: the status entry of a status
+    answer (wrapped or not), the data of a duplicate answer, the run answer itself."""
+    node = payload
+    while isinstance(node, dict):
+        inner = node.get("data")
+        if isinstance(inner, dict):
+            node = inner
+            continue
+        entries = [v for k, v in node.items() if k.isdigit() and isinstance(v, dict)]
+        if len(entries) == 1:
+            node = entries[0]
+        break
+    if isinstance(node, dict):
+        for name, value in fields.items():
+            if value is REMOVE:
+                node.pop(name, None)
+            else:
+                node[name] = value
+    return payload
+
+
 def _route(method: str, parts: list[str]) -> str | None:
     if method == "POST" and parts == ["pipelines"]:
         return "duplicate"
@@ -363,9 +416,9 @@ def _not_found(pid: str) -> dict[str, Any]:
 
 def _fault_status(fault: Fault) -> int:
     """The HTTP status a fault answers with; 0 when it sends no HTTP answer at all."""
-    if fault.mode is FaultMode.HTTP_500_HTML:
+    if fault.mode in (FaultMode.HTTP_500_HTML, FaultMode.BODY):
         return fault.http_status
-    if fault.mode in (FaultMode.HTML_200, FaultMode.MALFORMED_JSON):
+    if fault.mode in (FaultMode.HTML_200, FaultMode.MALFORMED_JSON, FaultMode.HUGE):
         return 200
     if fault.mode is FaultMode.HTTP_429:
         return 429
@@ -421,6 +474,18 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length) if length else b""
         fault = sim.faults.take()
+        if fault is not None and fault.mode is FaultMode.FIELDS:
+            code, payload, outcome = sim.answer(
+                method, url.path, parse_qs(url.query), body, self.client_address[0]
+            )
+            if outcome is not Outcome.RATE_LIMITED:
+                code = fault.http_status
+                payload = _with_fields(payload, fault.fields)
+            sim.record(
+                RequestRecord(method, url.path, arrived, code, Outcome.FAULT, fault=fault.mode)
+            )
+            self._send(code, json.dumps(payload).encode("utf-8", "surrogatepass"), JSON)
+            return
         if fault is not None and fault.mode is not FaultMode.SLOW:
             sim.record(
                 RequestRecord(
@@ -457,7 +522,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, LOGIN_PAGE.encode(), "text/html; charset=utf-8")
         elif fault.mode is FaultMode.MALFORMED_JSON:
             body = MALFORMED_BODY if fault.body is None else fault.body
-            self._send(200, body.encode(), "application/json")
+            self._send(200, _bytes(body), "application/json")
+        elif fault.mode is FaultMode.BODY:
+            encoding = (
+                {"Content-Encoding": fault.content_encoding} if fault.content_encoding else {}
+            )
+            self._send(fault.http_status, _bytes(fault.body or b""), fault.content_type, encoding)
+        elif fault.mode is FaultMode.HUGE:
+            self._stream_huge(fault.size)
         elif fault.mode is FaultMode.HTTP_429:
             extra = {} if fault.retry_after is None else {"Retry-After": fault.retry_after}
             refusal = b'{"success": false, "error": "Too Many Requests"}'
@@ -488,6 +560,32 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.close()
         except OSError:
             pass
+
+    def _stream_huge(self, size: int) -> None:
+        """A status answer `size` bytes long, its raw_msg one long run of "x", written a
+        chunk at a time; the bytes written before the client hung up are recorded."""
+        head = b'{"2040": {"status": "active", "raw_msg": "'
+        tail = b'"}}'
+        self.close_connection = True
+        sent = 0
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            self.wfile.write(head)
+            sent = len(head)
+            chunk = b"x" * 65536
+            while sent < size - len(tail):
+                piece = chunk[: size - len(tail) - sent]
+                self.wfile.write(piece)
+                sent += len(piece)
+            self.wfile.write(tail)
+            sent += len(tail)
+        except OSError:
+            pass
+        finally:
+            self.server.sim.huge_sent.append(sent)
 
     def _send(
         self, code: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
