@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from kondado_tui.core.errors import KondadoError, ValidationError
+from kondado_tui.core.guards import strict_json
+from kondado_tui.core.guards.limits import MAX_BODY_FILE, size_text
 from kondado_tui.core.guards.redact import redact
 from kondado_tui.core.paths import default_duplicates_path
 from kondado_tui.core.private_file import write_private
@@ -181,14 +183,6 @@ def field_label(draft: DuplicateDraft, key: str) -> str:
 # -- parameter values -------------------------------------------------------------------
 
 
-class _NotJson(ValueError):
-    pass
-
-
-def _reject_constant(name: str) -> Any:
-    raise _NotJson(f"{name} is not a JSON number")
-
-
 def looks_like_json(text: str) -> bool:
     """True when a parameter value is read as JSON rather than as plain text."""
     s = text.strip()
@@ -206,12 +200,17 @@ def parse_param_value(text: str) -> ParamValue:
         return text
     s = text.strip()
     try:
-        value = json.loads(s, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
-        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        value = strict_json.loads(s)
+    except strict_json.JsonError as exc:
+        detail = str(exc).removeprefix("not valid JSON (").removesuffix(")")
+        if str(exc).startswith("not valid JSON"):
+            raise ValueError(
+                f"looks like JSON but is not valid ({detail}): fix it, or write it as a "
+                'quoted JSON string ("...") to send it as text'
+            ) from None
         raise ValueError(
-            f"looks like JSON but is not valid ({detail}): fix it, or write it as a "
-            'quoted JSON string ("...") to send it as text'
+            f"{exc}: give a value JSON can carry, or write it as a quoted JSON string "
+            f"({_quote(s)}) to send it as text"
         ) from None
     if value is None:
         raise ValueError(
@@ -463,7 +462,7 @@ def tables_to_be_created(body: Mapping[str, Any]) -> list[str]:
 
 def body_json(body: Mapping[str, Any]) -> str:
     """The body exactly as it is sent, indented for review."""
-    return json.dumps(body, indent=2, ensure_ascii=False)
+    return json.dumps(body, indent=2, ensure_ascii=False, allow_nan=False)
 
 
 # -- body files -------------------------------------------------------------------------
@@ -489,7 +488,25 @@ def _scalar_text(value: Any) -> str:
         return "true" if value else "false"  # refused by the validator, visibly
     if isinstance(value, int):
         return str(value)
-    return json.dumps(value, ensure_ascii=False, default=str)
+    if strict_json.problem(value) is not None:
+        return str(value)  # refused by `_not_json_problem`, said by the caller
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _not_json_problem(value: Any) -> str | None:
+    """What is wrong with a value a body file holds that JSON cannot carry (TOML dates
+    and times, inf and nan), with the fix; None for a value JSON can carry."""
+    found = strict_json.problem(value)
+    if found is None:
+        return None
+    where, what = found
+    inside = f" (at {where})" if where else ""
+    if isinstance(value, str | int | float | bool) or value is None:
+        inside = ""
+    return (
+        f"{what}{inside}: quote it in the file to send it as text, or give a number, "
+        "true/false or a list"
+    )
 
 
 def draft_from_body(data: Mapping[str, Any]) -> tuple[DuplicateDraft, dict[str, str]]:
@@ -518,6 +535,9 @@ def draft_from_body(data: Mapping[str, Any]) -> tuple[DuplicateDraft, dict[str, 
     ):
         if key in data and data[key] is not None:
             setattr(draft, attr, _scalar_text(data[key]))
+            problem = _not_json_problem(data[key])
+            if problem is not None:
+                problems[_BODY_FIELDS[key]] = problem
     execute = data.get("execute_immediately", "N")
     if isinstance(execute, bool):
         draft.execute_immediately = execute
@@ -534,12 +554,22 @@ def draft_from_body(data: Mapping[str, Any]) -> tuple[DuplicateDraft, dict[str, 
                 f'{key} must be an object of table path -> new name, e.g. {{"": "orders"}}'
             )
             continue
-        draft.rows(section).extend(
-            TableRow(str(path), _scalar_text(name)) for path, name in tables.items()
-        )
+        rows = draft.rows(section)
+        for path, name in tables.items():
+            problem = _not_json_problem(name)
+            if problem is not None:
+                problems[row_key(section, len(rows), "name")] = problem
+            rows.append(TableRow(str(path), _scalar_text(name)))
     params = data.get("overwrite_parameters")
     if isinstance(params, Mapping):
-        draft.parameters = [ParamRow(str(k), param_text(v)) for k, v in params.items()]
+        for name, value in params.items():
+            problem = _not_json_problem(value)
+            if problem is not None:
+                problems[row_key(PARAMS, len(draft.parameters), "value")] = problem
+                text = str(value)
+            else:
+                text = param_text(value)
+            draft.parameters.append(ParamRow(str(name), text))
     elif params is not None:
         problems[PARAMS] = "overwrite_parameters must be an object of name -> value"
     return draft, problems
@@ -551,13 +581,28 @@ def load_body_file(path: Path) -> dict[str, Any]:
     Raises ValidationError (key `body`) naming the file and what is wrong.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_BODY_FILE + 1)
     except FileNotFoundError:
         raise ValidationError({BODY: f"{path}: no such file"}) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ValidationError({BODY: f"{path}: cannot read it ({reason})"}) from None
-    return parse_body_text(text, str(path), path.suffix)
+    except OSError as exc:
+        raise ValidationError({BODY: f"{path}: cannot read it ({exc.strerror or exc})"}) from None
+    return parse_body_text(body_text(data, str(path)), str(path), path.suffix)
+
+
+def body_text(data: bytes, source: str) -> str:
+    """The text of a body read as bytes (at most MAX_BODY_FILE + 1 of them, so that one
+    too large is told as such). Raises ValidationError naming `source`."""
+    if len(data) > MAX_BODY_FILE:
+        raise ValidationError(
+            {BODY: f"{source}: larger than {size_text(MAX_BODY_FILE)}; a body is a few lines"}
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            {BODY: f"{source}: not UTF-8 text (byte {exc.start + 1} cannot be read)"}
+        ) from None
 
 
 def parse_body_text(text: str, source: str, suffix: str = "") -> dict[str, Any]:
@@ -566,13 +611,13 @@ def parse_body_text(text: str, source: str, suffix: str = "") -> dict[str, Any]:
     suffix = suffix.lower()
     as_json = suffix == ".json" or (suffix != ".toml" and text.lstrip().startswith("{"))
     try:
-        data: Any = json.loads(text) if as_json else tomllib.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValidationError(
-            {BODY: f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"}
-        ) from None
+        data: Any = strict_json.loads(text) if as_json else tomllib.loads(text)
+    except strict_json.JsonError as exc:
+        raise ValidationError({BODY: f"{source}: {exc}"}) from None
     except tomllib.TOMLDecodeError as exc:
         raise ValidationError({BODY: f"{source}: not valid TOML ({exc})"}) from None
+    except RecursionError:  # tomllib recurses once per level of nesting
+        raise ValidationError({BODY: f"{source}: nested too deeply"}) from None
     if not isinstance(data, dict):
         raise ValidationError({BODY: f"{source}: the body must be a JSON object"})
     return data
@@ -608,7 +653,7 @@ class MappingMemory:
             self.note = f"remembered mappings ignored: cannot read {self.path} ({exc})"
             return {}
         try:
-            data = json.loads(text)
+            data = strict_json.loads(text)
         except ValueError as exc:
             self.note = (
                 f"remembered mappings ignored: {self.path} is not valid JSON ({exc}); "
@@ -687,6 +732,7 @@ __all__ = [
     "ParamRow",
     "TableRow",
     "body_json",
+    "body_text",
     "build_body",
     "draft_from_body",
     "field_label",
