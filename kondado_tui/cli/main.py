@@ -6,6 +6,7 @@ Exit codes: see kondado_tui/cli/exitcodes.py (cron and monitoring scripts rely o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import io
 import logging
@@ -19,9 +20,11 @@ from kondado_tui.cli.exitcodes import (
     EXIT_API,
     EXIT_BUG,
     EXIT_INTERRUPTED,
+    EXIT_IO,
     EXIT_OK,
     EXIT_USAGE,
 )
+from kondado_tui.cli.guarded_output import OutputFailed, abandon, flush_all, guarded_output
 from kondado_tui.cli.support import (
     credentials_hint,
     glue_dashed_values,
@@ -144,16 +147,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     if words[:1] == [COMPLETE]:  # the completion scripts' helper (kondado_tui.cli.run)
         return run_complete(words[1:])
     install_log_redaction()
-    parser = build_parser()
-    args = parser.parse_args(glue_dashed_values(words, parser))
-    if args.handler is not _open_tui:
-        quiet_library_logs()
-        _never_fail_on_encoding()
-    what = getattr(args, "command", None) or "dashboard"
-    code = _run(args, what)
+    what = "kondado-tui"
+    with guarded_output() as guard:  # argparse's own messages are guarded too
+        try:
+            parser = build_parser()
+            try:
+                args = parser.parse_args(glue_dashed_values(words, parser))
+            except SystemExit:  # --help, --version, a usage error: said, now flushed
+                flush_all()
+                raise
+            if args.handler is _open_tui:
+                guard.release()  # Textual draws on the real stderr itself
+            else:
+                quiet_library_logs()
+                _never_fail_on_encoding()
+            what = getattr(args, "command", None) or "dashboard"
+            code = _run(args, what)
+            flush_all()
+        except OutputFailed as exc:
+            code = _output_failed(exc)
     # a cron job's history, for the log file (when the command started one)
     log.info("%s ended with exit status %d", what, code)
     return code
+
+
+def _output_failed(exc: OutputFailed) -> int:
+    """A write to stdout or stderr failed: say so where it can still be said."""
+    on_stderr = exc.stream == "standard error"
+    abandon(sys.stderr if on_stderr else sys.stdout)  # the last flush must not fail again
+    if exc.broken_pipe:
+        return EXIT_OK  # `kondado-tui status | head -1`: the reader had enough
+    log.warning("%s", exc)
+    if not on_stderr:
+        with contextlib.suppress(OSError, OutputFailed):
+            print(f"kondado-tui: {exc}; the output is incomplete", file=sys.stderr)
+            sys.stderr.flush()
+    return EXIT_IO
 
 
 def _run(args: argparse.Namespace, what: str) -> int:
@@ -171,6 +200,8 @@ def _run(args: argparse.Namespace, what: str) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    except OutputFailed:
+        raise  # told by main(), which knows which stream still works
     except Exception as exc:  # never a traceback for a user: it goes to the log
         print(unexpected_error(exc, what), file=sys.stderr)
         return EXIT_BUG
@@ -185,7 +216,8 @@ def _failed(message: str, code: int) -> int:
 def _never_fail_on_encoding() -> None:
     """A terminal or file whose encoding lacks a glyph (✖, ▶, —) gets '?' for it, not a
     UnicodeEncodeError (a latin-1 locale, PYTHONIOENCODING=ascii). JSON is ASCII anyway."""
-    for stream in (sys.stdout, sys.stderr):
+    for guarded in (sys.stdout, sys.stderr):
+        stream = getattr(guarded, "wrapped", guarded)
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="replace")
 
