@@ -17,6 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.driver import Driver
 from textual.keys import _normalize_key_list
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.worker import Worker, WorkerState
@@ -310,6 +311,26 @@ class KondadoApp(App[int]):
                 timeout=15,
                 markup=False,
             )
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notification of every screen passes here (Textual's `Widget.notify`
+        calls the app's): shown literally, never as markup, and cleaned whatever its
+        text came from (API words, exception texts, names from the config)."""
+        super().notify(
+            clean(message),
+            title=clean(title, keep_newlines=False),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     def write_escape(self, sequence: str) -> None:
         self.escapes.append(sequence)

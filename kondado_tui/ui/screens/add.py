@@ -16,6 +16,7 @@ from textual.widgets import Input, Static
 
 from kondado_tui.core.config import PipelineEntry, parse_pipeline_ref
 from kondado_tui.core.errors import ConfigError
+from kondado_tui.core.guards.sanitize import clean
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class AddScreen(ModalScreen[AddResult | None]):
         try:
             pid = parse_pipeline_ref(self.query_one("#ref", Input).value)
         except ConfigError as exc:
-            problem.update(Text(str(exc)))
+            problem.update(Text(clean(str(exc))))
             self.query_one("#ref", Input).focus()
             return
         if pid in self._known:
@@ -77,7 +78,7 @@ class AddScreen(ModalScreen[AddResult | None]):
         try:
             message = await self._add(entry)
         except Exception as exc:  # the message names what is wrong; the form stays open
-            self.query_one("#problem", Static).update(Text(str(exc)))
+            self.query_one("#problem", Static).update(Text(clean(str(exc))))
             return
         self.dismiss(AddResult(entry, message))
 

@@ -19,6 +19,7 @@ from textual.widgets import Footer, Static
 from kondado_tui.core.clock import Clock
 from kondado_tui.core.durations import format_age, format_duration
 from kondado_tui.core.events import Health
+from kondado_tui.core.guards.limits import split_cut
 from kondado_tui.core.guards.sanitize import clean, first_line
 from kondado_tui.core.history.timeline import HistorySummary, RunSummary, Transition, stored_kind
 from kondado_tui.core.models import app_url
@@ -143,10 +144,11 @@ def message_block(row: Row, palette: Palette) -> RenderableType:
     msg = row.raw_msg
     if not msg:
         return Text("raw_msg: none", style=palette.muted)
-    return Group(
-        Text("raw_msg", style="bold"),
-        Text(clean(msg), style=palette.message(row.severity)),
-    )
+    kept, marker = split_cut(msg)
+    text = Text(clean(kept), style=palette.message(row.severity))
+    if marker:  # the API's text was longer than what is kept: say so, apart from it
+        text.append("\n" + marker.strip(), style=palette.muted)
+    return Group(Text("raw_msg", style="bold"), text)
 
 
 def history_block(
@@ -266,6 +268,7 @@ class DetailScreen(Screen[None]):
         self._clock = clock
         self._store = store
         self._palette = palette
+        self._message_shown: tuple[object, ...] | None = None
         self._summary: HistorySummary | None = None
         self._transitions: list[Transition] = []
         self._runs: list[RunSummary] = []
@@ -332,7 +335,12 @@ class DetailScreen(Screen[None]):
         now = self._clock.now()
         self.query_one("#title", Static).update(self._title())
         self.query_one("#fields", Static).update(fields_table(row, now, self._palette))
-        self.query_one("#message", Static).update(message_block(row, self._palette))
+        # The message is the screen's costliest part to lay out (up to MAX_MESSAGE
+        # characters, wrapped): only a changed one is drawn again.
+        shown = (row.raw_msg, row.severity)
+        if shown != self._message_shown:
+            self._message_shown = shown
+            self.query_one("#message", Static).update(message_block(row, self._palette))
         if self._summary is not None:  # the history's own state may have changed too
             self._render_history()
 

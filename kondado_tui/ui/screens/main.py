@@ -275,7 +275,7 @@ class MainScreen(Screen[None]):
                 f"{self.session.config.path}:\n\n"
                 '    [[pipelines]]\n    id = 2040\n    name = "Orders to warehouse"'
             )
-        empty.update(Text(text))
+        empty.update(Text(clean(text)))  # the config's path is in it
         empty.add_class("shown")
 
     def refresh_lines(self, *, counts: bool = True) -> None:

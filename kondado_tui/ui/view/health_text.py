@@ -115,7 +115,7 @@ def banner_text(health: Health, now: float, config_path: str = "") -> Text | Non
         )
     text = Text()
     text.append(f"{head}: ", style="bold")
-    text.append(body.replace("..", "."))
+    text.append(clean(body.replace("..", "."), keep_newlines=False))  # a path is in it
     text.append(" " + _last_answer(health, now))
     return text
 
