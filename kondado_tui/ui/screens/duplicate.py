@@ -22,6 +22,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
+from textual.geometry import Size
+from textual.reactive import Reactive
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, Static, Switch
@@ -60,6 +62,18 @@ Submit = Callable[[dict[str, Any]], Awaitable[int]]
 
 _ids = itertools.count(1)
 
+# Rows per section (full tables, delta tables, parameters) the form holds: each row is
+# six widgets, and Textual takes ~35 ms of CPU per row to open the form (100 rows: ~4 s,
+# benchmarks/results/form_cost.md). Typing costs little at any size. More rows: the CLI.
+MAX_FORM_ROWS = 100
+
+
+def _too_many_rows(draft: DuplicateDraft) -> bool:
+    return any(
+        len(rows) > MAX_FORM_ROWS
+        for rows in (draft.full_tables, draft.delta_tables, draft.parameters)
+    )
+
 
 def _plain(text: str) -> Text:
     """Untrusted or user text, shown literally on one line and without escapes."""
@@ -69,24 +83,38 @@ def _plain(text: str) -> Text:
 # -- rows -------------------------------------------------------------------------------
 
 
+class FormInput(Input):
+    """An Input whose text growing by a key does not lay the whole screen out again.
+
+    Textual's Input sets its `virtual_size` (the width of its text) at every change of
+    value, and `virtual_size` is a layout reactive: each keystroke re-arranged every
+    widget of the form (200 parameter rows: 1,200 widgets). An Input's size never
+    depends on its text (its width is set here, its scrollbar hidden), so the change
+    only needs a repaint; scrolling within the text reads `virtual_size` directly.
+    Checked on Textual 8.2 (tests/ui/test_ui_duplicate.py types past the width).
+    """
+
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
+
+
 def _input(value: str, placeholder: str, id: str, classes: str | None = None) -> Input:
-    return Input(
+    return FormInput(
         value, placeholder=placeholder, id=id, classes=classes, compact=True, select_on_focus=False
     )
 
 
 def _message() -> Static:
     """The line under a field or row where its problem is shown."""
-    return Static("", classes="message", markup=False)
+    return Static("", classes="message -empty", markup=False)
 
 
-def _pair(left: Widget, arrow: str, right: Input) -> ComposeResult:
+def _pair(left: Widget, arrow: str, right: Input, message: Static) -> ComposeResult:
     """A table or parameter row: `path → name` or `name = value`, its message below."""
     with Horizontal(classes="line"):
         yield left
         yield Label(Text(arrow), classes="arrow")
         yield right
-    yield _message()
+    yield message
 
 
 class FieldRow(Vertical):
@@ -96,49 +124,57 @@ class FieldRow(Vertical):
         super().__init__(classes="field")
         self.key = key
         self._label = label
-        self._value = value
-        self._placeholder = placeholder
+        self.input = _input(value, placeholder, key)
+        self.message = _message()
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="line"):
             yield Label(Text(self._label), classes="label")
-            yield _input(self._value, self._placeholder, self.key)
-        yield _message()
+            yield self.input
+        yield self.message
 
 
 class TableRowEditor(Vertical):
-    """One table mapping: the path in the base -> the new table's name."""
+    """One table mapping: the path in the base -> the new table's name.
+
+    Its inputs and message line are kept as attributes: the form reads and marks every
+    row at each keystroke, and a DOM query per row made that grow with the rows."""
 
     def __init__(self, section: str, row: TableRow, *, main: bool | None = None) -> None:
         super().__init__(classes="row")
         self.section = section
         self.is_main = row.is_main if main is None else main
-        self._row = row
         self.uid = next(_ids)
+        prefix = f"{section}-{self.uid}"
+        self.path_input: Input | None = (
+            None
+            if self.is_main
+            else _input(row.path, "path in the base, e.g. line_items", f"{prefix}-path", "path")
+        )
+        self.name_input = _input(row.name, "new table name", f"{prefix}-name", "name")
+        self.message = _message()
 
     def compose(self) -> ComposeResult:
-        prefix = f"{self.section}-{self.uid}"
         path: Widget = (
             Label(Text("main table"), classes="path main")
-            if self.is_main
-            else _input(
-                self._row.path, "path in the base, e.g. line_items", f"{prefix}-path", "path"
-            )
+            if self.path_input is None
+            else self.path_input
         )
-        name = _input(self._row.name, "new table name", f"{prefix}-name", "name")
-        yield from _pair(path, "→", name)
+        yield from _pair(path, "→", self.name_input, self.message)
 
     @property
     def row(self) -> TableRow:
-        name = self.query_one(".name", Input).value
-        if self.is_main:
+        name = self.name_input.value
+        if self.path_input is None:
             return TableRow(MAIN_PATH, name)
-        return TableRow(self.query_one(".path", Input).value, name)
+        return TableRow(self.path_input.value, name)
 
     def input_for(self, part: str) -> Input | None:
-        if part == "path" and self.is_main:
-            return None
-        return self.query_one(f".{part}", Input)
+        return self.path_input if part == "path" else self.name_input
+
+    @property
+    def inputs(self) -> tuple[Input, ...]:
+        return (self.name_input,) if self.path_input is None else (self.path_input, self.name_input)
 
 
 class ParamRowEditor(Vertical):
@@ -148,27 +184,29 @@ class ParamRowEditor(Vertical):
         super().__init__(classes="row")
         self.section = PARAMS
         self.is_main = False
-        self._row = row
         self.uid = next(_ids)
-
-    def compose(self) -> ComposeResult:
-        name = _input(self._row.name, "parameter name", f"param-{self.uid}-name", "pname")
-        value = _input(
-            self._row.value,
+        self.name_input = _input(row.name, "parameter name", f"param-{self.uid}-name", "pname")
+        self.value_input = _input(
+            row.value,
             'value: text, 12, true, [1, 2], "12"',
             f"param-{self.uid}-value",
             "value",
         )
-        yield from _pair(name, "=", value)
+        self.message = _message()
+
+    def compose(self) -> ComposeResult:
+        yield from _pair(self.name_input, "=", self.value_input, self.message)
 
     @property
     def row(self) -> ParamRow:
-        return ParamRow(
-            self.query_one(".pname", Input).value, self.query_one(".value", Input).value
-        )
+        return ParamRow(self.name_input.value, self.value_input.value)
 
     def input_for(self, part: str) -> Input | None:
-        return self.query_one(".pname" if part == "name" else ".value", Input)
+        return self.name_input if part == "name" else self.value_input
+
+    @property
+    def inputs(self) -> tuple[Input, ...]:
+        return (self.name_input, self.value_input)
 
 
 RowEditor = TableRowEditor | ParamRowEditor
@@ -277,6 +315,13 @@ class DuplicateScreen(Screen[int | None]):
             draft = memory.recall(base.id)
             self._note = memory.note
             remembered = draft is not None
+        if draft is not None and _too_many_rows(draft):
+            self._note = (
+                f"The mappings remembered for pipeline {base.id} have more rows than the form "
+                f"holds ({MAX_FORM_ROWS} per section): the form starts empty. To send them, "
+                "use `kondado-tui duplicate --body FILE`."
+            )
+            draft, remembered = None, False
         self._initial = copy.deepcopy(draft) if draft is not None else DuplicateDraft()
         self._initial.base_id = self._initial.base_id or str(base.id)
         if not any(r.is_main for r in self._initial.full_tables):
@@ -291,6 +336,13 @@ class DuplicateScreen(Screen[int | None]):
         self._show_all = False  # after a refused review, every problem shows
         self.sending = False
         self.problems: dict[str, str] = {}
+        # What each message line and input shows now: a keystroke redraws only what
+        # changes, so its cost does not grow with the rows (benchmarks/form_cost.py).
+        self._messages_shown: dict[Static, tuple[tuple[str, bool], ...]] = {}
+        self._marked: set[Input] = set()  # inputs shown with a problem
+        self._summary_shown: tuple[object, ...] | None = None
+        self._execute_shown: bool | None = None
+        self._revalidate_pending = False
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -318,7 +370,7 @@ class DuplicateScreen(Screen[int | None]):
                 Text("Full tables: path in the base → new table name (ctrl+t adds)"),
                 classes="section",
             )
-            yield Static("", id="full_tables-message", classes="message", markup=False)
+            yield Static("", id="full_tables-message", classes="message -empty", markup=False)
             with Vertical(id="full_tables-rows", classes="rows"):
                 for row in d.full_tables:
                     yield TableRowEditor(FULL, row)
@@ -326,7 +378,7 @@ class DuplicateScreen(Screen[int | None]):
                 Text("Delta tables (optional, ctrl+l adds; with them, the main table too)"),
                 classes="section",
             )
-            yield Static("", id="delta_tables-message", classes="message", markup=False)
+            yield Static("", id="delta_tables-message", classes="message -empty", markup=False)
             with Vertical(id="delta_tables-rows", classes="rows"):
                 for row in d.delta_tables:
                     yield TableRowEditor(DELTA, row)
@@ -352,6 +404,11 @@ class DuplicateScreen(Screen[int | None]):
         container = self.query_one(f"#{section}-rows", Vertical)
         return [c for c in container.children if isinstance(c, (TableRowEditor, ParamRowEditor))]
 
+    def _fields(self) -> dict[str, FieldRow]:
+        return {
+            row.key: row for row in self.query_one("#form").children if isinstance(row, FieldRow)
+        }
+
     @property
     def draft(self) -> DuplicateDraft:
         """Everything typed, as the core's draft (the dashboard may keep it).
@@ -363,8 +420,12 @@ class DuplicateScreen(Screen[int | None]):
         return copy.deepcopy(self._last)
 
     def _read_draft(self) -> DuplicateDraft:
+        fields = self._fields()
+
         def value(key: str) -> str:
-            return self.query_one(f"#{key}", Input).value
+            if key not in fields:  # being taken down: `draft` keeps the last one seen
+                raise NoMatches(f"no field {key}")
+            return fields[key].input.value
 
         full = [r.row for r in self._rows(FULL) if isinstance(r, TableRowEditor)]
         delta = [r.row for r in self._rows(DELTA) if isinstance(r, TableRowEditor)]
@@ -382,14 +443,8 @@ class DuplicateScreen(Screen[int | None]):
         )
 
     def _input_for(self, key: str) -> Input | None:
-        parsed = parse_row_key(key)
-        if parsed is None:
-            found = self.query(f"#{key}")
-            first = found.first() if found else None
-            return first if isinstance(first, Input) else None
-        section, index, part = parsed
-        rows = self._rows(section)
-        return rows[index].input_for(part) if index < len(rows) else None
+        rows = {section: self._rows(section) for section in (FULL, DELTA, PARAMS)}
+        return self._target(key, self._fields(), rows)[0]
 
     # -- validation as you type -----------------------------------------------------------
 
@@ -397,10 +452,21 @@ class DuplicateScreen(Screen[int | None]):
     def _changed(self, event: Input.Changed) -> None:
         if event.input.id:
             self._touched.add(event.input.id)
-        self._revalidate()
+        self._revalidate_soon()
 
     @on(Switch.Changed)
     def _switched(self) -> None:
+        self._revalidate_soon()
+
+    def _revalidate_soon(self) -> None:
+        """One check for a burst of changes (a pasted text, the rows mounted with their
+        values: each posts Input.Changed), after the messages already queued."""
+        if not self._revalidate_pending:
+            self._revalidate_pending = True
+            self.call_later(self._revalidate_now)
+
+    def _revalidate_now(self) -> None:
+        self._revalidate_pending = False
         self._revalidate()
 
     @on(Input.Submitted)
@@ -415,64 +481,79 @@ class DuplicateScreen(Screen[int | None]):
         return widget.id in self._touched
 
     def _revalidate(self) -> None:
-        draft = self.draft
+        """Check the whole draft (cheap, pure) and redraw only the message lines, input
+        marks and summary whose content changed."""
+        draft = self._read_draft()
+        self._last = draft
         self.problems = validate(draft)
         notes = warnings(draft)
-        messages: dict[Widget, list[Text]] = {}
-        errors: set[Widget] = set()  # holders with an error (else only warnings)
+        fields = self._fields()
+        rows = {section: self._rows(section) for section in (FULL, DELTA, PARAMS)}
+        lines: dict[Static, list[tuple[str, bool]]] = {}
+        marked: set[Input] = set()
 
-        def add(key: str, text: str, style: str) -> None:
-            widget = self._input_for(key)
-            if not self._visible(key, widget):
-                return
-            holder = self._message_holder(key, widget)
-            if holder is None:
+        def add(key: str, text: str, error: bool) -> None:
+            widget, holder = self._target(key, fields, rows)
+            if holder is None or not self._visible(key, widget):
                 return
             parsed = parse_row_key(key)
             prefix = f"{parsed[2]}: " if parsed is not None else ""
-            line = Text(("✖ " if style == "error" else "⚠ ") + prefix)
-            line.append(_plain(text))
-            messages.setdefault(holder, []).append(line)
-            if style == "error":
-                errors.add(holder)
-            if widget is not None:
-                widget.set_class(style == "error", "-problem")
+            line = ("✖ " if error else "⚠ ") + prefix + clean(text, keep_newlines=False)
+            lines.setdefault(holder, []).append((line, error))
+            if widget is not None and error:
+                marked.add(widget)
 
-        for widget in self.query(Input):
-            widget.remove_class("-problem")
         for key, text in self.problems.items():
-            add(key, text, "error")
+            add(key, text, True)
         for key, text in notes.items():
             if key not in self.problems:
-                add(key, text, "warning")
-        for holder in self.query(".message"):
-            if isinstance(holder, Static):
-                lines = messages.get(holder, [])
-                holder.update(Text("\n").join(lines))
-                holder.set_class(not lines, "-empty")
-                holder.set_class(holder in errors, "-error")
+                add(key, text, False)
+        for widget in marked ^ self._marked:
+            widget.set_class(widget in marked, "-problem")
+        self._marked = marked
+        holders = [*self._messages_shown, *lines]
+        for holder in dict.fromkeys(holders):
+            shown = tuple(lines.get(holder, ()))
+            if self._messages_shown.get(holder, ()) == shown:
+                continue
+            self._messages_shown[holder] = shown
+            holder.update(Text("\n").join(Text(line) for line, _ in shown))
+            holder.set_class(not shown, "-empty")
+            holder.set_class(any(error for _, error in shown), "-error")
         self._update_summary(draft)
         self._update_execute_word()
 
-    def _message_holder(self, key: str, widget: Input | None) -> Static | None:
+    def _target(
+        self, key: str, fields: dict[str, FieldRow], rows: dict[str, list[RowEditor]]
+    ) -> tuple[Input | None, Static | None]:
+        """The input a problem is about (None for a section's) and the line it shows on."""
         if key in (FULL, DELTA):
-            return self.query_one(f"#{key}-message", Static)
-        if widget is None:
-            return None
-        parent = widget.parent
-        while parent is not None and not isinstance(
-            parent, (FieldRow, TableRowEditor, ParamRowEditor)
-        ):
-            parent = parent.parent
-        return parent.query_one(".message", Static) if parent is not None else None
+            return None, self.query_one(f"#{key}-message", Static)
+        field = fields.get(key)
+        if field is not None:
+            return field.input, field.message
+        parsed = parse_row_key(key)
+        if parsed is None:
+            return None, None
+        section, index, part = parsed
+        editors = rows.get(section, [])
+        if index >= len(editors):
+            return None, None
+        editor = editors[index]
+        return editor.input_for(part), editor.message
 
     def _update_summary(self, draft: DuplicateDraft) -> None:
-        summary = self.query_one("#summary", Static)
         count = len(self.problems)
+        first = next(iter(self.problems.items()), None)
+        shown = (self.sending, count, first and field_label(draft, first[0]), first)
+        if shown == self._summary_shown:
+            return
+        self._summary_shown = shown
+        summary = self.query_one("#summary", Static)
         if self.sending:
             text = Text("Sending to Kondado… (waits for a slot in the rate budget)", style="bold")
-        elif count:
-            key, message = next(iter(self.problems.items()))
+        elif first is not None:
+            key, message = first
             text = Text(
                 f"✖ {count} problem{'s' if count > 1 else ''} to fix before review: ", style="bold"
             )
@@ -484,6 +565,9 @@ class DuplicateScreen(Screen[int | None]):
 
     def _update_execute_word(self) -> None:
         on_ = self.query_one("#execute", Switch).value
+        if on_ == self._execute_shown:
+            return  # an update lays the whole form out again
+        self._execute_shown = on_
         word = "yes: runs right after it is created" if on_ else "no: waits for its schedule"
         self.query_one("#execute-word", Label).update(Text(word))
 
@@ -493,6 +577,14 @@ class DuplicateScreen(Screen[int | None]):
         if self.sending:
             return
         rows = self._rows(section)
+        if len(rows) >= MAX_FORM_ROWS:
+            self.notify(
+                f"The form holds at most {MAX_FORM_ROWS} rows per section. For more, write "
+                "the body in a file and use `kondado-tui duplicate --body FILE`.",
+                severity="warning",
+                markup=False,
+            )
+            return
         container = self.query_one(f"#{section}-rows", Vertical)
         editor: RowEditor
         if section == PARAMS:
@@ -692,4 +784,4 @@ class DuplicateScreen(Screen[int | None]):
         self.dismiss(None)
 
 
-__all__ = ["DuplicateReviewScreen", "DuplicateScreen", "Submit"]
+__all__ = ["MAX_FORM_ROWS", "DuplicateReviewScreen", "DuplicateScreen", "Submit"]
