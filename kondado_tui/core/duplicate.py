@@ -31,6 +31,7 @@ from kondado_tui.core.errors import KondadoError, ValidationError
 from kondado_tui.core.guards import strict_json
 from kondado_tui.core.guards.limits import MAX_BODY_FILE, size_text
 from kondado_tui.core.guards.redact import redact
+from kondado_tui.core.guards.sanitize import clean
 from kondado_tui.core.paths import default_duplicates_path
 from kondado_tui.core.private_file import write_private
 
@@ -60,7 +61,6 @@ _DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() accepts "²" and "�
 _TEAM_ID = re.compile(r"([0-9]+)-[0-9A-Za-z]+")  # "12345-X": the client id is 12345
 _TRAILING_ID = re.compile(r".*/pipelines/([0-9]+)/?")  # a pasted app URL
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _JSON_WORDS = ("true", "false", "null")
 
 
@@ -265,6 +265,12 @@ def _id_problem(text: str, what: str, example: str, *, required: bool) -> str | 
     return f"{_quote(s)} is not a whole number: type digits only ({what}, e.g. {example})"
 
 
+def _unshowable(text: str) -> bool:
+    """Text that would not show as it is (control, escape or format characters): it is
+    sent to Kondado and shown in its app, and in our messages."""
+    return clean(text, keep_newlines=False) != text
+
+
 def _quote(text: str, limit: int = 24) -> str:
     shown = text if len(text) <= limit else text[: limit - 1] + "…"
     return json.dumps(shown, ensure_ascii=False)
@@ -316,8 +322,11 @@ def _table_problems(draft: DuplicateDraft, section: str, problems: dict[str, str
             )
         elif row.path != row.path.strip():
             problems[path_key] = "remove the spaces at the start or end of the path"
-        elif _CONTROL.search(row.path):
-            problems[path_key] = "the path contains control characters: retype it"
+        elif _unshowable(row.path):
+            problems[path_key] = (
+                "the path contains control or invisible characters (bidirectional marks, "
+                "escape sequences): retype it"
+            )
         elif row.is_main and MAIN_PATH in seen_paths:
             problems[path_key] = (
                 "the path is empty, like the main table's: type the table's path in the "
@@ -355,8 +364,8 @@ def _param_problems(draft: DuplicateDraft, problems: dict[str, str]) -> None:
             problems[name_key] = "give the parameter's name as in the base pipeline"
         elif row.name != row.name.strip():
             problems[name_key] = "remove the spaces at the start or end of the name"
-        elif _CONTROL.search(row.name) or any(c.isspace() for c in row.name):
-            problems[name_key] = "a parameter name has no spaces or control characters"
+        elif _unshowable(row.name) or any(c.isspace() for c in row.name):
+            problems[name_key] = "a parameter name has no spaces, control or invisible characters"
         elif row.name in seen:
             problems[name_key] = (
                 f"{_quote(row.name)} is already in row {seen[row.name] + 1}: "
@@ -389,8 +398,11 @@ def validate(draft: DuplicateDraft) -> dict[str, str]:
         if problem is not None:
             problems[key] = problem
     name = draft.name.strip()
-    if name and _CONTROL.search(name):
-        problems[NAME] = "the name contains control characters (tabs, line breaks): retype it"
+    if name and _unshowable(name):
+        problems[NAME] = (
+            "the name contains control or invisible characters (tabs, line breaks, "
+            "bidirectional marks, escape sequences): retype it"
+        )
     elif len(name) > MAX_NAME:
         problems[NAME] = f"{len(name)} characters: at most {MAX_NAME}"
     for section in TABLE_SECTIONS:

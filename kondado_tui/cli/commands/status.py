@@ -201,10 +201,13 @@ def _as_json(row: Row, now: float) -> dict[str, object]:
             is_active=None,
             is_blocked=None,
             raw_msg=None,
+            raw_msg_cut=None,
             error=row.error or "not asked",
         )
         return entry
     entry.update(obs.status.as_dict())
+    # characters of the API's raw_msg left out (its text then ends with a marker)
+    entry["raw_msg_cut"] = obs.status.raw_msg_cut
     entry["id"] = row.pipeline_id
     entry["observed_at"] = iso_utc(obs.observed_at)
     entry["age_seconds"] = round(max(0.0, now - obs.observed_at), 1)
