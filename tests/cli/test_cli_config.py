@@ -230,7 +230,8 @@ def test_a_bad_label_names_the_option_not_a_config_line(
     assert main(["--config", str(path), "add", "5", "--no-check", option, "a\x1b]0;x\x07"]) == 2
     err = capsys.readouterr().err
     assert err == (
-        f"kondado-tui: {option}: contains control characters or escape sequences; "
+        f"kondado-tui: {option}: contains control characters, escape sequences or invisible "
+        "format characters; "
         "use plain text on one line\n"
     )
     assert path.read_text() == '[api]\nkey = "k"\n'

@@ -20,6 +20,7 @@ from kondado_tui.core.config import (
     remove_pipeline,
 )
 from kondado_tui.core.config.scanner import Line
+from kondado_tui.core.config.validation import label_ok
 from kondado_tui.core.errors import ConfigError
 
 ORIGINAL = r'''# My Kondado monitor.   (odd   spacing kept)
@@ -274,9 +275,9 @@ def test_add_then_remove_gives_back_the_same_bytes(tmp_path: Path) -> None:
 
 
 labels = st.none() | st.text(
-    st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="\x7f\u2028\u2029"),
+    st.characters(blacklist_categories=("Cc", "Cs", "Cf"), blacklist_characters="\x7f\u2028\u2029"),
     max_size=30,
-)
+).filter(label_ok)  # what a config may hold: shown as it is (no stray variation selector)
 
 
 @settings(

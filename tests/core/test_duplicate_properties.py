@@ -20,6 +20,7 @@ from kondado_tui.core.duplicate import (
     validate,
 )
 from kondado_tui.core.errors import ValidationError
+from kondado_tui.core.guards.sanitize import clean
 from kondado_tui.core.sim import SimWorld
 from kondado_tui.core.sim.catalogue import COLLECTIONS_BY_ID
 from kondado_tui.core.sim.validate import validate_duplicate
@@ -181,9 +182,7 @@ def valid_drafts(draw: st.DrawFn) -> DuplicateDraft:
         src=draw(IDS),
         dest=draw(IDS),
         client=draw(st.one_of(st.just(""), IDS)),
-        name=draw(
-            st.text(st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"]), max_size=20)
-        ),
+        name=draw(SHOWN_NAMES),
         execute_immediately=draw(st.booleans()),
         full_tables=tables(True),
         delta_tables=tables(False),
@@ -306,6 +305,13 @@ def _same_type(collection_id: int) -> list[int]:
     ]
 
 
+# A pipeline name as the validator takes it: shown as it is (no control, escape or
+# format character: `clean` would change it).
+SHOWN_NAMES = st.text(
+    st.characters(codec="utf-8", exclude_categories=["Cc", "Cs", "Cf"]), max_size=20
+).filter(lambda t: clean(t.strip(), keep_newlines=False) == t.strip())
+
+
 @st.composite
 def drafts_for_the_demo_base(draw: st.DrawFn) -> DuplicateDraft:
     """What a user would type to copy the simulator's pipeline 2040: every path named."""
@@ -328,9 +334,7 @@ def drafts_for_the_demo_base(draw: st.DrawFn) -> DuplicateDraft:
         src=str(draw(st.sampled_from(_same_type(_BASE.src_collection_id)))),
         dest=str(draw(st.sampled_from(_same_type(_BASE.dest_collection_id)))),
         client=draw(st.sampled_from(["", *map(str, sorted(_WORLD.client_ids))])),
-        name=draw(
-            st.text(st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"]), max_size=20)
-        ),
+        name=draw(SHOWN_NAMES),
         execute_immediately=draw(st.booleans()),
         full_tables=[TableRow(p, n) for p, n in zip(paths, names, strict=True)],
         delta_tables=[TableRow(p, n) for p, n in zip(paths, delta_names, strict=True)]

@@ -114,7 +114,8 @@ def test_refusal_messages_are_stored_redacted_and_cut(tmp_path: Path) -> None:
     store.record_refusal(9, Refusal.REFUSED, "no: s3cr3t-token-value " + "x" * 20_000, T0)
     stored = store.refusals()[9]
     assert "s3cr3t-token-value" not in stored.message
-    assert len(stored.message) <= 16_000
+    assert len(stored.message) <= 16_000 + len("… (cut: 4008 more characters)")
+    assert stored.message.endswith("… (cut: 4008 more characters)")
     store.close()
 
 
