@@ -38,6 +38,7 @@ from textual.widgets import Input
 from kondado_tui.core.clock import ManualClock
 from kondado_tui.core.config import PipelineEntry
 from kondado_tui.core.duplicate import DuplicateDraft, ParamRow, TableRow
+from kondado_tui.core.events import Connection, Health
 from kondado_tui.core.guards.limits import MAX_MESSAGE
 from kondado_tui.core.models import Observation, PipelineStatus
 from kondado_tui.ui.screens.detail import DetailScreen
@@ -133,6 +134,10 @@ class DetailHost(App[None]):
                 self.row, clock=ManualClock(T0), store=None, palette=palette, commands=self
             )
         )
+
+    @property
+    def health(self) -> Health:
+        return Health(Connection.OK, budget_per_minute=18)
 
     def run_one(self, pipeline_id: int) -> None: ...
     def ask_now(self, pipeline_id: int) -> None: ...
