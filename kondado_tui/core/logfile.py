@@ -19,7 +19,6 @@ import io
 import logging
 import logging.handlers
 import os
-import re
 import stat
 import traceback
 from collections.abc import Mapping
@@ -28,7 +27,7 @@ from pathlib import Path
 
 from kondado_tui.core import paths
 from kondado_tui.core.config.model import LogSettings
-from kondado_tui.core.guards.redact import MASK, install_log_redaction, redact
+from kondado_tui.core.guards.redact import install_log_redaction
 from kondado_tui.core.guards.sanitize import clean
 
 LOG_DIRNAME = "log"
@@ -46,8 +45,6 @@ LEVELS = {
 NOISY = ("httpx", "httpcore")  # request lines: URLs, only with --debug
 LINE_FORMAT = "%(asctime)s %(process)d {what} %(levelname)s %(name)s: %(message)s"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"  # local time with its offset: a shared log is unambiguous
-# A URL's `key=` parameter: not the secret, but not for a bug report either.
-_KEY_PARAM = re.compile(r"(?i)(\bkey=)[^&\s'\"<>#]+")
 
 
 def default_log_path(env: Mapping[str, str] | None = None) -> Path:
@@ -93,7 +90,9 @@ class RedactingFormatter(logging.Formatter):
 
 
 def mask_line(text: str) -> str:
-    return clean(_KEY_PARAM.sub(lambda m: m.group(1) + MASK, redact(text)))
+    """`clean` masks the token in every form and a URL's `key=` (not the secret, but not
+    for a bug report either): the one redaction, for the log file too."""
+    return clean(text)
 
 
 class _Quieter(logging.Filter):

@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from kondado_tui.core.events import Alert, AlertKind
-from kondado_tui.core.guards.redact import redact
 from kondado_tui.core.guards.sanitize import clean, first_line
 from kondado_tui.core.models import app_url
 
@@ -50,11 +49,10 @@ DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 def safe(text: str | None, limit: int = 1000) -> str:
     """One line of text that is safe anywhere: no escape sequence or control character,
-    no secret, encodable (a lone surrogate from a JSON answer becomes '?')."""
+    no secret, encodable (`clean` turns a lone surrogate from a JSON answer into U+FFFD)."""
     if not text:
         return ""
     line = " ".join(clean(text, keep_newlines=False).split())
-    line = redact(line).encode("utf-8", "replace").decode("utf-8")
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
