@@ -21,7 +21,7 @@ from kondado_tui.core.guards.limits import MAX_MESSAGE, cut
 from kondado_tui.core.models import Observation, PipelineStatus
 from kondado_tui.ui.screens import duplicate as duplicate_screen
 from kondado_tui.ui.screens.detail import DetailScreen
-from kondado_tui.ui.screens.duplicate import DuplicateScreen, ParamRowEditor
+from kondado_tui.ui.screens.duplicate import DuplicateScreen, FormInput, ParamRowEditor
 from kondado_tui.ui.view.board import Row
 from kondado_tui.ui.view.palette import Palette
 
@@ -44,6 +44,7 @@ async def test_typing_lays_nothing_out_and_redraws_no_message(
         await settle(pilot)
         form = app.form
         value = list(form.query(ParamRowEditor))[-1].value_input
+        assert isinstance(value, FormInput)  # on the Textual it was tested on
         value.focus()
         await settle(pilot)
         layouts: list[int] = []

@@ -56,6 +56,7 @@ from kondado_tui.core.errors import ApiError, KondadoError, Outcome, Rejected
 from kondado_tui.core.guards.redact import redact
 from kondado_tui.core.guards.sanitize import clean
 from kondado_tui.ui.screens.confirm import ChoiceScreen, SecondConfirmScreen
+from kondado_tui.ui.terminal.overrides import tested, textual_version
 
 # Sends a body, returns the new pipeline's id; raises kondado_tui.core.errors on failure.
 Submit = Callable[[dict[str, Any]], Awaitable[int]]
@@ -91,14 +92,19 @@ class FormInput(Input):
     widget of the form (200 parameter rows: 1,200 widgets). An Input's size never
     depends on its text (its width is set here, its scrollbar hidden), so the change
     only needs a repaint; scrolling within the text reads `virtual_size` directly.
-    Checked on Textual 8.2 (tests/ui/test_ui_duplicate.py types past the width).
+    Checked on Textual 8.2 (tests/ui/test_ui_form_bounds.py types past the width).
     """
 
     virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
 
 
+# Like the other replacements of Textual's ways (ui/terminal/overrides.py): only on the
+# releases it was tested on; elsewhere Textual's own Input (slower with many rows).
+_INPUT: type[Input] = FormInput if tested(textual_version()) else Input
+
+
 def _input(value: str, placeholder: str, id: str, classes: str | None = None) -> Input:
-    return FormInput(
+    return _INPUT(
         value, placeholder=placeholder, id=id, classes=classes, compact=True, select_on_focus=False
     )
 
