@@ -31,7 +31,13 @@ from kondado_tui.core.budget.messages import (
     Window,
 )
 from kondado_tui.core.budget.scope import scope_for
-from kondado_tui.core.budget.wire import LineBuffer, decode_to_broker, decode_to_process, encode
+from kondado_tui.core.budget.wire import (
+    MAX_LINE,
+    LineBuffer,
+    decode_to_broker,
+    decode_to_process,
+    encode,
+)
 from kondado_tui.core.models import Priority
 
 BG, INTER = Priority.BACKGROUND, Priority.INTERACTIVE
@@ -308,7 +314,7 @@ async def test_a_client_of_another_version_is_told_so(
     sock = raw(host_budget_name)
     try:
         sock.sendall(hello_line().replace(b'"v":1', b'"v":2'))
-        answer = LineBuffer().feed(sock.recv(4096))
+        answer = LineBuffer(MAX_LINE).feed(sock.recv(4096))
         assert decode_to_process(answer[0], time.time()) == Refused("version")
         assert closed_by_peer(sock)
     finally:

@@ -22,13 +22,11 @@ the whole thing `off`.
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
 import random
 import selectors
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -36,7 +34,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
-from kondado_tui.core.budget.broker import Broker, peer_credentials
+from kondado_tui.core.budget.broker import Broker
 from kondado_tui.core.budget.messages import (
     Cancel,
     Granted,
@@ -48,7 +46,17 @@ from kondado_tui.core.budget.messages import (
     Want,
     Welcome,
 )
-from kondado_tui.core.budget.wire import LineBuffer, ProtocolError, decode_to_process, encode
+from kondado_tui.core.budget.wire import MAX_LINE, decode_to_process, encode
+from kondado_tui.core.localsock.framing import LineBuffer, ProtocolError
+from kondado_tui.core.localsock.names import (
+    Reach,
+    Unreachable,
+    address,
+    name_from_env,
+    peer_credentials,
+    reach,
+    read_line,
+)
 from kondado_tui.core.threads import name_thread
 
 log = logging.getLogger(__name__)
@@ -107,17 +115,10 @@ def broker_name(env: Mapping[str, str] | None = None) -> tuple[str | None, str]:
 
     `KONDADO_TUI_HOST_BUDGET`: unset or empty for the default name, `off`, or another
     name (printable ASCII, at most 100 characters)."""
-    env = os.environ if env is None else env
-    if not sys.platform.startswith("linux"):
-        return None, "a host-wide budget needs Linux's abstract sockets"
-    value = env.get(NAME_ENV, "").strip()
-    if not value:
-        return DEFAULT_NAME, ""
-    if value.lower() == OFF:
-        return None, f"{NAME_ENV}=off"
-    if len(value) > MAX_NAME or not value.isascii() or not value.isprintable():
-        return None, f"{NAME_ENV} is not a usable name (printable ASCII, at most {MAX_NAME})"
-    return value, ""
+    name, why = name_from_env(NAME_ENV, DEFAULT_NAME, env)
+    if name is None and not why.startswith(NAME_ENV):
+        why = "a host-wide budget needs Linux's abstract sockets"
+    return name, why
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ def probe(name: str, hello: Hello | None, timeout: float = HELLO_TIMEOUT) -> Pro
     sock.settimeout(timeout)
     try:
         try:
-            sock.connect(_address(name))
+            sock.connect(address(name))
         except (ConnectionRefusedError, FileNotFoundError):
             return Probe("nobody serves it: the next kondado-tui to start will")
         except OSError as exc:
@@ -147,14 +148,10 @@ def probe(name: str, hello: Hello | None, timeout: float = HELLO_TIMEOUT) -> Pro
             return Probe("serving", pid, uid)
         try:
             sock.sendall(encode(hello))
-            lines = LineBuffer()
-            got: list[bytes] = []
-            while not got:
-                chunk = sock.recv(4096)
-                if not chunk:
-                    return Probe("it closed the connection at once", pid, uid)
-                got = lines.feed(chunk)
-            message = decode_to_process(got[0], time.time())
+            line, _ = read_line(sock, LineBuffer(MAX_LINE), time.monotonic() + timeout)
+            message = decode_to_process(line, time.time())
+        except EOFError:
+            return Probe("it closed the connection at once", pid, uid)
         except TimeoutError:
             return Probe("no answer from it", pid, uid)
         except (ProtocolError, OSError):
@@ -166,10 +163,6 @@ def probe(name: str, hello: Hello | None, timeout: float = HELLO_TIMEOUT) -> Pro
         return Probe("serving", pid, uid, message)
     finally:
         sock.close()
-
-
-def _address(name: str) -> bytes:
-    return b"\0" + name.encode("ascii")
 
 
 class _Unusable(Exception):
@@ -207,7 +200,7 @@ class HostLink:
         self.broker_info: BrokerInfo | None = None
         self._retry = RETRY[0]
         self._flaps = 0
-        self._lines = LineBuffer()
+        self._lines = LineBuffer(MAX_LINE)
         self._pending_lines: list[bytes] = []  # read with the welcome, not handled yet
 
     # -- what the budget calls (any thread) ---------------------------------------------
@@ -303,36 +296,23 @@ class HostLink:
         while True:
             if self._closed.is_set():
                 raise _Unusable("closed")
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(CONNECT_TIMEOUT)
+            if self._broker is not None and not self._broker.running:
+                self._broker = None
             try:
-                sock.connect(_address(self.name))
+                found, sock = reach(self.name, CONNECT_TIMEOUT)
+            except Unreachable as exc:
+                raise _Unusable(str(exc)) from None
+            if found is Reach.CONNECTED and sock is not None:
                 return sock
-            except (ConnectionRefusedError, FileNotFoundError):
-                sock.close()
-                self._serve_name()  # nobody listens: race to bind it
-            except OSError as exc:  # a full backlog, a timeout: try again shortly
-                sock.close()
-                if exc.errno not in (errno.EAGAIN, errno.ETIMEDOUT, None):
-                    raise _Unusable(f"cannot reach it ({exc.strerror or exc})") from None
+            if found is Reach.BOUND and sock is not None:
+                self._serve_name(sock)  # nobody listened: we won the race to bind it
+                continue
             if time.monotonic() > deadline:
                 raise _Unusable("its name is held by a process that does not accept connections")
             self._closed.wait(pause * (0.5 + self._rng.random()))
             pause = min(0.2, pause * 2)
 
-    def _serve_name(self) -> None:
-        """Bind the name and serve it, unless someone else won the race."""
-        if self._broker is not None and self._broker.running:
-            return
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            listener.bind(_address(self.name))
-            listener.listen(64)
-        except OSError as exc:
-            listener.close()
-            if exc.errno == errno.EADDRINUSE:
-                return  # another process won: connect to it
-            raise _Unusable(f"cannot serve it ({exc.strerror or exc})") from None
+    def _serve_name(self, listener: socket.socket) -> None:
         broker = Broker(listener)
         broker.start()
         self._broker = broker
@@ -343,17 +323,11 @@ class HostLink:
             uid, pid = peer_credentials(sock)
             sock.settimeout(HELLO_TIMEOUT)
             sock.sendall(encode(self._hello()))
-            deadline = time.monotonic() + HELLO_TIMEOUT
-            lines = LineBuffer()
-            while True:
-                sock.settimeout(max(0.01, deadline - time.monotonic()))
-                chunk = sock.recv(4096)
-                if not chunk:
-                    raise _Broken("the broker closed the connection at once")
-                got = lines.feed(chunk)
-                if got:
-                    break
-            message = decode_to_process(got[0], time.time())
+            lines = LineBuffer(MAX_LINE)
+            line, more = read_line(sock, lines, time.monotonic() + HELLO_TIMEOUT)
+            message = decode_to_process(line, time.time())
+        except EOFError:
+            raise _Broken("the broker closed the connection at once") from None
         except TimeoutError:
             raise _Unusable("no answer from the broker") from None
         except ProtocolError:
@@ -365,7 +339,7 @@ class HostLink:
         if not isinstance(message, Welcome):
             raise _Unusable("the broker answered something that is not the protocol")
         self.broker_info = BrokerInfo(pid, uid, pid == os.getpid())
-        self._pending_lines = got[1:]
+        self._pending_lines = more
         self._lines = lines
         return message
 

@@ -10,10 +10,7 @@ verbatim.
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any
 
 from kondado_tui.core.budget.messages import (
     Cancel,
@@ -36,6 +33,22 @@ from kondado_tui.core.budget.messages import (
 from kondado_tui.core.budget.policy import API_PER_MINUTE
 from kondado_tui.core.budget.scope import is_scope_id
 from kondado_tui.core.budget.throttle import Throttle
+from kondado_tui.core.localsock.framing import (
+    LineBuffer,
+    ProtocolError,
+    VersionMismatch,
+    check_bool,
+    check_dict,
+    check_fields,
+    check_int,
+    check_number,
+    check_optional,
+    check_time,
+    check_version,
+    fail,
+    json_line,
+    json_object,
+)
 from kondado_tui.core.models import Priority
 
 PROTOCOL = 1
@@ -50,20 +63,11 @@ MAX_WAIT = 3600.0
 _WHY = frozenset({"version", "busy", "protocol"})
 
 
-class ProtocolError(Exception):
-    """The other end sent something this protocol does not allow. The message says what,
-    in our words (never theirs)."""
-
-
 # -- encoding -----------------------------------------------------------------------------
 
 
 def encode(message: ToBroker | ToProcess) -> bytes:
-    payload = json.dumps(_as_json(message), separators=(",", ":"), allow_nan=False)
-    line = payload.encode("ascii") + b"\n"
-    if len(line) > MAX_LINE:
-        raise ValueError(f"a {type(message).__name__} does not fit in one line")
-    return line
+    return json_line(_as_json(message), MAX_LINE, f"a {type(message).__name__}")
 
 
 def _as_json(message: ToBroker | ToProcess) -> dict[str, Any]:
@@ -145,35 +149,35 @@ def decode_to_broker(line: bytes, now: float) -> ToBroker:
     kind = data.get("t")
     if kind == "hello":
         _version(data)
-        _fields(data, {"v", "t", "host", "key", "rpm", "win"})
+        check_fields(data, {"v", "t", "host", "key", "rpm", "win"})
         host, key = data["host"], data["key"]
         if not (is_scope_id(host) and is_scope_id(key)):
-            _fail("a scope id is not 32 hex digits")
+            fail("a scope id is not 32 hex digits")
         win = data["win"]
         if not isinstance(win, dict):
-            _fail("the window is not an object")
-        _fields(win, {"s", "k", "lock", "ht", "kt"})
+            fail("the window is not an object")
+        check_fields(win, {"s", "k", "lock", "ht", "kt"})
         window = Window(
             stamps=_times(win["s"], now),
             key_stamps=_times(win["k"], now),
-            lockout_end=_optional(win["lock"], lambda v: _time(v, now)),
+            lockout_end=check_optional(win["lock"], lambda v: _time(v, now)),
             host_throttle=_throttle(win["ht"], now),
             key_throttle=_throttle(win["kt"], now),
         )
-        return Hello(host, key, _int(data["rpm"], 1, API_PER_MINUTE), window)
+        return Hello(host, key, check_int(data["rpm"], 1, API_PER_MINUTE), window)
     if kind == "want":
-        _fields(data, {"t", "id", "p"})
-        return Want(_id(data["id"]), Priority(_int(data["p"], 0, 2)))
+        check_fields(data, {"t", "id", "p"})
+        return Want(_id(data["id"]), Priority(check_int(data["p"], 0, 2)))
     if kind in ("cancel", "done"):
-        _fields(data, {"t", "id"})
+        check_fields(data, {"t", "id"})
         return (Cancel if kind == "cancel" else Done)(_id(data["id"]))
     if kind == "lockout":
-        _fields(data, {"t", "wait"})
-        return Lockout(_number(data["wait"], 0.0, MAX_WAIT))
+        check_fields(data, {"t", "wait"})
+        return Lockout(check_number(data["wait"], 0.0, MAX_WAIT))
     if kind == "ping":
-        _fields(data, {"t"})
+        check_fields(data, {"t"})
         return Ping()
-    _fail("an unknown message")
+    fail("an unknown message")
 
 
 def decode_to_process(line: bytes, now: float) -> ToProcess:
@@ -182,46 +186,46 @@ def decode_to_process(line: bytes, now: float) -> ToProcess:
     kind = data.get("t")
     if kind == "welcome":
         _version(data)
-        _fields(data, {"v", "t", "slots", "limits", "peers"})
+        check_fields(data, {"v", "t", "slots", "limits", "peers"})
         raw = data["slots"]
         if not isinstance(raw, list) or len(raw) > MAX_STAMPS:
-            _fail("the slots are not a short list")
+            fail("the slots are not a short list")
         slots = []
         for item in raw:
             if not isinstance(item, list) or len(item) != 3:
-                _fail("a slot is not [id, time, on key]")
-            slots.append(SlotSeen(_id(item[0]), _time(item[1], now), bool(_int(item[2], 0, 1))))
-        return Welcome(
-            tuple(slots), _limits(_dict(data["limits"]), now), _peers(_dict(data["peers"]))
-        )
+                fail("a slot is not [id, time, on key]")
+            on_key = bool(check_int(item[2], 0, 1))
+            slots.append(SlotSeen(_id(item[0]), _time(item[1], now), on_key))
+        limits = _limits(check_dict(data["limits"]), now)
+        return Welcome(tuple(slots), limits, _peers(check_dict(data["peers"])))
     if kind == "grant":
-        _fields(data, {"t", "id", "slot", "at"})
+        check_fields(data, {"t", "id", "slot", "at"})
         return Granted(_id(data["id"]), _id(data["slot"]), _time(data["at"], now))
     if kind == "slot":
-        _fields(data, {"t", "slot", "at", "key"})
-        return SlotSeen(_id(data["slot"]), _time(data["at"], now), _bool(data["key"]))
+        check_fields(data, {"t", "slot", "at", "key"})
+        return SlotSeen(_id(data["slot"]), _time(data["at"], now), check_bool(data["key"]))
     if kind == "limits":
         return _limits(data, now)
     if kind == "peers":
         return _peers(data)
     if kind == "pong":
-        _fields(data, {"t"})
+        check_fields(data, {"t"})
         return Pong()
     if kind == "refused":
-        _fields(data, {"t", "why"})
+        check_fields(data, {"t", "why"})
         why = data["why"]
         if why not in _WHY:
-            _fail("an unknown refusal")
+            fail("an unknown refusal")
         return Refused(why)
-    _fail("an unknown message")
+    fail("an unknown message")
 
 
 def _limits(data: dict[str, Any], now: float) -> Limits:
-    _fields(data, _LIMIT_FIELDS, kind="limits")
+    check_fields(data, _LIMIT_FIELDS, kind="limits")
     return Limits(
-        host_per_minute=_int(data["hpm"], 1, API_PER_MINUTE),
-        key_per_minute=_int(data["kpm"], 1, API_PER_MINUTE),
-        lockout_end=_optional(data["lock"], lambda v: _time(v, now)),
+        host_per_minute=check_int(data["hpm"], 1, API_PER_MINUTE),
+        key_per_minute=check_int(data["kpm"], 1, API_PER_MINUTE),
+        lockout_end=check_optional(data["lock"], lambda v: _time(v, now)),
         host_throttle=_throttle(data["ht"], now),
         key_throttle=_throttle(data["kt"], now),
     )
@@ -232,12 +236,12 @@ _PEER_FIELDS = frozenset({"procs", "logins", "share"})
 
 
 def _peers(data: dict[str, Any]) -> Peers:
-    _fields(data, _PEER_FIELDS, kind="peers")
-    processes = _int(data["procs"], 1, 100_000)
-    logins = _int(data["logins"], 1, processes)
-    share = _number(data["share"], 0.0, 1.0)
+    check_fields(data, _PEER_FIELDS, kind="peers")
+    processes = check_int(data["procs"], 1, 100_000)
+    logins = check_int(data["logins"], 1, processes)
+    share = check_number(data["share"], 0.0, 1.0)
     if share <= 0.0:
-        _fail("a share of nothing")
+        fail("a share of nothing")
     return Peers(processes, logins, share)
 
 
@@ -245,126 +249,37 @@ def _throttle(value: Any, now: float) -> Throttle:
     if value is None:
         return Throttle()
     if not isinstance(value, list) or len(value) != 4:
-        _fail("a throttle is not [rate, hold, since, probe]")
-    rate = _int(value[0], 1, API_PER_MINUTE)
-    hold = _int(value[1], 1, API_PER_MINUTE)
-    since = _number(value[2], 0.0, now + TIME_SLACK)
-    probe = _number(value[3], 60.0, 7 * 86400.0)
+        fail("a throttle is not [rate, hold, since, probe]")
+    rate = check_int(value[0], 1, API_PER_MINUTE)
+    hold = check_int(value[1], 1, API_PER_MINUTE)
+    since = check_number(value[2], 0.0, now + TIME_SLACK)
+    probe = check_number(value[3], 60.0, 7 * 86400.0)
     return Throttle(rate, hold, since, probe)
 
 
-# -- the checks ---------------------------------------------------------------------------
-
-
-def _fail(what: str) -> NoReturn:
-    raise ProtocolError(what)
-
-
-def _reject_constant(name: str) -> NoReturn:
-    raise ProtocolError(f"{name} is not a number this protocol allows")
+# -- the checks (`localsock.framing`'s, with this protocol's limits) -----------------------
 
 
 def _object(line: bytes) -> dict[str, Any]:
-    if len(line) > MAX_LINE:
-        _fail("a line longer than the protocol allows")
-    try:
-        data = json.loads(line.decode("ascii"), parse_constant=_reject_constant)
-    except ProtocolError:
-        raise
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        _fail("a line that is not JSON")
-    if not isinstance(data, dict):
-        _fail("a line that is not a JSON object")
-    return data
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        _fail("a field that should be an object")
-    return value
+    return json_object(line, MAX_LINE)
 
 
 def _version(data: dict[str, Any]) -> None:
-    if data.get("v") != PROTOCOL or isinstance(data.get("v"), bool):
-        raise VersionMismatch("another version of the protocol")
-
-
-class VersionMismatch(ProtocolError):
-    """A hello or welcome of another protocol version (answered with `Refused`)."""
-
-
-def _fields(
-    data: dict[str, Any], expected: set[str] | frozenset[str], *, kind: str | None = None
-) -> None:
-    """Exactly these fields (and `"t": kind`, when the object is a message of its own)."""
-    keys = set(data)
-    if kind is not None and data.get("t") == kind:
-        keys.discard("t")
-    if keys != set(expected):
-        _fail("missing or unexpected fields")
-
-
-def _int(value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        _fail("a number out of range")
-    return value
+    check_version(data, PROTOCOL)
 
 
 def _id(value: Any) -> int:
-    return _int(value, 0, MAX_ID)
-
-
-def _bool(value: Any) -> bool:
-    if not isinstance(value, bool):
-        _fail("a field that should be true or false")
-    return value
-
-
-def _number(value: Any, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        _fail("a field that should be a number")
-    number = float(value)
-    if not math.isfinite(number) or not low <= number <= high:
-        _fail("a number out of range")
-    return number
+    return check_int(value, 0, MAX_ID)
 
 
 def _time(value: Any, now: float) -> float:
-    return _number(value, now - TIME_SLACK, now + TIME_SLACK)
+    return check_time(value, now, TIME_SLACK)
 
 
 def _times(value: Any, now: float) -> tuple[float, ...]:
     if not isinstance(value, list) or len(value) > MAX_STAMPS:
-        _fail("the request times are not a short list")
+        fail("the request times are not a short list")
     return tuple(_time(v, now) for v in value)
-
-
-def _optional(value: Any, check: Callable[[Any], float]) -> float | None:
-    return None if value is None else check(value)
-
-
-class LineBuffer:
-    """Bytes in, complete lines out; a line longer than `MAX_LINE` is a `ProtocolError`
-    (a client that never ends its line cannot make anyone hold more than that)."""
-
-    def __init__(self, limit: int = MAX_LINE) -> None:
-        self._limit = limit
-        self._data = bytearray()
-
-    def feed(self, chunk: bytes) -> list[bytes]:
-        self._data += chunk
-        lines = []
-        while True:
-            end = self._data.find(b"\n")
-            if end < 0:
-                break
-            if end + 1 > self._limit:
-                _fail("a line longer than the protocol allows")
-            lines.append(bytes(self._data[: end + 1]))
-            del self._data[: end + 1]
-        if len(self._data) >= self._limit:
-            _fail("a line longer than the protocol allows")
-        return lines
 
 
 __all__ = [
