@@ -45,7 +45,7 @@ from kondado_tui.core.guards.redact import redact
 from kondado_tui.core.history.store import HistoryState
 from kondado_tui.core.history.timeline import Transition
 from kondado_tui.core.models import Observation, PipelineStatus, Priority
-from kondado_tui.core.scheduling import RHYTHM_MEMORY, Backoff, Pick, Scheduler
+from kondado_tui.core.scheduling import LOCAL, RHYTHM_MEMORY, Backoff, Pick, Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -266,19 +266,46 @@ class Poller:
         self._publish()
         self._replan()
 
-    def focus(self, pipeline_id: int | None, *, pinned: bool = False) -> None:
+    def focus(self, pipeline_id: int | None, *, pinned: bool = False, watcher: str = LOCAL) -> None:
         """The row under the cursor; `pinned`: its detail screen is open. It is asked
         every few seconds while it counts as interest: pinned, or within a few minutes
-        of `user_active` (`Scheduler.focus`). Moving the cursor is not activity by itself."""
-        self._scheduler.focus(pipeline_id, pinned=pinned)
+        of `user_active` (`Scheduler.focus`). Moving the cursor is not activity by itself.
+        `watcher`: whose cursor (a collector's viewers each have theirs)."""
+        self._scheduler.focus(pipeline_id, pinned=pinned, watcher=watcher)
         self._replan()
 
-    def user_active(self) -> None:
+    def user_active(self, *, watcher: str = LOCAL) -> None:
         """Someone pressed a key or used the mouse just now. Cheap enough for every key:
         the loop is woken only when the selected row just became interesting again, and
         when the activity ends nothing fires (the plan ages it on the clock)."""
-        if self._scheduler.user_active(self._clock.now()):
+        if self._scheduler.user_active(self._clock.now(), watcher):
             self._replan()
+
+    def forget_watcher(self, watcher: str) -> None:
+        """A collector's viewer went: its cursor no longer counts."""
+        self._scheduler.forget_watcher(watcher)
+        self._replan()
+
+    def hold(self, ids: Iterable[int]) -> None:
+        """Ask these only when a person asks (`request_now`): every dashboard watching
+        them paused, while others still want the rest of the list."""
+        self._scheduler.hold(ids)
+        self._replan()
+
+    def adopt(self, known: Iterable[StatusObserved]) -> None:
+        """What a collector that went away had told this process: its observations, as
+        old as they are (their own times), so taking over asks again only what is due and
+        history older than them is not shown over them. Before `start`."""
+        listed = set(self._scheduler.pipeline_ids)
+        for event in known:
+            pid = event.pipeline_id
+            if pid not in listed or pid in self._observations:
+                continue
+            observation = event.observation
+            self._scheduler.seed(observation.status, observation.observed_at, event.since)
+            self._observations[pid] = observation
+            if event.since_first_seen:
+                self._first_seen.add(pid)
 
     def request_now(self, pipeline_id: int) -> None:
         """A person asked for this pipeline: next, ahead of background polls (INTERACTIVE,

@@ -11,7 +11,7 @@ from poller_fakes import FakeBudget, Recorder
 
 from kondado_tui.core.api import KondadoClient
 from kondado_tui.core.clock import ManualClock
-from kondado_tui.core.events import Connection
+from kondado_tui.core.events import Connection, StatusObserved
 from kondado_tui.core.history.store import HistoryStore
 from kondado_tui.core.models import Observation, PipelineStatus
 from kondado_tui.core.poller import Poller
@@ -72,3 +72,27 @@ async def test_states_from_history_are_not_called_nothing_received(alt: AltApi) 
         assert poller.health.connection is Connection.OK
         assert poller.health.from_history == 2
     store.close()
+
+
+async def test_a_viewer_taking_over_keeps_what_its_collector_had_told_it(alt: AltApi) -> None:
+    """`adopt`: the observations a collector sent before it went are this poller's own
+    from the start, at their own times; older history does not show over them, and
+    they are not asked again before they are due."""
+    clock = ManualClock()
+    store = HistoryStore(None, clock=clock)
+    store.record(Observation(PipelineStatus(101, "error_building_tables"), clock.now() - 7200))
+    store.record(Observation(PipelineStatus(103, "running"), clock.now() - 7200))
+    told = StatusObserved(
+        101, Observation(PipelineStatus(101, "active"), clock.now() - 20), None, clock.now() - 900
+    )
+    budget = FakeBudget(clock)
+    recorder = Recorder()
+    async with KondadoClient(alt.base_url, alt.key, alt.token, gate=budget) as client:
+        poller = Poller(client, budget, clock, [101, 102, 103], on_event=recorder, store=store)
+        poller.adopt([told])
+        await poller.start()
+        assert poller.observations[101] == told.observation  # not the older history
+        assert [e.pipeline_id for e in recorder.observed()] == [103]  # history for the rest
+        assert poller.scheduler.tracked(101).since == clock.now() - 900  # type: ignore[union-attr]
+        await poller.step()
+        assert len(alt.received) == 1 and "/101/" not in alt.received[0].path  # not due yet

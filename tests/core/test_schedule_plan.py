@@ -42,9 +42,12 @@ def test_plan_says_when_the_next_is_due_as_next_due_at_does() -> None:
         elif roll < 0.60:
             scheduler.request_now(pid, now, rng.choice(list(Priority)))
         elif roll < 0.62:
-            scheduler.focus(rng.choice([None, pid]), pinned=rng.random() < 0.3)
+            who = rng.choice(["", "viewer"])
+            scheduler.focus(rng.choice([None, pid]), pinned=rng.random() < 0.3, watcher=who)
         elif roll < 0.65:
-            scheduler.user_active(now)
+            scheduler.user_active(now, rng.choice(["", "viewer"]))
+        elif roll < 0.66:
+            scheduler.hold(rng.sample(ids, rng.randint(0, 20)))
         elif roll < 0.70:
             scheduler.follow(pid, now)
         elif roll < 0.72:

@@ -132,10 +132,16 @@ def walk(seed: int, steps: int, size: int, per_minute: float = 18) -> int:
             scheduler.forgive(pid)
         elif event < 0.55:
             scheduler.request_now(pid, now, rng.choice(list(Priority)))
-        elif event < 0.61:  # the cursor moves; or a detail screen opens (pinned)
-            scheduler.focus(rng.choice([None, pid, pid]), pinned=rng.random() < 0.3)
+        elif event < 0.61:  # a cursor moves; or a detail screen opens (pinned)
+            scheduler.focus(
+                rng.choice([None, pid, pid]), pinned=rng.random() < 0.3, watcher=watcher(rng)
+            )
         elif event < 0.65:  # a key press: the selected row counts for a few minutes
-            scheduler.user_active(now)
+            scheduler.user_active(now, watcher(rng))
+        elif event < 0.66:  # a collector's viewer leaves; or pauses some of the list
+            scheduler.forget_watcher(watcher(rng))
+        elif event < 0.67:
+            scheduler.hold(rng.sample(ids, rng.randint(0, len(ids))))
         elif event < 0.72:
             scheduler.follow(pid, now)
         elif event < 0.75:
@@ -152,6 +158,11 @@ def walk(seed: int, steps: int, size: int, per_minute: float = 18) -> int:
             scheduler.per_minute = rng.choice([6, 12, 18])
         assert check(scheduler, now, only=Priority.INTERACTIVE)[1] is None
     return picks
+
+
+def watcher(rng: random.Random) -> str:
+    """This dashboard, or one of a collector's viewers (their cursors count alike)."""
+    return rng.choice(["", "", "viewer 1", "viewer 2"])
 
 
 @pytest.mark.parametrize(

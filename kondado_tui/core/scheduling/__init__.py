@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from kondado_tui.core.scheduling.backoff import Backoff
 from kondado_tui.core.scheduling.rhythm import Rhythm, Window
-from kondado_tui.core.scheduling.scheduler import Scheduler
+from kondado_tui.core.scheduling.scheduler import LOCAL, Scheduler
 from kondado_tui.core.scheduling.tracked import Pick, Tracked
 from kondado_tui.core.scheduling.tuning import (
     ACTIVE_MEMORY,
@@ -85,6 +85,7 @@ __all__ = [
     "FOLLOW_STEPS",
     "HALF_PERIOD_PROBES",
     "LOAD_REFERENCE_CYCLE",
+    "LOCAL",
     "MAX_START_WINDOW",
     "MIN_MAX_AGE",
     "MIN_PERIOD",

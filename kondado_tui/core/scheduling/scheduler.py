@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from kondado_tui.core.budget.rate_budget import BudgetPolicy
 from kondado_tui.core.history.timeline import Transition
@@ -40,6 +41,23 @@ from kondado_tui.core.scheduling.tuning import (
     background_rate,
 )
 
+LOCAL = ""
+"""The watcher of a dashboard's own screen (a collector's viewers have others)."""
+
+
+@dataclass
+class _Watcher:
+    focus: int | None = None  # the row under the cursor
+    pinned: bool = False  # its detail screen is open
+    active_at: float | None = None  # the last key press or click
+
+    def attended(self, now: float) -> bool:
+        if self.focus is None:
+            return False
+        if self.pinned:
+            return True
+        return self.active_at is not None and now - self.active_at < FOCUS_ATTENTION
+
 
 class Scheduler:
     """Due times and choices for a list of pipelines, at a given budget."""
@@ -47,9 +65,10 @@ class Scheduler:
     def __init__(self, per_minute: float, pipeline_ids: Iterable[int] = (), now: float = 0.0):
         self.per_minute = per_minute
         self._tracked: dict[int, Tracked] = {}
-        self._focus: int | None = None  # the selected row (under the cursor)
-        self._focus_pinned = False  # its detail screen is open
-        self._active_at: float | None = None  # the user's last key press or click
+        # per watcher (a dashboard: this one, LOCAL, or a collector's viewer): the row
+        # under its cursor, whether its detail screen is open, its last key press
+        self._watchers: dict[str, _Watcher] = {LOCAL: _Watcher()}
+        self._held: frozenset[int] = frozenset()  # asked only on a person's request
         self._sweep_credit = 0.0  # sweeps owed (`SWEEP_SHARE` of each automatic request)
         self._swept: int | None = None  # the sweep's choice at the last pick
         self._automatic_at: float | None = None  # the last automatic request left then
@@ -66,8 +85,9 @@ class Scheduler:
         if wanted == list(self._tracked):
             return  # the same list: the plan's index stands
         self._tracked = {pid: self._tracked.get(pid) or Tracked(pid) for pid in wanted}
-        if self._focus not in self._tracked:
-            self._focus = None
+        for watcher in self._watchers.values():
+            if watcher.focus not in self._tracked:
+                watcher.focus = None
         self._list_version += 1
 
     @property
@@ -181,38 +201,62 @@ class Scheduler:
 
     @property
     def focused(self) -> int | None:
-        return self._focus
+        return self._watchers[LOCAL].focus
 
-    def focus(self, pipeline_id: int | None, *, pinned: bool = False) -> None:
-        """The selected row (None: none). It is asked every `FOCUS_INTERVAL` while it
-        counts as interest (`attended`): `pinned` (its detail screen is open) for as long
-        as it stays pinned, otherwise while the user is active (`user_active`). Selecting
-        a row is not activity by itself: a re-sort or a reload moves the cursor too."""
-        for changed in (self._focus, pipeline_id):
+    def focus(self, pipeline_id: int | None, *, pinned: bool = False, watcher: str = LOCAL) -> None:
+        """The selected row of `watcher` (None: none). It is asked every `FOCUS_INTERVAL`
+        while it counts as interest (`attended`): `pinned` (its detail screen is open) for
+        as long as it stays pinned, otherwise while that user is active (`user_active`).
+        Selecting a row is not activity by itself: a re-sort or a reload moves the cursor
+        too. A collector has one watcher per viewer; a dashboard alone, LOCAL only."""
+        watch = self._watchers.setdefault(watcher, _Watcher())
+        for changed in (watch.focus, pipeline_id):
             if changed is not None:
                 self._index.changed(changed)
-        self._focus = pipeline_id if pipeline_id in self._tracked else None
-        self._focus_pinned = pinned and self._focus is not None
+        watch.focus = pipeline_id if pipeline_id in self._tracked else None
+        watch.pinned = pinned and watch.focus is not None
 
-    def user_active(self, now: float) -> bool:
-        """The user pressed a key or used the mouse at `now`: the selected row counts as
-        interest until `FOCUS_ATTENTION` later. Nothing fires when that ends: the plan
+    def user_active(self, now: float, watcher: str = LOCAL) -> bool:
+        """That user pressed a key or used the mouse at `now`: their selected row counts
+        as interest until `FOCUS_ATTENTION` later. Nothing fires when that ends: the plan
         asks `attended(now)` each time. True when the plan changed (the selected row
         just became interesting again)."""
-        was = self.attended(now)
-        self._active_at = now if self._active_at is None else max(self._active_at, now)
-        if was or self._focus is None:
+        watch = self._watchers.setdefault(watcher, _Watcher())
+        was = watch.attended(now)
+        watch.active_at = now if watch.active_at is None else max(watch.active_at, now)
+        if was or watch.focus is None:
             return False
-        self._index.changed(self._focus)
+        self._index.changed(watch.focus)
         return True
 
-    def attended(self, now: float) -> bool:
-        """Whether the selected row counts as interest at `now` (see `focus`)."""
-        if self._focus is None:
-            return False
-        if self._focus_pinned:
-            return True
-        return self._active_at is not None and now - self._active_at < FOCUS_ATTENTION
+    def attended(self, now: float, watcher: str = LOCAL) -> bool:
+        """Whether `watcher`'s selected row counts as interest at `now` (see `focus`)."""
+        watch = self._watchers.get(watcher)
+        return watch is not None and watch.attended(now)
+
+    def forget_watcher(self, watcher: str) -> None:
+        """A viewer went: its selected row no longer counts."""
+        watch = self._watchers.pop(watcher, None) if watcher != LOCAL else None
+        if watch is not None and watch.focus is not None:
+            self._index.changed(watch.focus)
+
+    def _attends(self, pipeline_id: int, now: float) -> bool:
+        """Some watcher's selected row is this one, and counts as interest now."""
+        return any(w.focus == pipeline_id and w.attended(now) for w in self._watchers.values())
+
+    def _is_held(self, t: Tracked) -> bool:
+        """Held (`hold`), and no key press asks it now."""
+        return t.pipeline_id in self._held and (
+            t.requested_at is None or t.request_priority is not Priority.INTERACTIVE
+        )
+
+    def hold(self, ids: Iterable[int]) -> None:
+        """Ask these only on a person's request (INTERACTIVE): every dashboard that
+        watches them paused (a collector whose viewers paused some of its list)."""
+        held = frozenset(ids)
+        for pid in held ^ self._held:
+            self._index.changed(pid)
+        self._held = held
 
     def request_now(
         self, pipeline_id: int, now: float, priority: Priority = Priority.INTERACTIVE
@@ -273,7 +317,7 @@ class Scheduler:
         interval = self._target_interval(t, now, cycle)
         if t.follow_from is not None:
             interval = min(interval, _follow_interval(now - t.follow_from))
-        if t.pipeline_id == self._focus and self.attended(now):
+        if self._attends(t.pipeline_id, now):
             interval = min(interval, FOCUS_INTERVAL)
         return max(1.0, interval)
 
@@ -323,6 +367,8 @@ class Scheduler:
 
     def due_at(self, pipeline_id: int, now: float) -> float:
         t = self._tracked[pipeline_id]
+        if self._is_held(t):
+            return math.inf  # only a key press asks it
         if t.requested_at is not None:
             return t.requested_at
         if t.asked_at is None:
@@ -431,8 +477,9 @@ class Scheduler:
         key: tuple[bool, float, float]
         first: Tracked | None = None
         spare_at, stale_after, cycle = self._spare_at(), self.sweep_cycle, self.cycle
-        attended = self.attended(now)
         for pid, t in rows:
+            if self._is_held(t):
+                continue  # paused by everyone watching it: only a key press asks it
             held_back = t.backoff.retry_at is not None and now < t.backoff.retry_at
             if only is None and (t.requested_at is not None or t.asked_at is None or held_back):
                 soonest = min(soonest, self.due_at(pid, now))  # few rows: the plain way
@@ -468,7 +515,7 @@ class Scheduler:
             overdue = (now - t.asked_at) / interval
             due = now >= t.asked_at + interval  # as due_at() says (no rounding apart)
             if due and (target is None or -overdue < target[0]):
-                reason = "focus" if pid == self._focus and attended else "due"
+                reason = "focus" if self._attends(pid, now) else "due"
                 target = (-overdue, Pick(pid, Priority.BACKGROUND, reason))
             seen = t.asked_at  # (an answer is noted as an ask too)
             if oldest is None or (seen, -overdue) < oldest[0]:
@@ -521,7 +568,8 @@ class Scheduler:
             or t.asked_at is None
             or t.backoff.retry_at is not None
             or t.follow_from is not None
-            or (t.pipeline_id == self._focus and self.attended(now))
+            or t.pipeline_id in self._held
+            or self._attends(t.pipeline_id, now)
         ):
             return -math.inf
         if t.status is None:
