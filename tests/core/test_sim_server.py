@@ -106,6 +106,18 @@ def test_wrong_or_missing_credentials_are_refused_with_http_200(
     assert server.world.duplicate_bodies == []
 
 
+def test_a_new_token_refuses_the_old_one(sim_factory: Any) -> None:
+    """Setting `token` is deactivating it in the app: the old one is refused at once."""
+    server = sim_factory(rate_limit=False, key="KEY", token="OLD")
+    pid = server.world.pipeline_ids[0]
+    server.token = "NEW"
+    old = HTTP.get(
+        f"{server.base_url}/pipelines/{pid}/status", params={"key": "KEY", "token": "OLD"}
+    )
+    assert old.json()["error"] == "INVALID_TOKEN"
+    assert str(pid) in get(server, f"/pipelines/{pid}/status")
+
+
 async def test_the_client_reports_an_auth_failure(sim: SimServer) -> None:
     async with KondadoClient(sim.base_url, sim.key, "not-the-token") as client:
         with pytest.raises(Rejected) as caught:

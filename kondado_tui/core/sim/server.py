@@ -123,9 +123,11 @@ class SimServer:
         if not 1 <= keys <= MAX_KEYS:
             raise ValueError(f"keys: between 1 and {MAX_KEYS}")
         self.world = world
-        self.key = key if key is not None else secrets.token_urlsafe(8)
-        self.token = token if token is not None else secrets.token_urlsafe(24)
-        self.accounts: list[SimAccount] = [SimAccount(self.key, self.token)] + [
+        first = SimAccount(
+            key if key is not None else secrets.token_urlsafe(8),
+            token if token is not None else secrets.token_urlsafe(24),
+        )
+        self.accounts: list[SimAccount] = [first] + [
             SimAccount(secrets.token_urlsafe(8), secrets.token_urlsafe(24)) for _ in range(keys - 1)
         ]
         self.clock = clock or world.clock
@@ -263,6 +265,25 @@ class SimServer:
     @property
     def last_duplicate_body(self) -> Any:
         return self.world.duplicate_bodies[-1] if self.world.duplicate_bodies else None
+
+    # The first account's key and token. Setting one replaces that account, as
+    # deactivating a token in the Kondado app and making a new one would: the old one
+    # is refused from the next request on (the chaos tests rely on it).
+    @property
+    def key(self) -> str:
+        return self.accounts[0].key
+
+    @key.setter
+    def key(self, value: str) -> None:
+        self.accounts[0] = SimAccount(value, self.accounts[0].token)
+
+    @property
+    def token(self) -> str:
+        return self.accounts[0].token
+
+    @token.setter
+    def token(self, value: str) -> None:
+        self.accounts[0] = SimAccount(self.accounts[0].key, value)
 
     # -- someone else spending the budget ----------------------------------------------
 
