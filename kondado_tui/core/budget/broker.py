@@ -44,8 +44,9 @@ LIMITS = Limits(
     max_connections=256,
     max_per_uid=MAX_PER_UID,
     max_outbox=64 * 1024,
-    message_burst=200,
-    messages_per_second=100.0,
+    # an honest process sends two or three lines per request, at most a few a second
+    message_burst=60,
+    messages_per_second=20.0,
 )
 
 
@@ -54,6 +55,12 @@ class _Arbitrated:
 
     def __init__(self, arbiter: Arbiter) -> None:
         self._arbiter = arbiter
+        # When to decide next is a walk over every waiting request: done again only
+        # after the arbiter's state changed (a ping or garbage changes nothing), and
+        # `decide` runs only when that time came (every message that changes something
+        # already had the arbiter decide).
+        self._changed = True
+        self._decide_at: float | None = None
 
     def received(self, server: LineServer, peer: Peer, line: bytes, now: float) -> None:
         try:
@@ -90,13 +97,17 @@ class _Arbitrated:
             self._dispatch(server, self._arbiter.leave(peer.id, now))
 
     def next_decision_at(self, now: float) -> float | None:
-        return self._arbiter.next_decision_at(now)
+        if self._changed:
+            self._changed = False
+            self._decide_at = self._arbiter.next_decision_at(now)
+        return self._decide_at
 
     def decide(self, server: LineServer, now: float) -> None:
-        self._dispatch(server, self._arbiter.decide(now))
+        if self._decide_at is not None and self._decide_at <= now:
+            self._dispatch(server, self._arbiter.decide(now))
 
-    @staticmethod
-    def _dispatch(server: LineServer, out: list[Out]) -> None:
+    def _dispatch(self, server: LineServer, out: list[Out]) -> None:
+        self._changed = True
         for peer, message in out:
             server.send(peer, encode(message))
 
