@@ -410,7 +410,9 @@ class Poller:
         if slot > now + SLOT_SLACK:
             self._next_poll_at = slot
             return slot, None  # look again then: something more urgent may have come up
-        self._next_poll_at = now
+        # it goes now, or waits its turn in the host broker's queue: say when it may
+        estimate = getattr(self._budget, "slot_estimate", None)
+        self._next_poll_at = max(now, estimate(pick.priority)) if estimate else now
         self._planned = (now, pick)
         return now, pick
 

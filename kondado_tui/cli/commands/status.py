@@ -148,7 +148,7 @@ async def _ask_each(
     answered = False  # the credentials worked in this run: a later refusal is per pipeline
     try:
         for done, row in enumerate(todo):
-            wait = max(0.0, budget.next_slot_at(Priority.BACKGROUND) - clock.now())
+            wait = max(0.0, budget.slot_estimate(Priority.BACKGROUND) - clock.now())
             eta = _eta(len(todo) - done, config.api.requests_per_minute)
             progress.update(
                 f"asking {done + 1}/{len(todo)}: pipeline {row.pipeline_id}"

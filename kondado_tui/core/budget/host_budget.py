@@ -75,7 +75,7 @@ WITHHELD_AFTER = {Priority.INTERACTIVE: 20.0, Priority.FOLLOW: 60.0, Priority.BA
 withholds slots (a squatter that answers but never grants)."""
 WAIT_NOTICE = 2.0
 """A wait this long, while others were served, is worth telling a command's user."""
-_CHECK = 1.0  # how often a waiting request looks at how long it has waited
+_RECHECK = 5.0  # a request told to give up on the broker waits this long for the news
 _MIN_SLEEP = 0.005
 
 
@@ -298,17 +298,30 @@ class HostBudget:
             return sum(1 for t, _ in self._mirror.slots.values() if t > now - MINUTE)
 
     def next_slot_at(self, priority: Priority = Priority.BACKGROUND) -> float:
-        """When a request of `priority` could leave, as far as this process can tell
-        (the broker may serve other logins first: their turn)."""
+        """When a request of `priority` should be asked for: at once, unless a lock-out
+        runs or this process's own floor holds it.
+
+        Not the host window's next free slot: the broker serves the requests waiting in
+        its queue, in turns, and a process that waits outside for its own estimate finds
+        the slot taken, every time, by one that queued (measured: a key press waited 20 s
+        behind another login's polling). So the poller joins the queue and waits there,
+        stepping aside while it waits if a person asks for something (`waiting`).
+        `slot_estimate` is the host window's answer, for display."""
         now = self._clock.now()
         floor = self._floor.earliest(self._own_state(), priority, now)
         with self._lock:
             if self._mode is Mode.ALONE:
                 return max(floor, self._fallback.next_slot_at(priority))
-            locked = self.locked_until or now
-            if self._mode is Mode.WAITING:
-                return max(floor, locked)
-            return max(floor, locked, self._estimate(priority, now))
+            return max(floor, self.locked_until or now)
+
+    def slot_estimate(self, priority: Priority = Priority.BACKGROUND) -> float:
+        """When the host's window would next let a request of `priority` go, ignoring
+        whose turn it is (for a command's progress line)."""
+        now = self._clock.now()
+        with self._lock:
+            if self._mode is not Mode.HOST:
+                return self.next_slot_at(priority)
+            return max(self.next_slot_at(priority), self._estimate(priority, now))
 
     def waiting(self, task: asyncio.Task[Any]) -> bool:
         """`task` waits in `acquire` for a slot not granted yet (cancelling takes none)."""
@@ -542,27 +555,30 @@ class HostBudget:
         return ticket
 
     async def _await_grant(self, ticket: _Ticket) -> str:
+        """Wait for the broker's answer, looking (only when it would matter) whether it
+        withholds the slot: no wake-up a second while a request waits its turn."""
         try:
             while True:
-                done, _ = await asyncio.wait({ticket.future}, timeout=_CHECK)
+                why, check_in = self._withheld(ticket)
+                if why:
+                    self._link.abandon(why)  # its link_down resolves the ticket
+                done, _ = await asyncio.wait({ticket.future}, timeout=check_in)
                 if done:
                     return ticket.future.result()
-                why = self._withheld(ticket)
-                if why:
-                    self._link.abandon(why)
         finally:
             with self._lock:
                 self._tickets.pop(ticket.id, None)
 
-    def _withheld(self, ticket: _Ticket) -> str:
+    def _withheld(self, ticket: _Ticket) -> tuple[str, float]:
         """Has the broker kept this request waiting far longer than the host's window
-        explains? ("" when not)"""
+        explains? (why, or ""; and in how many seconds to look again)"""
         now = self._clock.now()
         with self._lock:
             could = self._estimate(ticket.priority, max(ticket.since, now - 600.0))
-        if now - max(could, ticket.since) > WITHHELD_AFTER[ticket.priority]:
-            return "the broker withholds slots"
-        return ""
+        deadline = max(could, ticket.since) + WITHHELD_AFTER[ticket.priority]
+        if now > deadline:
+            return "the broker withholds slots", _RECHECK
+        return "", max(_RECHECK / 5, deadline - now + 0.01)
 
     def _withdraw(self, ticket: _Ticket) -> None:
         with self._lock:

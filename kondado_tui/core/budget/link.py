@@ -71,9 +71,10 @@ REACH_TIMEOUT = 2.0
 """Connect to a broker, or become one, within this; else the name is held by someone
 who does not serve it."""
 HELLO_TIMEOUT = 2.0
-PING_AFTER = 3.0
-"""A request has waited this long with nothing heard from the broker: ask if it is there."""
-PING_TIMEOUT = 3.0
+PING_AFTER = 10.0
+"""A request has waited this long with nothing heard from the broker: ask if it is there.
+(A poller's request waits in the broker's queue most of the time: not every few seconds.)"""
+PING_TIMEOUT = 5.0
 RETRY = (15.0, 60.0)
 """Wait before trying an unusable broker again: the first time, and at most (doubling)."""
 HEALTHY_AFTER = 300.0

@@ -216,6 +216,10 @@ class RateBudget:
         now = self._clock.now()
         return self._policy(now).earliest(self._state(now), priority, now)
 
+    def slot_estimate(self, priority: Priority = Priority.BACKGROUND) -> float:
+        """The same as `next_slot_at` here (`HostBudget` tells them apart)."""
+        return self.next_slot_at(priority)
+
     # -- the RequestGate ---------------------------------------------------------------
 
     async def acquire(self, priority: Priority = Priority.BACKGROUND) -> None:
