@@ -77,10 +77,11 @@ def main() -> int:
         print(f"outside requests: {len(outside)} ({sum(r.rate_limited for r in outside)} refused)")
     answers = [len(r["answers"]) for r in results]
     total = sum(answers) or 1
-    print("login  uid    answers  share   mode   processes/logins seen   note")
+    print("login  uid    answers  share   mode   most processes/logins   note")
     for n, (login, result) in enumerate(zip(team, results, strict=True)):
-        last = result["shares"][-1] if result["shares"] else {}
-        seen = f"{last.get('processes', '-')}/{last.get('logins', '-')}" if last else "-"
+        shares = result["shares"]  # the most it saw at once (at the end, others leave first)
+        most = (max(s["processes"] for s in shares), max(s["logins"] for s in shares))
+        seen = f"{most[0]}/{most[1]}" if shares else "-"
         print(
             f"{n:>5}  {result['uid']:<5}  {len(result['answers']):>7}  "
             f"{len(result['answers']) / total:>5.0%}   {result['mode']:<5}  {seen:>21}   "
