@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,25 @@ def test_two_processes_write_at_once(tmp_path: Path) -> None:
         assert 1 <= len(shared) <= 600
         assert [t.at for t in shared] == sorted(t.at for t in shared)  # never out of order
         assert set(store.last_observations()) == {1, 100, 101}
+
+
+def test_a_file_locked_while_we_open_it_is_waited_for(tmp_path: Path) -> None:
+    """Opening answers "locked" without sqlite's busy wait in some races (a fresh file
+    switched to WAL by another process): the store waits, it does not give up."""
+    path = tmp_path / "history.sqlite3"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    timer = threading.Timer(0.3, lambda: holder.execute("COMMIT"))
+    timer.start()
+    try:
+        store = HistoryStore(path, clock=ManualClock(T0), busy_timeout=0.0)
+        store.record(obs(7, "active", T0))
+        assert store.note == ""
+        assert store.persistent
+        store.close()
+    finally:
+        timer.join()
+        holder.close()
 
 
 _KILLED_WRITER = textwrap.dedent(

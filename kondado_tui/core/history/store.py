@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import random
 import sqlite3
 import threading
 import time
@@ -615,7 +616,11 @@ class HistoryStore:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
             return self._open_memory(f"its folder cannot be created: {exc.strerror}")
-        for _attempt in range(3):
+        # Switching a fresh file to WAL, or reading one another process is recovering,
+        # can answer "locked" without waiting on busy_timeout: wait here instead.
+        busy_until = time.monotonic() + max(1.0, self._busy_ms / 1000)
+        set_asides = 0
+        while set_asides < 3:
             opened = _inode(self.path)
             conn: sqlite3.Connection | None = None
             try:
@@ -624,8 +629,14 @@ class HistoryStore:
             except (_SetAside, sqlite3.DatabaseError) as exc:
                 if conn is not None:
                     conn.close()
+                if isinstance(exc, sqlite3.DatabaseError) and _is_busy(exc):
+                    if time.monotonic() < busy_until:
+                        time.sleep(0.02 + 0.08 * random.random())
+                        continue
+                    return self._open_memory(_reason(exc))
                 if isinstance(exc, sqlite3.DatabaseError) and not _is_corrupt(exc):
                     return self._open_memory(_reason(exc))
+                set_asides += 1
                 why = str(exc) if isinstance(exc, _SetAside) else "it is damaged"
                 if not self._set_aside(why, opened):
                     return self._open_memory("it is damaged and could not be moved aside")
@@ -822,6 +833,14 @@ def _is_corrupt(exc: sqlite3.Error) -> bool:
         return code & 0xFF in _CORRUPT_CODES
     text = str(exc).lower()
     return "malformed" in text or "not a database" in text
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
 
 
 def _reason(exc: BaseException) -> str:
