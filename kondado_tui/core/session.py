@@ -101,6 +101,66 @@ def open_store(
     )
 
 
+def open_alerts(config: Config, clock: Clock, tell: Listener, *, command: bool = True) -> AlertHub:
+    """The session's alerts: every sink's one decision of new trouble (`core/alerts`),
+    and the `[alerts] command` when configured (`command=False`: listeners only)."""
+    runner = None
+    if command and config.alerts.command:
+        runner = AlertCommand(config.alerts, clock=clock, report=tell)
+    return AlertHub(config.pipelines, clock.now(), tell, runner)
+
+
+@dataclass(frozen=True)
+class Engine:
+    """What polls: a client on the budget, the history and the poller writing it."""
+
+    client: KondadoClient
+    store: HistoryStore | None
+    poller: Poller
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+        if self.store is not None:
+            self.store.close()
+
+
+def open_engine(
+    config: Config,
+    budget: Budget,
+    clock: Clock,
+    ids: Iterable[int],
+    on_event: Callable[[PollerEvent], None],
+    with_history: bool = True,
+) -> Engine:
+    """A poller of `ids` on `budget` (the caller owns the budget), writing history."""
+    client = open_client(config, budget, clock)
+    store = open_store(config, clock) if with_history else None
+    poller = Poller(client, budget, clock, ids, on_event=on_event, store=store)
+    return Engine(client, store, poller)
+
+
+def setup_notes(
+    config: Config, extra: list[str], budget: Budget, store: HistoryStore | None
+) -> list[str]:
+    """Things the user should know about the set-up (shown once, not fatal): the
+    config's warnings, the caller's, the budget's and the history's."""
+    notes = list(config.warnings) + extra
+    if budget.warning:
+        notes.append(budget.warning)
+    if store is not None and store.note:
+        notes.append(store.note)
+    return notes
+
+
+def default_reload(config: Config) -> Callable[[], Config]:
+    """Reads the config file again: the file and the environment, no credentials needed."""
+
+    def reload() -> Config:
+        return load_config(config.path, require_credentials=False)
+
+    return reload
+
+
 @dataclass
 class Session:
     config: Config
@@ -129,48 +189,30 @@ class Session:
         with (default: the file and the environment, no credentials needed).
         `alert_command=False`: alerts reach the listeners only (tests)."""
         budget = open_budget(config, clock)
-        client = open_client(config, budget, clock)
-        store = open_store(config, clock) if with_history else None
         listeners: list[Listener] = []
 
         def tell(event: SessionEvent) -> None:
             for listener in list(listeners):
                 listener(event)
 
-        command = None
-        if alert_command and config.alerts.command:
-            command = AlertCommand(config.alerts, clock=clock, report=tell)
-        hub = AlertHub(config.pipelines, clock.now(), tell, command)
+        hub = open_alerts(config, clock, tell, command=alert_command)
 
         def dispatch(event: PollerEvent) -> None:
             tell(event)
             hub.feed(event)  # its alert, if it makes one, after the event itself
 
-        poller = Poller(
-            client,
-            budget,
-            clock,
-            [p.id for p in config.pipelines],
-            on_event=dispatch,
-            store=store,
+        engine = open_engine(
+            config, budget, clock, [p.id for p in config.pipelines], dispatch, with_history
         )
-        if reload is None:
-
-            def reload() -> Config:
-                return load_config(config.path, require_credentials=False)
-
+        client, store, poller = engine.client, engine.store, engine.poller
+        reload = reload or default_reload(config)
         watcher = ConfigWatcher(config, reload, clock)
         return cls(config, clock, client, budget, store, poller, watcher, listeners, alerts=hub)
 
     @property
     def notes(self) -> list[str]:
         """Things the user should know about the set-up (shown once, not fatal)."""
-        notes = list(self.config.warnings) + self.extra_notes
-        if self.budget.warning:
-            notes.append(self.budget.warning)
-        if self.store is not None and self.store.note:
-            notes.append(self.store.note)
-        return notes
+        return setup_notes(self.config, self.extra_notes, self.budget, self.store)
 
     def check_config(self, *, force: bool = False) -> ConfigChange | None:
         """Whether the config file changed since the last look (see `ConfigWatcher`)."""
@@ -263,4 +305,16 @@ def _open_demo_session(
     )
 
 
-__all__ = ["Session", "command_api", "open_budget", "open_client", "open_demo", "open_store"]
+__all__ = [
+    "Engine",
+    "Session",
+    "command_api",
+    "default_reload",
+    "open_alerts",
+    "open_budget",
+    "open_client",
+    "open_demo",
+    "open_engine",
+    "open_store",
+    "setup_notes",
+]

@@ -36,10 +36,11 @@ from kondado_tui.core.history.timeline import (
     HistorySummary,
     RunSummary,
     Transition,
-    derive_runs,
     is_busy,
     is_idle,
     is_trouble,
+    newest_runs,
+    runs_window,
     summarize,
 )
 from kondado_tui.core.models import KNOWN_STATUSES, Observation, PipelineStatus
@@ -354,12 +355,8 @@ class HistoryStore:
         """The newest `limit` runs of a pipeline, newest first (the first may be RUNNING)."""
         if limit <= 0:
             return []
-        window = limit * 8 + 8  # a run spans a few transitions; read enough for `limit`
-        transitions = self.transitions(pipeline_id, limit=window)
-        runs = derive_runs(transitions)
-        if len(transitions) == window and runs and runs[0].started_at == transitions[0].at:
-            runs = runs[1:]  # may have begun before the rows we read: not a whole run
-        return list(reversed(runs[-limit:]))
+        window = runs_window(limit)
+        return newest_runs(self.transitions(pipeline_id, limit=window), limit, window)
 
     def summary(self, pipeline_id: int, durations: int = 20) -> HistorySummary:
         """Last run, last success, last failure and recent durations of one pipeline."""

@@ -284,3 +284,17 @@ def summarize(transitions: Iterable[Transition], durations: int = 20) -> History
         last_message=last_message(ordered),
         recent_durations=tuple(recent_durations(runs, durations)),
     )
+
+
+def runs_window(limit: int) -> int:
+    """Transitions to read for the newest `limit` runs (a run spans a few)."""
+    return limit * 8 + 8
+
+
+def newest_runs(transitions: Sequence[Transition], limit: int, window: int) -> list[RunSummary]:
+    """The newest `limit` runs in `transitions` (the newest `window` of a pipeline's),
+    newest first; a run that may have begun before the first of them is left out."""
+    runs = derive_runs(transitions)
+    if len(transitions) == window and runs and runs[0].started_at == transitions[0].at:
+        runs = runs[1:]  # may have begun before the rows we read: not a whole run
+    return list(reversed(runs[-limit:]))
