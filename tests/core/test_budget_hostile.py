@@ -9,11 +9,11 @@ import asyncio
 import contextlib
 import itertools
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from squatters import SocketSquatter
 
 import kondado_tui.core.budget.host_budget as host_budget_module
 from kondado_tui.core.budget import HostBudget, RateBudget
@@ -48,33 +48,15 @@ def address(name: str) -> bytes:
     return b"\0" + name.encode()
 
 
-class Squatter:
+class Squatter(SocketSquatter):
     """Someone else's process holding the broker's name, playing `mode`."""
 
     def __init__(self, name: str, mode: str) -> None:
         self.mode = mode
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(address(name))
-        self.stop = threading.Event()
-        self.conns: list[socket.socket] = []
         self.wants = 0
-        if mode != "deaf":
-            self.sock.listen(16)
-            self.sock.settimeout(0.1)
-            threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(address(name), listen=mode != "deaf")
 
-    def _accept(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.conns.append(conn)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
+    def serve(self, conn: socket.socket) -> None:
         lines = LineBuffer(1 << 20)
         conn.settimeout(0.1)
         while not self.stop.is_set():
@@ -110,12 +92,6 @@ class Squatter:
             reply = [encode(Pong())]
         with contextlib.suppress(OSError):
             conn.sendall(b"".join(reply))
-
-    def close(self) -> None:
-        self.stop.set()
-        for sock in (self.sock, *self.conns):
-            with contextlib.suppress(OSError):
-                sock.close()
 
 
 @pytest.fixture
