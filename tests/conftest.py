@@ -48,6 +48,16 @@ def host_budget_name(monkeypatch: pytest.MonkeyPatch) -> str:
     return name
 
 
+@pytest.fixture(autouse=True)
+def collector_prefix(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test's account collectors get names of their own (its subprocesses inherit
+    them): tests never attach to each other's collectors, nor to a dashboard someone
+    runs on this machine. A test that wants none sets KONDADO_TUI_COLLECTOR=off."""
+    prefix = f"kondado-tui-test/collector/{os.getpid()}/{next(_BROKER_NAMES)}"
+    monkeypatch.setenv("KONDADO_TUI_COLLECTOR", prefix)
+    return prefix
+
+
 # -- the simulated API -----------------------------------------------------------------
 
 SimFactory = Callable[..., SimServer]

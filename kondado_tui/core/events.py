@@ -42,6 +42,27 @@ class BudgetShare:
         return self.host_wide and self.processes > 1
 
 
+class Role(Enum):
+    """This dashboard's part in its account's collector (issue 15)."""
+
+    SERVING = "serving"  # it polls, and serves the account's other dashboards (viewers)
+    VIEWING = "viewing"  # it shows what the account's collector (another process) polls
+    LOST = "lost"  # its collector went away: taking over or attaching to the next one
+    ALONE = "alone"  # it polls on its own: no collector it can trust (`why` says why)
+
+
+@dataclass(frozen=True)
+class CollectorLink:
+    """Where this dashboard's statuses come from, for the banner and the status line."""
+
+    role: Role
+    viewers: int = 0  # viewers of the collector right now (SERVING: this one's)
+    pid: int | None = None  # VIEWING, LOST: the collector's process (kernel-verified)
+    login: str = ""  # VIEWING: the collector's login, when it is another one
+    why: str = ""  # ALONE: why no collector is shared; LOST: what happened
+    since: float | None = None  # LOST: since when
+
+
 @dataclass(frozen=True)
 class Health:
     connection: Connection
@@ -67,6 +88,9 @@ class Health:
     history_short: str = ""
     history_problem: str = ""
     history_failing_since: float | None = None
+    # where the statuses come from: this process's poller, or its account's collector
+    # (None: no collector is involved, e.g. KONDADO_TUI_COLLECTOR=off or a test's fake)
+    collector: CollectorLink | None = None
 
 
 @dataclass(frozen=True)
