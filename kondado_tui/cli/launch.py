@@ -34,6 +34,7 @@ def _fail(message: str) -> int:
 
 
 def launch(args: argparse.Namespace) -> int:
+    from kondado_tui.core.collector.shared import SharedSession
     from kondado_tui.core.session import Session, open_demo
     from kondado_tui.ui.app import KondadoApp
     from kondado_tui.ui.terminal import crash, overrides
@@ -41,6 +42,7 @@ def launch(args: argparse.Namespace) -> int:
 
     read_only = bool(getattr(args, "read_only", False))
     demo = bool(getattr(args, "demo", False))
+    session: Session | SharedSession
     try:
         if demo:
             # The demo's own config has no [log]: its log goes where the options say, or
@@ -62,7 +64,8 @@ def launch(args: argparse.Namespace) -> int:
                 )
 
             log_problem = start_logging(args, config, "dashboard")
-            session = Session.open(config, SYSTEM_CLOCK, reload=reload)
+            # the account's collector, or a viewer of it (docs/collector.md)
+            session = SharedSession.open(config, SYSTEM_CLOCK, reload=reload)
     except KondadoError as exc:
         return _fail(str(exc))
     except OSError as exc:

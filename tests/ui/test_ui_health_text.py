@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from kondado_tui.core.events import BudgetShare, Connection, Health
+from kondado_tui.core.events import BudgetShare, CollectorLink, Connection, Health, Role
 from kondado_tui.core.models import Severity
 from kondado_tui.ui.view.health_text import (
     banner_text,
@@ -231,3 +231,54 @@ def test_a_lockout_nobody_here_caused_says_why_it_lasts_longer() -> None:
     theirs = banner(connection=Connection.RATE_LIMITED, retry_at=NOW + 87, lowered_to=8)
     assert "Nothing will be sent for 90s" in theirs
     assert "Nothing on this host went over the limit: someone else uses the budget" in theirs
+
+
+def line_of(health: Health, first_pass: tuple[int, int] | None = None) -> str:
+    return health_line(
+        health, NOW, PLAIN, read_only=False, filter_text="", shown=1, total=1, first_pass=first_pass
+    ).plain
+
+
+def test_where_the_statuses_come_from_in_the_status_line() -> None:
+    serving = Health(Connection.OK, collector=CollectorLink(Role.SERVING, viewers=2))
+    assert "⇄ serving 2 viewers" in line_of(serving)
+    alone_serving = Health(Connection.OK, collector=CollectorLink(Role.SERVING, viewers=0))
+    assert "⇄" not in line_of(alone_serving)  # nobody to serve: nothing to say
+    viewing = Health(Connection.OK, collector=CollectorLink(Role.VIEWING, viewers=3, pid=4242))
+    line = line_of(viewing, first_pass=(1, 5))
+    assert "⇄ viewer of pid 4242" in line and "asking" not in line  # it asks nothing
+    lost = Health(Connection.OK, collector=CollectorLink(Role.LOST, pid=4242, since=NOW - 3))
+    assert "⇄ collector lost" in line_of(lost)
+    assert "polling alone" in line_of(Health(Connection.OK, collector=CollectorLink(Role.ALONE)))
+    assert "⇄" not in line_of(Health(Connection.OK))  # KONDADO_TUI_COLLECTOR=off
+
+
+def test_the_banner_says_the_collector_was_lost_first() -> None:
+    lost = CollectorLink(
+        Role.LOST, pid=4242, why="the collector (pid 4242) went away", since=NOW - 4
+    )
+    said = banner(connection=Connection.UNREACHABLE, message="timed out", collector=lost)
+    assert said.startswith("Lost this account's collector: the collector (pid 4242) went away 4s")
+    assert "rows show what it last sent, with their own ages" in said
+    assert banner(connection=Connection.OK, collector=CollectorLink(Role.VIEWING, pid=1)) == ""
+    assert banner(connection=Connection.OK, collector=CollectorLink(Role.SERVING)) == ""
+
+
+def test_polling_alone_is_said_unless_the_api_is_in_trouble() -> None:
+    why = "the process holding this account's name (pid 7, eve) cannot prove it holds the token"
+    alone = CollectorLink(Role.ALONE, why=why + "\x1b[2J[bold]")
+    said = banner(connection=Connection.OK, collector=alone)
+    assert said.startswith("Polling on its own: " + why) and "\x1b" not in said
+    # the API's trouble matters more: it is not hidden behind the collector's news
+    limited = banner(connection=Connection.RATE_LIMITED, retry_at=NOW + 47, collector=alone)
+    assert limited.startswith("Rate limited by Kondado")
+
+
+def test_help_says_who_polls() -> None:
+    viewing = Health(
+        Connection.OK, collector=CollectorLink(Role.VIEWING, viewers=2, pid=99, login="ana")
+    )
+    words = budget_words(viewing)
+    assert "viewer" in words and "pid 99, login ana" in words and "asks Kondado nothing" in words
+    serving = budget_words(Health(Connection.OK, collector=CollectorLink(Role.SERVING, viewers=1)))
+    assert "1 other dashboard of this account (viewers)" in serving

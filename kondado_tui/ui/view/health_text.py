@@ -9,7 +9,7 @@ from rich.style import Style
 from rich.text import Text
 
 from kondado_tui.core.durations import format_age
-from kondado_tui.core.events import Connection, Health
+from kondado_tui.core.events import Connection, Health, Role
 from kondado_tui.core.guards.sanitize import clean
 from kondado_tui.core.models import KNOWN_STATUSES, PENDING_KIND, Severity
 from kondado_tui.ui.view.board import WARNING_GLYPH
@@ -71,7 +71,17 @@ def _last_answer(health: Health, now: float) -> str:
 
 
 def banner_text(health: Health, now: float, config_path: str = "") -> Text | None:
-    """What is wrong with the API, in plain words; None when nothing is."""
+    """What is wrong, in plain words; None when nothing is. A dashboard that lost its
+    collector says that first (what it shows is what the collector last sent); one that
+    polls alone because it cannot trust the account's collector says so unless the API
+    itself is in trouble (that matters more; the status line still says "polling alone")."""
+    link = health.collector
+    if link is not None and link.role is Role.LOST:
+        return collector_banner(health, now)
+    return _api_banner(health, now, config_path) or collector_banner(health, now)
+
+
+def _api_banner(health: Health, now: float, config_path: str) -> Text | None:
     detail = clean(health.message, keep_newlines=False).strip()
     wait = countdown(health, now)
     retry = f" Trying again in {wait}." if wait else ""
@@ -118,6 +128,79 @@ def banner_text(health: Health, now: float, config_path: str = "") -> Text | Non
     text.append(clean(body.replace("..", "."), keep_newlines=False))  # a path is in it
     text.append(" " + _last_answer(health, now))
     return text
+
+
+def collector_banner(health: Health, now: float) -> Text | None:
+    """The banner while this dashboard's collector is gone (until it attached to the
+    next one or took over), or while it polls alone because the account's name is held
+    by a process it cannot trust."""
+    link = health.collector
+    if link is None or link.role not in (Role.LOST, Role.ALONE):
+        return None
+    why = clean(link.why, keep_newlines=False).strip()
+    text = Text()
+    if link.role is Role.LOST:
+        since = f" {format_age(max(0.0, now - link.since))} ago" if link.since is not None else ""
+        text.append("Lost this account's collector: ", style="bold")
+        text.append(
+            f"{why or 'it went away'}{since}. Taking over or attaching to the next one; "
+            "rows show what it last sent, with their own ages."
+        )
+        return text
+    text.append("Polling on its own: ", style="bold")
+    text.append(
+        f"{why or 'no collector can be shared'}. This dashboard asks Kondado itself (within "
+        "the host's shared budget) and tries the account's collector again now and then."
+    )
+    return text
+
+
+def collector_tag(text: Text, health: Health, palette: Palette) -> None:
+    """The status line's word on where statuses come from ("" for a dashboard alone
+    with nobody to serve)."""
+    link = health.collector
+    if link is None:
+        return
+    if link.role is Role.SERVING and link.viewers:
+        viewers = "1 viewer" if link.viewers == 1 else f"{link.viewers} viewers"
+        text.append(f"  ⇄ serving {viewers}", style=palette.muted)
+    elif link.role is Role.VIEWING:
+        text.append(f"  ⇄ viewer of pid {link.pid}", style=palette.muted)
+    elif link.role is Role.LOST:
+        text.append("  ⇄ collector lost", style=palette.error)
+    elif link.role is Role.ALONE:
+        text.append("  polling alone", style=palette.warning)
+
+
+def _viewing(health: Health) -> bool:
+    link = health.collector
+    return link is not None and link.role in (Role.VIEWING, Role.LOST)
+
+
+def collector_words(health: Health) -> str:
+    """Where this dashboard's statuses come from, in sentences: for the help screen."""
+    link = health.collector
+    if link is None:
+        return ""
+    if link.role is Role.SERVING:
+        others = (
+            "no other dashboard of this account is attached"
+            if not link.viewers
+            else f"{link.viewers} other dashboard{'s' if link.viewers != 1 else ''} of this "
+            "account (viewers) show its answers and ask Kondado nothing themselves"
+        )
+        return f" This dashboard polls for its account on this host (its collector): {others}."
+    if link.role is Role.VIEWING:
+        who = f"pid {link.pid}" + (f", login {clean(link.login)}" if link.login else "")
+        return (
+            f" This dashboard is a viewer: this account's collector ({who}) polls for it and "
+            "for every other dashboard of the account, so it asks Kondado nothing itself; "
+            "the budget above is the collector's. If the collector ends, a viewer takes over."
+        )
+    why = clean(link.why, keep_newlines=False).strip()
+    if link.role is Role.LOST:
+        return f" This dashboard lost its collector ({why}) and is taking over or reattaching."
+    return f" This dashboard polls on its own: {why}."
 
 
 def connection_word(health: Health) -> str:
@@ -185,7 +268,11 @@ def health_line(
         text.append("  ")
     elif health.connection is Connection.RATE_LIMITED:
         text.append(f"silent {countdown(health, now)}  ", style=palette.warning)
-    elif first_pass is not None and health.connection in (Connection.OK, Connection.STARTING):
+    elif (
+        first_pass is not None
+        and health.connection in (Connection.OK, Connection.STARTING)
+        and not _viewing(health)  # a viewer asks nothing: its first pass is the collector's
+    ):
         asked, of = first_pass
         text.append(f"asking {asked}/{of}…  ", style=palette.severity[Severity.BUSY])
     elif health.next_poll_at is not None:
@@ -196,6 +283,7 @@ def health_line(
         f"{'●' if ok else '○'} {connection_word(health)}",
         style=palette.severity[Severity.OK] if ok else palette.muted if starting else palette.error,
     )
+    collector_tag(text, health, palette)
     if read_only:
         text.append("  READ-ONLY", style=palette.warning)
     share = health.share
@@ -265,7 +353,7 @@ def budget_words(health: Health) -> str:
         )
     if health.max_age:
         words += f" Every pipeline is asked at least every {format_age(health.max_age)}."
-    return words
+    return words + collector_words(health)
 
 
 def _fraction(share: float) -> str:
