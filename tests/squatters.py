@@ -41,3 +41,13 @@ class SocketSquatter:
         for sock in (self.sock, *self.conns):
             with contextlib.suppress(OSError):
                 sock.close()
+
+
+class Babbler(SocketSquatter):
+    """A process without the token on the name, answering a line that is not the
+    protocol to whatever it is told."""
+
+    def serve(self, conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            conn.recv(4096)
+            conn.sendall(b'{"t":"status","id":1}\n')

@@ -4,6 +4,11 @@ For cron and monitoring scripts. Every request goes through the host-wide rate b
 so it never trips the API's limits, even beside an open TUI (60 pipelines take about
 three minutes at 20 a minute; progress goes to stderr on a terminal). With `--max-age`,
 observations younger than that, made by any process on this host, are used as they are.
+
+When the account has a collector (a dashboard, `kondado-tui serve`), its observations
+are used as it made them, their ages its own, with no request at all; only the pipelines
+it has not observed (or, with `--max-age`, observed longer ago) are asked. `--direct`
+asks the API about every one, as before collectors existed.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import asyncio
 import json
 import sys
 from dataclasses import dataclass
+from enum import Enum
 from functools import partial
 from typing import Any
 
@@ -29,9 +35,11 @@ from kondado_tui.cli.support import (
 from kondado_tui.core.api import KondadoClient
 from kondado_tui.core.budget import Budget
 from kondado_tui.core.clock import SYSTEM_CLOCK, Clock
+from kondado_tui.core.collector.peek import NotSeen, peek
 from kondado_tui.core.config import Config
 from kondado_tui.core.durations import format_age
 from kondado_tui.core.errors import ApiError, RateLimited, Rejected, Unreachable
+from kondado_tui.core.events import Connection
 from kondado_tui.core.guards.sanitize import first_line
 from kondado_tui.core.history.store import HistoryStore
 from kondado_tui.core.models import Observation, PipelineStatus, Priority, Severity
@@ -65,7 +73,21 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="reuse observations younger than this (e.g. 5m) made by any process on this host",
     )
     complete_with(max_age, Kind.WORDS, ("1m", "5m", "15m"))  # examples
+    parser.add_argument(
+        "--direct",
+        action="store_true",
+        help="ask the API about every pipeline, even when this account's collector "
+        "(a dashboard, kondado-tui serve) already observed it",
+    )
     parser.set_defaults(handler=handle)
+
+
+class Source(Enum):
+    """Where a row's observation came from (`--json`'s `source`)."""
+
+    API = "api"  # asked by this command
+    HISTORY = "history"  # `--max-age`: an observation some process on this host recorded
+    COLLECTOR = "collector"  # the account's collector: its observation, at its time
 
 
 @dataclass
@@ -74,7 +96,12 @@ class Row:
     name: str
     observation: Observation | None = None
     error: str = ""
-    cached: bool = False
+    source: Source = Source.API
+    collector_pid: int | None = None
+
+    @property
+    def cached(self) -> bool:
+        return self.source is Source.HISTORY
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -91,7 +118,9 @@ def handle(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     names = config_names(config)
     rows = [Row(pid, names.get(pid, "")) for pid in ids]
-    aborted = asyncio.run(collect(config, rows, args.max_age, SYSTEM_CLOCK))
+    aborted = asyncio.run(
+        collect(config, rows, args.max_age, SYSTEM_CLOCK, direct=bool(args.direct))
+    )
     now = SYSTEM_CLOCK.now()
     if args.json:
         print(json.dumps([_as_json(row, now) for row in rows], indent=2))
@@ -106,16 +135,29 @@ def handle(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def collect(config: Config, rows: list[Row], max_age: float | None, clock: Clock) -> str:
-    """Fill `rows` in place. Returns why it stopped early ("" when every row was asked)."""
+async def collect(
+    config: Config,
+    rows: list[Row],
+    max_age: float | None,
+    clock: Clock,
+    *,
+    direct: bool = False,
+) -> str:
+    """Fill `rows` in place: from the account's collector (unless `direct`), then from
+    history (`max_age`), then by asking the API. Returns why it stopped early ("" when
+    every row was asked)."""
+    if not direct:
+        await _from_collector(config, rows, max_age, clock)
+    if all(row.observation is not None for row in rows):
+        return ""
     store = await _open_history(config, clock)
     try:
         if max_age is not None and store is not None:
-            ids = [r.pipeline_id for r in rows]
+            ids = [r.pipeline_id for r in rows if r.observation is None]
             fresh = await asyncio.to_thread(store.fresh_observations, max_age, ids)
             for row in rows:
                 if row.pipeline_id in fresh:
-                    row.observation, row.cached = fresh[row.pipeline_id], True
+                    row.observation, row.source = fresh[row.pipeline_id], Source.HISTORY
         todo = [row for row in rows if row.observation is None]
         if not todo:
             return ""
@@ -124,6 +166,46 @@ async def collect(config: Config, rows: list[Row], max_age: float | None, clock:
     finally:
         if store is not None:
             store.close()
+
+
+async def _from_collector(
+    config: Config, rows: list[Row], max_age: float | None, clock: Clock
+) -> None:
+    """The account's collector's observations, at their own times (no request at all);
+    says on stderr where they came from and what is left to ask the API."""
+    seen = await peek(config, [row.pipeline_id for row in rows])
+    if isinstance(seen, NotSeen):
+        if seen.why:  # one there, not asked or not believed: say why, then ask the API
+            print(
+                f"kondado-tui: note: not using this account's collector: {seen.why}; "
+                "asking the API",
+                file=sys.stderr,
+            )
+        return
+    now = clock.now()
+    used = 0
+    for row in rows:
+        event = seen.observed.get(row.pipeline_id)
+        if event is None:
+            continue
+        if max_age is not None and now - event.observation.observed_at > max_age:
+            continue
+        row.observation, row.source = event.observation, Source.COLLECTOR
+        row.collector_pid = seen.collector.pid
+        used += 1
+    who = seen.collector
+    line = (
+        f"kondado-tui: from the collector of this account (pid {who.pid}, login "
+        f"{who.login}): {used} of {len(rows)} pipeline{'s' if len(rows) != 1 else ''}, "
+        "as it observed them"
+    )
+    if used < len(rows):
+        why = "not observed by it" + (f" within {format_age(max_age)}" if max_age else " yet")
+        line += f"; asking the API about {len(rows) - used} {why}"
+    health = seen.health
+    if health is not None and health.connection not in (Connection.OK, Connection.STARTING):
+        line += f"; it cannot get answers from the API now ({health.connection.value})"
+    print(line, file=sys.stderr)
 
 
 async def _open_history(config: Config, clock: Clock) -> HistoryStore | None:
@@ -203,6 +285,8 @@ def _as_json(row: Row, now: float) -> dict[str, object]:
             raw_msg=None,
             raw_msg_cut=None,
             error=row.error or "not asked",
+            source=row.source.value,
+            collector_pid=None,
         )
         return entry
     entry.update(obs.status.as_dict())
@@ -213,6 +297,8 @@ def _as_json(row: Row, now: float) -> dict[str, object]:
     entry["age_seconds"] = round(max(0.0, now - obs.observed_at), 1)
     entry["severity"] = obs.status.severity.label
     entry["trouble"] = obs.status.is_trouble  # what makes the exit status 1
+    entry["source"] = row.source.value  # api, history (--max-age) or collector
+    entry["collector_pid"] = row.collector_pid
     return entry
 
 

@@ -34,7 +34,13 @@ from kondado_tui.core.collector.messages import (
     Welcome,
 )
 from kondado_tui.core.localsock.framing import LineBuffer, ProtocolError, VersionMismatch
-from kondado_tui.core.localsock.names import Reach, Unreachable, peer_credentials, reach
+from kondado_tui.core.localsock.names import (
+    Reach,
+    Unreachable,
+    address,
+    peer_credentials,
+    reach,
+)
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +163,25 @@ async def find_or_become(
         pause = min(0.2, pause * 2)
 
 
+async def attach_only(name: str, secret: bytes) -> Attached | Untrusted | None:
+    """Attach to the collector serving `name` if one does; never bind it (None: nobody
+    serves it). For a one-shot look (`kondado-tui status`) that must not hold the name
+    even for an instant: a dashboard starting then would find nobody answering."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(1.0)
+    try:
+        await asyncio.to_thread(sock.connect, address(name))
+    except (ConnectionRefusedError, FileNotFoundError):
+        sock.close()
+        return None
+    except OSError as exc:
+        sock.close()
+        return Untrusted(f"cannot reach this account's collector ({exc.strerror or exc})")
+    found = await _attach(sock, secret)
+    assert not isinstance(found, Became)
+    return found
+
+
 async def _attach(sock: socket.socket, secret: bytes) -> Found:
     try:
         uid, pid = peer_credentials(sock)
@@ -265,4 +290,13 @@ async def _handshake(
     return Attached(Connection(reader, writer, seals, collector, welcome, lines, pending))
 
 
-__all__ = ["Attached", "Became", "Collector", "Connection", "Found", "Untrusted", "find_or_become"]
+__all__ = [
+    "Attached",
+    "Became",
+    "Collector",
+    "Connection",
+    "Found",
+    "Untrusted",
+    "attach_only",
+    "find_or_become",
+]
