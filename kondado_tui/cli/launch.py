@@ -13,10 +13,10 @@ import logging
 import sys
 from pathlib import Path
 
-from kondado_tui.cli.support import start_logging
+from kondado_tui.cli.support import reloader, start_logging
 from kondado_tui.core.actions import DoubtLog
 from kondado_tui.core.clock import SYSTEM_CLOCK
-from kondado_tui.core.config import Config, load_config
+from kondado_tui.core.config import load_config
 from kondado_tui.core.duplicate import MappingMemory
 from kondado_tui.core.errors import KondadoError
 from kondado_tui.core.guards.redact import redact
@@ -51,21 +51,14 @@ def launch(args: argparse.Namespace) -> int:
             session = open_demo(SYSTEM_CLOCK)
         else:
             config_arg = getattr(args, "config", None)
-            base_url: str | None = getattr(args, "base_url", None)
             config = load_config(
                 Path(config_arg).expanduser() if config_arg else None,
-                base_url=base_url,
+                base_url=getattr(args, "base_url", None),
                 read_only=read_only,
             )
-
-            def reload() -> Config:  # the same file and options; token_command not run
-                return load_config(
-                    config.path, base_url=base_url, read_only=read_only, require_credentials=False
-                )
-
             log_problem = start_logging(args, config, "dashboard")
             # the account's collector, or a viewer of it (docs/collector.md)
-            session = SharedSession.open(config, SYSTEM_CLOCK, reload=reload)
+            session = SharedSession.open(config, SYSTEM_CLOCK, reload=reloader(args, config))
     except KondadoError as exc:
         return _fail(str(exc))
     except OSError as exc:

@@ -45,6 +45,7 @@ COMMAND_MODULES = (
     "kondado_tui.cli.commands.config_cmds",
     "kondado_tui.cli.commands.alert_test",
     "kondado_tui.cli.commands.info",
+    "kondado_tui.cli.commands.serve",
     "kondado_tui.cli.commands.sim",
     "kondado_tui.cli.commands.completion",
 )

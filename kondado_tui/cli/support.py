@@ -8,7 +8,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -109,6 +109,20 @@ def load_for_command(args: argparse.Namespace, *, require_credentials: bool = Tr
     if problem and (args.log_file or config.log.path or args.debug):
         print(f"kondado-tui: warning: {problem}", file=sys.stderr)  # asked for: say so
     return config
+
+
+def reloader(args: argparse.Namespace, config: Config) -> Callable[[], Config]:
+    """Reads `config`'s file again with the same options (`--base-url`, `--read-only`),
+    for a process that watches it change; never runs token_command."""
+    base_url = getattr(args, "base_url", None)
+    read_only = bool(getattr(args, "read_only", False))
+
+    def reload() -> Config:
+        return load_config(
+            config.path, base_url=base_url, read_only=read_only, require_credentials=False
+        )
+
+    return reload
 
 
 def start_logging(args: argparse.Namespace, config: Config | None, what: str) -> str:
