@@ -273,3 +273,21 @@ def test_sigterm_while_standing_by_ends_at_once(
         assert time.monotonic() - started < 10
     finally:
         dashboard.stop()
+
+
+@pytest.mark.slow
+async def test_serve_polls_a_pipeline_added_to_its_config_while_it_runs(
+    tmp_path: Path, server: SimServer, serves: Callable[..., Serve]
+) -> None:
+    ids = server.world.pipeline_ids[:2]
+    config = write_config(tmp_path / "serve", server, ids[:1])
+    serve = serves(config, tmp_path / "serve.log")
+    assert "polling 1 pipeline " in serve.first_line, serve.first_line
+    await until(lambda: recorded(config) == {ids[0]}, 30)
+    with config.path.open("a", encoding="utf-8") as handle:
+        handle.write(f'[[pipelines]]\nid = {ids[1]}\nname = "Added"\n')
+    os.kill(serve.pid, signal.SIGHUP)  # look now (it would within 5 s anyway)
+    await until(lambda: recorded(config) == set(ids), 30)
+    assert f"added Added ({ids[1]})" in serve.log_text()
+    code, out, err = serve.terminate()
+    assert (code, out, err) == (EXIT_OK, "", "")
