@@ -76,6 +76,8 @@ def test_json_lists_the_last_day_by_default(
             "raw_msg": None,
             "refusal": None,
             "previous_seen_at": _iso(NOW - 30 * HOUR),
+            "source": "local",  # this login's file (no credentials: no collector asked)
+            "collector_pid": None,
         },
         {
             "time": _iso(NOW - 2 * HOUR + 600),
@@ -86,6 +88,8 @@ def test_json_lists_the_last_day_by_default(
             "raw_msg": None,
             "refusal": None,
             "previous_seen_at": _iso(NOW - 2 * HOUR),
+            "source": "local",
+            "collector_pid": None,
         },
         {
             "time": _iso(NOW - HOUR),
@@ -96,6 +100,8 @@ def test_json_lists_the_last_day_by_default(
             "raw_msg": None,
             "refusal": None,
             "previous_seen_at": None,
+            "source": "local",
+            "collector_pid": None,
         },
         {
             "time": _iso(NOW - HOUR + 60),
@@ -106,6 +112,8 @@ def test_json_lists_the_last_day_by_default(
             "raw_msg": "\x1b]0;pwned\x07Could not connect\x1b[2J to the source\nsecond line",
             "refusal": None,
             "previous_seen_at": _iso(NOW - HOUR),
+            "source": "local",
+            "collector_pid": None,
         },
     ]
     assert "\x1b" not in out  # JSON escapes it: nothing reaches the terminal raw

@@ -113,6 +113,6 @@ def test_history_table_lines_up_with_emoji_names() -> None:
         Transition(pid, 1000.0 + pid, "active", "error_building_tables", f"{name} failed")
         for pid, name in names.items()
     ]
-    table = history._as_table(transitions, names)
+    table = history._as_table([history.Entry(t) for t in transitions], names)
     assert len(_column_starts(table, "active")) == 1, table  # the FROM column
     assert len(_column_starts(table, "✖")) == 1, table  # the TO column
