@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from squatters import Babbler
 from kondado_tui.cli.main import main
 from kondado_tui.cli.output import iso_utc
 from kondado_tui.core.clock import SYSTEM_CLOCK
+from kondado_tui.core.collector.messages import MAX_HISTORY
 from kondado_tui.core.config import Config
 from kondado_tui.core.events import Role
 from kondado_tui.core.history.store import HistoryStore
@@ -179,3 +181,57 @@ async def test_without_a_collector_history_is_this_logins_file_as_before(
     assert json.loads(captured.out) == []
     assert "account's collector" not in captured.err
     assert len(server.log) == 0
+
+
+def _with_token_command(config: Config, command: str) -> Config:
+    """The config's token (or token command) replaced by `command`."""
+    text = re.sub(
+        r'^token(_command)? = ".*"$',
+        f'token_command = "{command}"',
+        config.path.read_text(encoding="utf-8"),
+        flags=re.M,
+    )
+    config.path.write_text(text, encoding="utf-8")
+    return config
+
+
+@pytest.mark.slow
+async def test_history_finds_the_collector_with_a_token_command_and_its_cut(
+    tmp_path: Path, server: SimServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = server.world.pipeline_ids
+    # the collector's file holds more changes of one pipeline than one answer carries
+    config = write_config(tmp_path / "collector", server, ids[:1])
+    assert config.history.path is not None
+    now = SYSTEM_CLOCK.now()
+    with HistoryStore(config.history.path, clock=SYSTEM_CLOCK) as store:
+        for i in range(MAX_HISTORY + 20):
+            status = "active" if i % 2 else "running"
+            store.record(Observation(PipelineStatus(ids[0], status), now - 7200 + i))
+    collector = await Dashboard(config).start()
+    try:
+        helper = tmp_path / "token.sh"
+        helper.write_text(f"#!/bin/sh\necho {server.token}\n")
+        helper.chmod(0o700)
+        mine = _with_token_command(write_config(tmp_path / "viewer", server, ids[:1]), str(helper))
+        assert await history(mine, "--since", "all", "--json") == 0
+        captured = capsys.readouterr()
+        entries = json.loads(captured.out)
+        assert len(entries) >= MAX_HISTORY
+        assert {e["source"] for e in entries} == {"collector"}
+        assert f"the collector sent the newest {MAX_HISTORY} changes of pipeline {ids[0]}" in (
+            captured.err
+        )
+        # the newest ones, up to now
+        assert entries[-1]["time"] == iso_utc(recorded(collector.config)[-1].at)
+        assert server.token not in captured.out + captured.err
+
+        # a token command that fails: this login's file, and why
+        _with_token_command(mine, "false")
+        assert await history(mine, "--json") == 0
+        captured = capsys.readouterr()
+        assert json.loads(captured.out) == []
+        assert "note: not using this account's collector: " in captured.err
+        assert "merged" not in captured.err
+    finally:
+        await collector.close()
