@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from kondado_tui.core import logfile
+from kondado_tui.core.guards import redact
 from kondado_tui.core.sim import SimServer, SimWorld
 
 for _var in (
@@ -31,6 +32,16 @@ def _own_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     yield
     logfile.stop()
+
+
+@pytest.fixture(autouse=True)
+def _own_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Secrets a test registers (every config load registers its key and token) are
+    forgotten after it: in one worker process, a test's token "other" would otherwise
+    mask the word in every later test's output."""
+    monkeypatch.setattr(redact, "_secrets", set(redact._secrets))
+    monkeypatch.setattr(redact, "_pattern", redact._pattern)
+    monkeypatch.setattr(redact, "_base64_cores", redact._base64_cores)
 
 
 # -- the host budget's broker ----------------------------------------------------------
