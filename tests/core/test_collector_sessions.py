@@ -254,3 +254,25 @@ async def test_an_older_observation_never_replaces_a_newer_one(
         assert a.session.known[ids[0]] is shown
     finally:
         await a.close()
+
+
+async def test_a_bug_in_looking_for_the_collector_still_polls(
+    tmp_path: Path, server: SimServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever goes wrong in finding the collector, the dashboard polls (alone, saying
+    why) rather than sit on "looking for this account's collector" for ever."""
+    import kondado_tui.core.collector.shared as shared
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(shared.attach, "find_or_become", broken)
+    ids = server.world.pipeline_ids[:2]
+    (a,) = await open_dashboards(tmp_path, server, ids)
+    try:
+        link = a.session.poller.health.collector
+        assert link is not None and link.role is Role.ALONE
+        assert "failed (RuntimeError)" in link.why
+        await until(lambda: set(a.session.known) == set(ids), 15)
+    finally:
+        await a.close()

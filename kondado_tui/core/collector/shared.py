@@ -134,6 +134,7 @@ class SharedSession:
         self._ready = asyncio.Event()  # a backend is there (not lost)
         self._retry: asyncio.Task[None] | None = None
         self._rng = random.Random()
+        self._closed = False
         self.poller = PollerSwitch(self)
         self.store: StoreSwitch | None = StoreSwitch(self) if with_history else None
 
@@ -188,6 +189,7 @@ class SharedSession:
         self.alerts.set_entries(entries)
 
     async def aclose(self) -> None:
+        self._closed = True
         try:
             if self._retry is not None:
                 self._retry.cancel()
@@ -221,9 +223,21 @@ class SharedSession:
             if self._name is None:
                 await self._become_local(None, "")
             else:
-                await self._adopt(await attach.find_or_become(self._name, self._secret))
+                await self._adopt(await self._find())
         finally:
             self._started.set_result(None)
+
+    async def _find(self, timeout: float = attach.REACH_TIMEOUT) -> Found:
+        """The account's collector, or its name; a bug of ours in looking is logged and
+        the dashboard polls alone (it must poll whatever happens here)."""
+        assert self._name is not None
+        try:
+            return await attach.find_or_become(
+                self._name, self._secret, timeout=timeout, rng=self._rng
+            )
+        except Exception as exc:
+            log.exception("collector: looking for this account's collector failed")
+            return Untrusted(f"looking for this account's collector failed ({type(exc).__name__})")
 
     async def run(self) -> None:
         """Poll, or show the collector's polling, until cancelled, switching as needed."""
@@ -250,6 +264,9 @@ class SharedSession:
         return backend
 
     async def _adopt(self, found: Found) -> None:
+        if self._closed:  # closed while looking: keep nothing it found
+            self._drop(found)
+            return
         match found:
             case Attached(connection):
                 await self._become_viewer(ViewerBackend(connection, self._from_backend))
@@ -257,6 +274,14 @@ class SharedSession:
                 await self._become_local(listener, "")
             case Untrusted(why):
                 await self._become_local(None, why)
+
+    @staticmethod
+    def _drop(found: Found) -> None:
+        match found:
+            case Attached(connection):
+                connection.close()
+            case Became(listener):
+                listener.close()
 
     async def _become_viewer(self, backend: ViewerBackend) -> None:
         old, self._backend = self._backend, backend
@@ -310,11 +335,8 @@ class SharedSession:
                 since=self.clock.now(),
             )
         )
-        assert self._name is not None
         if lost.trusted:
-            found = await attach.find_or_become(
-                self._name, self._secret, timeout=TAKEOVER_TIMEOUT, rng=self._rng
-            )
+            found = await self._find(TAKEOVER_TIMEOUT)
         else:
             found = Untrusted(str(lost))
         await self._adopt(found)
@@ -330,9 +352,12 @@ class SharedSession:
         while isinstance(self._backend, LocalBackend) and self._backend.serving is None:
             await asyncio.sleep(wait * (0.75 + 0.5 * self._rng.random()))
             wait = min(ALONE_RETRY[1], wait * 2)
-            found = await attach.find_or_become(self._name, self._secret, rng=self._rng)
+            found = await self._find()
             backend = self._backend
-            if isinstance(found, Became) and isinstance(backend, LocalBackend):
+            if self._closed or not isinstance(backend, LocalBackend):
+                self._drop(found)  # closed meanwhile
+                return
+            if isinstance(found, Became):
                 serving = backend.serve(found.listener, self._account)
                 serving.changed.append(self._collector_changed)
                 log.info("serving this account's collector (the name is free again)")

@@ -173,6 +173,9 @@ class ViewerBackend:
                 f"the collector (pid {self.collector.pid}) sent something that is not the protocol",
                 trusted=False,
             )
+        except Exception as exc:  # a bug of ours: the dashboard polls alone rather than stop
+            log.exception("viewer: handling the collector's message failed")
+            lost = Lost(f"this viewer failed ({type(exc).__name__})", trusted=False)
         self.close()
         return lost
 
