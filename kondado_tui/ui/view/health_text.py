@@ -148,10 +148,7 @@ def collector_banner(health: Health, now: float) -> Text | None:
         )
         return text
     text.append("Polling on its own: ", style="bold")
-    text.append(
-        f"{why or 'no collector can be shared'}. This dashboard asks Kondado itself (within "
-        "the host's shared budget) and tries the account's collector again now and then."
-    )
+    text.append(f"{why or 'no collector can be shared'}. Trying again now and then.")
     return text
 
 
