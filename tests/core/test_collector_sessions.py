@@ -276,3 +276,37 @@ async def test_a_bug_in_looking_for_the_collector_still_polls(
         await until(lambda: set(a.session.known) == set(ids), 15)
     finally:
         await a.close()
+
+
+async def test_a_new_collector_tells_what_it_inherited_at_its_original_times(
+    tmp_path: Path, server: SimServer
+) -> None:
+    """The rows a viewer showed before taking over are the new collector's latest word
+    until it asks again: a viewer attaching then is told them at once, at their original
+    times, and `status` (Peek) finds them, without a request."""
+    ids = server.world.pipeline_ids[:3]
+    a, b = await open_dashboards(tmp_path, server, ids, ids)
+    d = None
+    try:
+        await until(lambda: set(b.session.known) == set(ids), 15)
+        b.session.poller.pause()  # the new collector will then ask nothing
+        a.session.poller.pause()
+        await until(lambda: a.session.backend.poller.health.paused)  # type: ignore[union-attr]
+        before = {pid: e.observation for pid, e in b.session.known.items()}
+        await a.close()
+        await until(lambda: b.session.role is Role.SERVING)
+        collector = b.session.backend
+        assert isinstance(collector, LocalBackend)
+        assert {pid: e.observation for pid, e in collector.latest.items()} == before
+        asked = len(server.log)
+        (d,) = await open_dashboards(tmp_path / "late", server, ids)
+        assert d.session.role is Role.VIEWING
+        d.session.poller.pause()
+        await until(lambda: set(d.session.known) == set(ids), 5)
+        assert all(d.session.known[pid].observation == before[pid] for pid in ids)
+        assert not [r for r in server.log[asked:] if any(f"/{p}/" in r.path for p in ids)]
+    finally:
+        if d is not None:
+            await d.close()
+        await b.close()
+        await a.close()

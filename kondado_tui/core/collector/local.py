@@ -135,8 +135,22 @@ class LocalBackend:
 
     async def start(self, known: Iterable[StatusObserved]) -> None:
         """Start from what this process already shows (a departed collector's
-        observations, at their own times), then history for the rest."""
+        observations, at their own times), then history for the rest.
+
+        What is inherited is also this collector's latest word on those pipelines until
+        its poller asks again: a viewer attaching now is told it at once, and a `Peek`
+        (`kondado-tui status`) answers from it, with the original times (ages stay
+        honest)."""
+        known = list(known)
         self.poller.adopt(known)
+        listed = set(self.poller.pipeline_ids)
+        for event in known:
+            pid = event.pipeline_id
+            mine = self.latest.get(pid)
+            if pid in listed and (
+                mine is None or mine.observation.observed_at < event.observation.observed_at
+            ):
+                self.latest[pid] = event
         await self.poller.start()
 
     async def run(self) -> None:
