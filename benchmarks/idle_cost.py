@@ -12,6 +12,12 @@ first sweep (every pipeline asked once, "asking 12/30…") is still going during
 (utime + stime from /proc), thread wake-ups and bytes written to the terminal are
 counted over the window; RSS is read at the end.
 
+The viewer row: the same program as a viewer of the account's collector (issue 15): a
+headless dashboard (benchmarks/_headless_login.py --shared, the same config) polls and
+serves, the one on the pty attaches to it (it says "viewer of pid" on its status line)
+and asks the API nothing; its cost is set against the dashboard's, measured in the same
+run. The collector's own cost is not in it: that is the polling alone, below.
+
 The baseline, measured in the same run on the same terminal: a bare Textual app showing a
 DataTable of the same size with a header and a footer (benchmarks/_bare_table.py). A
 second baseline: the same session's poller alone, no UI (benchmarks/_core_only.py), so
@@ -22,6 +28,7 @@ Results go to stdout and benchmarks/results/idle_cost.md.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -29,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import _pty
+from _logins import Login, ready, start
 
 from kondado_tui.core.sim import SimServer, SimWorld
 
@@ -80,19 +88,33 @@ def measure(argv: list[str], ready: bytes, settle: float, window: float) -> Idle
         child.stop()
 
 
-def measure_app(pipelines: int, settle: float, window: float, *, core: bool = False) -> Idle:
-    """The dashboard, or (`core`) the same session's poller alone, with no UI."""
+def measure_app(
+    pipelines: int, settle: float, window: float, *, core: bool = False, viewer: bool = False
+) -> Idle:
+    """The dashboard, or (`core`) the same session's poller alone, with no UI, or
+    (`viewer`) the dashboard as a viewer of a headless collector of the same config."""
     world = SimWorld(pipelines=pipelines, seed=7)
     with (
         SimServer(world, rate_limit=False) as server,
         tempfile.TemporaryDirectory(prefix="kondado-idle-") as tmp,
     ):
         ids = world.pipeline_ids
-        config = _pty.sim_config(Path(tmp), server.base_url, server.key, server.token, ids)
-        _pty.prefill_history(Path(tmp) / "history.sqlite3", world, ids)
+        login = Login(Path(tmp), None)
+        directory = login.config.parent
+        config = _pty.sim_config(directory, server.base_url, server.key, server.token, ids)
+        _pty.prefill_history(directory / "history.sqlite3", world, ids)
         # any row: which pipelines are on the first screen depends on the sort
         argv = [*CORE, str(config)] if core else [*_pty.KONDADO, "--config", str(config)]
-        return measure(argv, b"bench-", settle, window)
+        if not viewer:
+            return measure(argv, b"bench-", settle, window)
+        name = {"KONDADO_TUI_COLLECTOR": os.environ.get("KONDADO_TUI_COLLECTOR", "")}
+        try:
+            start(login, settle + window + 600, name, shared=True)
+            if "role=serving" not in ready(login):
+                raise SystemExit("the headless collector found another collector")
+            return measure(argv, b"viewer of pid", settle, window)
+        finally:
+            login.remove()
 
 
 def measure_bare(rows: int, settle: float, window: float) -> Idle:
@@ -109,15 +131,17 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="*", default=list(SIZES))
     args = parser.parse_args()
     window, settle = (15.0, 8.0) if args.quick else (60.0, 20.0)
-    rows = []
+    rows, viewers = [], []
     for n in args.sizes:
         app = measure_app(n, settle, window)
         bare = measure_bare(n, settle, window)
         core = measure_app(n, settle, window, core=True)
+        viewer = measure_app(n, settle, window, viewer=True)
         print(
             f"{n}: app {app.core_percent:.2f}% core, {app.rss / 2**20:.0f} MiB, "
             f"{app.bytes_per_minute / 1024:.1f} KiB/min; bare {bare.core_percent:.2f}%, "
-            f"{bare.rss / 2**20:.0f} MiB; polling alone {core.core_percent:.2f}%",
+            f"{bare.rss / 2**20:.0f} MiB; polling alone {core.core_percent:.2f}%; "
+            f"viewer {viewer.core_percent:.2f}%, {viewer.rss / 2**20:.0f} MiB",
             file=sys.stderr,
         )
         rows.append(
@@ -137,6 +161,20 @@ def main() -> int:
                 f"{app.wakeups_per_second:.1f}",
                 f"{bare.wakeups_per_second:.1f}",
                 f"{core.wakeups_per_second:.1f}",
+            ]
+        )
+        viewers.append(
+            [
+                n,
+                f"{viewer.cpu_per_minute:.2f}",
+                f"{app.cpu_per_minute:.2f}",
+                ratio(viewer.cpu_seconds, app.cpu_seconds),
+                f"{viewer.wakeups_per_second:.1f}",
+                f"{app.wakeups_per_second:.1f}",
+                ratio(viewer.wakeups, app.wakeups),
+                f"{viewer.rss / 2**20:.0f}",
+                f"{app.rss / 2**20:.0f}",
+                f"{viewer.bytes_per_minute / 1024:.1f}",
             ]
         )
     table = _pty.markdown_table(
@@ -159,6 +197,21 @@ def main() -> int:
         ],
         rows,
     )
+    viewer_table = _pty.markdown_table(
+        [
+            "pipelines",
+            "viewer CPU s/min",
+            "dashboard CPU s/min",
+            "CPU ratio",
+            "viewer wake-ups/s",
+            "dashboard wake-ups/s",
+            "wake-ups ratio",
+            "viewer RSS MiB",
+            "dashboard RSS MiB",
+            "viewer KiB/min to tty",
+        ],
+        viewers,
+    )
     text = (
         "# Idle cost\n\n"
         f"`python benchmarks/idle_cost.py{' --quick' if args.quick else ''}`: "
@@ -170,7 +223,10 @@ def main() -> int:
         "app with the two together, what it does that a bare table does not. "
         "Wake-ups: how often any of the process's threads woke from a wait "
         "(voluntary context switches, /proc).\n\n"
-        f"{table}\n\n{_pty.machine_note()}\n"
+        f"{table}\n\n"
+        "A viewer (issue 15): the same program attached to a headless collector of the "
+        "same config, against the dashboard above (it polls and serves), same run:\n\n"
+        f"{viewer_table}\n\n{_pty.machine_note()}\n"
     )
     print(text)
     _pty.write_result("idle_cost", text)
