@@ -28,11 +28,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kondado_tui.cli.support import reloader
 from kondado_tui.core.budget import HostBudget
 from kondado_tui.core.budget.host_budget import Mode
 from kondado_tui.core.clock import SYSTEM_CLOCK
 from kondado_tui.core.collector.shared import SharedSession
-from kondado_tui.core.config import Config, load_config
+from kondado_tui.core.config import load_config
 from kondado_tui.core.events import (
     Connection,
     HealthChanged,
@@ -46,11 +47,8 @@ def open_session(config_path: Path, shared: bool) -> Session | SharedSession:
     config = load_config(config_path, env={})
     if not shared:
         return Session.open(config)
-
-    def reload() -> Config:  # as cli/launch.py: the same file, token_command not run
-        return load_config(config.path, require_credentials=False)
-
-    return SharedSession.open(config, SYSTEM_CLOCK, reload=reload)
+    # as cli/launch.py opens it for `kondado-tui --config CONFIG`
+    return SharedSession.open(config, SYSTEM_CLOCK, reload=reloader(argparse.Namespace(), config))
 
 
 async def main(

@@ -3,6 +3,8 @@
     python benchmarks/viewers.py                  # 1, 2, 4 and 8 dashboards, 4.5 min each
     python benchmarks/viewers.py --uids           # as root: each login a user of its own
     python benchmarks/viewers.py --dashboards 1,4 --seconds 60   # a quick look
+    python benchmarks/viewers.py --dashboards 1,2,4,8,1   # one alone again, at the end:
+                                                          # how much runs differ anyway
 
 The simulator at the documented limits (1 request/s, 20/min, a breach locks out 60 s)
 holds 20 pipelines whose statuses change every few seconds (`--speed 30`: schedules run
@@ -312,6 +314,8 @@ def main() -> int:
     readme, detail = tables(runs, args)
     one = runs[0]
     command = "python benchmarks/viewers.py" + (" --uids" if args.uids else "")
+    if args.dashboards != [1, 2, 4, 8]:
+        command += " --dashboards " + ",".join(map(str, args.dashboards))
     for flag, default in (("seconds", 240.0), ("settle", 30.0), ("speed", 30.0), ("seed", 5)):
         if getattr(args, flag) != default:
             command += f" --{flag} {getattr(args, flag):g}"
