@@ -133,6 +133,27 @@ def test_a_big_and_a_small_dashboard_of_two_logins_get_half_each() -> None:
     assert_within(host.all_grants(), HOST_PER_MINUTE - 2)  # background leaves the reserve
 
 
+def test_only_processes_that_ask_are_said_to_share_the_budget() -> None:
+    """A viewer of its account's collector, a paused dashboard, an `info` probe: connected
+    to the broker, spending nothing. "shared by N" counts those that ask."""
+    host = Host()
+    poller = host.join(uid=1001)
+    viewer = host.join(uid=1002)
+    host.busy = {poller.id: BG}
+    host.run(START + 30.0)
+
+    def told(proc: Process) -> Peers:
+        said = [m.peers if isinstance(m, Welcome) else m for m in proc.inbox]
+        return [m for m in said if isinstance(m, Peers)][-1]
+
+    assert (told(poller).processes, told(poller).logins) == (1, 1)
+    host.want(viewer, INTER)  # a key press counts: it spent from the budget
+    host.run(START + 40.0)
+    assert (told(poller).processes, told(poller).logins) == (2, 2)
+    host.run(START + 110.0)  # a minute without asking: no longer sharing
+    assert told(poller).processes == 1
+
+
 def test_three_panes_of_one_login_share_that_logins_turn() -> None:
     host = Host()
     panes = [host.join(uid=1001) for _ in range(3)]

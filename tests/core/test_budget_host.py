@@ -165,6 +165,9 @@ async def test_a_watcher_hears_when_who_shares_the_budget_changes(
     heard: list[int] = []
     a.watch(lambda: heard.append(a.sharing.processes))
     b = make(budgets, host_budget_name)
+    await until(lambda: b.mode is Mode.HOST)
+    assert heard == [] or heard[-1] == 1  # connected, spending nothing: not sharing yet
+    await b.acquire(BG)
     await until(lambda: 2 in heard)  # on this loop, without polling
     b.close()
     budgets.remove(b)

@@ -281,4 +281,4 @@ def test_help_says_who_polls() -> None:
     words = budget_words(viewing)
     assert "viewer" in words and "pid 99, login ana" in words and "asks Kondado nothing" in words
     serving = budget_words(Health(Connection.OK, collector=CollectorLink(Role.SERVING, viewers=1)))
-    assert "1 other dashboard of this account (viewers)" in serving
+    assert "1 other dashboard of this account (a viewer) shows its answers" in serving

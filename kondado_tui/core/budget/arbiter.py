@@ -121,6 +121,7 @@ class _Peer:
     wants: dict[int, _Want] = field(default_factory=dict)
     granted: dict[int, int] = field(default_factory=dict)  # want id -> slot (until done)
     background_at: float | None = None  # the last time it asked for a background slot
+    asked_at: float | None = None  # the last time it asked for any slot
     told_peers: Peers | None = None
     told_limits: Limits | None = None
 
@@ -191,13 +192,12 @@ class Arbiter:
         if len(peer.wants) >= MAX_WANTS:
             raise TooManyWants(f"{len(peer.wants)} requests already waiting")
         peer.wants[want_id] = _Want(peer_id, want_id, priority, next(self._seq))
-        out: list[Out] = []
+        peer.asked_at = now
         if priority is Priority.BACKGROUND:
-            was_active = self._active(peer, now)
             peer.background_at = now
-            if not was_active:
-                out += self._refresh(peer.host, now)
-        return out + self.decide(now)
+        # Who shares the budget changes as processes start and stop asking: every ask is
+        # a moment to tell them (only what changed is sent).
+        return self._refresh(peer.host, now) + self.decide(now)
 
     def cancel(self, peer_id: int, want_id: int, now: float) -> list[Out]:
         peer = self._peers[peer_id]
@@ -349,9 +349,13 @@ class Arbiter:
         active = [p for p in same if p is peer or self._active(p, now)]
         uids = {p.uid for p in active}
         mine = sum(1 for p in active if p.uid == peer.uid)
+        # Counted as sharing: the processes that asked for a slot in the last minute (and
+        # this one). A dashboard that only views its account's collector, a paused one or
+        # an idle `info` probe stays connected but spends nothing.
+        sharing = [p for p in same if p is peer or _asked_within(p, now)]
         return Peers(
-            processes=len(same),
-            logins=len({p.uid for p in same}),
+            processes=len(sharing),
+            logins=len({p.uid for p in sharing}),
             share=1.0 / (len(uids) * max(1, mine)),
         )
 
@@ -421,3 +425,7 @@ class Arbiter:
 
 
 __all__ = ["ACTIVE_FOR", "HOST_PER_MINUTE", "MAX_WANTS", "SETTLE", "Arbiter", "TooManyWants"]
+
+
+def _asked_within(peer: _Peer, now: float) -> bool:
+    return peer.asked_at is not None and peer.asked_at > now - ACTIVE_FOR

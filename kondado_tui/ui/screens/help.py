@@ -67,7 +67,10 @@ def _section(title: str, rows: list[tuple[str, str]]) -> Group:
 
 STATUS_LINE: tuple[tuple[str, str], ...] = (
     ("12/18 req/min", "requests this host sent in the last minute, of the budget"),
-    (", shared by 3", "kondado-tui processes on this host sharing the budget (this one too)"),
+    (
+        ", shared by 3",
+        "kondado-tui processes on this host that asked Kondado in the last minute (this one too)",
+    ),
     (
         "(lowered from 18)",
         "lock-outs nobody on this host caused: someone else uses the budget; it climbs back",
@@ -80,6 +83,10 @@ STATUS_LINE: tuple[tuple[str, str], ...] = (
     ("silent 47s", "rate limited: nothing is sent until the lock-out ends"),
     ("PAUSED  READ-ONLY", "polling paused (p); runs and edits disabled"),
     ("ledger: this process only", "the rate budget is not shared with other processes"),
+    ("⇄ serving 2 viewers", "this dashboard polls for its account; 2 others show its answers"),
+    ("⇄ viewer of pid 4120", "another process (the account's collector) polls for this one"),
+    ("⇄ collector lost", "the collector went away: taking over or attaching to the next one"),
+    ("polling alone", "the account's collector cannot be trusted or reached: polls itself"),
     (
         f"{WARNING_GLYPH} history not saved",
         "writes to the history file fail (a full disk?): monitoring goes on, the history "

@@ -183,8 +183,11 @@ def collector_words(health: Health) -> str:
         others = (
             "no other dashboard of this account is attached"
             if not link.viewers
-            else f"{link.viewers} other dashboard{'s' if link.viewers != 1 else ''} of this "
-            "account (viewers) show its answers and ask Kondado nothing themselves"
+            else "1 other dashboard of this account (a viewer) shows its answers and asks "
+            "Kondado nothing itself"
+            if link.viewers == 1
+            else f"{link.viewers} other dashboards of this account (viewers) show its answers "
+            "and ask Kondado nothing themselves"
         )
         return f" This dashboard polls for its account on this host (its collector): {others}."
     if link.role is Role.VIEWING:
