@@ -341,6 +341,23 @@ async def test_cursor_follows_its_pipeline_through_reorders(tmp_path: Path) -> N
         assert app.main.table.cell_updates - before <= 2
 
 
+async def test_opening_a_pipeline_pins_the_cursor_to_it(tmp_path: Path) -> None:
+    """Untouched, the cursor rides the top row; after details on it, it stays with that
+    pipeline when another one breaks and sorts above it."""
+    app, poller = build(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        seed(poller)
+        await pilot.pause()
+        opened = app.main.selected_id()
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("escape")
+        poller.observe(4200, "too_many_consecutive_failed_builds__blocked")
+        await pilot.pause()
+        assert app.main.table.shown_keys[0] == "4200"
+        assert app.main.selected_id() == opened != 4200
+
+
 async def test_keys_ask_now_pause_copy(tmp_path: Path) -> None:
     app, poller = build(tmp_path)
     async with app.run_test(size=SIZE) as pilot:

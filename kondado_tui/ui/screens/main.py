@@ -205,7 +205,12 @@ class MainScreen(Screen[None]):
         return int(key) if key is not None else None
 
     def selected_row(self) -> Row | None:
+        """The pipeline a key acts on (details, run, duplicate, ...). Acting on it pins
+        the cursor to it: until then an untouched cursor rides the top row, and coming
+        back from its details to find another pipeline under the cursor would surprise."""
         pid = self.selected_id()
+        if pid is not None:
+            self.table.touched = True
         return self.board.rows.get(pid) if pid is not None else None
 
     def refresh_all(self) -> None:
