@@ -90,6 +90,9 @@ COLLECTOR_SCRIPT = textwrap.dedent(
     from kondado_tui.core.config import load_config
 
     async def main() -> None:
+        if len(sys.argv) > 2:  # beat this often (a test that stops this process)
+            import kondado_tui.core.collector.serve as serve
+            serve.BEAT_EVERY = float(sys.argv[2])
         session = SharedSession.open(load_config(Path(sys.argv[1]), env={}))
         await session.poller.start()
         print(f"ready role={session.role.value}", flush=True)
@@ -104,9 +107,10 @@ class CollectorProcess:
     """A dashboard without a terminal in another process (the same code the dashboard
     runs: `SharedSession`), so a test can SIGKILL it."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, beat_every: float | None = None) -> None:
+        beat = [] if beat_every is None else [str(beat_every)]
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", COLLECTOR_SCRIPT, str(config.path)],
+            [sys.executable, "-c", COLLECTOR_SCRIPT, str(config.path), *beat],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -143,8 +143,8 @@ class Squatter(SocketSquatter):
                 conn.sendall(wire.encode_handshake(Challenge("2" * 64, seen)))
             elif self.mode == "garbage":
                 conn.sendall(b"HTTP/1.1 200 OK\r\n\r\n" + fake)
-            elif self.mode == "another version":
-                conn.sendall(b'{"v":2,"t":"challenge","nonce":"' + b"a" * 64 + b'"}\n')
+            elif self.mode == "another version":  # a collector of before the beat
+                conn.sendall(b'{"v":1,"t":"challenge","nonce":"' + b"a" * 64 + b'"}\n')
             elif self.mode == "silent":
                 self.stop.wait(10)
 
@@ -247,7 +247,7 @@ async def test_hostile_peers_end_their_own_connection_only(
             sock = raw_connection(config)
             try:
                 if name == "truncated":
-                    sock.sendall(b'{"v":1,"t":"hel')
+                    sock.sendall(b'{"v":2,"t":"hel')
                     sock.shutdown(socket.SHUT_WR)
                 elif name == "oversized":
                     with contextlib.suppress(OSError):

@@ -22,6 +22,7 @@ from kondado_tui.core.collector.messages import (
     TO_VIEWER_LINE,
     Active,
     Ask,
+    Beat,
     Challenge,
     Duplicate,
     Failure,
@@ -141,29 +142,31 @@ def test_handshake_round_trip() -> None:
 
 
 def test_a_handshake_of_another_version_is_told_apart() -> None:
-    hello = encode_handshake(Hello(trust.nonce())).replace(b'"v":1', b'"v":2')
+    now = f'"v":{trust.PROTOCOL}'.encode()
+    assert trust.PROTOCOL == 2  # 2: the beat; a change of the protocol bumps it
+    hello = encode_handshake(Hello(trust.nonce())).replace(now, b'"v":1')  # before beats
     with pytest.raises(VersionMismatch):
         decode_handshake(hello)
-    challenge = encode_handshake(Challenge(trust.nonce(), "b" * 64)).replace(b'"v":1', b'"v":0')
+    challenge = encode_handshake(Challenge(trust.nonce(), "b" * 64)).replace(now, b'"v":3')
     with pytest.raises(VersionMismatch):
         decode_handshake(challenge)
     with pytest.raises(VersionMismatch):  # true is not 1
-        decode_handshake(hello.replace(b'"v":2', b'"v":true'))
+        decode_handshake(hello.replace(b'"v":1', b'"v":true'))
 
 
 @pytest.mark.parametrize(
     "line",
     [
-        b'{"v":1,"t":"hello","nonce":"short"}\n',
-        b'{"v":1,"t":"hello","nonce":"' + b"A" * 64 + b'"}\n',  # upper-case hex
-        b'{"v":1,"t":"hello"}\n',
-        b'{"v":1,"t":"hello","nonce":"' + b"a" * 64 + b'","x":1}\n',
+        b'{"v":2,"t":"hello","nonce":"short"}\n',
+        b'{"v":2,"t":"hello","nonce":"' + b"A" * 64 + b'"}\n',  # upper-case hex
+        b'{"v":2,"t":"hello"}\n',
+        b'{"v":2,"t":"hello","nonce":"' + b"a" * 64 + b'","x":1}\n',
         b'{"t":"prove","proof":1}\n',
-        b'{"v":1,"t":"refused","why":"because"}\n',
+        b'{"v":2,"t":"refused","why":"because"}\n',
         b'{"t":"status"}\n',  # a sealed message where a handshake is due
         b"[1,2]\n",
         b"\xff\xfe\n",
-        b'{"v":1,"t":"hello","nonce":"' + b"a" * 600 + b'"}\n',  # over the line limit
+        b'{"v":2,"t":"hello","nonce":"' + b"a" * 600 + b'"}\n',  # over the line limit
     ],
 )
 def test_a_bad_handshake_line_is_a_protocol_error(line: bytes) -> None:
@@ -222,6 +225,7 @@ def test_every_message_to_the_collector_round_trips(message: Any) -> None:
     [
         Welcome(3, True),
         Viewers(2),
+        Beat(),
         OBSERVED,
         PipelineFailed(2040, FailureKind.REJECTED, "not found", NOW, refusal=Refusal.NOT_FOUND),
         PipelineFailed(2040, FailureKind.UNREACHABLE, "timeout", NOW),
@@ -335,6 +339,13 @@ def _line(data: dict[str, Any]) -> bytes:
 def test_a_viewer_line_with_wrong_fields_or_types_is_refused(data: dict[str, Any]) -> None:
     with pytest.raises(ProtocolError):
         decode_to_collector(_line(data))
+
+
+def test_a_beat_carries_nothing_and_goes_one_way() -> None:
+    with pytest.raises(ProtocolError):  # a viewer has nothing to beat for
+        decode_to_collector(_line({"t": "beat"}))
+    with pytest.raises(ProtocolError):
+        decode_to_viewer(_line({"t": "beat", "n": 1}), NOW)
 
 
 def test_a_viewer_line_over_the_limit_is_refused() -> None:

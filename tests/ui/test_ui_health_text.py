@@ -250,6 +250,12 @@ def test_where_the_statuses_come_from_in_the_status_line() -> None:
     lost = Health(Connection.OK, collector=CollectorLink(Role.LOST, pid=4242, since=NOW - 3))
     assert "⇄ collector lost" in line_of(lost)
     assert "polling alone" in line_of(Health(Connection.OK, collector=CollectorLink(Role.ALONE)))
+    standing_in = CollectorLink(
+        Role.ALONE, viewers=1, why="the collector (pid 4) stopped answering"
+    )
+    assert "polling alone ⇄ serving 1 viewer" in line_of(
+        Health(Connection.OK, collector=standing_in)
+    )
     assert "⇄" not in line_of(Health(Connection.OK))  # KONDADO_TUI_COLLECTOR=off
 
 

@@ -132,6 +132,7 @@ class Became:
 class Untrusted:
     why: str
     collector: Collector | None = None
+    silent: bool = False  # the name's holder does not answer at all (stopped, hung)
 
 
 Found = Attached | Became | Untrusted
@@ -158,7 +159,9 @@ async def find_or_become(
         if found is Reach.CONNECTED and sock is not None:
             return await _attach(sock, secret)
         if time.monotonic() > deadline:
-            return Untrusted("its name is held by a process that does not accept connections")
+            return Untrusted(
+                "its name is held by a process that does not accept connections", silent=True
+            )
         await asyncio.sleep(pause * (0.5 + rng.random()))
         pause = min(0.2, pause * 2)
 
@@ -205,6 +208,7 @@ async def _attach(sock: socket.socket, secret: bytes) -> Found:
             f"the process holding this account's name (pid {pid}, {collector.login}) "
             "does not answer",
             collector,
+            silent=True,
         )
 
 

@@ -163,7 +163,7 @@ class Headless:
         closed then)."""
         await self.session.start()
         link = self.session.health.collector
-        if link is not None and link.role is Role.ALONE:
+        if link is not None and link.role is Role.ALONE and not self.session.standing_in:
             await self.session.aclose()
             raise CannotCollect(link.why)
         return link

@@ -46,6 +46,12 @@ CUT_ROOM = 64  # the cut marker `guards.limits.cut` may add
 TIME_SLACK = 3600.0
 """A time further ahead of the reader's clock than this is not believed."""
 REFUSALS = frozenset({"version", "proof", "busy"})
+BEAT_EVERY = 5.0
+"""The collector tells each viewer at least this often that it is there (`Beat`, when
+it has sent it nothing for half as long)."""
+SILENT_AFTER = 3 * BEAT_EVERY
+"""A viewer that heard nothing for this long takes its collector for lost: its process
+is stopped (SIGSTOP, a machine swapping) or its event loop hung."""
 
 # -- the handshake ------------------------------------------------------------------------
 
@@ -162,6 +168,12 @@ class Viewers:
 
 
 @dataclass(frozen=True)
+class Beat:
+    """Nothing new: the collector is there (sent from its event loop, so a hung loop
+    stops beating too)."""
+
+
+@dataclass(frozen=True)
 class Ran:
     req: int
     answer: str
@@ -207,6 +219,7 @@ class Peeked:
 ToViewer = (
     Welcome
     | Viewers
+    | Beat
     | StatusObserved
     | PipelineFailed
     | HealthChanged
@@ -220,6 +233,7 @@ ToViewer = (
 
 
 __all__ = [
+    "BEAT_EVERY",
     "CUT_ROOM",
     "HANDSHAKE_LINE",
     "HISTORY_TEXT",
@@ -229,11 +243,13 @@ __all__ = [
     "MAX_TEXT",
     "MAX_WATCH",
     "REFUSALS",
+    "SILENT_AFTER",
     "TIME_SLACK",
     "TO_COLLECTOR_LINE",
     "TO_VIEWER_LINE",
     "Active",
     "Ask",
+    "Beat",
     "Challenge",
     "Duplicate",
     "Failure",

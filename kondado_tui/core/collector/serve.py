@@ -11,7 +11,9 @@ Two halves on two threads:
   handed to the poller's one schedule (`Host.set_interest`), the poller's events sent
   to the viewers that watch each pipeline (a viewer never receives a pipeline it does
   not watch), runs and duplicates executed through this process's budget at
-  INTERACTIVE priority, history read from this process's store.
+  INTERACTIVE priority, history read from this process's store; and a `Beat` to each
+  viewer it told nothing for a while, from the loop: a viewer that hears nothing for
+  `SILENT_AFTER` knows this process is stopped or its loop hung.
 
 Lines to a viewer are encoded on the loop and sealed on the server's thread, in order.
 """
@@ -28,10 +30,12 @@ from typing import Any, Protocol
 
 from kondado_tui.core.collector import trust, wire
 from kondado_tui.core.collector.messages import (
+    BEAT_EVERY,
     HANDSHAKE_LINE,
     TO_COLLECTOR_LINE,
     Active,
     Ask,
+    Beat,
     Challenge,
     Duplicate,
     Failure,
@@ -198,6 +202,7 @@ class _Viewer:
     key: str  # its watcher's name in the schedule
     watched: set[int] = field(default_factory=set)
     paused: bool = False
+    sent_at: float = 0.0  # the loop's time of the last line it was sent
 
 
 class Serving:
@@ -212,13 +217,18 @@ class Serving:
         )
         self._viewers: dict[int, _Viewer] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._beating: asyncio.TimerHandle | None = None
         self.changed: list[Any] = []  # callbacks: the count of viewers changed
 
     def start(self) -> None:
         self._server.start()
+        self._beating = self._loop.call_later(BEAT_EVERY, self._beat)
 
     def stop(self) -> None:
         """Stop serving: the name is free at once, every viewer sees its connection end."""
+        if self._beating is not None:
+            self._beating.cancel()
+            self._beating = None
         self._server.stop()
         for task in list(self._tasks):
             task.cancel()
@@ -271,7 +281,20 @@ class Serving:
     def _send(self, peer_id: int, *messages: ToViewer) -> None:
         self._send_lines(peer_id, [wire.encode(m) for m in messages])
 
+    def _beat(self) -> None:
+        """On the loop (a hung loop beats no more): a `Beat` to each viewer told nothing
+        for half an interval, so none waits more than about 1.5 intervals for a line."""
+        now = self._loop.time()
+        line = wire.encode(Beat())
+        for viewer in list(self._viewers.values()):
+            if now - viewer.sent_at >= BEAT_EVERY / 2:
+                self._send_lines(viewer.peer_id, [line])
+        self._beating = self._loop.call_later(BEAT_EVERY, self._beat)
+
     def _send_lines(self, peer_id: int, lines: list[bytes]) -> None:
+        viewer = self._viewers.get(peer_id)
+        if viewer is not None:
+            viewer.sent_at = self._loop.time()
         doorman, server = self._doorman, self._server
         server.call(lambda: doorman.seal_and_send(server, peer_id, lines))
 

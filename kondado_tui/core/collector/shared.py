@@ -14,6 +14,12 @@ object and the same `store` object for its whole life, whatever runs beneath the
 * `ALONE`: the name is held by a process that cannot prove it holds the account (a
   squatter), or speaks another version: this process polls on its own, not serving,
   sharing the host budget like any other, and tries the name again now and then.
+  Or the name's holder does not answer at all (a collector stopped by SIGSTOP, or whose
+  loop hung: its viewers hear no beat): then the account's *stand-in* name (the name +
+  `/stand-in`) gathers its dashboards as the name does, so one of them polls for all
+  (`ALONE`, serving them) rather than each alone; the stand-in looks at the name every
+  `STAND_IN_RETRY` and, when its holder answers again, attaches to it (its own viewers
+  follow), or, when it ended, takes the name.
 
 How the UI learns of a switch: every `HealthChanged` carries `Health.collector` (a
 `CollectorLink`: role, viewers, the collector's pid and login, why, since when); the
@@ -70,6 +76,10 @@ this; else (a name held and not served) it polls alone."""
 ALONE_RETRY = (15.0, 60.0)
 """Polling alone: try the name again after this long the first time, doubling to the
 second (a squatter may leave; a collector of another version may end)."""
+STAND_IN = "/stand-in"
+STAND_IN_RETRY = 5.0
+"""Standing in for a collector that does not answer: look at its name this often, so
+two processes poll for the account only seconds after it answers again."""
 READY_TIMEOUT = TAKEOVER_TIMEOUT + 5.0
 """A run or duplicate asked while the collector is being replaced waits this long."""
 
@@ -84,6 +94,18 @@ def collector_name(config: Config, env: Mapping[str, str] | None = None) -> tupl
         return None, why
     api = config.api
     return account(api.base_url, api.key, api.token).name(prefix), ""
+
+
+@dataclass(frozen=True)
+class StandIn:
+    """The account's name is held by a process that does not answer; this process bound
+    the stand-in name (`listener`): it polls for the account's dashboards meanwhile."""
+
+    listener: Any
+    why: str
+
+
+Search = Found | StandIn
 
 
 @dataclass
@@ -118,6 +140,8 @@ class SharedSession:
         self.budget = budget
         self.config_watcher = watcher
         self._name = name
+        self._stand_in = None if name is None else name + STAND_IN
+        self._standing_in = False  # serving the stand-in name, not the account's
         self._account = account
         self._secret = account.secret
         self._with_history = with_history
@@ -213,6 +237,11 @@ class SharedSession:
     def backend(self) -> Backend | None:
         return self._backend
 
+    @property
+    def standing_in(self) -> bool:
+        """Polling for the account's dashboards while its collector does not answer."""
+        return self._standing_in
+
     async def start(self) -> None:
         """Find the account's collector or become it (once; later calls wait for it)."""
         if self._started is not None:
@@ -223,18 +252,29 @@ class SharedSession:
             if self._name is None:
                 await self._become_local(None, "")
             else:
-                await self._adopt(await self._find())
+                await self._adopt(await self._search())
         finally:
             self._started.set_result(None)
 
-    async def _find(self, timeout: float = attach.REACH_TIMEOUT) -> Found:
-        """The account's collector, or its name; a bug of ours in looking is logged and
-        the dashboard polls alone (it must poll whatever happens here)."""
+    async def _search(self, timeout: float = attach.REACH_TIMEOUT) -> Search:
+        """The account's collector or its name; when its holder does not answer, the
+        stand-in's (attached to, or bound: `StandIn`)."""
         assert self._name is not None
+        found = await self._find(self._name, timeout)
+        if not (isinstance(found, Untrusted) and found.silent) or self._stand_in is None:
+            return found
+        stand_in = await self._find(self._stand_in)
+        if isinstance(stand_in, Became):
+            return StandIn(stand_in.listener, found.why)
+        if isinstance(stand_in, Attached):
+            return stand_in
+        return found
+
+    async def _find(self, name: str, timeout: float = attach.REACH_TIMEOUT) -> Found:
+        """The collector serving `name`, or the name; a bug of ours in looking is logged
+        and the dashboard polls alone (it must poll whatever happens here)."""
         try:
-            return await attach.find_or_become(
-                self._name, self._secret, timeout=timeout, rng=self._rng
-            )
+            return await attach.find_or_become(name, self._secret, timeout=timeout, rng=self._rng)
         except Exception as exc:
             log.exception("collector: looking for this account's collector failed")
             return Untrusted(f"looking for this account's collector failed ({type(exc).__name__})")
@@ -263,7 +303,7 @@ class SharedSession:
             raise Unreachable("this dashboard's collector is gone and no other has taken over yet")
         return backend
 
-    async def _adopt(self, found: Found) -> None:
+    async def _adopt(self, found: Search) -> None:
         if self._closed:  # closed while looking: keep nothing it found
             self._drop(found)
             return
@@ -272,15 +312,17 @@ class SharedSession:
                 await self._become_viewer(ViewerBackend(connection, self._from_backend))
             case Became(listener):
                 await self._become_local(listener, "")
+            case StandIn(listener, why):
+                await self._become_local(listener, why, stand_in=True)
             case Untrusted(why):
                 await self._become_local(None, why)
 
     @staticmethod
-    def _drop(found: Found) -> None:
+    def _drop(found: Search) -> None:
         match found:
             case Attached(connection):
                 connection.close()
-            case Became(listener):
+            case Became(listener) | StandIn(listener):
                 listener.close()
 
     async def _become_viewer(self, backend: ViewerBackend) -> None:
@@ -290,6 +332,7 @@ class SharedSession:
         backend.changed = self._collector_changed
         collector = backend.collector
         login = collector.login if collector.uid != os.getuid() else ""
+        self._standing_in = False
         self._set_link(CollectorLink(Role.VIEWING, backend.viewers, collector.pid, login))
         log.info("attached to this account's collector (pid %d)", collector.pid)
         self._replay(backend)
@@ -297,7 +340,7 @@ class SharedSession:
             self._retry.cancel()
             self._retry = None
 
-    async def _become_local(self, listener: Any, why: str) -> None:
+    async def _become_local(self, listener: Any, why: str, *, stand_in: bool = False) -> None:
         old = self._backend
         backend = LocalBackend(
             self.config,
@@ -311,9 +354,15 @@ class SharedSession:
             await old.aclose()
         self._replay(backend)
         await backend.start(self.known.values())
+        self._standing_in = stand_in
         if listener is not None:
             serving = backend.serve(listener, self._account)
             serving.changed.append(self._collector_changed)
+        if stand_in:
+            log.warning("standing in for this account's collector: %s", why)
+            self._set_link(CollectorLink(Role.ALONE, why=why))
+            self._retry_later()
+        elif listener is not None:
             log.info("serving this account's collector")
             self._set_link(CollectorLink(Role.SERVING, 0))
         elif self._name is None:
@@ -335,8 +384,11 @@ class SharedSession:
                 since=self.clock.now(),
             )
         )
+        found: Search
         if lost.trusted:
-            found = await self._find(TAKEOVER_TIMEOUT)
+            found = await self._search(TAKEOVER_TIMEOUT)
+            if isinstance(found, StandIn) and lost.silent:
+                found = StandIn(found.listener, str(lost))  # its own words say more
         else:
             found = Untrusted(str(lost))
         await self._adopt(found)
@@ -346,18 +398,28 @@ class SharedSession:
             self._retry = asyncio.ensure_future(self._try_again())
 
     async def _try_again(self) -> None:
-        """Polling alone: look at the name again now and then."""
+        """Polling alone, or standing in: look at the name again now and then (standing
+        in, often, and only at the account's name: the stand-in's is this process's)."""
         wait = ALONE_RETRY[0]
         assert self._name is not None
-        while isinstance(self._backend, LocalBackend) and self._backend.serving is None:
-            await asyncio.sleep(wait * (0.75 + 0.5 * self._rng.random()))
-            wait = min(ALONE_RETRY[1], wait * 2)
-            found = await self._find()
+        while isinstance(self._backend, LocalBackend) and (
+            self._backend.serving is None or self._standing_in
+        ):
+            standing_in = self._standing_in
+            pause = STAND_IN_RETRY if standing_in else wait
+            await asyncio.sleep(pause * (0.75 + 0.5 * self._rng.random()))
+            if not standing_in:
+                wait = min(ALONE_RETRY[1], wait * 2)
+            found = await (self._find(self._name) if standing_in else self._search())
             backend = self._backend
             if self._closed or not isinstance(backend, LocalBackend):
                 self._drop(found)  # closed meanwhile
                 return
             if isinstance(found, Became):
+                if backend.serving is not None:  # the stand-in's viewers follow to the name
+                    backend.serving.stop()
+                    backend.serving = None
+                self._standing_in = False
                 serving = backend.serve(found.listener, self._account)
                 serving.changed.append(self._collector_changed)
                 log.info("serving this account's collector (the name is free again)")
@@ -367,7 +429,13 @@ class SharedSession:
                 self._retry = None
                 await self._become_viewer(ViewerBackend(found.connection, self._from_backend))
                 return
-            if isinstance(found, Untrusted):
+            if isinstance(found, StandIn):
+                serving = backend.serve(found.listener, self._account)
+                serving.changed.append(self._collector_changed)
+                self._standing_in = True
+                log.warning("standing in for this account's collector: %s", found.why)
+                self._set_link(CollectorLink(Role.ALONE, why=found.why))
+            elif isinstance(found, Untrusted) and not standing_in:
                 self._set_link(CollectorLink(Role.ALONE, why=found.why))
 
     def _replay(self, backend: Backend) -> None:
@@ -565,6 +633,7 @@ __all__ = [
     "NAME_ENV",
     "PollerSwitch",
     "SharedSession",
+    "StandIn",
     "StoreSwitch",
     "collector_name",
 ]

@@ -30,7 +30,9 @@ from enum import Enum
 
 from kondado_tui.core.budget.scope import endpoint
 
-PROTOCOL = 1
+PROTOCOL = 2
+"""2: the collector beats (`messages.Beat`) when it has nothing else to say; a viewer of
+version 1 would take a beat for garbage, so it is refused at the handshake instead."""
 LABEL = b"kondado-tui/collector/v1"
 DEFAULT_PREFIX = "kondado-tui/collector/v1"
 NONCE_BYTES = 32

@@ -21,8 +21,10 @@ from typing import Any
 from kondado_tui.core.collector.attach import Connection
 from kondado_tui.core.collector.messages import (
     MAX_HISTORY,
+    SILENT_AFTER,
     Active,
     Ask,
+    Beat,
     Duplicate,
     Failure,
     Focus,
@@ -82,11 +84,14 @@ History = tuple[HistorySummary, list[Transition]]
 
 class Lost(Exception):
     """The connection to the collector ended (`trusted`: it went away, as a collector
-    does when its process ends; else it broke the protocol)."""
+    does when its process ends, or it fell silent; else it broke the protocol).
+    `silent`: it stopped answering (its process stopped, its loop hung): it still holds
+    the account's name."""
 
-    def __init__(self, why: str, *, trusted: bool = True) -> None:
+    def __init__(self, why: str, *, trusted: bool = True, silent: bool = False) -> None:
         super().__init__(why)
         self.trusted = trusted
+        self.silent = silent
 
 
 class ViewerBackend:
@@ -161,10 +166,31 @@ class ViewerBackend:
     # -- the connection ---------------------------------------------------------------------
 
     async def run(self) -> Lost:
-        """Hand the collector's messages on until the connection ends; why it ended."""
+        """Hand the collector's messages on until the connection ends, or the collector
+        is silent for `SILENT_AFTER` (it beats when it has nothing else to say); why."""
+        window = SILENT_AFTER / 3
+        silent = 0  # windows in a row without a line: 3, not one long wait, so a pause
+        # of this process's own loop (swapping, a stop) costs one window, not a verdict
         try:
             while True:
-                self._handle(await self.connection.receive())
+                try:
+                    message = await asyncio.wait_for(self.connection.receive(), window)
+                except TimeoutError:
+                    silent += 1
+                    if silent < 3:
+                        continue
+                    log.warning(
+                        "collector (pid %d) said nothing for %.0f s: taking it for lost",
+                        self.collector.pid,
+                        SILENT_AFTER,
+                    )
+                    self.close()
+                    return Lost(
+                        f"the collector (pid {self.collector.pid}) stopped answering",
+                        silent=True,
+                    )
+                silent = 0
+                self._handle(message)
         except (EOFError, ConnectionError, OSError):
             lost = Lost(f"the collector (pid {self.collector.pid}) went away")
         except ProtocolError as exc:
@@ -189,6 +215,8 @@ class ViewerBackend:
             case Viewers(count):
                 self.viewers = count
                 self.changed()
+            case Beat():
+                pass  # heard: `run` counts the silence
             case Ran(req, answer):
                 self._settle(req, answer)
             case Made(req, new_id):

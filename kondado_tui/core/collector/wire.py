@@ -2,12 +2,15 @@
 
 A connection opens with three plain lines (`trust` says why they prove anything):
 
-    viewer    -> collector  {"v":1,"t":"hello","nonce":N1}
-    collector -> viewer     {"v":1,"t":"challenge","nonce":N2,"proof":P1}
+    viewer    -> collector  {"v":2,"t":"hello","nonce":N1}
+    collector -> viewer     {"v":2,"t":"challenge","nonce":N2,"proof":P1}
     viewer    -> collector  {"t":"prove","proof":P2}
 
-either side may answer instead `{"v":1,"t":"refused","why":"version"|"proof"|"busy"}`
-and close. After that every line is sealed (`trust.Seal`) and is one of the messages
+either side may answer instead `{"v":2,"t":"refused","why":"version"|"proof"|"busy"}`
+and close (a refusal is read whatever its version, so a peer of another version learns
+why). Version 2 added `{"t":"beat"}`, what the collector sends when it has said nothing
+for a while: a version 1 viewer is refused at the hello rather than cut off at the first
+beat. After that every line is sealed (`trust.Seal`) and is one of the messages
 below: what a viewer wants (`ToCollector`) and what the collector tells it
 (`ToViewer`). The poller's own events travel as they are (`StatusObserved`,
 `PipelineFailed`, `HealthChanged`), so a viewer's screens get what an embedded poller
@@ -38,6 +41,7 @@ from kondado_tui.core.collector.messages import (
     TO_VIEWER_LINE,
     Active,
     Ask,
+    Beat,
     Challenge,
     Duplicate,
     Failure,
@@ -156,6 +160,8 @@ def _as_json(message: ToCollector | ToViewer) -> dict[str, Any]:
             return {"t": "welcome", "viewers": viewers, "history": history}
         case Viewers(count):
             return {"t": "viewers", "n": count}
+        case Beat():
+            return {"t": "beat"}
         case StatusObserved():
             return {"t": "status", **observed_json(message)}
         case PipelineFailed():
@@ -190,6 +196,7 @@ def _as_json(message: ToCollector | ToViewer) -> dict[str, Any]:
 _TO_VIEWER = (
     Welcome,
     Viewers,
+    Beat,
     StatusObserved,
     PipelineFailed,
     HealthChanged,
@@ -340,6 +347,7 @@ _TO_VIEWER_READERS: dict[str, tuple[frozenset[str], _ViewerReader]] = {
         lambda d, now: Welcome(check_int(d["viewers"], 0, 100_000), check_bool(d["history"])),
     ),
     "viewers": (frozenset({"n"}), lambda d, now: Viewers(check_int(d["n"], 0, 100_000))),
+    "beat": (frozenset(), lambda d, now: Beat()),
     "status": (OBSERVED_FIELDS, read_observed),
     "failed": (frozenset({"id", "kind", "msg", "at", "ref", "since"}), read_failed),
     "health": (

@@ -167,6 +167,9 @@ def collector_tag(text: Text, health: Health, palette: Palette) -> None:
         text.append("  ⇄ collector lost", style=palette.error)
     elif link.role is Role.ALONE:
         text.append("  polling alone", style=palette.warning)
+        if link.viewers:  # standing in for a collector that does not answer
+            viewers = "1 viewer" if link.viewers == 1 else f"{link.viewers} viewers"
+            text.append(f" ⇄ serving {viewers}", style=palette.muted)
 
 
 def _viewing(health: Health) -> bool:
@@ -200,6 +203,12 @@ def collector_words(health: Health) -> str:
     why = clean(link.why, keep_newlines=False).strip()
     if link.role is Role.LOST:
         return f" This dashboard lost its collector ({why}) and is taking over or reattaching."
+    if link.viewers:
+        others = f"{link.viewers} other dashboard{'s' if link.viewers != 1 else ''}"
+        return (
+            f" This dashboard polls on its own: {why}. Meanwhile it polls for {others} of "
+            "this account too, so they do not each poll alone."
+        )
     return f" This dashboard polls on its own: {why}."
 
 
