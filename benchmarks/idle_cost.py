@@ -23,6 +23,11 @@ DataTable of the same size with a header and a footer (benchmarks/_bare_table.py
 second baseline: the same session's poller alone, no UI (benchmarks/_core_only.py), so
 the app can also be compared with what it does beyond a bare table (bare + polling).
 Results go to stdout and benchmarks/results/idle_cost.md.
+
+Each measured program gets a host budget broker and a collector name of its own
+(`KONDADO_TUI_HOST_BUDGET`, `KONDADO_TUI_COLLECTOR`): on the default names it would
+join, or serve, the broker of every other kondado-tui on this machine (other people's
+dashboards, tests), and the window would count their requests' wake-ups as its own.
 """
 
 from __future__ import annotations
@@ -70,8 +75,16 @@ class Idle:
         return self.written / self.window * 60
 
 
-def measure(argv: list[str], ready: bytes, settle: float, window: float) -> Idle:
-    child = _pty.spawn(argv)
+def own_names() -> dict[str, str]:
+    """A broker and a collector name nobody else on the machine uses."""
+    tag = f"bench/idle/{os.getpid()}/{time.monotonic_ns()}"
+    return {"KONDADO_TUI_HOST_BUDGET": tag, "KONDADO_TUI_COLLECTOR": tag}
+
+
+def measure(
+    argv: list[str], ready: bytes, settle: float, window: float, names: dict[str, str]
+) -> Idle:
+    child = _pty.spawn(argv, env=_pty.terminal_env(names))
     try:
         if child.wait_for(ready, 120) is None:
             raise SystemExit(f"{argv[-1]}: nothing painted in 120 s:\n{child.output()[-500:]!r}")
@@ -105,20 +118,20 @@ def measure_app(
         _pty.prefill_history(directory / "history.sqlite3", world, ids)
         # any row: which pipelines are on the first screen depends on the sort
         argv = [*CORE, str(config)] if core else [*_pty.KONDADO, "--config", str(config)]
+        names = own_names()  # the viewer's are its collector's
         if not viewer:
-            return measure(argv, b"bench-", settle, window)
-        name = {"KONDADO_TUI_COLLECTOR": os.environ.get("KONDADO_TUI_COLLECTOR", "")}
+            return measure(argv, b"bench-", settle, window, names)
         try:
-            start(login, settle + window + 600, name, shared=True)
+            start(login, settle + window + 600, names, shared=True)
             if "role=serving" not in ready(login):
                 raise SystemExit("the headless collector found another collector")
-            return measure(argv, b"viewer of pid", settle, window)
+            return measure(argv, b"viewer of pid", settle, window, names)
         finally:
             login.remove()
 
 
 def measure_bare(rows: int, settle: float, window: float) -> Idle:
-    return measure([*BARE, str(rows)], b"bench-", settle, window)
+    return measure([*BARE, str(rows)], b"bench-", settle, window, own_names())
 
 
 def ratio(a: float, b: float) -> str:
