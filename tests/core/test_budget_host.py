@@ -209,3 +209,31 @@ async def test_a_command_is_told_once_when_it_waited_for_others(
     assert len(told) == 1, told
     assert told[0].startswith("waited ") and "other kondado-tui processes on this host" in told[0]
     assert "2 processes of 1 login" in told[0]
+
+
+async def test_done_moves_its_own_record_and_wakes_no_thread(
+    budgets: list[HostBudget], host_budget_name: str
+) -> None:
+    """The broker tells the others that a slot counts from its answer; the process that
+    answered moves its own record itself, and writes its `done` from the caller's thread
+    (no echo, no hop through the link's thread: two wake-ups a request fewer at idle)."""
+    a, b = make(budgets, host_budget_name), make(budgets, host_budget_name)
+    await until(lambda: a.mode is Mode.HOST and b.mode is Mode.HOST)
+    woken: list[str] = []
+    link = a._link
+    wake = link._wake
+    link._wake = lambda: (woken.append("wake"), wake())[1]  # type: ignore[method-assign]
+    await a.acquire(BG)
+    assert woken == ["wake"]  # the want: the link's thread times the broker's answer
+    granted = max(t for t, _ in a._mirror.slots.values())
+    await asyncio.sleep(0.6)  # the answer comes 0.6 s after the grant
+    answered = time.time()
+    a.request_done()
+    assert woken == ["wake"]  # the done went out at once, from here
+    # spacing counts from the answer in this process's view at once, not from the grant
+    assert max(t for t, _ in a._mirror.slots.values()) == pytest.approx(answered, abs=0.05)
+    assert a.slot_estimate(INTER) >= answered + 1.25 - 0.05 > granted + 1.25
+    # and in the other's, through the broker
+    await until(lambda: max((t for t, _ in b._mirror.slots.values()), default=0) > granted)
+    assert max(t for t, _ in b._mirror.slots.values()) == pytest.approx(answered, abs=0.05)
+    assert a.used_last_minute() == b.used_last_minute() == 1  # moved, not added

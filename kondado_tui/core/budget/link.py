@@ -189,6 +189,8 @@ class HostLink:
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
         self._outbox = bytearray()
+        self._sock: socket.socket | None = None  # the connection `_serve` exchanges on
+        self._flushing = False  # the link's thread is writing the outbox (blocking)
         self._waiting: set[int] = set()  # wants sent, not granted or cancelled
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -211,17 +213,38 @@ class HostLink:
         self._thread.start()
 
     def send(self, message: ToBroker) -> bool:
-        """Queue a message; False (dropped) when not connected."""
+        """Send or queue a message; False (dropped) when not connected.
+
+        A want goes through the link's thread, which times the broker's answer (the
+        ping). Anything else is written here when nothing is queued before it and the
+        socket takes it whole: the thread is not woken for a line it would only copy
+        (a `done` after every request)."""
+        data = encode(message)
         with self._lock:
             if self.state is not LinkState.CONNECTED:
                 return False
             if isinstance(message, Want):
                 self._waiting.add(message.id)
-            elif isinstance(message, Cancel):
-                self._waiting.discard(message.id)
-            self._outbox += encode(message)
+            else:
+                if isinstance(message, Cancel):
+                    self._waiting.discard(message.id)
+                data = data[self._write_now(data) :]
+                if not data:
+                    return True
+            self._outbox += data
         self._wake()
         return True
+
+    def _write_now(self, data: bytes) -> int:
+        """Bytes of `data` written on the socket from the caller's thread (the lock
+        held): none when a line is queued or being written before it."""
+        sock = self._sock
+        if sock is None or self._outbox or self._flushing:
+            return 0
+        try:
+            return sock.send(data)
+        except OSError:  # full, or broken: the link's thread finds out and says so
+            return 0
 
     def abandon(self, why: str) -> None:
         """The budget found this broker cannot be trusted: leave it, try again later."""
@@ -364,6 +387,8 @@ class HostLink:
         selector.register(self._wake_r, selectors.EVENT_READ, "wake")
         heard = time.monotonic()
         pinged: float | None = None
+        with self._lock:
+            self._sock = sock
         try:
             for line in self._pending_lines:
                 self._deliver(line)
@@ -374,6 +399,7 @@ class HostLink:
                     waiting = bool(self._waiting)
                     out = bytes(self._outbox)
                     self._outbox.clear()
+                    self._flushing = bool(out)
                 if self._closed.is_set():
                     return "closed"
                 if out:
@@ -385,6 +411,8 @@ class HostLink:
                         raise _Unusable("the broker stopped reading") from None
                     finally:
                         sock.setblocking(False)
+                        with self._lock:
+                            self._flushing = False
                 now = time.monotonic()
                 timeout: float | None = None
                 if waiting:  # only while a request waits: nothing at idle
@@ -424,6 +452,8 @@ class HostLink:
         except OSError as exc:
             return f"the connection failed ({exc.strerror or exc})"
         finally:
+            with self._lock:
+                self._sock, self._flushing = None, False
             selector.close()
 
     def _deliver(self, line: bytes) -> None:
