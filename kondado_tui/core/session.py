@@ -107,7 +107,7 @@ def open_alerts(config: Config, clock: Clock, tell: Listener, *, command: bool =
     runner = None
     if command and config.alerts.command:
         runner = AlertCommand(config.alerts, clock=clock, report=tell)
-    return AlertHub(config.pipelines, clock.now(), tell, runner)
+    return AlertHub(config.pipelines, clock.now(), tell, runner, clock=clock)
 
 
 @dataclass(frozen=True)

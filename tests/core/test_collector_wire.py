@@ -21,10 +21,12 @@ from kondado_tui.core.collector.messages import (
     TO_COLLECTOR_LINE,
     TO_VIEWER_LINE,
     Active,
+    AlertDuty,
     Ask,
     Beat,
     Challenge,
     Duplicate,
+    Duty,
     Failure,
     Focus,
     Follow,
@@ -224,6 +226,10 @@ def test_every_message_to_the_collector_round_trips(message: Any) -> None:
     "message",
     [
         Welcome(3, True),
+        Welcome(1, False, AlertDuty("ab" * 32, (2040, 2041))),
+        Welcome(1, False, AlertDuty("0" * 64, ())),
+        Duty(AlertDuty("cd" * 32, (7,))),
+        Duty(None),
         Viewers(2),
         Beat(),
         OBSERVED,
@@ -383,6 +389,59 @@ def test_nan_and_infinity_are_refused() -> None:
         decode_to_viewer(line, NOW)
 
 
+def test_an_alert_command_s_mark_is_the_same_only_for_the_same_command_and_account() -> None:
+    secret, other = trust.account("https://x", "k", "t").secret, b"other secret"
+    mac = trust.alert_mac(secret, ("/bin/alert", "--to", "ops"), False)
+    assert trust.is_hex(mac, trust.PROOF_HEX)
+    assert mac == trust.alert_mac(secret, ["/bin/alert", "--to", "ops"], False)
+    assert mac != trust.alert_mac(secret, ("/bin/alert", "--to", "ops"), True)
+    assert mac != trust.alert_mac(secret, ("/bin/alert", "--to ops"), False)
+    assert mac != trust.alert_mac(secret, ("/bin/alert", "--to", "ops", ""), False)
+    assert mac != trust.alert_mac(other, ("/bin/alert", "--to", "ops"), False)
+    assert "ops" not in mac
+
+
+def test_a_welcome_without_alerts_is_a_collector_without_a_command() -> None:
+    welcome = decode_to_viewer(b'{"t":"welcome","viewers":1,"history":true}\n', NOW)
+    assert welcome == Welcome(1, True, None)
+    assert b"alerts" not in encode(Welcome(1, True))  # absent, not null
+
+
+@pytest.mark.parametrize(
+    "alerts",
+    [
+        None,  # present means a duty: null is not one
+        {"mac": "AB" * 32, "ids": [1]},  # upper case
+        {"mac": "ab" * 31, "ids": [1]},  # short
+        {"mac": "ab" * 33, "ids": [1]},  # long
+        {"mac": "zz" * 32, "ids": [1]},  # not hex
+        {"mac": 12, "ids": [1]},
+        {"mac": "ab" * 32, "ids": [0]},  # not a pipeline id
+        {"mac": "ab" * 32, "ids": ["1"]},
+        {"mac": "ab" * 32, "ids": list(range(1, MAX_WATCH + 2))},  # longer than MAX_WATCH
+        {"mac": "ab" * 32},  # missing ids
+        {"mac": "ab" * 32, "ids": [1], "argv": ["curl"]},  # an extra field
+        ["ab" * 32, [1]],
+        "ab" * 32,
+    ],
+)
+def test_a_welcome_with_a_bad_alert_duty_is_refused(alerts: Any) -> None:
+    line = _line({"t": "welcome", "viewers": 1, "history": True, "alerts": alerts})
+    with pytest.raises(ProtocolError):
+        decode_to_viewer(line, NOW)
+    if alerts is not None:
+        with pytest.raises(ProtocolError):
+            decode_to_viewer(_line({"t": "duty", "alerts": alerts}), NOW)
+
+
+def test_the_optional_alerts_field_is_a_welcome_s_only() -> None:
+    duty = {"mac": "ab" * 32, "ids": [1]}
+    with pytest.raises(ProtocolError):
+        decode_to_viewer(_line({"t": "viewers", "n": 1, "alerts": duty}), NOW)
+    with pytest.raises(ProtocolError):
+        decode_to_viewer(_line({"t": "duty"}), NOW)  # a duty message must say it
+
+
 # -- fuzzing: whatever comes, it is a message or a ProtocolError -------------------------
 
 json_values = st.recursive(
@@ -394,7 +453,7 @@ known_kinds = st.sampled_from(
     [
         *("watch", "focus", "active", "ask", "follow", "run", "dup", "history", "summaries"),
         *("peek", "welcome", "viewers", "status", "failed", "health", "ran", "made", "error"),
-        *("hpart", "peeked", "hello", "challenge", "prove", "refused"),
+        *("duty", "hpart", "peeked", "hello", "challenge", "prove", "refused"),
     ]
 )
 

@@ -32,6 +32,11 @@ class TroubleWatch:
         self._announced: dict[int, str] = {}  # id -> the trouble already known
         self.set_entries(entries)
 
+    @property
+    def ids(self) -> tuple[int, ...]:
+        """The pipelines watched."""
+        return tuple(self._entries)
+
     def set_entries(self, entries: Iterable[PipelineEntry]) -> None:
         """The pipelines watched; what is known of the others is forgotten (one added
         again later starts from a new baseline)."""

@@ -157,9 +157,27 @@ ToCollector = (
 
 
 @dataclass(frozen=True)
+class AlertDuty:
+    """The alert command the collector runs, and for which pipelines: `mac` is an HMAC
+    keyed by the account's secret of its argv and `on_recovery` (`trust.alert_mac`), so a
+    viewer can tell its own command is the same one without either revealing it."""
+
+    mac: str
+    ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Welcome:
     viewers: int  # viewers attached now, this one included
     history: bool  # the collector keeps a history (detail screens can ask it)
+    alerts: AlertDuty | None = None  # None: it runs no alert command
+
+
+@dataclass(frozen=True)
+class Duty:
+    """The collector's `AlertDuty` changed (its pipelines did): the new one, or None."""
+
+    alerts: AlertDuty | None
 
 
 @dataclass(frozen=True)
@@ -218,6 +236,7 @@ class Peeked:
 
 ToViewer = (
     Welcome
+    | Duty
     | Viewers
     | Beat
     | StatusObserved
@@ -248,10 +267,12 @@ __all__ = [
     "TO_COLLECTOR_LINE",
     "TO_VIEWER_LINE",
     "Active",
+    "AlertDuty",
     "Ask",
     "Beat",
     "Challenge",
     "Duplicate",
+    "Duty",
     "Failure",
     "Focus",
     "Follow",

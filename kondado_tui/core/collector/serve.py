@@ -34,10 +34,12 @@ from kondado_tui.core.collector.messages import (
     HANDSHAKE_LINE,
     TO_COLLECTOR_LINE,
     Active,
+    AlertDuty,
     Ask,
     Beat,
     Challenge,
     Duplicate,
+    Duty,
     Failure,
     Focus,
     Follow,
@@ -219,6 +221,16 @@ class Serving:
         self._tasks: set[asyncio.Task[None]] = set()
         self._beating: asyncio.TimerHandle | None = None
         self.changed: list[Any] = []  # callbacks: the count of viewers changed
+        self.duty: AlertDuty | None = None  # the alert command this process runs, if any
+
+    def set_duty(self, duty: AlertDuty | None) -> None:
+        """The alert command this process runs now, and for which pipelines: told in each
+        welcome, and to every viewer attached when it changes."""
+        if duty == self.duty:
+            return
+        self.duty = duty
+        for viewer in list(self._viewers.values()):
+            self._send(viewer.peer_id, Duty(duty))
 
     def start(self) -> None:
         self._server.start()
@@ -303,7 +315,8 @@ class Serving:
         self._viewers[peer_id] = viewer
         log.info("collector: a viewer attached (uid %d, pid %d)", uid, pid)
         host = self._host
-        self._send(peer_id, Welcome(len(self._viewers), host.keeps_history), host.health)
+        welcome = Welcome(len(self._viewers), host.keeps_history, self.duty)
+        self._send(peer_id, welcome, host.health)
         self._told_viewers()
 
     def _gone(self, peer_id: int) -> None:

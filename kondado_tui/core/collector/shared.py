@@ -46,13 +46,17 @@ from kondado_tui.core.budget import Budget
 from kondado_tui.core.clock import SYSTEM_CLOCK, Clock
 from kondado_tui.core.collector import attach
 from kondado_tui.core.collector.attach import Attached, Became, Found, Untrusted
+from kondado_tui.core.collector.duty import RETELL_WINDOW, left_to_collector
 from kondado_tui.core.collector.local import LocalBackend
-from kondado_tui.core.collector.trust import DEFAULT_PREFIX, Account, account
+from kondado_tui.core.collector.messages import AlertDuty
+from kondado_tui.core.collector.serve import Serving
+from kondado_tui.core.collector.trust import DEFAULT_PREFIX, Account, account, alert_mac
 from kondado_tui.core.collector.viewer import Lost, ViewerBackend
 from kondado_tui.core.config import Config, PipelineEntry
 from kondado_tui.core.config.watch import ConfigChange, ConfigWatcher
 from kondado_tui.core.errors import KondadoError, Unreachable
 from kondado_tui.core.events import (
+    Alert,
     CollectorLink,
     Connection,
     Health,
@@ -149,6 +153,13 @@ class SharedSession:
         self._on_close: list[Callable[[], None]] = []
         self.extra_notes: list[str] = []
         self.alerts = open_alerts(config, clock, self._tell, command=alert_command)
+        self.alerts.defer = self._left_to_collector
+        command = self.alerts.command
+        self._alert_mac = (
+            None
+            if command is None
+            else alert_mac(self._secret, command.settings.command, command.settings.on_recovery)
+        )
         self._interest = _Interest(ids=[p.id for p in config.pipelines])
         self.known: dict[int, StatusObserved] = {}  # what the screens were told, per id
         self._backend: Backend | None = None
@@ -211,6 +222,9 @@ class SharedSession:
         entries = list(entries)
         self.poller.set_pipelines([entry.id for entry in entries])
         self.alerts.set_entries(entries)
+        backend = self._backend
+        if isinstance(backend, LocalBackend) and backend.serving is not None:
+            backend.serving.set_duty(self._duty())
 
     async def aclose(self) -> None:
         self._closed = True
@@ -356,8 +370,7 @@ class SharedSession:
         await backend.start(self.known.values())
         self._standing_in = stand_in
         if listener is not None:
-            serving = backend.serve(listener, self._account)
-            serving.changed.append(self._collector_changed)
+            self._serve(backend, listener)
         if stand_in:
             log.warning("standing in for this account's collector: %s", why)
             self._set_link(CollectorLink(Role.ALONE, why=why))
@@ -384,6 +397,11 @@ class SharedSession:
                 since=self.clock.now(),
             )
         )
+        # From now on this process runs its own alert command (the role is no longer
+        # VIEWING), and at once for what it left to the collector lately.
+        retold = self.alerts.retell(self.clock.now() - RETELL_WINDOW)
+        if retold:
+            log.info("alert command run again for %d alert(s) left to the lost collector", retold)
         found: Search
         if lost.trusted:
             found = await self._search(TAKEOVER_TIMEOUT)
@@ -392,6 +410,30 @@ class SharedSession:
         else:
             found = Untrusted(str(lost))
         await self._adopt(found)
+
+    def _serve(self, backend: LocalBackend, listener: Any) -> Serving:
+        serving = backend.serve(listener, self._account)
+        serving.changed.append(self._collector_changed)
+        serving.set_duty(self._duty())
+        return serving
+
+    # -- the alert command: run once ------------------------------------------------------
+
+    def _duty(self) -> AlertDuty | None:
+        """What this process tells its viewers of its alert command (`collector.duty`)."""
+        if self._alert_mac is None:
+            return None
+        return AlertDuty(self._alert_mac, tuple(sorted(self.alerts.watch.ids)))
+
+    def _left_to_collector(self, alert: Alert) -> str | None:
+        """Who runs the command for `alert` instead of this process (the collector it
+        views, running the same command as the same user), or None: this process."""
+        backend = self._backend
+        if not isinstance(backend, ViewerBackend) or self.role is not Role.VIEWING:
+            return None
+        collector = backend.collector
+        ids = left_to_collector(backend.duty, self._alert_mac, collector.uid, os.getuid())
+        return f"the collector (pid {collector.pid})" if alert.pipeline_id in ids else None
 
     def _retry_later(self) -> None:
         if self._retry is None or self._retry.done():
@@ -420,8 +462,7 @@ class SharedSession:
                     backend.serving.stop()
                     backend.serving = None
                 self._standing_in = False
-                serving = backend.serve(found.listener, self._account)
-                serving.changed.append(self._collector_changed)
+                self._serve(backend, found.listener)
                 log.info("serving this account's collector (the name is free again)")
                 self._set_link(CollectorLink(Role.SERVING, 0))
                 return
@@ -430,8 +471,7 @@ class SharedSession:
                 await self._become_viewer(ViewerBackend(found.connection, self._from_backend))
                 return
             if isinstance(found, StandIn):
-                serving = backend.serve(found.listener, self._account)
-                serving.changed.append(self._collector_changed)
+                self._serve(backend, found.listener)
                 self._standing_in = True
                 log.warning("standing in for this account's collector: %s", found.why)
                 self._set_link(CollectorLink(Role.ALONE, why=found.why))

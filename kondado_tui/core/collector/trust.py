@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -96,6 +98,14 @@ def proves(
     return hmac.compare_digest(expected.encode(), given.encode("ascii", "replace"))
 
 
+def alert_mac(secret: bytes, argv: Sequence[str], on_recovery: bool) -> str:
+    """The account's fingerprint of an alert command: equal for the same argv and
+    `on_recovery` under the same account, and revealing neither (an argv may hold a
+    webhook's secret URL)."""
+    words = json.dumps([list(argv), on_recovery], ensure_ascii=True).encode()
+    return hmac.new(secret, LABEL + b" alert command\0" + words, hashlib.sha256).hexdigest()
+
+
 class Seal:
     """One direction of a proven connection: seals (or opens) its lines in order."""
 
@@ -146,6 +156,7 @@ __all__ = [
     "Direction",
     "Seal",
     "account",
+    "alert_mac",
     "is_hex",
     "nonce",
     "proof",

@@ -23,9 +23,11 @@ from kondado_tui.core.collector.messages import (
     MAX_HISTORY,
     SILENT_AFTER,
     Active,
+    AlertDuty,
     Ask,
     Beat,
     Duplicate,
+    Duty,
     Failure,
     Focus,
     Follow,
@@ -101,6 +103,7 @@ class ViewerBackend:
         welcome: Welcome = connection.welcome
         self.viewers = welcome.viewers
         self.keeps_history = welcome.history
+        self.duty: AlertDuty | None = welcome.alerts  # the collector's alert command
         self.health = Health(ApiConnection.STARTING, "waiting for the collector's first word")
         self._emit = emit
         self._loop = asyncio.get_running_loop()
@@ -217,6 +220,8 @@ class ViewerBackend:
                 self.changed()
             case Beat():
                 pass  # heard: `run` counts the silence
+            case Duty(duty):
+                self.duty = duty
             case Ran(req, answer):
                 self._settle(req, answer)
             case Made(req, new_id):

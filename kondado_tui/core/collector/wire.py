@@ -40,10 +40,12 @@ from kondado_tui.core.collector.messages import (
     TO_COLLECTOR_LINE,
     TO_VIEWER_LINE,
     Active,
+    AlertDuty,
     Ask,
     Beat,
     Challenge,
     Duplicate,
+    Duty,
     Failure,
     Focus,
     Follow,
@@ -156,8 +158,13 @@ def _as_json(message: ToCollector | ToViewer) -> dict[str, Any]:
             return {"t": "summaries", "req": req, "ids": list(ids[:MAX_SUMMARIES])}
         case Peek(req, ids):
             return {"t": "peek", "req": req, "ids": list(ids[:MAX_WATCH])}
-        case Welcome(viewers, history):
-            return {"t": "welcome", "viewers": viewers, "history": history}
+        case Welcome(viewers, history, alerts):
+            welcome: dict[str, Any] = {"t": "welcome", "viewers": viewers, "history": history}
+            if alerts is not None:  # absent, not null: a collector without a command
+                welcome["alerts"] = _duty_json(alerts)
+            return welcome
+        case Duty(alerts):
+            return {"t": "duty", "alerts": None if alerts is None else _duty_json(alerts)}
         case Viewers(count):
             return {"t": "viewers", "n": count}
         case Beat():
@@ -195,6 +202,7 @@ def _as_json(message: ToCollector | ToViewer) -> dict[str, Any]:
 
 _TO_VIEWER = (
     Welcome,
+    Duty,
     Viewers,
     Beat,
     StatusObserved,
@@ -207,6 +215,10 @@ _TO_VIEWER = (
     Summaries,
     Peeked,
 )
+
+
+def _duty_json(duty: AlertDuty) -> dict[str, Any]:
+    return {"mac": duty.mac, "ids": list(duty.ids[:MAX_WATCH])}
 
 
 def history_parts(
@@ -278,8 +290,13 @@ def _message(
     if reader is None:
         fail("an unknown message")
     fields, read = reader
-    check_fields(data, fields | {"t"})
+    optional = _OPTIONAL.get(str(kind), frozenset()) & data.keys()
+    check_fields(data, fields | optional | {"t"})
     return data, read
+
+
+_OPTIONAL: dict[str, frozenset[str]] = {"welcome": frozenset({"alerts"})}
+"""Fields a message may leave out (added to version 2 after it was first written)."""
 
 
 def _nonce(value: Any) -> str:
@@ -300,6 +317,14 @@ def _req(value: Any) -> int:
 
 def _ids(value: Any, limit: int) -> tuple[int, ...]:
     return tuple(pipeline_id(v) for v in check_list(value, limit))
+
+
+def _duty(value: Any) -> AlertDuty:
+    data = check_dict(value)
+    check_fields(data, {"mac", "ids"})
+    if not is_hex(data["mac"], PROOF_HEX):
+        fail("an alert command's mark is not 64 hex digits")
+    return AlertDuty(str(data["mac"]), _ids(data["ids"], MAX_WATCH))
 
 
 def _body(value: Any) -> Mapping[str, Any]:
@@ -343,9 +368,14 @@ _TO_COLLECTOR: dict[str, tuple[frozenset[str], Callable[[dict[str, Any]], ToColl
 _ViewerReader = Callable[[dict[str, Any], float], ToViewer]
 _TO_VIEWER_READERS: dict[str, tuple[frozenset[str], _ViewerReader]] = {
     "welcome": (
-        frozenset({"viewers", "history"}),
-        lambda d, now: Welcome(check_int(d["viewers"], 0, 100_000), check_bool(d["history"])),
+        frozenset({"viewers", "history"}),  # and "alerts", optional (_OPTIONAL)
+        lambda d, now: Welcome(
+            check_int(d["viewers"], 0, 100_000),
+            check_bool(d["history"]),
+            _duty(d["alerts"]) if "alerts" in d else None,
+        ),
     ),
+    "duty": (frozenset({"alerts"}), lambda d, now: Duty(check_optional(d["alerts"], _duty))),
     "viewers": (frozenset({"n"}), lambda d, now: Viewers(check_int(d["n"], 0, 100_000))),
     "beat": (frozenset(), lambda d, now: Beat()),
     "status": (OBSERVED_FIELDS, read_observed),
