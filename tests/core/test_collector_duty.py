@@ -5,6 +5,7 @@ when the collector goes; the collector tells its viewers when its pipelines chan
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any, cast
@@ -129,6 +130,10 @@ async def test_the_viewer_learns_the_collector_s_duty_and_its_changes(
         assert b._left_to_collector(alert(ids[0], 0.0)) is not None
         assert b._left_to_collector(alert(ids[3], 0.0)) is None  # not one the collector's
         assert c._left_to_collector(alert(ids[0], 0.0)) is None  # another command
+        same_user = viewer.collector
+        viewer.collector = dataclasses.replace(same_user, uid=same_user.uid + 1)
+        assert b._left_to_collector(alert(ids[0], 0.0)) is None  # another user's collector
+        viewer.collector = same_user
         a.set_entries([PipelineEntry(ids[1])])  # its config dropped some: told at once
         await until(lambda: viewer.duty is not None and viewer.duty.ids == (ids[1],))
         assert b._left_to_collector(alert(ids[0], 0.0)) is None
