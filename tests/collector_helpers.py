@@ -53,9 +53,9 @@ def write_config(
 class Dashboard:
     """A shared session, polling (or viewing) in the background, recording its events."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, alert_command: bool = False) -> None:
         self.config = config
-        self.session = SharedSession.open(config, alert_command=False)
+        self.session = SharedSession.open(config, alert_command=alert_command)
         self.events: list[SessionEvent] = []
         self.session.subscribe(self.events.append)
         self.task: asyncio.Task[None] | None = None

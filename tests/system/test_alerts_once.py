@@ -14,17 +14,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from altapi import AltApi
+from collector_helpers import Dashboard, until
 
-from kondado_tui.core.collector.shared import SharedSession
 from kondado_tui.core.collector.viewer import ViewerBackend
 from kondado_tui.core.config import Config, load_config
-from kondado_tui.core.events import Alert, Role, SessionEvent
+from kondado_tui.core.events import Alert, Role
 
 PROG = str(Path(sys.executable).with_name("kondado-tui"))  # this venv's installed program
 
@@ -44,14 +43,6 @@ def alt() -> Iterator[AltApi]:
     api = AltApi(rate_limit=False, chunked=False).start()
     yield api
     api.stop()
-
-
-async def until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 def write_config(directory: Path, alt: AltApi, command: list[str]) -> Config:
@@ -110,43 +101,25 @@ def recorder(tmp_path: Path) -> Callable[[str], tuple[list[str], Path]]:
     return make
 
 
-class Viewer:
-    """A dashboard's session with its alert command on, recording its events."""
-
-    def __init__(self, config: Config) -> None:
-        self.session = SharedSession.open(config)
-        self.events: list[SessionEvent] = []
-        self.session.subscribe(self.events.append)
-        self.task: asyncio.Task[None] | None = None
-
-    async def start(self) -> Viewer:
-        await self.session.poller.start()
-        self.task = asyncio.ensure_future(self.session.poller.run())
-        return self
-
-    def alerts(self) -> list[int]:
-        return [e.pipeline_id for e in self.events if isinstance(e, Alert)]
-
-    async def close(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
-        await self.session.aclose()
+def alerted(viewer: Dashboard) -> list[int]:
+    """The pipelines the dashboard was told of new trouble for (its bell), in order."""
+    return [e.pipeline_id for e in viewer.events if isinstance(e, Alert)]
 
 
-async def break_pipeline(alt: AltApi, viewer: Viewer, pid: int) -> None:
+async def break_pipeline(alt: AltApi, viewer: Dashboard, pid: int) -> None:
     """`pid` answered normally to both; now it fails (asked at once through the viewer)."""
-    await until(lambda: pid in viewer.session.known)
+    await until(lambda: pid in viewer.session.known, 20)
     alt.pipelines[pid].update(status="error_building_tables", is_blocked=True, raw_msg="db down")
     viewer.session.poller.request_now(pid)
 
 
 async def serve_and_view(
     tmp_path: Path, alt: AltApi, serve_argv: list[str], viewer_argv: list[str]
-) -> tuple[Serve, Viewer]:
+) -> tuple[Serve, Dashboard]:
     serve = Serve(write_config(tmp_path / "serve", alt, serve_argv), tmp_path / "serve.log")
     assert "collecting" in serve.first_line, serve.first_line
-    viewer = await Viewer(write_config(tmp_path / "dash", alt, viewer_argv)).start()
+    config = write_config(tmp_path / "dash", alt, viewer_argv)
+    viewer = await Dashboard(config, alert_command=True).start()
     assert viewer.session.role is Role.VIEWING
     assert isinstance(viewer.session.backend, ViewerBackend)
     return serve, viewer
@@ -163,8 +136,8 @@ async def test_serve_and_a_dashboard_with_the_same_command_run_it_once(
         assert isinstance(backend, ViewerBackend) and backend.duty is not None
         assert set(backend.duty.ids) == {101, 102}
         await break_pipeline(alt, viewer, 101)
-        await until(lambda: viewer.alerts() == [101])  # its own bell still rings
-        await until(lambda: len(calls_in(calls)) >= 1)
+        await until(lambda: alerted(viewer) == [101], 20)  # its own bell still rings
+        await until(lambda: len(calls_in(calls)) >= 1, 20)
         await asyncio.sleep(2.0)  # room for a second run, were there one
         assert ran_for(calls) == [101]
     finally:
@@ -181,7 +154,9 @@ async def test_a_dashboard_with_another_command_runs_its_own(
     serve, viewer = await serve_and_view(tmp_path, alt, serve_argv, viewer_argv)
     try:
         await break_pipeline(alt, viewer, 101)
-        await until(lambda: len(calls_in(serve_calls)) >= 1 and len(calls_in(viewer_calls)) >= 1)
+        await until(
+            lambda: len(calls_in(serve_calls)) >= 1 and len(calls_in(viewer_calls)) >= 1, 20
+        )
         await asyncio.sleep(1.0)
         assert ran_for(serve_calls) == [101] and ran_for(viewer_calls) == [101]
         assert calls_in(viewer_calls)[0]["argv"][-1] == "--mine"  # type: ignore[index]
@@ -198,14 +173,14 @@ async def test_after_its_collector_is_killed_the_viewer_runs_its_own_at_once(
     serve, viewer = await serve_and_view(tmp_path, alt, argv, argv)
     try:
         await break_pipeline(alt, viewer, 101)
-        await until(lambda: ran_for(calls) == [101])  # serve ran it; the viewer did not
+        await until(lambda: ran_for(calls) == [101], 20)  # serve ran it; the viewer did not
         serve.kill()  # SIGKILL: no goodbye
         # It takes over and runs its own for what it left to the collector in the last
         # minute: a duplicate of 101 (the collector may not have run it) rather than a miss.
         await until(lambda: viewer.session.role is Role.SERVING, 20)
-        await until(lambda: ran_for(calls) == [101, 101])
+        await until(lambda: ran_for(calls) == [101, 101], 20)
         await break_pipeline(alt, viewer, 102)  # the next trouble: its own command runs
-        await until(lambda: ran_for(calls) == [101, 101, 102])
+        await until(lambda: ran_for(calls) == [101, 101, 102], 20)
     finally:
         await viewer.close()
         serve.kill()
