@@ -177,7 +177,11 @@ class ViewerBackend:
         try:
             while True:
                 try:
-                    message = await asyncio.wait_for(self.connection.receive(), window)
+                    # Not `wait_for`: on Python 3.11 it can swallow a cancel that lands as
+                    # a line arrives, and this loop would outlive its session (serve then
+                    # ignored SIGTERM).
+                    async with asyncio.timeout(window):
+                        message = await self.connection.receive()
                 except TimeoutError:
                     silent += 1
                     if silent < 3:
