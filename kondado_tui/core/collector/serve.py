@@ -234,7 +234,6 @@ class Serving:
 
     def start(self) -> None:
         self._server.start()
-        self._beating = self._loop.call_later(BEAT_EVERY, self._beat)
 
     def stop(self) -> None:
         """Stop serving: the name is free at once, every viewer sees its connection end."""
@@ -301,7 +300,8 @@ class Serving:
         for viewer in list(self._viewers.values()):
             if now - viewer.sent_at >= BEAT_EVERY / 2:
                 self._send_lines(viewer.peer_id, [line])
-        self._beating = self._loop.call_later(BEAT_EVERY, self._beat)
+        # only while someone listens: a dashboard nobody views wakes for nothing
+        self._beating = self._loop.call_later(BEAT_EVERY, self._beat) if self._viewers else None
 
     def _send_lines(self, peer_id: int, lines: list[bytes]) -> None:
         viewer = self._viewers.get(peer_id)
@@ -313,6 +313,8 @@ class Serving:
     def _joined(self, peer_id: int, uid: int, pid: int) -> None:
         viewer = _Viewer(peer_id, uid, pid, f"viewer {peer_id}")
         self._viewers[peer_id] = viewer
+        if self._beating is None and self._server.running:
+            self._beating = self._loop.call_later(BEAT_EVERY, self._beat)
         log.info("collector: a viewer attached (uid %d, pid %d)", uid, pid)
         host = self._host
         welcome = Welcome(len(self._viewers), host.keeps_history, self.duty)
