@@ -211,12 +211,11 @@ async def test_a_command_is_told_once_when_it_waited_for_others(
     assert "2 processes of 1 login" in told[0]
 
 
-async def test_done_moves_its_own_record_and_wakes_no_thread(
+async def test_a_done_is_written_without_waking_the_link_thread(
     budgets: list[HostBudget], host_budget_name: str
 ) -> None:
-    """The broker tells the others that a slot counts from its answer; the process that
-    answered moves its own record itself, and writes its `done` from the caller's thread
-    (no echo, no hop through the link's thread: two wake-ups a request fewer at idle)."""
+    """A `done` goes out from the caller's thread (one hop a request fewer at idle); the
+    broker still moves the record to the answer, for this process and the others."""
     a, b = make(budgets, host_budget_name), make(budgets, host_budget_name)
     await until(lambda: a.mode is Mode.HOST and b.mode is Mode.HOST)
     woken: list[str] = []
@@ -230,10 +229,9 @@ async def test_done_moves_its_own_record_and_wakes_no_thread(
     answered = time.time()
     a.request_done()
     assert woken == ["wake"]  # the done went out at once, from here
-    # spacing counts from the answer in this process's view at once, not from the grant
+    # the broker's time, the same in every mirror: a new broker taking over merges their
+    # windows by it (a time of this process's own would count the request twice)
+    await until(lambda: min(max(t for t, _ in x._mirror.slots.values()) for x in (a, b)) > granted)
+    assert a._mirror.slots == b._mirror.slots
     assert max(t for t, _ in a._mirror.slots.values()) == pytest.approx(answered, abs=0.05)
-    assert a.slot_estimate(INTER) >= answered + 1.25 - 0.05 > granted + 1.25
-    # and in the other's, through the broker
-    await until(lambda: max((t for t, _ in b._mirror.slots.values()), default=0) > granted)
-    assert max(t for t, _ in b._mirror.slots.values()) == pytest.approx(answered, abs=0.05)
     assert a.used_last_minute() == b.used_last_minute() == 1  # moved, not added

@@ -205,9 +205,7 @@ class Arbiter:
         return self.decide(now)
 
     def done(self, peer_id: int, want_id: int, now: float) -> list[Out]:
-        """The answer came: the slot counts from now (a record only ever moves later).
-        The others on the endpoint are told; the process that said it moved its own
-        record when it did (an echo would wake its link once more per request)."""
+        """The answer came: the slot counts from now (a record only ever moves later)."""
         peer = self._peers[peer_id]
         slot = peer.granted.pop(want_id, None)
         if slot is None:
@@ -222,7 +220,7 @@ class Arbiter:
         return [
             (p.id, SlotSeen(slot, now, p.key == entry[1]))
             for p in self._peers.values()
-            if p.host == peer.host and p.id != peer.id
+            if p.host == peer.host
         ]
 
     def lockout(self, peer_id: int, wait: float, now: float) -> list[Out]:

@@ -149,9 +149,6 @@ class HostBudget:
         self._epoch = 0
         self._queued: set[asyncio.Task[Any]] = set()
         self._in_flight: deque[tuple[int | None, float]] = deque(maxlen=64)
-        # want id -> (link epoch, slot) of a grant not answered yet: `request_done` moves
-        # its record in the mirror itself (the broker tells only the others)
-        self._granted: dict[int, tuple[int, int]] = {}
         self._mode_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._mode = Mode.WAITING
         self._why = ""
@@ -390,13 +387,7 @@ class HostBudget:
             self._own.append(max(now, granted))
         if want_id is None:
             self._fallback.request_done()
-            return
-        with self._lock:
-            epoch, slot = self._granted.pop(want_id, (-1, -1))
-            entry = self._mirror.slots.get(slot) if epoch == self._epoch else None
-            if entry is not None and entry[0] < now:  # as the broker moves it for the others
-                self._mirror.slots[slot] = (now, entry[1])
-        if self._mode is Mode.HOST:
+        elif self._mode is Mode.HOST:
             self._link.send(Done(want_id))
 
     def report_rate_limited(self, wait: float) -> None:
@@ -445,9 +436,6 @@ class HostBudget:
                     if trouble:
                         self._link.abandon(trouble)
                     elif ticket is not None:
-                        self._granted[id] = (self._epoch, slot)
-                        while len(self._granted) > 64:  # requests that never ended
-                            del self._granted[next(iter(self._granted))]
                         self._resolve(ticket, GRANTED)
                 case SlotSeen(slot, at, on_key):
                     if slot not in mirror.slots:
